@@ -1,0 +1,110 @@
+"""psyco: a specializing just-in-time compiler for CPython.
+
+    import psyco
+    psyco.full()          # compile every function of the program when called
+
+or, without touching the source: ``python -m psyco script.py``.  On an
+interpreter psyco does not support, every call here warns once and leaves
+the program running uncompiled; ``psyco.supported()`` says which.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__version__ = "0.1.0"
+__all__ = [
+    "supported", "full", "profile", "bind", "unbind", "proxy", "cannotcompile",
+    "report", "format_report", "dump", "PsycoWarning", "__version__",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PsycoWarning(UserWarning):
+    """psyco could not do what was asked; the program runs uncompiled."""
+
+
+_support: tuple[bool, str] | None = None
+
+
+def _check_support() -> tuple[bool, str]:
+    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
+        return False, f"psyco supports CPython 3.11, not {sys.implementation.name} {sys.version.split()[0]}"
+    if sys.maxsize != 2**63 - 1:
+        return False, "psyco needs a 64-bit interpreter"
+    try:
+        import llvmlite.binding  # noqa: F401
+
+        from psyco.abi import py311
+    except ImportError as exc:
+        return False, f"psyco cannot load its back end: {exc}"
+    if not py311.layout_matches():
+        return False, "this CPython build's object layout differs from what psyco knows"
+    return True, ""
+
+
+def supported() -> bool:
+    """Can psyco compile on this interpreter?  If not, the API does nothing."""
+    global _support
+    if _support is None:
+        _support = _check_support()
+        if not _support[0]:
+            warnings.warn(f"{_support[1]}; programs run uncompiled", PsycoWarning, stacklevel=3)
+    return _support[0]
+
+
+def _api() -> Any:
+    from psyco import api
+
+    return api
+
+
+def full() -> None:
+    """Compile every function of the program when it is first called."""
+    if supported():
+        _api()._take_over(threshold=1)
+
+
+def profile() -> None:
+    """Like full(), but compile only functions that are called often."""
+    if supported():
+        _api()._take_over(threshold=_api()._PROFILE_THRESHOLD)
+
+
+def bind(func: F) -> F:
+    """Compile `func` when called, rebinding it in place; also a decorator."""
+    return _api().bind(func) if supported() else func
+
+
+def unbind(func: F) -> F:
+    """Undo bind()."""
+    return _api().unbind(func) if supported() else func
+
+
+def proxy(func: F) -> F:
+    """A compiled copy of `func`, leaving `func` itself untouched."""
+    return _api().proxy(func) if supported() else func
+
+
+def cannotcompile(func: F) -> F:
+    """Never compile `func`."""
+    return _api().cannotcompile(func) if supported() else func
+
+
+def report() -> list[dict]:
+    """What was compiled (versions, entry kinds, calls, deopts) and what not."""
+    return _api().report() if supported() else []
+
+
+def format_report() -> str:
+    """report() as a readable table."""
+    return _api().format_report() if supported() else "psyco: not supported here"
+
+
+def dump(func: Callable[..., Any]) -> str:
+    """The IR of each compiled version of `func`."""
+    return _api().dump(func) if supported() else "psyco: not supported here"

@@ -1,0 +1,262 @@
+"""Everything psyco knows about CPython 3.11's binary interface.
+
+Struct layouts, C-API signatures, reference-counting conventions and the
+shape of the trampoline bytecode live here and nowhere else.  A port to
+another CPython version is a sibling of this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dis
+import sys
+import types
+
+from psyco.frontend.py311 import Handler, encode_exception_table, parse_exception_table
+
+VERSION = (3, 11)
+
+# --- object layouts (x86-64 and aarch64 share them: LP64) -----------------
+POINTER_SIZE = 8
+OB_REFCNT = 0
+OB_TYPE = 8
+OB_SIZE = 16  # PyVarObject.ob_size
+LONG_DIGITS = 24  # PyLongObject.ob_digit[], 30-bit digits in uint32
+LONG_DIGIT_BITS = 30
+FLOAT_FVAL = 16  # PyFloatObject.ob_fval
+DICT_VERSION_TAG = 24  # PyDictObject.ma_version_tag (uint64)
+TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
+TB_NEXT = 16  # PyTracebackObject.tb_next
+TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
+
+# PyThreadState
+TSTATE_RECURSION_REMAINING = 32
+TSTATE_CFRAME = 56
+TSTATE_CUREXC_TRACEBACK = 120
+CFRAME_USE_TRACING = 0
+CFRAME_CURRENT_FRAME = 8
+
+# _PyInterpreterFrame
+IFRAME_FUNC = 0
+IFRAME_GLOBALS = 8
+IFRAME_CODE = 32
+IFRAME_PREV_INSTR = 56
+IFRAME_STACKTOP = 64
+IFRAME_LOCALSPLUS = 72
+
+# PyFrameObject
+FRAME_F_FRAME = 24
+
+# PyCodeObject: the (adaptive) bytecode the interpreter executes.
+CODE_ADAPTIVE = 184
+CODE_UNIT = 2
+
+# PyMethodDef and the calling convention of the dispatcher builtin.
+METH_FASTCALL = 0x0080
+
+
+def _check_layout() -> bool:
+    """Cross-check the hard-coded offsets against live objects."""
+
+    def probe(a, b):
+        return a + b
+
+    code = probe.__code__
+    bytecode = ctypes.string_at(id(code) + CODE_ADAPTIVE, len(code.co_code))
+    fval = ctypes.c_double.from_address(id(1.5) + FLOAT_FVAL).value
+    digit = ctypes.c_uint32.from_address(id(12345) + LONG_DIGITS).value
+    tup = (probe,)
+    item = ctypes.c_void_p.from_address(id(tup) + TUPLE_ITEMS).value
+    return bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe)
+
+
+def layout_matches() -> bool:
+    return sys.implementation.name == "cpython" and sys.version_info[:2] == VERSION and _check_layout()
+
+
+# --- C-API functions the generated code calls ------------------------------
+# Types: obj = PyObject*, ptr = other pointer, i64/i32/i8/f64, void.
+# Each entry: name -> (return type, argument types).
+C_API: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Py_IncRef": ("void", ("obj",)),
+    "_Py_Dealloc": ("void", ("obj",)),
+    "PyLong_FromLongLong": ("obj", ("i64",)),
+    "PyLong_AsLongLongAndOverflow": ("i64", ("obj", "ptr")),
+    "PyLong_AsDouble": ("f64", ("obj",)),
+    "PyFloat_FromDouble": ("obj", ("f64",)),
+    "PyObject_IsTrue": ("i32", ("obj",)),
+    "PyObject_RichCompare": ("obj", ("obj", "obj", "i32")),
+    "PyObject_Vectorcall": ("obj", ("obj", "ptr", "i64", "obj")),
+    "PyObject_GetAttr": ("obj", ("obj", "obj")),
+    "PyObject_GetIter": ("obj", ("obj",)),
+    "PyIter_Next": ("obj", ("obj",)),
+    "PyObject_GetItem": ("obj", ("obj", "obj")),
+    "PyObject_SetItem": ("i32", ("obj", "obj", "obj")),
+    "PySequence_Contains": ("i32", ("obj", "obj")),
+    "PyNumber_Negative": ("obj", ("obj",)),
+    "PyNumber_Positive": ("obj", ("obj",)),
+    "PyNumber_Invert": ("obj", ("obj",)),
+    "PyNumber_Power": ("obj", ("obj", "obj", "obj")),
+    "PyNumber_InPlacePower": ("obj", ("obj", "obj", "obj")),
+    "PyTuple_New": ("obj", ("i64",)),
+    "PyDict_GetItemWithError": ("obj", ("obj", "obj")),
+    "PyDict_SetItem": ("i32", ("obj", "obj", "obj")),
+    "PyErr_SetString": ("void", ("obj", "ptr")),
+    "PyErr_Format": ("obj", ("obj", "ptr", "obj")),
+    "PyErr_SetObject": ("void", ("obj", "obj")),
+    "PyErr_Occurred": ("obj", ()),
+    "PyErr_Fetch": ("void", ("ptr", "ptr", "ptr")),
+    "PyErr_Restore": ("void", ("obj", "obj", "obj")),
+    "PyErr_CheckSignals": ("i32", ()),
+    "PyThreadState_Get": ("ptr", ()),
+    "PyEval_SaveThread": ("ptr", ()),
+    "PyEval_RestoreThread": ("void", ("ptr",)),
+    "PyFrame_New": ("obj", ("ptr", "obj", "obj", "obj")),
+    "PyEval_EvalFrame": ("obj", ("obj",)),
+    "PyTraceBack_Here": ("i32", ("obj",)),
+    "_Py_CheckRecursiveCall": ("i32", ("ptr", "ptr")),
+    "PyLong_AsVoidPtr": ("ptr", ("obj",)),
+}
+
+# Binary-operator C-API entry points, by BINARY_OP's oparg name (dis._nb_ops).
+NUMBER_BINARY = {
+    "+": "PyNumber_Add", "-": "PyNumber_Subtract", "*": "PyNumber_Multiply",
+    "/": "PyNumber_TrueDivide", "//": "PyNumber_FloorDivide", "%": "PyNumber_Remainder",
+    "<<": "PyNumber_Lshift", ">>": "PyNumber_Rshift", "&": "PyNumber_And",
+    "|": "PyNumber_Or", "^": "PyNumber_Xor", "@": "PyNumber_MatrixMultiply",
+    "+=": "PyNumber_InPlaceAdd", "-=": "PyNumber_InPlaceSubtract",
+    "*=": "PyNumber_InPlaceMultiply", "/=": "PyNumber_InPlaceTrueDivide",
+    "//=": "PyNumber_InPlaceFloorDivide", "%=": "PyNumber_InPlaceRemainder",
+    "<<=": "PyNumber_InPlaceLshift", ">>=": "PyNumber_InPlaceRshift",
+    "&=": "PyNumber_InPlaceAnd", "|=": "PyNumber_InPlaceOr", "^=": "PyNumber_InPlaceXor",
+    "@=": "PyNumber_InPlaceMatrixMultiply",
+}
+for _name in NUMBER_BINARY.values():
+    C_API[_name] = ("obj", ("obj", "obj"))
+
+# Rich-comparison codes (Py_LT ...) in the order of dis.cmp_op.
+RICH_COMPARE = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
+
+# libm functions that LLVM has no intrinsic for.
+LIBM: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tan": ("f64", ("f64",)), "atan2": ("f64", ("f64", "f64")),
+    "hypot": ("f64", ("f64", "f64")), "log10": ("f64", ("f64",)),
+    "fmod": ("f64", ("f64", "f64")), "pow": ("f64", ("f64", "f64")),
+    "sin": ("f64", ("f64",)), "cos": ("f64", ("f64",)), "exp": ("f64", ("f64",)),
+    "log": ("f64", ("f64",)), "round": ("f64", ("f64",)),
+}
+
+
+def symbol_addresses() -> dict[str, int]:
+    """Addresses of every C function generated code may call."""
+    api = ctypes.pythonapi
+    libm = ctypes.CDLL(None)
+    out = {name: ctypes.cast(getattr(api, name), ctypes.c_void_p).value for name in C_API}
+    out.update({name: ctypes.cast(getattr(libm, name), ctypes.c_void_p).value for name in LIBM})
+    return out
+
+
+def address_of(obj: object) -> int:
+    """The PyObject* of obj (CPython's id)."""
+    return id(obj)
+
+
+def type_address(tp: type) -> int:
+    return id(tp)
+
+
+# --- bytecode: trampolines --------------------------------------------------
+_OP = dis.opmap
+CACHES = dis._inline_cache_entries
+
+
+def _unit(op: str, arg: int = 0) -> list[int]:
+    """One instruction with its inline caches as a list of code units."""
+    if arg > 0xFF:
+        raise ValueError("trampoline argument needs EXTENDED_ARG")
+    code = _OP[op]
+    return [code | (arg << 8)] + [0] * CACHES[code]
+
+
+def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) -> types.CodeType:
+    """A copy of `code` that first calls `dispatcher` with the arguments.
+
+    A stub is prepended to the original bytecode: it performs `RESUME`,
+    calls the dispatcher and returns its result, unless the result is
+    `sentinel`, in which case it jumps to the original first instruction and
+    the original bytecode runs unchanged.  All 3.11 jumps are relative, so
+    the shifted original keeps its meaning; the exception table is shifted
+    and the stub carries no source position, so the trampoline's frame is a
+    faithful frame of `code` (see `TrampolineLayout.shift`).
+    """
+    nargs = argument_count(code)
+    consts = code.co_consts + (dispatcher, sentinel)
+    k_dispatch, k_sentinel = len(consts) - 2, len(consts) - 1
+    stub: list[int] = _unit("RESUME", 0) + _unit("PUSH_NULL") + _unit("LOAD_CONST", k_dispatch)
+    for i in range(nargs):
+        stub += _unit("LOAD_FAST", i)
+    stub += _unit("PRECALL", nargs) + _unit("CALL", nargs)
+    stub += _unit("COPY", 1) + _unit("LOAD_CONST", k_sentinel) + _unit("IS_OP", 0)
+    stub += _unit("POP_JUMP_FORWARD_IF_TRUE", 1) + _unit("RETURN_VALUE")
+    stub += _unit("POP_TOP") + _unit("JUMP_FORWARD", 0)
+    shift = len(stub)
+    handlers = [
+        Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
+        for h in parse_exception_table(code.co_exceptiontable)
+    ]
+    return code.replace(
+        co_code=b"".join(u.to_bytes(2, "little") for u in stub) + code.co_code,
+        co_consts=consts,
+        co_linetable=_no_location_entries(shift) + code.co_linetable,
+        co_exceptiontable=encode_exception_table(handlers),
+        co_stacksize=max(code.co_stacksize, nargs + 2),
+    )
+
+
+def trampoline_shift(code: types.CodeType) -> int:
+    """Code units the trampoline's stub adds in front of `code`."""
+    n = len(_unit("RESUME") + _unit("PUSH_NULL") + _unit("LOAD_CONST") + _unit("PRECALL") + _unit("CALL"))
+    n += len(_unit("COPY") + _unit("LOAD_CONST") + _unit("IS_OP") + _unit("POP_JUMP_FORWARD_IF_TRUE"))
+    n += len(_unit("RETURN_VALUE") + _unit("POP_TOP") + _unit("JUMP_FORWARD"))
+    return n + argument_count(code) * len(_unit("LOAD_FAST"))
+
+
+def argument_count(code: types.CodeType) -> int:
+    """Local slots that hold arguments: positional, keyword-only, *args, **kwargs."""
+    n = code.co_argcount + code.co_kwonlyargcount
+    return n + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+
+
+def _no_location_entries(n_units: int) -> bytes:
+    # Location-table entry kind 15 ("no location"), at most 8 units each.
+    out = bytearray()
+    while n_units > 0:
+        chunk = min(8, n_units)
+        out.append(0x80 | (15 << 3) | (chunk - 1))
+        n_units -= chunk
+    return bytes(out)
+
+
+def trampoline_supported(code: types.CodeType) -> str | None:
+    """Why `code` cannot get a trampoline, or None."""
+    if code.co_flags & (0x20 | 0x80 | 0x100 | 0x200):
+        return "generator, coroutine or async generator"
+    if code.co_cellvars or code.co_freevars:
+        return "uses closures (cell or free variables)"
+    if argument_count(code) > 0xF0:
+        return "too many arguments"
+    return None
+
+
+def replace_tuple_item(tup: tuple, index: int, value: object) -> None:
+    """Swap one item of an existing tuple in place (used on co_consts).
+
+    Tuples are immutable to Python code; the interpreter reads co_consts
+    items at each LOAD_CONST, so swapping a nested code object here makes
+    later MAKE_FUNCTIONs create functions with the new code.
+    """
+    slot = ctypes.c_void_p.from_address(id(tup) + TUPLE_ITEMS + POINTER_SIZE * index)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
+    old = tup[index]
+    slot.value = id(value)
+    ctypes.pythonapi.Py_DecRef(ctypes.py_object(old))

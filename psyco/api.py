@@ -1,0 +1,266 @@
+"""The public API: bind, unbind, proxy, cannotcompile, full, profile, report.
+
+Binding swaps a function's `__code__` for its trampoline (see
+`abi.make_trampoline`), so every existing reference to the function enters
+compiled code; nothing else in the interpreter changes.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+import sysconfig
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from psyco import PsycoWarning
+from psyco.abi import current as abi
+from psyco.runtime.jit import CodeEntry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+_NEVER: set[types.CodeType] = set()  # code objects marked with cannotcompile()
+_PROFILE_THRESHOLD = 20  # calls before profile() compiles a function
+
+
+def _function_of(obj: object, action: str) -> types.FunctionType:
+    """The plain Python function behind `obj`, or a TypeError saying why not."""
+    target = obj.__func__ if isinstance(obj, types.MethodType) else obj
+    if isinstance(target, types.FunctionType):
+        return target
+    if isinstance(target, (types.BuiltinFunctionType, types.BuiltinMethodType)):
+        raise TypeError(f"psyco.{action}: {obj!r} is a builtin, which is already native code")
+    raise TypeError(f"psyco.{action}: expected a Python function, got {type(obj).__name__} {obj!r}")
+
+
+def _original_code(code: types.CodeType) -> types.CodeType:
+    entry = CodeEntry.lookup(code)
+    return entry.code if entry is not None else code
+
+
+def _entry_for(func: types.FunctionType, action: str, quiet: bool = False) -> CodeEntry | None:
+    code = _original_code(func.__code__)
+    why = "marked with psyco.cannotcompile()" if code in _NEVER else abi.trampoline_supported(code)
+    if why is not None:
+        if not quiet:
+            warnings.warn(f"psyco.{action}: cannot compile {func.__qualname__}: {why}; it runs uncompiled",
+                          PsycoWarning, stacklevel=3)
+        return None
+    return CodeEntry.for_code(code)
+
+
+def bind(func: F) -> F:
+    """Compile `func` when called; rebinds it in place (usable as a decorator)."""
+    f = _function_of(func, "bind")
+    entry = _entry_for(f, "bind")
+    if entry is not None:
+        f.__code__ = entry.trampoline
+    return func
+
+
+def unbind(func: F) -> F:
+    """Undo bind(): `func` runs on the interpreter again."""
+    f = _function_of(func, "unbind")
+    f.__code__ = _original_code(f.__code__)
+    return func
+
+
+def proxy(func: F) -> F:
+    """A compiled copy of `func`; `func` itself is left untouched."""
+    f = _function_of(func, "proxy")
+    entry = _entry_for(f, "proxy")
+    code = entry.trampoline if entry is not None else _original_code(f.__code__)
+    copy = types.FunctionType(code, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    copy.__kwdefaults__ = f.__kwdefaults__
+    copy.__qualname__ = f.__qualname__
+    copy.__dict__.update(f.__dict__)
+    copy.__doc__ = f.__doc__
+    copy.__module__ = f.__module__
+    return copy  # type: ignore[return-value]
+
+
+def cannotcompile(func: F) -> F:
+    """Never compile `func` (and undo any binding)."""
+    f = _function_of(func, "cannotcompile")
+    code = _original_code(f.__code__)
+    _NEVER.add(code)
+    entry = CodeEntry.lookup(code)
+    if entry is not None:
+        entry.disable("marked with psyco.cannotcompile()")
+    f.__code__ = code
+    return func
+
+
+# --- whole programs -------------------------------------------------------------------
+_SKIP_PREFIXES = tuple(
+    os.path.realpath(p) + os.sep
+    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+_PSYCO_DIR = os.path.dirname(os.path.realpath(__file__)) + os.sep
+
+
+def is_user_code(filename: str) -> bool:
+    """Code full() takes over: not the standard library, site-packages or psyco."""
+    if not filename or filename.startswith("<"):
+        return filename in ("<string>", "<stdin>")
+    path = os.path.realpath(filename)
+    return not path.startswith(_SKIP_PREFIXES) and not path.startswith(_PSYCO_DIR)
+
+
+def transform_code(code: types.CodeType, threshold: int = 1) -> types.CodeType:
+    """`code` with every nested function body replaced by its trampoline, so
+    that functions created from it later are compiled when called."""
+    consts = tuple(transform_code(c, threshold) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    if consts != code.co_consts or any(a is not b for a, b in zip(consts, code.co_consts)):
+        code = code.replace(co_consts=consts)
+    is_function = code.co_flags & 0x02  # CO_NEWLOCALS: a function body
+    if is_function and code not in _NEVER and abi.trampoline_supported(code) is None:
+        entry = CodeEntry.for_code(code)
+        entry.compile_threshold = threshold
+        return entry.trampoline
+    return code
+
+
+def _bind_namespace(namespace: dict, threshold: int, seen: set[int]) -> None:
+    for value in list(namespace.values()):
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, types.FunctionType):
+            code = _original_code(value.__code__)
+            if is_user_code(code.co_filename) and CodeEntry.lookup(value.__code__) is None:
+                entry = _entry_for(value, "full", quiet=True)
+                if entry is not None:
+                    entry.compile_threshold = threshold
+                    value.__code__ = entry.trampoline
+        elif isinstance(value, type) and value.__module__ == namespace.get("__name__"):
+            _bind_namespace(dict(vars(value)), threshold, seen)
+
+
+class _CompilingFinder(importlib.abc.MetaPathFinder):
+    """Makes modules imported later load with their functions bound."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            loader = spec.loader
+            if isinstance(loader, importlib.machinery.SourceFileLoader) and is_user_code(spec.origin or ""):
+                spec.loader = _CompilingLoader(loader.name, loader.path, self.threshold)
+            return spec
+        return None
+
+
+class _CompilingLoader(importlib.machinery.SourceFileLoader):
+    def __init__(self, fullname: str, path: str, threshold: int) -> None:
+        super().__init__(fullname, path)
+        self.threshold = threshold
+
+    def get_code(self, fullname: str) -> types.CodeType | None:
+        code = super().get_code(fullname)
+        return transform_code(code, self.threshold) if code is not None else None
+
+
+_finder: _CompilingFinder | None = None
+
+
+def _take_over(threshold: int) -> None:
+    global _finder
+    seen: set[int] = set()
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict) and is_user_code(namespace.get("__file__") or ""):
+            _bind_namespace(namespace, threshold, seen)
+    caller = sys._getframe(2)
+    _bind_namespace(caller.f_globals, threshold, seen)
+    if is_user_code(caller.f_code.co_filename):
+        _patch_running_module(caller.f_code, threshold)
+    if _finder is None:
+        _finder = _CompilingFinder(threshold)
+        sys.meta_path.insert(0, _finder)
+
+
+def _patch_running_module(code: types.CodeType, threshold: int) -> None:
+    """Functions the running module will define after full() returns are
+    created from code objects in its co_consts: swap those in place."""
+    for i, const in enumerate(code.co_consts):
+        if isinstance(const, types.CodeType) and CodeEntry.lookup(const) is None:
+            new = transform_code(const, threshold)
+            if new is not const:
+                abi.replace_tuple_item(code.co_consts, i, new)
+
+
+# --- what was compiled ------------------------------------------------------------------
+def report() -> list[dict]:
+    """What psyco compiled and did not, one dict per code object it took over."""
+    out = []
+    seen: set[int] = set()
+    for entry in CodeEntry.by_code.values():
+        if id(entry) in seen:
+            continue
+        seen.add(id(entry))
+        versions = [
+            {
+                "entry_kinds": [str(k) for k in v.entry_kinds],
+                "return_kind": str(v.return_kind),
+                "calls": v.calls.value,
+                "compile_ms": round(v.compile_seconds * 1000, 2),
+                "deopts": v.deopts(),
+                "active": v.active,
+            }
+            for v in entry.versions
+        ]
+        out.append({
+            "function": entry.code.co_qualname,
+            "file": entry.code.co_filename,
+            "line": entry.code.co_firstlineno,
+            "versions": versions,
+            "not_compiled": entry.reason or "; ".join(
+                f"({', '.join(map(str, k))}): {why}" for k, why in entry.not_compiled.items()),
+            "called": bool(versions) or entry.misses > 0,
+        })
+    return out
+
+
+def format_report(rows: list[dict] | None = None) -> str:
+    """The report as the table `python -m psyco --report` prints."""
+    rows = report() if rows is None else rows
+    lines = ["psyco report", "compiled:"]
+    total = 0.0
+    for r in rows:
+        if not r["versions"]:
+            continue
+        lines.append(f"  {r['function']}  ({r['file']}:{r['line']})")
+        for v in r["versions"]:
+            total += v["compile_ms"]
+            state = "" if v["active"] else "  [retired]"
+            lines.append(f"    ({', '.join(v['entry_kinds'])}) -> {v['return_kind']}: entered {v['calls']}x, "
+                         f"compiled in {v['compile_ms']:.1f} ms{state}")
+            for reason, n in sorted(v["deopts"].items()):
+                lines.append(f"      deopt {n}x: {reason}")
+    lines.append("not compiled:")
+    for r in rows:
+        if r["not_compiled"] and r["called"]:
+            lines.append(f"  {r['function']}  ({r['file']}:{r['line']}): {r['not_compiled']}")
+    lines.append(f"total compile time: {total / 1000:.3f} s")
+    return "\n".join(lines)
+
+
+def dump(func: Callable[..., Any]) -> str:
+    """The IR of every compiled version of `func`."""
+    f = _function_of(func, "dump")
+    entry = CodeEntry.lookup(f.__code__)
+    if entry is None or not entry.versions:
+        return f"{f.__qualname__}: no compiled version"
+    return "\n\n".join(v.ir_text for v in entry.versions)

@@ -1,0 +1,1124 @@
+"""Back end: psyco IR to LLVM IR to machine code, through llvmlite.
+
+Each compiled version becomes one LLVM module with two functions:
+
+* the *body*, `i32 body(tstate, leaves..., ret*, PyObject** boxed)`, which
+  returns a status: 0 the unboxed result is in `ret`, 1 a boxed result is in
+  `boxed` (the interpreter finished the call after a deopt), 2 an exception
+  is set and this function's traceback entry is on top of the traceback;
+* the *entry*, `PyObject* entry(args, nargs, globals)`, called by the
+  dispatcher: it checks the arguments' kinds (returning NO_MATCH when they
+  differ), unboxes them, calls the body and boxes its result.
+
+Lowering of each IR op is one function in `LOWER`.  CPython's ABI comes
+from `psyco.abi` only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import types
+from collections.abc import Callable
+
+import llvmlite.binding as llvm
+from llvmlite import ir as L
+
+from psyco import ir, kinds
+from psyco.abi import current as abi
+
+I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
+PTR = I8.as_pointer()
+OBJ = PTR
+VOID = L.VoidType()
+LTYPE = {"i64": I64, "f64": F64, "i1": I1, "obj": OBJ, "ptr": PTR, "i32": I32, "i8": I8, "void": VOID}
+NO_MATCH = 1  # entry's "arguments are of other kinds" (never a valid PyObject*)
+
+STATUS_OK, STATUS_BOXED, STATUS_ERROR = 0, 1, 2
+
+ICMP = {"<": "<", "<=": "<=", "==": "==", "!=": "!=", ">": ">", ">=": ">="}
+FCMP_ORDERED = {"<": "<", "<=": "<=", "==": "==", ">": ">", ">=": ">="}
+
+INTRINSICS = {"sqrt", "sin", "cos", "exp", "log", "floor", "ceil", "fabs"}
+
+
+class Engine:
+    """The process-wide LLVM JIT: target machine, symbols, code memory."""
+
+    _instance: Engine | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        for name, address in abi.symbol_addresses().items():
+            llvm.add_symbol(name, address)
+        target = llvm.Target.from_default_triple()
+        self.target_machine = target.create_target_machine(opt=2, reloc="static", codemodel="jitdefault")
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
+        self.triple = llvm.get_process_triple()
+        self.counter = 0
+
+    @classmethod
+    def get(cls) -> Engine:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = Engine()
+            return cls._instance
+
+    def compile(self, module: L.Module, optimize: bool = True) -> None:
+        module.triple = self.triple
+        mod = llvm.parse_assembly(str(module))
+        mod.verify()
+        if optimize:
+            pto = llvm.create_pipeline_tuning_options(speed_level=2)
+            pb = llvm.create_pass_builder(self.target_machine, pto)
+            pb.getModulePassManager().run(mod, pb)
+        self.engine.add_module(mod)
+        self.engine.finalize_object()
+
+    def address(self, name: str) -> int:
+        return self.engine.get_function_address(name)
+
+    def unique(self, stem: str) -> str:
+        self.counter += 1
+        return f"psy{self.counter}_{stem}"
+
+
+# --- module-level helpers --------------------------------------------------------
+class ModuleBuilder:
+    """One LLVM module, with declarations made on first use."""
+
+    def __init__(self, name: str) -> None:
+        self.module = L.Module(name=name)
+        self.functions: dict[str, L.Function] = {}
+        self._globals = 0
+
+    def c_function(self, name: str) -> L.Function:
+        if name not in self.functions:
+            ret, args = abi.C_API[name] if name in abi.C_API else abi.LIBM[name]
+            varargs = name == "PyErr_Format"
+            argt = [LTYPE[a] for a in args[:-1]] if varargs else [LTYPE[a] for a in args]
+            fnty = L.FunctionType(LTYPE[ret], argt, var_arg=varargs)
+            self.functions[name] = L.Function(self.module, fnty, name=name)
+        return self.functions[name]
+
+    def intrinsic(self, name: str, types_: list[L.Type]) -> L.Function:
+        key = f"llvm.{name}.f64"
+        if key not in self.functions:
+            self.functions[key] = self.module.declare_intrinsic(f"llvm.{name}", types_)
+        return self.functions[key]
+
+    def declare(self, name: str, fnty: L.FunctionType) -> L.Function:
+        if name not in self.functions:
+            self.functions[name] = L.Function(self.module, fnty, name=name)
+        return self.functions[name]
+
+    def global_i64(self, initial: int) -> L.GlobalVariable:
+        self._globals += 1
+        g = L.GlobalVariable(self.module, I64, name=f"g{self._globals}")
+        g.linkage = "internal"
+        g.initializer = I64(initial)
+        return g
+
+    def cstring(self, text: str) -> L.GlobalVariable:
+        data = bytearray(text.encode()) + b"\0"
+        self._globals += 1
+        g = L.GlobalVariable(self.module, L.ArrayType(I8, len(data)), name=f"s{self._globals}")
+        g.linkage = "internal"
+        g.global_constant = True
+        g.initializer = L.Constant(L.ArrayType(I8, len(data)), data)
+        return g
+
+
+def obj_const(b: L.IRBuilder, obj: object) -> L.Value:
+    """A PyObject* constant; the caller keeps `obj` alive."""
+    return b.inttoptr(I64(abi.address_of(obj)), OBJ)
+
+
+def field_ptr(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value:
+    raw = b.gep(b.bitcast(base, PTR), [I64(offset)])
+    return b.bitcast(raw, ty.as_pointer())
+
+
+def load_field(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value:
+    return b.load(field_ptr(b, base, offset, ty))
+
+
+def store_field(b: L.IRBuilder, base: L.Value, offset: int, value: L.Value) -> None:
+    b.store(value, field_ptr(b, base, offset, value.type))
+
+
+def incref(b: L.IRBuilder, o: L.Value) -> None:
+    p = field_ptr(b, o, abi.OB_REFCNT, I64)
+    b.store(b.add(b.load(p), I64(1)), p)
+
+
+def decref(mb: ModuleBuilder, b: L.IRBuilder, o: L.Value, nullable: bool = True) -> None:
+    """Py_XDECREF, inline; _Py_Dealloc when the count reaches zero."""
+    done = b.append_basic_block("decref.done")
+    if nullable:
+        live = b.append_basic_block("decref.live")
+        b.cbranch(b.icmp_unsigned("==", o, L.Constant(OBJ, None)), done, live)
+        b.position_at_end(live)
+    p = field_ptr(b, o, abi.OB_REFCNT, I64)
+    count = b.sub(b.load(p), I64(1))
+    b.store(count, p)
+    dealloc = b.append_basic_block("decref.dealloc")
+    b.cbranch(b.icmp_signed("==", count, I64(0)), dealloc, done)
+    b.position_at_end(dealloc)
+    b.call(mb.c_function("_Py_Dealloc"), [o])
+    b.branch(done)
+    b.position_at_end(done)
+
+
+def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
+    return b.icmp_unsigned("==", v, L.Constant(v.type, None))
+
+
+# --- a version: body + entry ------------------------------------------------------------
+class VersionCodegen:
+    """Lowers one IR function (a version of a Python function) to LLVM."""
+
+    def __init__(self, fn: ir.Function, code: types.CodeType, globals_: dict, entry_kinds: tuple,
+                 return_kind: kinds.Kind, names: tuple[str, str], callee_names: dict[int, str],
+                 calls_address: int) -> None:
+        self.calls_address = calls_address
+        self.fn = fn
+        self.code = code
+        self.globals = globals_
+        self.entry_kinds = entry_kinds
+        self.return_kind = return_kind
+        self.body_name, self.entry_name = names
+        self.callee_names = callee_names
+        self.mb = ModuleBuilder(self.body_name)
+        self.values: dict[int, L.Value] = {}
+        self.blocks: dict[int, L.Block] = {}
+        self.ret_type = LTYPE[fn.ret_type]
+
+    # -- signatures
+    def body_type(self) -> L.FunctionType:
+        return body_signature([v.type for v in self.fn.params], self.fn.ret_type)
+
+    def build(self) -> L.Module:
+        self.body = self.mb.declare(self.body_name, self.body_type())
+        self._build_body()
+        self._build_entry()
+        return self.mb.module
+
+    # -- the body
+    def _build_body(self) -> None:
+        f = self.body
+        self.tstate = f.args[0]
+        self.ret_slot, self.boxed_slot = f.args[-2], f.args[-1]
+        for v, a in zip(self.fn.params, f.args[1:-2]):
+            self.values[v.id] = a
+        start = f.append_basic_block("start")
+        for blk in self.fn.blocks:
+            self.blocks[blk.id] = f.append_basic_block(f"b{blk.id}")
+        b = L.IRBuilder(start)
+        self.b = b
+        # Recursion is counted as the interpreter counts Python frames.
+        rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+        rem = b.load(rem_ptr)
+        b.store(b.sub(rem, I32(1)), rem_ptr)
+        deep = b.append_basic_block("too_deep")
+        go = self.blocks[self.fn.blocks[0].id]
+        b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, go)
+        b.position_at_end(deep)
+        failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, b.bitcast(self.mb.cstring(""), PTR)])
+        recursion_error = b.append_basic_block("recursion_error")
+        b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, go)
+        b.position_at_end(recursion_error)
+        b.ret(I32(3))  # error, no traceback entry of ours (as the interpreter)
+        # Phi nodes for block parameters.
+        self.phis: dict[int, list[L.Instruction]] = {}
+        for blk in self.fn.blocks:
+            b.position_at_end(self.blocks[blk.id])
+            phis = []
+            for p in blk.params:
+                phi = b.phi(LTYPE[p.type], name=f"v{p.id}")
+                self.values[p.id] = phi
+                phis.append(phi)
+            self.phis[blk.id] = phis
+        for blk in self.fn.blocks:
+            b.position_at_end(self.blocks[blk.id])
+            for op in blk.pre:
+                self._lower(op)
+            for op in blk.ops:
+                self._lower(op)
+                for post in op.post:
+                    self._lower(post)
+            self._terminate(blk)
+
+    def v(self, value: ir.Value) -> L.Value:
+        return self.values[value.id]
+
+    def _lower(self, op: ir.Op) -> None:
+        result = LOWER[op.name](self, op)
+        if op.result is not None:
+            self.values[op.result.id] = result
+
+    def _leave(self) -> None:
+        rem_ptr = field_ptr(self.b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+        self.b.store(self.b.add(self.b.load(rem_ptr), I32(1)), rem_ptr)
+
+    def _terminate(self, blk: ir.Block) -> None:
+        t = blk.term
+        b = self.b
+        assert t is not None
+        if t.kind in ("br", "cbr"):
+            targets = [self._edge(blk, e) for e in t.edges]
+            if t.kind == "br":
+                b.branch(targets[0])
+            else:
+                b.cbranch(self.v(t.cond), targets[0], targets[1])  # type: ignore[arg-type]
+        elif t.kind == "ret":
+            value = self.v(t.value)  # type: ignore[arg-type]
+            if value.type != self.ret_type:
+                value = L.Constant(self.ret_type, 0) if self.ret_type != OBJ else L.Constant(OBJ, None)
+            b.store(value, self.ret_slot)
+            self._leave()
+            b.ret(I32(STATUS_OK))
+        elif t.kind == "deopt":
+            self._deopt(t.exit)  # type: ignore[arg-type]
+        else:
+            self._error(t.exit)  # type: ignore[arg-type]
+
+    def _edge(self, source: ir.Block, e: ir.Edge) -> L.Block:
+        """An LLVM block that runs the edge's fixups and jumps to its target."""
+        b = self.b
+        here = b.block
+        if e.fixups:
+            edge_block = b.append_basic_block(f"edge{source.id}_{e.target.id}")
+            b.position_at_end(edge_block)
+            for op in e.fixups:
+                self._lower(op)
+            from_block = b.block
+            b.branch(self.blocks[e.target.id])
+            b.position_at_end(here)
+            result = edge_block
+        else:
+            from_block = here
+            result = self.blocks[e.target.id]
+        for phi, arg in zip(self.phis[e.target.id], e.args):
+            phi.add_incoming(self.v(arg), from_block)
+        return result
+
+    # -- exits
+    def fail_branch(self, cond: L.Value, exit: ir.Exit, deopt: bool) -> None:
+        """If `cond`, leave through `exit`; continue otherwise."""
+        b = self.b
+        bad = b.append_basic_block("exit")
+        ok = b.append_basic_block("cont")
+        b.cbranch(cond, bad, ok)
+        b.position_at_end(bad)
+        if deopt:
+            self._deopt(exit)
+        else:
+            self._error(exit)
+        b.position_at_end(ok)
+
+    def _release(self, exit: ir.Exit) -> None:
+        for v in exit.release:
+            decref(self.mb, self.b, self.v(v))
+
+    def _error(self, exit: ir.Exit) -> None:
+        """An exception is set: add our traceback entry, release, return 2."""
+        b = self.b
+        self._release(exit)
+        self._add_traceback(exit.pc)
+        self._leave()
+        b.ret(I32(STATUS_ERROR))
+
+    def _add_traceback(self, pc: int) -> None:
+        """A frame of the original code at `pc`, passed to PyTraceBack_Here:
+        the entry is the one the interpreter would have made."""
+        b = self.b
+        frame = self._new_frame()
+        ok = b.append_basic_block("tb")
+        done = b.append_basic_block("tb.done")
+        b.cbranch(is_null(b, frame), done, ok)
+        b.position_at_end(ok)
+        iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
+        store_field(b, iframe, abi.IFRAME_PREV_INSTR, self._instr_ptr(pc))
+        b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
+        decref(self.mb, b, frame, nullable=False)
+        b.branch(done)
+        b.position_at_end(done)
+
+    def _new_frame(self) -> L.Value:
+        b = self.b
+        return b.call(self.mb.c_function("PyFrame_New"), [
+            self.tstate, obj_const(b, self.code), obj_const(b, self.globals), L.Constant(OBJ, None)])
+
+    def _instr_ptr(self, pc: int) -> L.Value:
+        addr = abi.address_of(self.code) + abi.CODE_ADAPTIVE + abi.CODE_UNIT * pc
+        return self.b.inttoptr(I64(addr), PTR)
+
+    def _deopt(self, exit: ir.Exit, call_result: L.Value | None = None) -> None:
+        """Rebuild the interpreter frame at exit.pc and let CPython finish."""
+        b = self.b
+        boxed = [self._materialize(m, call_result) for m in exit.state or ()]
+        self._release(exit)
+        frame = self._new_frame()
+        ok = b.append_basic_block("deopt.frame")
+        nomem = b.append_basic_block("deopt.nomem")
+        b.cbranch(is_null(b, frame), nomem, ok)
+        b.position_at_end(nomem)
+        for v in boxed:
+            decref(self.mb, b, v)
+        self._leave()
+        b.ret(I32(STATUS_ERROR))
+        b.position_at_end(ok)
+        iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
+        nlocals = self.code.co_nlocals
+        for i, v in enumerate(boxed):
+            store_field(b, iframe, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * i, v)
+        store_field(b, iframe, abi.IFRAME_STACKTOP, I32(len(boxed)))
+        assert len(boxed) >= nlocals
+        store_field(b, iframe, abi.IFRAME_PREV_INSTR, self._instr_ptr(exit.pc - 1))
+        counter = exit_counter(exit)
+        if counter is not None:
+            self._count_exit(counter)
+        result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
+        decref(self.mb, b, frame, nullable=False)
+        self._leave()
+        failed = b.append_basic_block("deopt.failed")
+        done = b.append_basic_block("deopt.done")
+        b.cbranch(is_null(b, result), failed, done)
+        b.position_at_end(failed)
+        b.ret(I32(STATUS_ERROR))  # the resumed frame added its own entry
+        b.position_at_end(done)
+        b.store(result, self.boxed_slot)
+        b.ret(I32(STATUS_BOXED))
+
+    def _count_exit(self, counter: tuple[int, int, object]) -> None:
+        """Count this exit; at the threshold tell the runtime (once)."""
+        b = self.b
+        address, threshold, callback = counter
+        slot = b.inttoptr(I64(address), I64.as_pointer())
+        n = b.add(b.load(slot), I64(1))
+        b.store(n, slot)
+        notify = b.append_basic_block("exit.hot")
+        go = b.append_basic_block("exit.counted")
+        b.cbranch(b.icmp_signed("==", n, I64(threshold)), notify, go)
+        b.position_at_end(notify)
+        r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
+            obj_const(b, callback), L.Constant(PTR, None), I64(0), L.Constant(OBJ, None)])
+        decref(self.mb, b, r)
+        b.branch(go)
+        b.position_at_end(go)
+
+    def _materialize(self, m: ir.Materializer, call_result: L.Value | None) -> L.Value:
+        """A new reference (or NULL) for one frame slot."""
+        b = self.b
+        if m.how == "null":
+            return L.Constant(OBJ, None)
+        if m.how == "const":
+            o = obj_const(b, m.const)
+            incref(b, o)
+            return o
+        if m.how == "call_result":
+            assert call_result is not None
+            return call_result
+        if m.how == "value":
+            value = self.v(m.args[0])
+            return self._box_new(value, m.kind_name)
+        if m.how == "tuple":
+            items = [self._materialize(p, call_result) for p in m.parts]
+            return self._tuple_of(items)
+        if m.how in ("range", "range_iter"):
+            rng = self._range(*[self.v(a) for a in m.args])
+            if m.how == "range":
+                return rng
+            it = b.call(self.mb.c_function("PyObject_GetIter"), [rng])
+            decref(self.mb, b, rng)
+            return it
+        raise AssertionError(m.how)
+
+    def _box_new(self, value: L.Value, kind_name: str) -> L.Value:
+        b = self.b
+        if value.type == I64:
+            return b.call(self.mb.c_function("PyLong_FromLongLong"), [value])
+        if value.type == F64:
+            return b.call(self.mb.c_function("PyFloat_FromDouble"), [value])
+        if value.type == I1:
+            o = b.select(value, obj_const(b, True), obj_const(b, False))
+        else:
+            o = value
+        incref(b, o)
+        return o
+
+    def _tuple_of(self, items: list[L.Value]) -> L.Value:
+        """A tuple stealing `items` (NULL if allocation failed)."""
+        b = self.b
+        t = b.call(self.mb.c_function("PyTuple_New"), [I64(len(items))])
+        ok = b.append_basic_block("tuple.ok")
+        done = b.append_basic_block("tuple.done")
+        b.cbranch(is_null(b, t), done, ok)
+        b.position_at_end(ok)
+        for i, item in enumerate(items):
+            store_field(b, t, abi.TUPLE_ITEMS + abi.POINTER_SIZE * i, item)
+        b.branch(done)
+        b.position_at_end(done)
+        return t
+
+    def _range(self, start: L.Value, stop: L.Value, step: L.Value) -> L.Value:
+        b = self.b
+        args = [b.call(self.mb.c_function("PyLong_FromLongLong"), [x]) for x in (start, stop, step)]
+        array = b.alloca(OBJ, 3)
+        for i, a in enumerate(args):
+            b.store(a, b.gep(array, [I64(i)]))
+        r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
+            obj_const(b, range), b.bitcast(array, PTR), I64(3), L.Constant(OBJ, None)])
+        for a in args:
+            decref(self.mb, b, a)
+        return r
+
+    # -- the boxed entry
+    def _build_entry(self) -> None:
+        fnty = L.FunctionType(OBJ, [OBJ.as_pointer(), I64, OBJ])
+        f = self.mb.declare(self.entry_name, fnty)
+        args, nargs, globals_ = f.args
+        b = L.IRBuilder(f.append_basic_block("start"))
+        self.b = b
+        mismatch = f.append_basic_block("no_match")
+        ok = b.append_basic_block("check")
+        b.cbranch(b.and_(b.icmp_signed("==", nargs, I64(len(self.entry_kinds))),
+                         b.icmp_unsigned("==", globals_, obj_const(b, self.globals))), ok, mismatch)
+        b.position_at_end(ok)
+        leaves: list[L.Value] = []
+        for i, kind in enumerate(self.entry_kinds):
+            arg = b.load(b.gep(args, [I64(i)]))
+            leaves.extend(self._unbox_entry(arg, kind, mismatch))
+        calls = b.inttoptr(I64(self.calls_address), I64.as_pointer())
+        b.store(b.add(b.load(calls), I64(1)), calls)
+        tstate = b.call(self.mb.c_function("PyThreadState_Get"), [])
+        ret_slot = b.alloca(self.ret_type)
+        boxed_slot = b.alloca(OBJ)
+        # The trampoline's frame already counted this call's recursion depth.
+        rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+        b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
+        status = b.call(self.body, [tstate] + leaves + [ret_slot, boxed_slot])
+        b.store(b.sub(b.load(rem_ptr), I32(1)), rem_ptr)
+        on_ok = b.append_basic_block("ok")
+        on_boxed = b.append_basic_block("boxed")
+        on_error = b.append_basic_block("error")
+        on_bare_error = b.append_basic_block("bare_error")
+        sw = b.switch(status, on_bare_error)
+        sw.add_case(I32(STATUS_OK), on_ok)
+        sw.add_case(I32(STATUS_BOXED), on_boxed)
+        sw.add_case(I32(STATUS_ERROR), on_error)
+        b.position_at_end(on_ok)
+        b.ret(self._box_return(b.load(ret_slot)))
+        b.position_at_end(on_boxed)
+        b.ret(b.load(boxed_slot))
+        b.position_at_end(on_error)
+        self._move_traceback_entry_to_trampoline(tstate)
+        b.ret(L.Constant(OBJ, None))
+        b.position_at_end(on_bare_error)
+        b.ret(L.Constant(OBJ, None))
+        b.position_at_end(mismatch)
+        b.ret(b.inttoptr(I64(NO_MATCH), OBJ))
+
+    def _unbox_entry(self, arg: L.Value, kind: kinds.Kind, mismatch: L.Block) -> list[L.Value]:
+        b = self.b
+        if kind == kinds.OBJECT:
+            return [arg]
+        if isinstance(kind, kinds.Const):
+            self._check(b.icmp_unsigned("==", arg, obj_const(b, kind.value)), mismatch)
+            return []
+        if kind == kinds.BOOL:
+            is_true = b.icmp_unsigned("==", arg, obj_const(b, True))
+            self._check(b.or_(is_true, b.icmp_unsigned("==", arg, obj_const(b, False))), mismatch)
+            return [is_true]
+        if kind == kinds.FLOAT:
+            self._check(self._type_is(arg, float), mismatch)
+            return [load_field(b, arg, abi.FLOAT_FVAL, F64)]
+        if kind == kinds.INT:
+            value, fits = self._unbox_int(arg)
+            self._check(fits, mismatch)
+            return [value]
+        raise AssertionError(kind)
+
+    def _check(self, cond: L.Value, otherwise: L.Block) -> None:
+        b = self.b
+        ok = b.append_basic_block("ok")
+        b.cbranch(cond, ok, otherwise)
+        b.position_at_end(ok)
+
+    def _type_is(self, o: L.Value, tp: type) -> L.Value:
+        b = self.b
+        return b.icmp_unsigned("==", load_field(b, o, abi.OB_TYPE, PTR), obj_const(b, tp))
+
+    def _unbox_int(self, o: L.Value) -> tuple[L.Value, L.Value]:
+        """(value, ok): an exact int that fits in 64 bits."""
+        b = self.b
+        start = b.block
+        is_int = self._type_is(o, int)
+        small = b.append_basic_block("int.small")
+        big = b.append_basic_block("int.big")
+        done = b.append_basic_block("int.done")
+        check_size = b.append_basic_block("int.size")
+        b.cbranch(is_int, check_size, done)
+        b.position_at_end(check_size)
+        size = load_field(b, o, abi.OB_SIZE, I64)
+        b.cbranch(b.icmp_unsigned("<=", b.add(size, I64(1)), I64(2)), small, big)
+        b.position_at_end(small)
+        digit = b.zext(load_field(b, o, abi.LONG_DIGITS, I32), I64)
+        small_value = b.mul(digit, size)  # size is -1, 0 or 1
+        b.branch(done)
+        b.position_at_end(big)
+        overflow = b.alloca(I32)
+        big_value = b.call(self.mb.c_function("PyLong_AsLongLongAndOverflow"), [o, b.bitcast(overflow, PTR)])
+        big_ok = b.icmp_signed("==", b.load(overflow), I32(0))
+        b.branch(done)
+        b.position_at_end(done)
+        value = b.phi(I64)
+        value.add_incoming(I64(0), start if start is not None else check_size)
+        value.add_incoming(small_value, small)
+        value.add_incoming(big_value, big)
+        ok = b.phi(I1)
+        ok.add_incoming(I1(0), start)
+        ok.add_incoming(I1(1), small)
+        ok.add_incoming(big_ok, big)
+        return value, ok
+
+    def _box_return(self, value: L.Value) -> L.Value:
+        kind = self.return_kind
+        b = self.b
+        if isinstance(kind, kinds.Const):
+            o = obj_const(b, kind.value)
+            incref(b, o)
+            return o
+        if kind == kinds.OBJECT:
+            return value
+        return self._box_new(value, str(kind))
+
+    def _move_traceback_entry_to_trampoline(self, tstate: L.Value) -> None:
+        """The body's traceback entry is on top; the trampoline frame that
+        called us adds its own when we return NULL.  Drop ours and point the
+        trampoline frame at the same instruction, so the traceback is the
+        interpreter's exactly."""
+        b = self.b
+        slots = [b.alloca(OBJ) for _ in range(3)]
+        b.call(self.mb.c_function("PyErr_Fetch"), [b.bitcast(s, PTR) for s in slots])
+        exc_type, exc_value, tb = (b.load(s) for s in slots)
+        have = b.append_basic_block("tb.have")
+        done = b.append_basic_block("tb.restore")
+        start = b.block
+        b.cbranch(is_null(b, tb), done, have)
+        b.position_at_end(have)
+        lasti = b.sext(load_field(b, tb, abi.TB_LASTI, I32), I64)
+        rest = load_field(b, tb, abi.TB_NEXT, OBJ)
+        non_null = b.append_basic_block("tb.rest")
+        after = b.append_basic_block("tb.moved")
+        b.cbranch(is_null(b, rest), after, non_null)
+        b.position_at_end(non_null)
+        incref(b, rest)
+        b.branch(after)
+        b.position_at_end(after)
+        decref(self.mb, b, tb, nullable=False)
+        cframe = load_field(b, tstate, abi.TSTATE_CFRAME, PTR)
+        frame = load_field(b, cframe, abi.CFRAME_CURRENT_FRAME, PTR)
+        code = load_field(b, frame, abi.IFRAME_CODE, PTR)
+        shift = abi.trampoline_shift(self.code) * abi.CODE_UNIT
+        instr = b.gep(code, [b.add(lasti, I64(abi.CODE_ADAPTIVE + shift))])
+        store_field(b, frame, abi.IFRAME_PREV_INSTR, instr)
+        moved_from = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        new_tb = b.phi(OBJ)
+        new_tb.add_incoming(L.Constant(OBJ, None), start)
+        new_tb.add_incoming(rest, moved_from)
+        b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
+
+
+def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
+    return L.FunctionType(I32, [PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()])
+
+
+_EXIT_COUNTERS: dict[int, tuple[int, int, object]] = {}
+
+
+def exit_counter(exit: ir.Exit) -> tuple[int, int, object] | None:
+    return _EXIT_COUNTERS.get(id(exit))
+
+
+def set_exit_counter(exit: ir.Exit, address: int, threshold: int, callback: object) -> None:
+    """Make the deopt path of `exit` count in the i64 at `address` and call
+    `callback()` when the count reaches `threshold`."""
+    _EXIT_COUNTERS[id(exit)] = (address, threshold, callback)
+
+
+# --- op lowering: one function per IR op ---------------------------------------------------
+Lowering = Callable[[VersionCodegen, ir.Op], L.Value | None]
+LOWER: dict[str, Lowering] = {}
+
+
+def lower(*names: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for n in names:
+            LOWER[n] = fn
+        return fn
+
+    return register
+
+
+@lower("const_i64")
+def _const_i64(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return I64(op.attrs["value"])
+
+
+@lower("const_f64")
+def _const_f64(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return F64(op.attrs["value"])
+
+
+@lower("const_i1")
+def _const_i1(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return I1(int(op.attrs["value"]))
+
+
+@lower("const_obj")
+def _const_obj(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return obj_const(g.b, op.attrs["value"])
+
+
+def _overflowing(intrinsic: str) -> Lowering:
+    def emit(g: VersionCodegen, op: ir.Op) -> L.Value:
+        b = g.b
+        name = f"llvm.{intrinsic}.with.overflow.i64"
+        fn = g.mb.declare(name, L.FunctionType(L.LiteralStructType([I64, I1]), [I64, I64]))
+        pair = b.call(fn, [g.v(op.args[0]), g.v(op.args[1])])
+        g.fail_branch(b.extract_value(pair, 1), op.exit, deopt=True)  # type: ignore[arg-type]
+        return b.extract_value(pair, 0)
+
+    return emit
+
+
+lower("iadd_ovf")(_overflowing("sadd"))
+lower("isub_ovf")(_overflowing("ssub"))
+lower("imul_ovf")(_overflowing("smul"))
+
+
+@lower("ishl_ovf")
+def _ishl_ovf(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    x, y = g.v(op.args[0]), g.v(op.args[1])
+    in_range = b.icmp_signed("<", y, I64(64))
+    shift = b.select(in_range, y, I64(0))
+    r = b.shl(x, shift)
+    lost = b.icmp_signed("!=", b.ashr(r, shift), x)
+    too_far = b.and_(b.not_(in_range), b.icmp_signed("!=", x, I64(0)))
+    g.fail_branch(b.or_(lost, too_far), op.exit, deopt=True)  # type: ignore[arg-type]
+    return b.select(in_range, r, I64(0))
+
+
+def _binop(method: str) -> Lowering:
+    def emit(g: VersionCodegen, op: ir.Op) -> L.Value:
+        return getattr(g.b, method)(g.v(op.args[0]), g.v(op.args[1]))
+
+    return emit
+
+
+for _name, _method in {"iadd": "add", "isub": "sub", "imul": "mul", "and": "and_", "or": "or_", "xor": "xor",
+                       "fadd": "fadd", "fsub": "fsub", "fmul": "fmul", "fdiv": "fdiv"}.items():
+    lower(_name)(_binop(_method))
+
+
+@lower("ifloordiv")
+def _ifloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    x, y = g.v(op.args[0]), g.v(op.args[1])
+    q, r = b.sdiv(x, y), b.srem(x, y)
+    # C truncates; Python floors: adjust when the remainder's sign differs.
+    adjust = b.and_(b.icmp_signed("!=", r, I64(0)), b.icmp_signed("<", b.xor(r, y), I64(0)))
+    return b.sub(q, b.zext(adjust, I64))
+
+
+@lower("imod")
+def _imod(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    x, y = g.v(op.args[0]), g.v(op.args[1])
+    minus_one = b.icmp_signed("==", y, I64(-1))
+    r = b.srem(x, b.select(minus_one, I64(1), y))  # x % -1 == 0; avoids INT_MIN % -1
+    adjust = b.and_(b.icmp_signed("!=", r, I64(0)), b.icmp_signed("<", b.xor(r, y), I64(0)))
+    return b.select(adjust, b.add(r, y), r)
+
+
+@lower("iashr")
+def _iashr(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    y = g.v(op.args[1])
+    return b.ashr(g.v(op.args[0]), b.select(b.icmp_signed(">", y, I64(63)), I64(63), y))
+
+
+@lower("icmp")
+def _icmp(g: VersionCodegen, op: ir.Op) -> L.Value:
+    a, c = g.v(op.args[0]), g.v(op.args[1])
+    if a.type == OBJ:
+        return g.b.icmp_unsigned(ICMP[op.attrs["pred"]], a, c)
+    return g.b.icmp_signed(ICMP[op.attrs["pred"]], a, c)
+
+
+@lower("fcmp")
+def _fcmp(g: VersionCodegen, op: ir.Op) -> L.Value:
+    pred = op.attrs["pred"]
+    a, c = g.v(op.args[0]), g.v(op.args[1])
+    if pred == "!=":
+        return g.b.fcmp_unordered("!=", a, c)  # nan != nan is True
+    return g.b.fcmp_ordered(FCMP_ORDERED[pred], a, c)
+
+
+@lower("not")
+def _not(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.not_(g.v(op.args[0]))
+
+
+@lower("select")
+def _select(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.select(g.v(op.args[0]), g.v(op.args[1]), g.v(op.args[2]))
+
+
+@lower("zext")
+def _zext(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.zext(g.v(op.args[0]), I64)
+
+
+@lower("sitofp")
+def _sitofp(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.sitofp(g.v(op.args[0]), F64)
+
+
+@lower("fptosi")
+def _fptosi(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.fptosi(g.v(op.args[0]), I64)
+
+
+@lower("fneg")
+def _fneg(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.fneg(g.v(op.args[0]))
+
+
+def _call_math(g: VersionCodegen, name: str, args: list[L.Value]) -> L.Value:
+    if name in INTRINSICS:
+        return g.b.call(g.mb.intrinsic(name, [F64]), args)
+    return g.b.call(g.mb.c_function(name), args)
+
+
+@lower("fabs")
+def _fabs(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return _call_math(g, "fabs", [g.v(op.args[0])])
+
+
+@lower("math")
+def _math(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return _call_math(g, op.attrs["name"], [g.v(a) for a in op.args])
+
+
+@lower("fround_even")
+def _fround_even(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.call(g.mb.intrinsic("roundeven", [F64]), [g.v(op.args[0])])
+
+
+def _copysign(g: VersionCodegen, magnitude: L.Value, sign: L.Value) -> L.Value:
+    return g.b.call(g.mb.intrinsic("copysign", [F64]), [magnitude, sign])
+
+
+def _python_fmod(g: VersionCodegen, x: L.Value, y: L.Value) -> L.Value:
+    """x % y for floats, as CPython's float_rem."""
+    b = g.b
+    mod = b.frem(x, y)
+    nonzero = b.fcmp_unordered("!=", mod, F64(0.0))
+    signs_differ = b.xor(b.fcmp_ordered("<", y, F64(0.0)), b.fcmp_ordered("<", mod, F64(0.0)))
+    adjusted = b.select(signs_differ, b.fadd(mod, y), mod)
+    return b.select(nonzero, adjusted, _copysign(g, F64(0.0), y))
+
+
+@lower("fmod")
+def _fmod(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return _python_fmod(g, g.v(op.args[0]), g.v(op.args[1]))
+
+
+@lower("ffloordiv")
+def _ffloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """x // y for floats, as CPython's _float_div_mod."""
+    b = g.b
+    x, y = g.v(op.args[0]), g.v(op.args[1])
+    mod = b.frem(x, y)
+    div = b.fdiv(b.fsub(x, mod), y)
+    nonzero_mod = b.fcmp_unordered("!=", mod, F64(0.0))
+    signs_differ = b.xor(b.fcmp_ordered("<", y, F64(0.0)), b.fcmp_ordered("<", mod, F64(0.0)))
+    div = b.select(b.and_(nonzero_mod, signs_differ), b.fsub(div, F64(1.0)), div)
+    floor = _call_math(g, "floor", [div])
+    rounded = b.select(b.fcmp_ordered(">", b.fsub(div, floor), F64(0.5)), b.fadd(floor, F64(1.0)), floor)
+    zero = _copysign(g, F64(0.0), b.fdiv(x, y))
+    return b.select(b.fcmp_unordered("!=", div, F64(0.0)), rounded, zero)
+
+
+@lower("box_int", "box_float")
+def _box(g: VersionCodegen, op: ir.Op) -> L.Value:
+    name = "PyLong_FromLongLong" if op.name == "box_int" else "PyFloat_FromDouble"
+    o = g.b.call(g.mb.c_function(name), [g.v(op.args[0])])
+    g.fail_branch(is_null(g.b, o), op.exit, deopt=False)  # type: ignore[arg-type]
+    return o
+
+
+@lower("box_bool")
+def _box_bool(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    return b.select(g.v(op.args[0]), obj_const(b, True), obj_const(b, False))
+
+
+@lower("unbox_int")
+def _unbox_int(g: VersionCodegen, op: ir.Op) -> L.Value:
+    value, ok = g._unbox_int(g.v(op.args[0]))
+    g.fail_branch(g.b.not_(ok), op.exit, deopt=True)  # type: ignore[arg-type]
+    return value
+
+
+@lower("unbox_float")
+def _unbox_float(g: VersionCodegen, op: ir.Op) -> L.Value:
+    o = g.v(op.args[0])
+    g.fail_branch(g.b.not_(g._type_is(o, float)), op.exit, deopt=True)  # type: ignore[arg-type]
+    return load_field(g.b, o, abi.FLOAT_FVAL, F64)
+
+
+@lower("unbox_bool")
+def _unbox_bool(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    o = g.v(op.args[0])
+    is_true = b.icmp_unsigned("==", o, obj_const(b, True))
+    is_bool = b.or_(is_true, b.icmp_unsigned("==", o, obj_const(b, False)))
+    g.fail_branch(b.not_(is_bool), op.exit, deopt=True)  # type: ignore[arg-type]
+    return is_true
+
+
+@lower("guard_is")
+def _guard_is(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    same = b.icmp_unsigned("==", g.v(op.args[0]), obj_const(b, op.attrs["value"]))
+    g.fail_branch(b.not_(same), op.exit, deopt=True)  # type: ignore[arg-type]
+
+
+@lower("guard_true")
+def _guard_true(g: VersionCodegen, op: ir.Op) -> None:
+    g.fail_branch(g.b.not_(g.v(op.args[0])), op.exit, deopt=True)  # type: ignore[arg-type]
+
+
+def _dict_lookup(g: VersionCodegen, globals_: dict, builtins: dict | None, name: str) -> L.Value:
+    """Borrowed value of `name` in globals, else builtins (NULL if absent)."""
+    b = g.b
+    get = g.mb.c_function("PyDict_GetItemWithError")
+    start = b.block
+    found = b.call(get, [obj_const(b, globals_), obj_const(b, name)])
+    if builtins is None:
+        return found
+    look = b.append_basic_block("builtins")
+    done = b.append_basic_block("looked")
+    b.cbranch(is_null(b, found), look, done)
+    b.position_at_end(look)
+    in_builtins = b.call(get, [obj_const(b, builtins), obj_const(b, name)])
+    b.branch(done)
+    b.position_at_end(done)
+    phi = b.phi(OBJ)
+    phi.add_incoming(found, start)
+    phi.add_incoming(in_builtins, look)
+    return phi
+
+
+@lower("guard_global")
+def _guard_global(g: VersionCodegen, op: ir.Op) -> None:
+    """The global (or builtin, or module attribute) still is the constant.
+
+    Fast path: neither namespace changed since the last check (dict version
+    tags).  Otherwise look the name up again and compare identities.
+    """
+    b = g.b
+    globals_, builtins = op.attrs["globals"], op.attrs["builtins"]
+    namespaces = [d for d in (globals_, builtins) if d is not None]
+    cached = [g.mb.global_i64(0) for _ in namespaces]
+    tags = [load_field(b, obj_const(b, d), abi.DICT_VERSION_TAG, I64) for d in namespaces]
+    same = I1(1)
+    for tag, cache in zip(tags, cached):
+        same = b.and_(same, b.icmp_unsigned("==", tag, b.load(cache)))
+    slow = b.append_basic_block("global.changed")
+    done = b.append_basic_block("global.ok")
+    b.cbranch(same, done, slow)
+    b.position_at_end(slow)
+    current = _dict_lookup(g, globals_, builtins, op.attrs["name"])
+    g.fail_branch(b.icmp_unsigned("!=", current, obj_const(b, op.attrs["value"])), op.exit, deopt=True)  # type: ignore[arg-type]
+    for tag, cache in zip(tags, cached):
+        b.store(tag, cache)
+    b.branch(done)
+    b.position_at_end(done)
+
+
+@lower("load_global")
+def _load_global(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    name = op.attrs["name"]
+    value = _dict_lookup(g, op.attrs["globals"], op.attrs["builtins"], name)
+    missing = b.append_basic_block("global.missing")
+    found = b.append_basic_block("global.found")
+    b.cbranch(is_null(b, value), missing, found)
+    b.position_at_end(missing)
+    error_set = b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
+    raise_ = b.append_basic_block("global.raise")
+    fail = b.append_basic_block("global.fail")
+    b.cbranch(error_set, fail, raise_)
+    b.position_at_end(raise_)
+    fmt = b.bitcast(g.mb.cstring("name '%U' is not defined"), PTR)
+    b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, NameError), fmt, obj_const(b, name)])
+    b.branch(fail)
+    b.position_at_end(fail)
+    g._error(op.exit)  # type: ignore[arg-type]
+    b.position_at_end(found)
+    incref(b, value)
+    return value
+
+
+@lower("raise_if")
+def _raise_if(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    bad = b.append_basic_block("raise")
+    ok = b.append_basic_block("cont")
+    b.cbranch(g.v(op.args[0]), bad, ok)
+    b.position_at_end(bad)
+    message = b.bitcast(g.mb.cstring(op.attrs["message"]), PTR)
+    b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, op.attrs["exc"]), message])
+    g._error(op.exit)  # type: ignore[arg-type]
+    b.position_at_end(ok)
+
+
+@lower("c_call")
+def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    r = b.call(g.mb.c_function(op.attrs["name"]), [g.v(a) for a in op.args])
+    failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, I32(0))
+    g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
+
+
+@lower("truth")
+def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    r = b.call(g.mb.c_function("PyObject_IsTrue"), [g.v(op.args[0])])
+    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    return b.icmp_signed("!=", r, I32(0))
+
+
+@lower("vectorcall")
+def _vectorcall(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    args = [g.v(a) for a in op.args[1:]]
+    array = b.alloca(OBJ, max(len(args), 1))
+    for i, a in enumerate(args):
+        b.store(a, b.gep(array, [I64(i)]))
+    kwnames = op.attrs.get("kwnames")
+    nargs = len(args) - (len(kwnames) if kwnames else 0)
+    names = obj_const(b, kwnames) if kwnames else L.Constant(OBJ, None)
+    r = b.call(g.mb.c_function("PyObject_Vectorcall"), [g.v(op.args[0]), b.bitcast(array, PTR), I64(nargs), names])
+    g.fail_branch(is_null(b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
+
+
+@lower("build_tuple")
+def _build_tuple(g: VersionCodegen, op: ir.Op) -> L.Value:
+    items = [g.v(a) for a in op.args]
+    for item in items:
+        incref(g.b, item)  # the tuple steals; ops borrow their operands
+    t = g._tuple_of(items)
+    g.fail_branch(is_null(g.b, t), op.exit, deopt=False)  # type: ignore[arg-type]
+    return t
+
+
+@lower("build_range")
+def _build_range(g: VersionCodegen, op: ir.Op) -> L.Value:
+    r = g._range(*[g.v(a) for a in op.args])
+    g.fail_branch(is_null(g.b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
+
+
+@lower("iter_next")
+def _iter_next(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    item = b.call(g.mb.c_function("PyIter_Next"), [g.v(op.args[0])])
+    error = b.and_(is_null(b, item), b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []),
+                                                     L.Constant(OBJ, None)))
+    g.fail_branch(error, op.exit, deopt=False)  # type: ignore[arg-type]
+    return item
+
+
+@lower("is_null")
+def _is_null(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return is_null(g.b, g.v(op.args[0]))
+
+
+@lower("check_signals")
+def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
+    """Every SIGNAL_PERIOD back-edges: run signal handlers, let threads run."""
+    b = g.b
+    counter = _signal_countdown(g)
+    n = b.sub(b.load(counter), I64(1))
+    b.store(n, counter)
+    slow = b.append_basic_block("signals")
+    done = b.append_basic_block("signals.done")
+    b.cbranch(b.icmp_signed("<=", n, I64(0)), slow, done)
+    b.position_at_end(slow)
+    b.store(I64(SIGNAL_PERIOD), counter)
+    state = b.call(g.mb.c_function("PyEval_SaveThread"), [])
+    b.call(g.mb.c_function("PyEval_RestoreThread"), [state])
+    failed = b.icmp_signed("<", b.call(g.mb.c_function("PyErr_CheckSignals"), []), I32(0))
+    g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
+    b.branch(done)
+    b.position_at_end(done)
+
+
+SIGNAL_PERIOD = 10000
+
+
+def _signal_countdown(g: VersionCodegen) -> L.Value:
+    return g.b.inttoptr(I64(ctypes.addressof(_SIGNAL_COUNTDOWN)), I64.as_pointer())
+
+
+_SIGNAL_COUNTDOWN = ctypes.c_int64(SIGNAL_PERIOD)
+
+
+@lower("call_direct")
+def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    version = op.attrs["version"]
+    rtype = op.attrs["type"]
+    name = g.callee_names[id(version)]
+    callee = g.mb.declare(name, body_signature(list(version.param_types), rtype))
+    ret_slot = b.alloca(LTYPE[rtype])
+    boxed_slot = b.alloca(OBJ)
+    status = b.call(callee, [g.tstate] + [g.v(a) for a in op.args] + [ret_slot, boxed_slot])
+    boxed = b.append_basic_block("call.boxed")
+    error = b.append_basic_block("call.error")
+    ok = b.append_basic_block("call.ok")
+    sw = b.switch(status, error)
+    sw.add_case(I32(STATUS_OK), ok)
+    sw.add_case(I32(STATUS_BOXED), boxed)
+    b.position_at_end(boxed)
+    g._deopt(op.deopt, call_result=b.load(boxed_slot))  # type: ignore[arg-type]
+    b.position_at_end(error)
+    g._error(op.exit)  # type: ignore[arg-type]
+    b.position_at_end(ok)
+    return b.load(ret_slot)
+
+
+@lower("incref")
+def _incref(g: VersionCodegen, op: ir.Op) -> None:
+    incref(g.b, g.v(op.args[0]))
+
+
+@lower("decref")
+def _decref(g: VersionCodegen, op: ir.Op) -> None:
+    decref(g.mb, g.b, g.v(op.args[0]))
+
+
+assert set(LOWER) == set(ir.OPS), set(ir.OPS) ^ set(LOWER)

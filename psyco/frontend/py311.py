@@ -1,0 +1,180 @@
+"""Front end for CPython 3.11 bytecode.
+
+Decodes a code object into instructions (with their code-unit index, the
+index of their first EXTENDED_ARG prefix, jump targets and source line), the
+exception table and the basic blocks of the control-flow graph.  Nothing
+else in psyco reads raw bytecode.
+"""
+
+from __future__ import annotations
+
+import dis
+import types
+from dataclasses import dataclass, field
+
+NB_OPS = [symbol for _, symbol in dis._nb_ops]
+CMP_OPS = list(dis.cmp_op)
+CACHES = dis._inline_cache_entries
+
+JUMPS_UNCONDITIONAL = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT"}
+BLOCK_ENDS = JUMPS_UNCONDITIONAL | {"RETURN_VALUE", "RAISE_VARARGS", "RERAISE"}
+
+
+@dataclass(frozen=True)
+class Instruction:
+    index: int  # code-unit index of the opcode itself
+    start: int  # code-unit index of its first EXTENDED_ARG prefix (resume point)
+    opname: str
+    arg: int | None
+    argval: object
+    target: int | None  # code-unit index of the jump target, if a jump
+    line: int | None
+    next_index: int  # code-unit index of the following instruction
+
+    def __str__(self) -> str:
+        arg = "" if self.arg is None else f" {self.arg}"
+        tgt = "" if self.target is None else f" -> {self.target}"
+        return f"{self.index:4d} {self.opname}{arg}{tgt}"
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One exception-table entry: units [start, end) jump to target."""
+
+    start: int
+    end: int
+    target: int
+    depth: int
+    lasti: bool
+
+
+@dataclass
+class Block:
+    start: int  # code-unit index of its first instruction
+    instructions: list[Instruction] = field(default_factory=list)
+    successors: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DecodedCode:
+    code: types.CodeType
+    instructions: list[Instruction]
+    by_index: dict[int, Instruction]
+    handlers: list[Handler]
+    blocks: dict[int, Block]
+    loop_heads: set[int]
+
+    def protected(self, index: int) -> bool:
+        """Is the instruction at `index` inside a try/with region?"""
+        return any(h.start <= index < h.end for h in self.handlers)
+
+
+def parse_exception_table(table: bytes) -> list[Handler]:
+    """Decode co_exceptiontable (Objects/exception_handling_notes.txt)."""
+    out: list[Handler] = []
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        byte = table[pos]
+        pos += 1
+        value = byte & 63
+        while byte & 64:
+            byte = table[pos]
+            pos += 1
+            value = (value << 6) | (byte & 63)
+        return value
+
+    while pos < len(table):
+        start = varint()
+        length = varint()
+        target = varint()
+        depth_lasti = varint()
+        out.append(Handler(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1)))
+    return out
+
+
+def encode_exception_table(handlers: list[Handler]) -> bytes:
+    out = bytearray()
+
+    def varint(value: int, first: bool) -> None:
+        chunks = [value & 63]
+        value >>= 6
+        while value:
+            chunks.append(value & 63)
+            value >>= 6
+        chunks.reverse()
+        for i, chunk in enumerate(chunks):
+            if i < len(chunks) - 1:
+                chunk |= 64
+            if first and i == 0:
+                chunk |= 128
+            out.append(chunk)
+
+    for h in handlers:
+        varint(h.start, True)
+        varint(h.end - h.start, False)
+        varint(h.target, False)
+        varint((h.depth << 1) | int(h.lasti), False)
+    return bytes(out)
+
+
+def decode(code: types.CodeType) -> DecodedCode:
+    positions = list(code.co_positions())
+    instructions: list[Instruction] = []
+    prefix_start: int | None = None
+    for ins in dis.get_instructions(code):
+        index = ins.offset // 2
+        if ins.opname == "EXTENDED_ARG":
+            prefix_start = index if prefix_start is None else prefix_start
+            continue
+        start = index if prefix_start is None else prefix_start
+        prefix_start = None
+        target = ins.argval // 2 if ins.opcode in dis.hasjrel else None
+        line = positions[index][0] if index < len(positions) else None
+        next_index = index + 1 + CACHES[ins.opcode]
+        instructions.append(Instruction(index, start, ins.opname, ins.arg, ins.argval, target, line, next_index))
+    by_index = {i.index: i for i in instructions}
+    by_start = {i.start: i.index for i in instructions}
+    # Jump targets may name the EXTENDED_ARG prefix; resolve to the opcode.
+    instructions = [
+        i if i.target is None else _with_target(i, by_start.get(i.target, i.target)) for i in instructions
+    ]
+    by_index = {i.index: i for i in instructions}
+    handlers = parse_exception_table(code.co_exceptiontable)
+    blocks, loop_heads = _build_cfg(instructions, handlers, by_start)
+    return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads)
+
+
+def _with_target(ins: Instruction, target: int) -> Instruction:
+    return Instruction(ins.index, ins.start, ins.opname, ins.arg, ins.argval, target, ins.line, ins.next_index)
+
+
+def _build_cfg(
+    instructions: list[Instruction], handlers: list[Handler], by_start: dict[int, int]
+) -> tuple[dict[int, Block], set[int]]:
+    leaders = {instructions[0].index} if instructions else set()
+    for h in handlers:
+        leaders.add(by_start.get(h.target, h.target))
+    for ins in instructions:
+        if ins.target is not None:
+            leaders.add(ins.target)
+            leaders.add(ins.next_index)
+        elif ins.opname in BLOCK_ENDS:
+            leaders.add(ins.next_index)
+    blocks: dict[int, Block] = {}
+    current: Block | None = None
+    for ins in instructions:
+        if ins.index in leaders or current is None:
+            current = blocks.setdefault(ins.index, Block(ins.index))
+        current.instructions.append(ins)
+    loop_heads: set[int] = set()
+    for block in blocks.values():
+        last = block.instructions[-1]
+        if last.target is not None:
+            block.successors.append(last.target)
+            if last.target <= last.index:
+                loop_heads.add(last.target)
+        if last.opname not in BLOCK_ENDS and last.next_index in blocks:
+            block.successors.append(last.next_index)
+    return blocks, loop_heads

@@ -1,0 +1,327 @@
+"""psyco's typed SSA IR: the instruction table, functions, printer, verifier.
+
+Values have one of four native types: `i64`, `f64`, `i1`, `obj`
+(PyObject*).  Every instruction is described once in `OPS`: its result
+type, and flags saying whether it owns the object it returns, may raise
+(an *error exit*) or is a guard (a *deopt exit*).  Block parameters replace
+phi nodes.  Object values are owned or borrowed; `refcount.py` inserts the
+increments and decrements from that ownership, nothing else does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TYPES = ("i64", "f64", "i1", "obj")
+
+
+@dataclass(frozen=True)
+class OpDef:
+    result: str | None  # IR type, "arg0" (same as first operand) or None
+    owns: bool = False  # returns a new reference
+    error: bool = False  # may raise: has an error exit
+    guard: bool = False  # may fail its assumption: has a deopt exit
+
+
+OPS: dict[str, OpDef] = {
+    # constants; attrs["value"]
+    "const_i64": OpDef("i64"), "const_f64": OpDef("f64"), "const_i1": OpDef("i1"),
+    "const_obj": OpDef("obj"),
+    # integer arithmetic; *_ovf deoptimize on signed overflow
+    "iadd_ovf": OpDef("i64", guard=True), "isub_ovf": OpDef("i64", guard=True),
+    "imul_ovf": OpDef("i64", guard=True), "ishl_ovf": OpDef("i64", guard=True),
+    "iadd": OpDef("i64"), "isub": OpDef("i64"), "imul": OpDef("i64"),
+    "ifloordiv": OpDef("i64"), "imod": OpDef("i64"), "iashr": OpDef("i64"),
+    "and": OpDef("arg0"), "or": OpDef("arg0"), "xor": OpDef("arg0"),
+    "icmp": OpDef("i1"),  # attrs["pred"]: < <= == != > >=
+    "not": OpDef("i1"),
+    "select": OpDef("arg1"),
+    "zext": OpDef("i64"),  # bool -> int
+    "sitofp": OpDef("f64"),
+    "fptosi": OpDef("i64"),
+    # float arithmetic
+    "fadd": OpDef("f64"), "fsub": OpDef("f64"), "fmul": OpDef("f64"), "fdiv": OpDef("f64"),
+    "fneg": OpDef("f64"), "ffloordiv": OpDef("f64"), "fmod": OpDef("f64"),
+    "fcmp": OpDef("i1"),
+    "fabs": OpDef("f64"),
+    "math": OpDef("f64"),  # attrs["name"]: a libm function or LLVM intrinsic
+    "fround_even": OpDef("f64"),
+    # boxing and unboxing
+    "box_int": OpDef("obj", owns=True, error=True),
+    "box_float": OpDef("obj", owns=True, error=True),
+    "box_bool": OpDef("obj"),  # Py_True / Py_False: borrowed, immortal enough
+    "unbox_int": OpDef("i64", guard=True),  # exact int that fits in 64 bits
+    "unbox_float": OpDef("f64", guard=True),  # exact float
+    "unbox_bool": OpDef("i1", guard=True),  # exact bool
+    "guard_is": OpDef(None, guard=True),  # operand is attrs["value"]
+    "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
+    # raising
+    "raise_if": OpDef(None, error=True),  # attrs: exc, message
+    "c_call": OpDef("attr", error=True),  # attrs: name (C_API), owns, fails ("null"/"neg")
+    "truth": OpDef("i1", error=True),
+    "check_signals": OpDef(None, error=True),
+    # direct call of a compiled version: attrs["version"]
+    "call_direct": OpDef("attr", error=True, guard=True),
+    "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
+    # generic object operations
+    "vectorcall": OpDef("obj", owns=True, error=True),  # args[0](*args[1:]); attrs: kwnames
+    "build_tuple": OpDef("obj", owns=True, error=True),
+    "build_range": OpDef("obj", owns=True, error=True),
+    "iter_next": OpDef("obj", owns=True, error=True),  # NULL when exhausted
+    "is_null": OpDef("i1"),
+    "load_global": OpDef("obj", owns=True, error=True),  # attrs: name, globals, builtins
+    # reference counting, inserted by refcount.py only
+    "incref": OpDef(None), "decref": OpDef(None),
+}
+
+
+@dataclass(eq=False)
+class Value:
+    id: int
+    type: str
+    op: Op | None = None  # None for block parameters
+    owned: bool = False
+
+    def __str__(self) -> str:
+        return f"%{self.id}"
+
+
+@dataclass(eq=False)
+class Exit:
+    """Where control goes when an op fails.
+
+    `pc` is the code-unit index of the bytecode instruction: the traceback
+    position for an error, the resume point for a deopt.  `state` lists the
+    interpreter's locals then stack as materializers (see specializer), and
+    `release` the owned values to drop, filled in by refcount.py.
+    """
+
+    pc: int
+    state: list[Materializer] | None = None  # deopt only
+    release: list[Value] = field(default_factory=list)
+    reason: str = ""
+    id: int = -1
+    site: int = -1  # index of the instruction whose guard this is
+
+    def values(self) -> list[Value]:
+        out: list[Value] = []
+        for m in self.state or ():
+            out.extend(m.values())
+        return out
+
+
+@dataclass(eq=False)
+class Materializer:
+    """How to rebuild one interpreter stack or local slot from native values.
+
+    how: "value" (box args[0] by its type; obj is used as is), "const"
+    (the Python object `const`), "null" (no value), "tuple" (parts are the
+    items), "range_iter" (args: current, stop, step), "call_result" (the
+    boxed object returned by a direct call that left its fast path).
+    """
+
+    how: str
+    args: list[Value] = field(default_factory=list)
+    parts: list[Materializer] = field(default_factory=list)
+    const: object = None
+    kind_name: str = ""  # "Bool" to box an i1 as a bool
+
+    def values(self) -> list[Value]:
+        out = list(self.args)
+        for p in self.parts:
+            out.extend(p.values())
+        return out
+
+    def __str__(self) -> str:
+        if self.how == "const":
+            return repr(self.const)
+        if self.how == "tuple":
+            return "(" + ", ".join(map(str, self.parts)) + ",)"
+        if self.how == "value":
+            return str(self.args[0])
+        return f"{self.how}(" + ", ".join(map(str, self.args)) + ")"
+
+
+@dataclass(eq=False)
+class Op:
+    name: str
+    args: list[Value]
+    attrs: dict
+    result: Value | None = None
+    exit: Exit | None = None
+    deopt: Exit | None = None  # a second, deopt exit (call_direct only)
+    post: list[Op] = field(default_factory=list)  # refcount ops after this one
+
+    def uses(self) -> list[Value]:
+        out = list(self.args)
+        for e in (self.exit, self.deopt):
+            if e is not None:
+                out.extend(e.values())
+        return out
+
+    def exits(self) -> list[Exit]:
+        return [e for e in (self.exit, self.deopt) if e is not None]
+
+    def __str__(self) -> str:
+        lhs = f"{self.result} = " if self.result is not None else ""
+        attrs = " ".join(f"{k}={_short(v)}" for k, v in self.attrs.items())
+        s = f"{lhs}{self.name} " + ", ".join(map(str, self.args)) + (f" [{attrs}]" if attrs else "")
+        for e in self.exits():
+            kind = "deopt" if e.state is not None else "error"
+            s += f"  -> {kind}@{e.pc}"
+            if e.state is not None:
+                s += " {" + ", ".join(map(str, e.state)) + "}"
+        return s
+
+
+def _short(v: object) -> str:
+    if isinstance(v, dict):
+        return "<dict>"
+    if callable(v) and hasattr(v, "__name__"):
+        return v.__name__
+    text = repr(v)
+    return text if len(text) < 40 else text[:37] + "..."
+
+
+@dataclass(eq=False)
+class Edge:
+    target: Block
+    args: list[Value]
+    fixups: list[Op] = field(default_factory=list)  # refcount ops on this edge
+
+
+@dataclass(eq=False)
+class Terminator:
+    """br (edges[0]), cbr (cond; edges[0] if true, edges[1] if false),
+    ret (value), deopt (exit), error (exit: the exception is already set)."""
+
+    kind: str
+    cond: Value | None = None
+    edges: list[Edge] = field(default_factory=list)
+    value: Value | None = None
+    exit: Exit | None = None
+
+    def uses(self) -> list[Value]:
+        out = [v for v in (self.cond, self.value) if v is not None]
+        for e in self.edges:
+            out.extend(e.args)
+        if self.exit is not None:
+            out.extend(self.exit.values())
+        return out
+
+    def __str__(self) -> str:
+        def edge(e: Edge) -> str:
+            return f"b{e.target.id}(" + ", ".join(map(str, e.args)) + ")"
+
+        if self.kind == "br":
+            return "br " + edge(self.edges[0])
+        if self.kind == "cbr":
+            return f"cbr {self.cond}, " + ", ".join(edge(e) for e in self.edges)
+        if self.kind == "ret":
+            return f"ret {self.value}"
+        assert self.exit is not None
+        state = "" if self.exit.state is None else " {" + ", ".join(map(str, self.exit.state)) + "}"
+        return f"{self.kind}@{self.exit.pc}{state}  ; {self.exit.reason}"
+
+
+@dataclass(eq=False)
+class Block:
+    id: int
+    params: list[Value] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    term: Terminator | None = None
+    pre: list[Op] = field(default_factory=list)  # refcount ops at entry
+    note: str = ""
+
+    def successors(self) -> list[Block]:
+        return [e.target for e in self.term.edges] if self.term else []
+
+
+@dataclass(eq=False)
+class Function:
+    name: str
+    params: list[Value]
+    ret_type: str  # IR type of the unboxed result
+    ret_kind: str  # kind name, for boxing at the entry
+    blocks: list[Block] = field(default_factory=list)
+    _next_id: int = 0
+
+    def new_value(self, type_: str, op: Op | None = None, owned: bool = False) -> Value:
+        self._next_id += 1
+        return Value(self._next_id, type_, op, owned)
+
+    def new_block(self, note: str = "") -> Block:
+        block = Block(len(self.blocks), note=note)
+        self.blocks.append(block)
+        return block
+
+
+def result_type(op: Op) -> str | None:
+    spec = OPS[op.name].result
+    if spec == "arg0":
+        return op.args[0].type
+    if spec == "arg1":
+        return op.args[1].type
+    if spec == "attr":
+        return op.attrs["type"]
+    return spec
+
+
+def format_function(fn: Function) -> str:
+    """The readable dump shown by psyco.dump()."""
+    params = ", ".join(f"{p}:{p.type}" for p in fn.params)
+    lines = [f"function {fn.name}({params}) -> {fn.ret_kind}"]
+    for b in fn.blocks:
+        bparams = ", ".join(f"{p}:{p.type}" for p in b.params)
+        note = f"    ; {b.note}" if b.note else ""
+        lines.append(f"  b{b.id}({bparams}):{note}")
+        for op in b.pre:
+            lines.append(f"    {op}")
+        for op in b.ops:
+            lines.append(f"    {op}")
+            for post in op.post:
+                lines.append(f"    {post}")
+        if b.term is not None:
+            for e in b.term.edges:
+                for fix in e.fixups:
+                    lines.append(f"    {fix}    ; on edge to b{e.target.id}")
+            lines.append(f"    {b.term}")
+    return "\n".join(lines)
+
+
+class VerifyError(Exception):
+    pass
+
+
+def verify(fn: Function) -> None:
+    """Check SSA form and types; raises VerifyError naming the fault."""
+    defined: set[int] = {p.id for p in fn.params}
+    for b in fn.blocks:
+        defined.update(p.id for p in b.params)
+        for op in b.ops:
+            if op.name not in OPS:
+                raise VerifyError(f"b{b.id}: unknown op {op.name}")
+            if op.result is not None:
+                if op.result.id in defined:
+                    raise VerifyError(f"b{b.id}: {op.result} defined twice")
+                defined.add(op.result.id)
+            spec = OPS[op.name]
+            if (spec.error or spec.guard) and op.exit is None:
+                raise VerifyError(f"b{b.id}: {op} needs an exit")
+        if b.term is None:
+            raise VerifyError(f"b{b.id} has no terminator")
+        for e in b.term.edges:
+            if len(e.args) != len(e.target.params):
+                raise VerifyError(f"b{b.id} -> b{e.target.id}: {len(e.args)} args for {len(e.target.params)} params")
+            for a, p in zip(e.args, e.target.params):
+                if a.type != p.type:
+                    raise VerifyError(f"b{b.id} -> b{e.target.id}: {a}:{a.type} passed as {p}:{p.type}")
+    used: list[tuple[Block, Value]] = []
+    for b in fn.blocks:
+        for op in b.ops:
+            used.extend((b, v) for v in op.uses())
+        used.extend((b, v) for v in b.term.uses())  # type: ignore[union-attr]
+    for b, v in used:
+        if v.id not in defined:
+            raise VerifyError(f"b{b.id}: {v} used but never defined")
+

@@ -1,0 +1,185 @@
+"""Kinds: what the compiler knows about a value at compile time.
+
+A kind is more than a type: `Const(3)` is known exactly, `Int` is any
+`int` that fits in 64 bits (an `i64` in native code), `Tuple` and
+`RangeIter` are *virtual* objects that exist only as their parts.  Each kind
+says which native values ("leaves") represent it; the specializer moves
+kinds and leaves together as an abstract value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+
+class Kind:
+    """Base class; kinds are immutable and compared by value."""
+
+    leaves: tuple[str, ...] = ()  # IR types of the native values representing it
+
+    def general(self) -> Kind:
+        """The kind to widen to at a loop head (forget constant values)."""
+        return self
+
+    def is_object(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Const(Kind):
+    value: object
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Const) and type(other.value) is type(self.value) and (
+            other.value is self.value or _same_number(other.value, self.value)
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self.value).__name__, id(self.value) if not _is_number(self.value) else self.value))
+
+    def general(self) -> Kind:
+        return kind_of_type(type(self.value), self.value)
+
+    def __str__(self) -> str:
+        return f"Const({self.value!r})"
+
+
+def _is_number(v: object) -> bool:
+    return type(v) in (int, float, bool)
+
+
+def _same_number(a: object, b: object) -> bool:
+    if type(a) is float:
+        return repr(a) == repr(b)  # tells -0.0 from 0.0, nan from nan
+    return _is_number(a) and a == b
+
+
+@dataclass(frozen=True)
+class Scalar(Kind):
+    name: str
+    leaves: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+INT = Scalar("Int", ("i64",))
+FLOAT = Scalar("Float", ("f64",))
+BOOL = Scalar("Bool", ("i1",))
+
+
+@dataclass(frozen=True)
+class ObjectKind(Kind):
+    leaves: tuple[str, ...] = ("obj",)
+
+    def is_object(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return "Object"
+
+
+OBJECT = ObjectKind()
+
+
+@dataclass(frozen=True)
+class Marker(Kind):
+    """Stack or local entries with no value: an unbound local, a NULL."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+UNBOUND = Marker("Unbound")
+NULL = Marker("Null")
+
+
+@dataclass(frozen=True)
+class Tuple(Kind):
+    items: tuple[Kind, ...]
+
+    @property
+    def leaves(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(t for k in self.items for t in k.leaves)
+
+    def general(self) -> Kind:
+        return Tuple(tuple(k.general() for k in self.items))
+
+    def __str__(self) -> str:
+        return "Tuple(" + ", ".join(map(str, self.items)) + ")"
+
+
+@dataclass(frozen=True)
+class RangeIter(Kind):
+    """A virtual `iter(range(...))`: current value, stop and step."""
+
+    leaves: tuple[str, ...] = ("i64", "i64", "i64")
+
+    def __str__(self) -> str:
+        return "RangeIter"
+
+
+RANGE_ITER = RangeIter()
+
+
+@dataclass(frozen=True)
+class RangeKind(Kind):
+    """A virtual `range(start, stop, step)` object."""
+
+    leaves: tuple[str, ...] = ("i64", "i64", "i64")
+
+    def __str__(self) -> str:
+        return "Range"
+
+
+RANGE = RangeKind()
+
+
+def kind_of_type(tp: type, value: object = None) -> Kind:
+    if tp is bool:
+        return BOOL
+    if tp is int:
+        return INT if value is None or INT_MIN <= value <= INT_MAX else OBJECT
+    if tp is float:
+        return FLOAT
+    if tp is type(None):
+        return Const(None)
+    return OBJECT
+
+
+def entry_kind(value: object) -> Kind:
+    """The kind a compiled version assumes for an argument value."""
+    return kind_of_type(type(value), value)
+
+
+def fits(narrow: Kind, wide: Kind) -> bool:
+    """Can a value of kind `narrow` be passed where `wide` is expected?"""
+    if narrow == wide or wide == OBJECT and narrow not in (UNBOUND, NULL):
+        return True
+    if isinstance(narrow, Const):
+        return narrow.general() == wide
+    if isinstance(narrow, Tuple) and isinstance(wide, Tuple) and len(narrow.items) == len(wide.items):
+        return all(fits(a, b) for a, b in zip(narrow.items, wide.items))
+    return False
+
+
+def join(a: Kind, b: Kind) -> Kind:
+    """The most precise kind both `a` and `b` fit (None: no such kind)."""
+    if fits(a, b):
+        return b
+    if fits(b, a):
+        return a
+    ga, gb = a.general(), b.general()
+    if ga == gb:
+        return ga
+    if isinstance(ga, Tuple) and isinstance(gb, Tuple) and len(ga.items) == len(gb.items):
+        items = tuple(join(x, y) for x, y in zip(ga.items, gb.items))
+        return None if None in items else Tuple(items)  # type: ignore[return-value]
+    if UNBOUND in (a, b) or NULL in (a, b):
+        return None  # type: ignore[return-value]
+    return OBJECT

@@ -1,0 +1,928 @@
+"""One rule per opcode, and the semantics of each operator for each kind.
+
+A rule reads like an entry of CPython's `bytecodes.c`: it pops its inputs,
+states its guards, emits the fast path for the kinds it knows and the
+generic C-API path otherwise, and pushes its outputs.  Operator semantics
+per kind are tables (`INT_BINARY`, `FLOAT_BINARY`, `INLINE_CALLS`), written
+once here.  Everything a rule needs from the specializer is `s.emit`,
+`s.push`/`s.pop`, `s.jump`/`s.branch` and the exits.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+
+from psyco import ir, kinds
+from psyco.abi import current as abi
+from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
+from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const
+from psyco.specializer import AV, Specializer, State, split_tuple
+
+Rule = Callable[[Specializer, Instruction], None]
+RULES: dict[str, Rule] = {}
+
+TWO_53 = 2**53
+
+
+def rule(*names: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for name in names:
+            RULES[name] = fn
+        return fn
+
+    return register
+
+
+# --- numeric categories -------------------------------------------------------
+def category(av: AV) -> str | None:
+    """"int" or "float" when `av` can take the native numeric fast paths."""
+    k = av.kind
+    if k in (INT, BOOL):
+        return "int"
+    if k == FLOAT:
+        return "float"
+    if isinstance(k, Const):
+        if type(k.value) in (int, bool) and kinds.INT_MIN <= k.value <= kinds.INT_MAX:
+            return "int"
+        if type(k.value) is float:
+            return "float"
+    return None
+
+
+def as_int(s: Specializer, av: AV) -> ir.Value:
+    if isinstance(av.kind, Const):
+        return s.const(int(av.kind.value))  # type: ignore[call-overload]
+    if av.kind == BOOL:
+        return s.emit("zext", [av.leaves[0]])  # type: ignore[return-value]
+    return av.leaves[0]
+
+
+def as_float(s: Specializer, av: AV) -> ir.Value:
+    if isinstance(av.kind, Const):
+        return s.const(float(av.kind.value))  # type: ignore[arg-type]
+    if av.kind == FLOAT:
+        return av.leaves[0]
+    # int -> float rounds to nearest even, as PyLong_AsDouble does
+    return s.emit("sitofp", [as_int(s, av)])  # type: ignore[return-value]
+
+
+def as_bool(s: Specializer, av: AV) -> ir.Value:
+    """The truth of `av` as an i1 (may call __bool__)."""
+    k = av.kind
+    if k == BOOL:
+        return av.leaves[0]
+    if k == INT:
+        return s.emit("icmp", [av.leaves[0], s.const(0)], pred="!=")  # type: ignore[return-value]
+    if k == FLOAT:
+        return s.emit("fcmp", [av.leaves[0], s.const(0.0)], pred="!=")  # type: ignore[return-value]
+    if isinstance(k, (kinds.Tuple, kinds.RangeIter)):
+        return s.const(bool(len(k.items)) if isinstance(k, kinds.Tuple) else True)
+    if isinstance(k, kinds.RangeKind):
+        return _range_nonempty(s, av)
+    obj = s.box(av)
+    return s.emit("truth", [obj], "error")  # type: ignore[return-value]
+
+
+def _range_nonempty(s: Specializer, av: AV) -> ir.Value:
+    start, stop, step = av.leaves
+    up = s.emit("icmp", [start, stop], pred="<")
+    down = s.emit("icmp", [start, stop], pred=">")
+    positive = s.emit("icmp", [step, s.const(0)], pred=">")
+    return s.emit("select", [positive, up, down])  # type: ignore[return-value]
+
+
+def static_truth(av: AV) -> bool | None:
+    k = av.kind
+    if isinstance(k, Const) and type(k.value) in (int, float, bool, str, type(None), tuple):
+        return bool(k.value)
+    if isinstance(k, kinds.Tuple):
+        return bool(k.items)
+    return None
+
+
+def raise_if(s: Specializer, cond: ir.Value, exc: type, message: str) -> None:
+    s.emit("raise_if", [cond], "error", exc=exc, message=message)
+
+
+def guard(s: Specializer, cond: ir.Value, reason: str) -> None:
+    s.emit("guard_true", [cond], "deopt", reason=reason)
+
+
+def push_int(s: Specializer, v: ir.Value | None) -> None:
+    s.push(AV(INT, (v,)))  # type: ignore[arg-type]
+
+
+def push_float(s: Specializer, v: ir.Value | None) -> None:
+    s.push(AV(FLOAT, (v,)))  # type: ignore[arg-type]
+
+
+def push_bool(s: Specializer, v: ir.Value | None) -> None:
+    s.push(AV(BOOL, (v,)))  # type: ignore[arg-type]
+
+
+# --- binary operators ------------------------------------------------------------
+def _icmp(s: Specializer, a: ir.Value, pred: str, b: int | ir.Value) -> ir.Value:
+    rhs = s.const(b) if isinstance(b, int) else b
+    return s.emit("icmp", [a, rhs], pred=pred)  # type: ignore[return-value]
+
+
+def _int_floordiv(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+    raise_if(s, _icmp(s, y, "==", 0), ZeroDivisionError, "integer division or modulo by zero")
+    overflow = s.emit("and", [_icmp(s, x, "==", kinds.INT_MIN), _icmp(s, y, "==", -1)])
+    guard(s, s.emit("not", [overflow]), "overflow")  # type: ignore[list-item]
+    return s.emit("ifloordiv", [x, y])  # type: ignore[return-value]
+
+
+def _int_mod(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+    raise_if(s, _icmp(s, y, "==", 0), ZeroDivisionError, "integer modulo by zero")
+    return s.emit("imod", [x, y])  # type: ignore[return-value]
+
+
+def _int_truediv(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+    raise_if(s, _icmp(s, y, "==", 0), ZeroDivisionError, "division by zero")
+    # Below 2**53 both convert exactly and one IEEE division rounds correctly,
+    # as CPython's long_true_divide does.
+    for v in (x, y):
+        small = s.emit("and", [_icmp(s, v, "<=", TWO_53), _icmp(s, v, ">=", -TWO_53)])
+        guard(s, small, "int too large for exact true division")  # type: ignore[arg-type]
+    return s.emit("fdiv", [s.emit("sitofp", [x]), s.emit("sitofp", [y])])  # type: ignore[return-value, list-item]
+
+
+def _int_lshift(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+    raise_if(s, _icmp(s, y, "<", 0), ValueError, "negative shift count")
+    return s.emit("ishl_ovf", [x, y], "deopt", reason="overflow")  # type: ignore[return-value]
+
+
+def _int_rshift(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+    raise_if(s, _icmp(s, y, "<", 0), ValueError, "negative shift count")
+    return s.emit("iashr", [x, y])  # type: ignore[return-value]
+
+
+def _int_pow_const(s: Specializer, x: ir.Value, n: int) -> ir.Value:
+    """x ** n for a constant 0 <= n by repeated squaring, overflow-guarded."""
+    result: ir.Value = s.const(1)
+    base = x
+    while n:
+        if n & 1:
+            result = s.emit("imul_ovf", [result, base], "deopt", reason="overflow")  # type: ignore[assignment]
+        n >>= 1
+        if n:
+            base = s.emit("imul_ovf", [base, base], "deopt", reason="overflow")  # type: ignore[assignment]
+    return result
+
+
+def _ovf(name: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
+    def emit(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+        return s.emit(name, [x, y], "deopt", reason="overflow")  # type: ignore[return-value]
+
+    return emit
+
+
+def _plain(name: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
+    def emit(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+        return s.emit(name, [x, y])  # type: ignore[return-value]
+
+    return emit
+
+
+def _float_checked(name: str, message: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
+    def emit(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+        raise_if(s, s.emit("fcmp", [y, s.const(0.0)], pred="=="), ZeroDivisionError, message)  # type: ignore[arg-type]
+        return s.emit(name, [x, y])  # type: ignore[return-value]
+
+    return emit
+
+
+# operator -> (emitter, result kind)
+INT_BINARY = {
+    "+": (_ovf("iadd_ovf"), INT), "-": (_ovf("isub_ovf"), INT), "*": (_ovf("imul_ovf"), INT),
+    "//": (_int_floordiv, INT), "%": (_int_mod, INT), "/": (_int_truediv, FLOAT),
+    "<<": (_int_lshift, INT), ">>": (_int_rshift, INT),
+    "&": (_plain("and"), INT), "|": (_plain("or"), INT), "^": (_plain("xor"), INT),
+}
+FLOAT_BINARY = {
+    "+": (_plain("fadd"), FLOAT), "-": (_plain("fsub"), FLOAT), "*": (_plain("fmul"), FLOAT),
+    "/": (_float_checked("fdiv", "float division by zero"), FLOAT),
+    "//": (_float_checked("ffloordiv", "float floor division by zero"), FLOAT),
+    "%": (_float_checked("fmod", "float modulo"), FLOAT),
+}
+BOOL_BINARY = {"&": "and", "|": "or", "^": "xor"}
+
+PY_BINARY = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "<<": operator.lshift,
+    ">>": operator.rshift, "&": operator.and_, "|": operator.or_, "^": operator.xor,
+}
+
+
+def _fold(op: str, a: AV, b: AV) -> AV | None:
+    """Both operands known: compute now, if that is cheap and cannot fail."""
+    if not (isinstance(a.kind, Const) and isinstance(b.kind, Const)):
+        return None
+    x, y = a.kind.value, b.kind.value
+    if category(a) is None or category(b) is None or op not in PY_BINARY:
+        return None
+    if op in ("**", "<<") and (type(y) is not int or not 0 <= y <= 64):
+        return None
+    try:
+        value = PY_BINARY[op](x, y)
+    except (ArithmeticError, ValueError):
+        return None
+    return AV(Const(value))
+
+
+def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
+    """Push a `op` b; `op` is the operator symbol without '='."""
+    folded = _fold(op, a, b)
+    if folded is not None and category(folded) is not None:
+        s.push(folded)
+        return
+    ca, cb = category(a), category(b)
+    if ca == "int" and cb == "int" and not s.generalized("overflow"):
+        if a.kind == BOOL and b.kind == BOOL and op in BOOL_BINARY:
+            push_bool(s, s.emit(BOOL_BINARY[op], [a.leaves[0], b.leaves[0]]))
+            return
+        if op == "**" and isinstance(b.kind, Const) and 0 <= b.kind.value <= 64:  # type: ignore[operator]
+            push_int(s, _int_pow_const(s, as_int(s, a), b.kind.value))  # type: ignore[arg-type]
+            return
+        if op in INT_BINARY and not (op == "/" and s.generalized("int too large for exact true division")):
+            emit, kind = INT_BINARY[op]
+            s.push(AV(kind, (emit(s, as_int(s, a), as_int(s, b)),)))
+            return
+    if ca and cb and "float" in (ca, cb) and op in FLOAT_BINARY:
+        emit, kind = FLOAT_BINARY[op]
+        push_float(s, emit(s, as_float(s, a), as_float(s, b)))
+        return
+    if ca and cb and op == "**" and "float" in (ca, cb) and isinstance(b.kind, Const) and b.kind.value == 2:
+        x = as_float(s, a)
+        push_float(s, s.emit("fmul", [x, x]))
+        return
+    result = generic_binary(s, op, a, b)
+    # Numeric ** is float or int depending on values: speculate on the
+    # operands' category and fall back to the interpreter when wrong.
+    if ca and cb and op == "**" and not s.generalized("result kind"):
+        negative = isinstance(b.kind, Const) and b.kind.value < 0  # type: ignore[operator]
+        want = "unbox_float" if "float" in (ca, cb) or negative else "unbox_int"
+        value = s.emit(want, [result], "deopt_after", reason="result kind")
+        s.push(AV(FLOAT if want == "unbox_float" else INT, (value,)))  # type: ignore[arg-type]
+        return
+    s.push(AV(OBJECT, (result,)))
+
+
+def generic_binary(s: Specializer, op: str, a: AV, b: AV, inplace: bool = False) -> ir.Value:
+    x, y = s.box(a), s.box(b)
+    if op == "**":
+        none = s.const(None)
+        name = "PyNumber_InPlacePower" if inplace else "PyNumber_Power"
+        return s.emit("c_call", [x, y, none], "error", name=name, type="obj", owns=True)  # type: ignore[return-value]
+    name = abi.NUMBER_BINARY[op + "=" if inplace else op]
+    return s.emit("c_call", [x, y], "error", name=name, type="obj", owns=True)  # type: ignore[return-value]
+
+
+@rule("BINARY_OP")
+def binary_op(s: Specializer, ins: Instruction) -> None:
+    symbol = NB_OPS[ins.arg]  # type: ignore[index]
+    b, a = s.pop(), s.pop()
+    inplace = symbol.endswith("=")
+    op = symbol.rstrip("=")
+    if inplace and (category(a) is None or category(b) is None):
+        s.push(AV(OBJECT, (generic_binary(s, op, a, b, inplace=True),)))
+        return
+    binary(s, op, a, b)
+
+
+# --- comparisons -------------------------------------------------------------------
+PY_COMPARE = {
+    "<": operator.lt, "<=": operator.le, "==": operator.eq,
+    "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
+}
+
+
+@rule("COMPARE_OP")
+def compare_op(s: Specializer, ins: Instruction) -> None:
+    pred = CMP_OPS[ins.arg]  # type: ignore[index]
+    b, a = s.pop(), s.pop()
+    ca, cb = category(a), category(b)
+    if isinstance(a.kind, Const) and isinstance(b.kind, Const) and ca and cb:
+        s.push(AV(Const(PY_COMPARE[pred](a.kind.value, b.kind.value))))
+    elif ca == "int" and cb == "int":
+        push_bool(s, s.emit("icmp", [as_int(s, a), as_int(s, b)], pred=pred))
+    elif ca and cb:
+        # int vs float compares exactly in Python: convert only ints that
+        # a double holds exactly.
+        for av, cat in ((a, ca), (b, cb)):
+            if cat == "int" and not isinstance(av.kind, Const):
+                v = as_int(s, av)
+                small = s.emit("and", [_icmp(s, v, "<=", TWO_53), _icmp(s, v, ">=", -TWO_53)])
+                guard(s, small, "int too large to compare exactly")  # type: ignore[arg-type]
+        push_bool(s, s.emit("fcmp", [as_float(s, a), as_float(s, b)], pred=pred))
+    else:
+        x, y = s.box(a), s.box(b)
+        op = abi.RICH_COMPARE[pred]
+        result = s.emit("c_call", [x, y, s.const(op)], "error", name="PyObject_RichCompare", type="obj", owns=True)
+        s.push(AV(OBJECT, (result,)))  # type: ignore[arg-type]
+
+
+@rule("IS_OP")
+def is_op(s: Specializer, ins: Instruction) -> None:
+    b, a = s.pop(), s.pop()
+    negate = bool(ins.arg)
+    ka, kb = a.kind, b.kind
+    if isinstance(ka, Const) and isinstance(kb, Const) and (ka.value is None or kb.value is None):
+        s.push(AV(Const((ka.value is kb.value) != negate)))
+        return
+    numeric = category(a) and not isinstance(ka, Const)
+    if numeric and isinstance(kb, Const) and kb.value is None:
+        s.push(AV(Const(negate)))  # a number is never None
+        return
+    x, y = s.box(a), s.box(b)
+    same = s.emit("icmp", [x, y], pred="!=" if negate else "==")
+    push_bool(s, same)
+
+
+@rule("CONTAINS_OP")
+def contains_op(s: Specializer, ins: Instruction) -> None:
+    container, item = s.pop(), s.pop()
+    found = s.emit("c_call", [s.box(container), s.box(item)], "error", name="PySequence_Contains", type="i32")
+    truth = s.emit("icmp", [found, s.const(0)], pred="==" if ins.arg else "!=")  # type: ignore[list-item]
+    push_bool(s, truth)
+
+
+# --- unary operators -----------------------------------------------------------------
+@rule("UNARY_NEGATIVE")
+def unary_negative(s: Specializer, ins: Instruction) -> None:
+    a = s.pop()
+    cat = category(a)
+    if isinstance(a.kind, Const) and cat:
+        s.push(AV(Const(-a.kind.value)) if a.kind.value != kinds.INT_MIN else AV(OBJECT, (s.const(-a.kind.value),)))
+    elif cat == "int" and not s.generalized("overflow"):
+        push_int(s, s.emit("isub_ovf", [s.const(0), as_int(s, a)], "deopt", reason="overflow"))
+    elif cat == "float":
+        push_float(s, s.emit("fneg", [a.leaves[0]]))
+    else:
+        s.push(AV(OBJECT, (s.emit("c_call", [s.box(a)], "error", name="PyNumber_Negative", type="obj", owns=True),)))
+
+
+@rule("UNARY_POSITIVE")
+def unary_positive(s: Specializer, ins: Instruction) -> None:
+    a = s.pop()
+    cat = category(a)
+    if cat == "int":
+        s.push(AV(Const(+a.kind.value)) if isinstance(a.kind, Const) else AV(INT, (as_int(s, a),)))
+    elif cat == "float":
+        s.push(a)
+    else:
+        s.push(AV(OBJECT, (s.emit("c_call", [s.box(a)], "error", name="PyNumber_Positive", type="obj", owns=True),)))
+
+
+@rule("UNARY_INVERT")
+def unary_invert(s: Specializer, ins: Instruction) -> None:
+    a = s.pop()
+    if category(a) == "int":
+        push_int(s, s.emit("xor", [as_int(s, a), s.const(-1)]))
+    else:
+        s.push(AV(OBJECT, (s.emit("c_call", [s.box(a)], "error", name="PyNumber_Invert", type="obj", owns=True),)))
+
+
+@rule("UNARY_NOT")
+def unary_not(s: Specializer, ins: Instruction) -> None:
+    a = s.pop()
+    known = static_truth(a)
+    if known is not None:
+        s.push(AV(Const(not known)))
+    else:
+        push_bool(s, s.emit("not", [as_bool(s, a)]))
+
+
+# --- locals, constants, stack ---------------------------------------------------------
+@rule("NOP", "RESUME", "PRECALL", "CACHE", "EXTENDED_ARG")
+def nop(s: Specializer, ins: Instruction) -> None:
+    pass
+
+
+@rule("LOAD_FAST")
+def load_fast(s: Specializer, ins: Instruction) -> None:
+    value = s.state.locals[ins.arg]  # type: ignore[index]
+    if value.kind == kinds.UNBOUND:
+        s.deopt_here("unbound local")  # the interpreter raises UnboundLocalError
+        return
+    s.push(value)
+
+
+@rule("STORE_FAST")
+def store_fast(s: Specializer, ins: Instruction) -> None:
+    s.state.locals[ins.arg] = s.pop()  # type: ignore[index]
+
+
+@rule("DELETE_FAST")
+def delete_fast(s: Specializer, ins: Instruction) -> None:
+    if s.state.locals[ins.arg].kind == kinds.UNBOUND:  # type: ignore[index]
+        s.deopt_here("unbound local")
+        return
+    s.state.locals[ins.arg] = AV(kinds.UNBOUND)  # type: ignore[index]
+
+
+@rule("LOAD_CONST")
+def load_const(s: Specializer, ins: Instruction) -> None:
+    s.push(AV(Const(ins.argval)))
+
+
+@rule("POP_TOP")
+def pop_top(s: Specializer, ins: Instruction) -> None:
+    s.pop()
+
+
+@rule("PUSH_NULL")
+def push_null(s: Specializer, ins: Instruction) -> None:
+    s.push(AV(kinds.NULL))
+
+
+@rule("SWAP")
+def swap(s: Specializer, ins: Instruction) -> None:
+    st = s.state.stack
+    st[-1], st[-ins.arg] = st[-ins.arg], st[-1]  # type: ignore[operator]
+
+
+@rule("COPY")
+def copy(s: Specializer, ins: Instruction) -> None:
+    s.push(s.state.stack[-ins.arg])  # type: ignore[operator]
+
+
+@rule("BUILD_TUPLE")
+def build_tuple(s: Specializer, ins: Instruction) -> None:
+    items = s.popn(ins.arg)  # type: ignore[arg-type]
+    s.push(AV(kinds.Tuple(tuple(a.kind for a in items)), tuple(v for a in items for v in a.leaves)))
+
+
+@rule("UNPACK_SEQUENCE")
+def unpack_sequence(s: Specializer, ins: Instruction) -> None:
+    seq = s.pop()
+    if isinstance(seq.kind, kinds.Tuple) and len(seq.kind.items) == ins.arg:
+        for item in reversed(split_tuple(seq)):
+            s.push(item)
+    elif isinstance(seq.kind, Const) and type(seq.kind.value) is tuple and len(seq.kind.value) == ins.arg:
+        for item in reversed(seq.kind.value):
+            s.push(AV(Const(item)))
+    else:
+        s.state = s.before
+        s.deopt_here("unpacking a non-tuple")
+
+
+@rule("RETURN_VALUE")
+def return_value(s: Specializer, ins: Instruction) -> None:
+    s.ret(s.pop())
+
+
+# --- globals and attributes -------------------------------------------------------------
+def _lookup_global(s: Specializer, name: str) -> tuple[bool, object]:
+    globals_ = s.globals
+    if name in globals_:
+        return True, globals_[name]
+    builtins = s.builtins
+    if name in builtins:
+        return True, builtins[name]
+    return False, None
+
+
+@rule("LOAD_GLOBAL")
+def load_global(s: Specializer, ins: Instruction) -> None:
+    name = ins.argval if isinstance(ins.argval, str) else s.code.co_names[ins.arg >> 1]  # type: ignore[operator]
+    if ins.arg & 1:  # type: ignore[operator]
+        s.push(AV(kinds.NULL))
+    found, value = _lookup_global(s, name)
+    if not found:
+        s.state = s.before
+        s.deopt_here("undefined global")  # the interpreter raises NameError
+        return
+    globals_, builtins = s.globals, s.builtins
+    s.keepalive.extend((name, globals_, builtins))
+    if s.generalized("global rebound"):
+        v = s.emit("load_global", [], "error", name=name, globals=globals_, builtins=builtins)
+        s.push(AV(OBJECT, (v,)))  # type: ignore[arg-type]
+        return
+    s.keepalive.append(value)
+    s.emit("guard_global", [], "deopt", name=name, value=value, globals=globals_, builtins=builtins,
+           reason="global rebound")
+    s.push(AV(Const(value)))
+
+
+def _module_attribute(s: Specializer, owner: AV, name: str) -> AV | None:
+    """`module.name` as a guarded constant (math.pi, math.sqrt)."""
+    if not (isinstance(owner.kind, Const) and type(owner.kind.value).__name__ == "module"):
+        return None
+    namespace = owner.kind.value.__dict__
+    if name not in namespace or s.generalized("global rebound"):
+        return None
+    value = namespace[name]
+    s.keepalive.extend((name, namespace, value))
+    s.emit("guard_global", [], "deopt", name=name, value=value, globals=namespace, builtins=None,
+           reason="global rebound")
+    return AV(Const(value))
+
+
+@rule("LOAD_ATTR")
+def load_attr(s: Specializer, ins: Instruction) -> None:
+    owner = s.pop()
+    attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
+    if attr is None:
+        name = s.const(ins.argval)
+        v = s.emit("c_call", [s.box(owner), name], "error", name="PyObject_GetAttr", type="obj", owns=True)
+        attr = AV(OBJECT, (v,))  # type: ignore[arg-type]
+    s.push(attr)
+
+
+@rule("LOAD_METHOD")
+def load_method(s: Specializer, ins: Instruction) -> None:
+    load_attr(s, ins)
+    attr = s.pop()
+    s.push(AV(kinds.NULL))
+    s.push(attr)
+
+
+# --- control flow -------------------------------------------------------------------------
+@rule("JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")
+def jump(s: Specializer, ins: Instruction) -> None:
+    if ins.opname == "JUMP_BACKWARD":
+        # Loops stay interruptible: Ctrl-C and thread switches.
+        s.emit("check_signals", [], "error")
+    s.jump(ins.target, s.state)  # type: ignore[arg-type]
+
+
+@rule("POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE",
+      "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE")
+def pop_jump_if(s: Specializer, ins: Instruction) -> None:
+    value = s.pop()
+    jump_when = ins.opname.endswith("TRUE")
+    _conditional(s, ins, value, jump_when, s.state, s.state)
+
+
+def _conditional(s: Specializer, ins: Instruction, value: AV, jump_when: bool, taken: State, fallthrough: State) -> None:
+    known = static_truth(value)
+    if known is not None:
+        s.jump(ins.target if known == jump_when else ins.next_index, taken if known == jump_when else fallthrough)  # type: ignore[arg-type]
+        return
+    cond = as_bool(s, value)
+    jump_edge = (ins.target, taken)
+    next_edge = (ins.next_index, fallthrough)
+    if jump_when:
+        s.branch(cond, jump_edge, next_edge)  # type: ignore[arg-type]
+    else:
+        s.branch(cond, next_edge, jump_edge)  # type: ignore[arg-type]
+
+
+@rule("JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP")
+def jump_if_or_pop(s: Specializer, ins: Instruction) -> None:
+    value = s.state.stack[-1]
+    taken = s.state.copy()
+    fallthrough = s.state.copy()
+    fallthrough.stack.pop()
+    _conditional(s, ins, value, ins.opname == "JUMP_IF_TRUE_OR_POP", taken, fallthrough)
+
+
+@rule("POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NONE",
+      "POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE")
+def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
+    value = s.pop()
+    jump_when_none = "NOT_NONE" not in ins.opname
+    k = value.kind
+    if isinstance(k, Const) or not k.is_object():
+        is_none = isinstance(k, Const) and k.value is None
+        s.jump(ins.target if is_none == jump_when_none else ins.next_index, s.state)  # type: ignore[arg-type]
+        return
+    cond = s.emit("icmp", [value.leaves[0], s.const(None)], pred="==" if jump_when_none else "!=")
+    s.branch(cond, (ins.target, s.state), (ins.next_index, s.state))  # type: ignore[arg-type]
+
+
+# --- iteration ------------------------------------------------------------------------------
+@rule("GET_ITER")
+def get_iter(s: Specializer, ins: Instruction) -> None:
+    value = s.pop()
+    if isinstance(value.kind, kinds.RangeKind):
+        s.push(AV(kinds.RANGE_ITER, value.leaves))
+        return
+    it = s.emit("c_call", [s.box(value)], "error", name="PyObject_GetIter", type="obj", owns=True)
+    s.push(AV(OBJECT, (it,)))  # type: ignore[arg-type]
+
+
+@rule("FOR_ITER")
+def for_iter(s: Specializer, ins: Instruction) -> None:
+    it = s.state.stack[-1]
+    exhausted = s.state.copy()
+    exhausted.stack.pop()
+    if isinstance(it.kind, kinds.RangeIter):
+        cur, stop, step = it.leaves
+        has_next = _range_nonempty(s, it)
+        advanced = s.state.copy()
+        nxt = s.emit("iadd_ovf", [cur, step], "deopt", reason="range overflow")
+        advanced.stack[-1] = AV(kinds.RANGE_ITER, (nxt, stop, step))  # type: ignore[arg-type]
+        advanced.stack.append(AV(INT, (cur,)))
+        s.branch(has_next, (ins.next_index, advanced), (ins.target, exhausted))  # type: ignore[arg-type]
+        return
+    if not it.kind.is_object():
+        s.deopt_here("iterating a virtual object")
+        return
+    item = s.emit("iter_next", [it.leaves[0]], "error")
+    done = s.emit("is_null", [item])  # type: ignore[list-item]
+    running = s.state.copy()
+    running.stack.append(AV(OBJECT, (item,)))  # type: ignore[arg-type]
+    # On the exhausted edge `item` is NULL; releasing NULL is a no-op.
+    s.branch(done, (ins.target, exhausted), (ins.next_index, running))  # type: ignore[arg-type]
+
+
+# --- calls ---------------------------------------------------------------------------------------
+@rule("KW_NAMES")
+def kw_names(s: Specializer, ins: Instruction) -> None:
+    s.pending_kwnames = s.code.co_consts[ins.arg]  # type: ignore[index]
+
+
+@rule("CALL")
+def call(s: Specializer, ins: Instruction) -> None:
+    nargs: int = ins.arg  # type: ignore[assignment]
+    kwnames, s.pending_kwnames = s.pending_kwnames, None
+    args = s.popn(nargs)
+    second, first = s.pop(), s.pop()
+    if first.kind == kinds.NULL:
+        callable_ = second
+    else:
+        callable_, args = first, [second] + args
+    target = callable_.kind.value if isinstance(callable_.kind, Const) else None
+    if kwnames is None and target is not None:
+        inline = INLINE_CALLS.get(_key(target))
+        if inline is not None and inline(s, args):
+            return
+        if s.resolver is not None and not s.generalized("callee result kind") and _direct_call(s, target, args):
+            return
+    boxed = [s.box(callable_)] + [s.box(a) for a in args]
+    result = s.emit("vectorcall", boxed, "error", kwnames=kwnames)
+    if kwnames is not None:
+        s.keepalive.append(kwnames)
+    s.push(AV(OBJECT, (result,)))  # type: ignore[arg-type]
+
+
+def _direct_call(s: Specializer, target: object, args: list[AV]) -> bool:
+    """A call of a Python function psyco compiles: a direct native call."""
+    version = s.resolver.version_for_call(s, target, args)  # type: ignore[attr-defined]
+    if version is None:
+        return False
+    leaves = []
+    for a, want in zip(args, version.entry_kinds):
+        leaves.extend(s.convert(a, want).leaves)
+    ret = version.return_kind
+    rtype = ret.leaves[0] if ret.leaves else "i64"
+    s.callees.append(version)
+    value = s.emit("call_direct", leaves, "error", version=version, type=rtype)
+    # A callee that left its fast path returns a boxed object: continue in
+    # the interpreter after the call with that object on the stack.
+    state = [s.materializer(a) for a in s.state.locals + s.state.stack] + [ir.Materializer("call_result")]
+    deopt = ir.Exit(s.ins.next_index, state, reason="callee result kind")  # type: ignore[union-attr]
+    value.op.deopt = s._register(deopt)  # type: ignore[union-attr]
+    s.push(AV(ret, (value,)) if ret.leaves else AV(ret))  # type: ignore[arg-type]
+    return True
+
+
+def _key(obj: object) -> object:
+    try:
+        hash(obj)
+    except TypeError:
+        return None
+    return obj
+
+
+# --- inlined builtins and math functions -------------------------------------------------------
+Inline = Callable[[Specializer, list[AV]], bool]
+INLINE_CALLS: dict[object, Inline] = {}
+
+
+def inline(*targets: object) -> Callable[[Inline], Inline]:
+    def register(fn: Inline) -> Inline:
+        for t in targets:
+            INLINE_CALLS[t] = fn
+        return fn
+
+    return register
+
+
+def _is_bool(av: AV) -> bool:
+    return av.kind == BOOL or isinstance(av.kind, Const) and type(av.kind.value) is bool
+
+
+def _all_numeric(args: list[AV], n: int) -> bool:
+    return len(args) == n and all(category(a) for a in args)
+
+
+@inline(abs)
+def _abs(s: Specializer, args: list[AV]) -> bool:
+    if not _all_numeric(args, 1) or s.generalized("overflow"):
+        return False
+    a = args[0]
+    if category(a) == "float":
+        push_float(s, s.emit("fabs", [as_float(s, a)]))
+        return True
+    x = as_int(s, a)
+    negated = s.emit("isub_ovf", [s.const(0), x], "deopt", reason="overflow")
+    push_int(s, s.emit("select", [_icmp(s, x, "<", 0), negated, x]))  # type: ignore[list-item]
+    return True
+
+
+def _min_max(pick_second: str) -> Inline:
+    def emit(s: Specializer, args: list[AV]) -> bool:
+        if not _all_numeric(args, 2) or category(args[0]) != category(args[1]) or any(map(_is_bool, args)):
+            return False  # the result's type would depend on which is picked
+        a, b = args
+        if category(a) == "int":
+            x, y = as_int(s, a), as_int(s, b)
+            # min(a, b) keeps a unless b < a (and max unless b > a)
+            push_int(s, s.emit("select", [_icmp(s, y, pick_second, x), y, x]))
+        else:
+            x, y = as_float(s, a), as_float(s, b)
+            push_float(s, s.emit("select", [s.emit("fcmp", [y, x], pred=pick_second), y, x]))
+        return True
+
+    return emit
+
+
+inline(min)(_min_max("<"))
+inline(max)(_min_max(">"))
+
+
+def _float_to_int(s: Specializer, x: ir.Value) -> ir.Value:
+    """int(x) for a float x: CPython's errors, 64-bit results only."""
+    raise_if(s, s.emit("fcmp", [x, x], pred="!="), ValueError, "cannot convert float NaN to integer")  # type: ignore[arg-type]
+    is_inf = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
+    raise_if(s, is_inf, OverflowError, "cannot convert float infinity to integer")  # type: ignore[arg-type]
+    fits = s.emit("and", [s.emit("fcmp", [x, s.const(-(2.0**63))], pred=">="),
+                          s.emit("fcmp", [x, s.const(2.0**63)], pred="<")])
+    guard(s, fits, "int result too large")  # type: ignore[arg-type]
+    return s.emit("fptosi", [x])  # type: ignore[return-value]
+
+
+@inline(int)
+def _int(s: Specializer, args: list[AV]) -> bool:
+    if not _all_numeric(args, 1):
+        return False
+    a = args[0]
+    if category(a) == "int":
+        push_int(s, as_int(s, a))
+    else:
+        push_int(s, _float_to_int(s, as_float(s, a)))
+    return True
+
+
+@inline(float)
+def _float(s: Specializer, args: list[AV]) -> bool:
+    if not _all_numeric(args, 1):
+        return False
+    push_float(s, as_float(s, args[0]))
+    return True
+
+
+@inline(bool)
+def _bool(s: Specializer, args: list[AV]) -> bool:
+    if len(args) != 1 or (category(args[0]) is None and static_truth(args[0]) is None):
+        return False
+    known = static_truth(args[0])
+    s.push(AV(Const(known)) if known is not None else AV(BOOL, (as_bool(s, args[0]),)))
+    return True
+
+
+@inline(divmod)
+def _divmod(s: Specializer, args: list[AV]) -> bool:
+    if not _all_numeric(args, 2) or s.generalized("overflow"):
+        return False
+    a, b = args
+    if category(a) == "int" and category(b) == "int":
+        x, y = as_int(s, a), as_int(s, b)
+        q = _int_floordiv(s, x, y)
+        r = s.emit("imod", [x, y])
+        s.push(AV(kinds.Tuple((INT, INT)), (q, r)))  # type: ignore[arg-type]
+        return True
+    x, y = as_float(s, a), as_float(s, b)
+    raise_if(s, s.emit("fcmp", [y, s.const(0.0)], pred="=="), ZeroDivisionError, "float divmod()")  # type: ignore[arg-type]
+    q, r = s.emit("ffloordiv", [x, y]), s.emit("fmod", [x, y])
+    s.push(AV(kinds.Tuple((FLOAT, FLOAT)), (q, r)))  # type: ignore[arg-type]
+    return True
+
+
+@inline(round)
+def _round(s: Specializer, args: list[AV]) -> bool:
+    if not _all_numeric(args, 1):
+        return False
+    a = args[0]
+    if category(a) == "int":
+        push_int(s, as_int(s, a))
+    else:
+        push_int(s, _float_to_int(s, s.emit("fround_even", [as_float(s, a)])))  # type: ignore[arg-type]
+    return True
+
+
+@inline(range)
+def _range(s: Specializer, args: list[AV]) -> bool:
+    if not 1 <= len(args) <= 3 or not all(category(a) == "int" for a in args):
+        return False
+    ints = [as_int(s, a) for a in args]
+    start, stop, step = (
+        (s.const(0), ints[0], s.const(1)) if len(ints) == 1
+        else (ints[0], ints[1], s.const(1)) if len(ints) == 2 else tuple(ints)
+    )
+    if len(ints) == 3:
+        raise_if(s, _icmp(s, step, "==", 0), ValueError, "range() arg 3 must not be zero")
+    s.push(AV(kinds.RANGE, (start, stop, step)))
+    return True
+
+
+def _math1(name: str, domain: str | None = None, result: str = "float") -> Inline:
+    """A one-argument math function; `domain` names the error check."""
+
+    def emit(s: Specializer, args: list[AV]) -> bool:
+        if not _all_numeric(args, 1):
+            return False
+        a = args[0]
+        if result == "int" and category(a) == "int":
+            push_int(s, as_int(s, a))
+            return True
+        x = as_float(s, a)
+        if domain == "negative":
+            bad = s.emit("fcmp", [x, s.const(0.0)], pred="<")
+        elif domain == "nonpositive":
+            bad = s.emit("fcmp", [x, s.const(0.0)], pred="<=")
+        elif domain == "infinite":
+            bad = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
+        else:
+            bad = None
+        if bad is not None:
+            raise_if(s, bad, ValueError, "math domain error")  # type: ignore[arg-type]
+        r = s.emit("math", [x], name=name)
+        if name == "exp":  # overflow of a finite argument
+            r_inf = s.emit("fcmp", [r, s.const(math.inf)], pred="==")
+            x_fin = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="!=")
+            raise_if(s, s.emit("and", [r_inf, x_fin]), OverflowError, "math range error")  # type: ignore[arg-type, list-item]
+        if result == "int":
+            push_int(s, _float_to_int(s, r))  # type: ignore[arg-type]
+        elif result == "bool":
+            push_bool(s, r)
+        else:
+            push_float(s, r)
+        return True
+
+    return emit
+
+
+def _isx(test: str) -> Inline:
+    def emit(s: Specializer, args: list[AV]) -> bool:
+        if not _all_numeric(args, 1):
+            return False
+        x = as_float(s, args[0])
+        if test == "nan":
+            push_bool(s, s.emit("fcmp", [x, x], pred="!="))
+        else:
+            is_inf = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
+            if test == "inf":
+                push_bool(s, is_inf)
+            else:
+                push_bool(s, s.emit("and", [s.emit("not", [is_inf]), s.emit("fcmp", [x, x], pred="==")]))
+        return True
+
+    return emit
+
+
+def _math2(name: str) -> Inline:
+    def emit(s: Specializer, args: list[AV]) -> bool:
+        if not _all_numeric(args, 2):
+            return False
+        x, y = as_float(s, args[0]), as_float(s, args[1])
+        r = s.emit("math", [x, y], name=name)
+        if name == "pow":
+            finite = s.emit("and", [_finite(s, x), _finite(s, y)])
+            nan = s.emit("fcmp", [r, r], pred="!=")
+            inf = s.emit("fcmp", [s.emit("fabs", [r]), s.const(math.inf)], pred="==")
+            zero = s.emit("fcmp", [x, s.const(0.0)], pred="==")
+            domain = s.emit("or", [nan, s.emit("and", [inf, zero])])
+            raise_if(s, s.emit("and", [finite, domain]), ValueError, "math domain error")  # type: ignore[arg-type, list-item]
+            raise_if(s, s.emit("and", [finite, inf]), OverflowError, "math range error")  # type: ignore[arg-type, list-item]
+        push_float(s, r)
+        return True
+
+    return emit
+
+
+def _finite(s: Specializer, x: ir.Value) -> ir.Value:
+    return s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="<")  # type: ignore[return-value]
+
+
+inline(math.sqrt)(_math1("sqrt", "negative"))
+inline(math.sin)(_math1("sin", "infinite"))
+inline(math.cos)(_math1("cos", "infinite"))
+inline(math.tan)(_math1("tan", "infinite"))
+inline(math.exp)(_math1("exp"))
+inline(math.log)(_math1("log", "nonpositive"))
+inline(math.log10)(_math1("log10", "nonpositive"))
+inline(math.fabs)(_math1("fabs"))
+inline(math.floor)(_math1("floor", result="int"))
+inline(math.ceil)(_math1("ceil", result="int"))
+inline(math.isnan)(_isx("nan"))
+inline(math.isinf)(_isx("inf"))
+inline(math.isfinite)(_isx("finite"))
+inline(math.atan2)(_math2("atan2"))
+inline(math.pow)(_math2("pow"))

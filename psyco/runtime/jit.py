@@ -1,0 +1,293 @@
+"""The runtime: per-code-object version tables, compiling, rebinding.
+
+A `CodeEntry` exists for every code object psyco has taken over.  It owns
+the trampoline (the code object functions run instead of the original),
+the dispatcher builtin the trampoline calls, and the compiled versions.
+Compilation is triggered from the dispatcher when no version accepts the
+arguments' kinds (`CodeEntry.on_miss`), runs under one lock, and is the
+pipeline: specialize -> refcount -> verify -> backend.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import threading
+import time
+import types
+from dataclasses import dataclass, field
+
+from psyco import backend, ir, kinds, refcount
+from psyco.abi import current as abi
+from psyco.kinds import Kind
+from psyco.runtime.native import MAX_VERSIONS, DispatchTable, make_dispatcher
+from psyco.specializer import AV, CannotSpecialize, Request, Result, Specializer
+
+SENTINEL = type("psyco_interpret", (), {"__repr__": lambda self: "<psyco: run interpreted>"})()
+RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
+
+MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
+HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
+COMPILE_LOCK = threading.RLock()
+# Guards whose site the specializer can compile without the assumption.
+GENERALIZABLE = {
+    "overflow", "global rebound", "result kind", "callee result kind",
+    "int too large for exact true division", "int too large to compare exactly",
+}
+
+
+@dataclass(eq=False)
+class Version:
+    """One compiled version of a code object, for one tuple of entry kinds."""
+
+    entry_kinds: tuple[Kind, ...]
+    return_kind: Kind
+    param_types: tuple[str, ...]
+    body_name: str
+    entry_address: int = 0
+    compile_seconds: float = 0.0
+    ir_text: str = ""
+    keepalive: list[object] = field(default_factory=list)
+    exit_reasons: list[str] = field(default_factory=list)
+    exit_counts: ctypes.Array | None = None
+    calls: ctypes.c_int64 = field(default_factory=ctypes.c_int64)
+    active: bool = True
+
+    def __repr__(self) -> str:
+        return f"<version {self.body_name} ({', '.join(map(str, self.entry_kinds))}) -> {self.return_kind}>"
+
+    def deopts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        if self.exit_counts is not None:
+            for reason, n in zip(self.exit_reasons, self.exit_counts):
+                if n:
+                    out[reason] = out.get(reason, 0) + n
+        return out
+
+
+class CodeEntry:
+    """Everything psyco holds for one code object."""
+
+    by_code: dict[types.CodeType, CodeEntry] = {}  # original and trampoline -> entry
+
+    def __init__(self, code: types.CodeType) -> None:
+        self.code = code
+        self.versions: list[Version] = []
+        self.not_compiled: dict[tuple[Kind, ...], str] = {}
+        self.reason: str | None = None  # why no version can ever be compiled
+        self.generalized: set[tuple[int, str]] = set()
+        self.misses = 0
+        self.compile_threshold = 1
+        self._on_miss_method = self.on_miss  # the dispatcher holds its address
+        self.table = DispatchTable()
+        self.table.on_miss = id(self._on_miss_method)
+        self.table.sentinel = id(SENTINEL)
+        self.table.retry = id(RETRY)
+        self.dispatcher, self._method_def = make_dispatcher(self.table, code.co_name)
+        self.trampoline = abi.make_trampoline(code, self.dispatcher, SENTINEL)
+        CodeEntry.by_code[code] = self
+        CodeEntry.by_code[self.trampoline] = self
+
+    @classmethod
+    def lookup(cls, code: types.CodeType) -> CodeEntry | None:
+        return cls.by_code.get(code)
+
+    @classmethod
+    def for_code(cls, code: types.CodeType) -> CodeEntry:
+        entry = cls.by_code.get(code)
+        return entry if entry is not None else cls(code)
+
+    @property
+    def label(self) -> str:
+        return f"{self.code.co_qualname} ({self.code.co_filename}:{self.code.co_firstlineno})"
+
+    def disable(self, reason: str) -> None:
+        self.reason = reason
+        self.table.disabled = 1
+
+    # -- called by the dispatcher when no version fits -----------------------
+    def on_miss(self, *args: object) -> object:
+        try:
+            return self._on_miss(args, sys._getframe(1))
+        except Exception as exc:  # never let a compiler bug reach the program
+            self.disable(f"internal error: {type(exc).__name__}: {exc}")
+            return SENTINEL
+
+    def _on_miss(self, args: tuple, frame: types.FrameType) -> object:
+        """`frame` is the trampoline's: it has the function's namespaces."""
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            return SENTINEL
+        self.misses += 1
+        if self.misses < self.compile_threshold:
+            return SENTINEL
+        entry_kinds = tuple(kinds.entry_kind(a) for a in args)
+        if entry_kinds in self.not_compiled:
+            return SENTINEL
+        if sum(v.active for v in self.versions) >= MAX_COMPILED_VERSIONS:
+            return SENTINEL
+        with COMPILE_LOCK:
+            if any(v.active and v.entry_kinds == entry_kinds for v in self.versions):
+                return RETRY  # another thread compiled it meanwhile
+            version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins)
+        return RETRY if version is not None else SENTINEL
+
+    def install(self, version: Version) -> None:
+        self.versions.append(version)
+        self._refresh_table()
+
+    def _refresh_table(self) -> None:
+        active = [v for v in self.versions if v.active][:MAX_VERSIONS]
+        for i, v in enumerate(active):
+            self.table.entries[i] = v.entry_address
+        self.table.count = len(active)
+
+    def hot_exit(self, version: Version, site: tuple[int, str]) -> None:
+        """A guard of `version` keeps failing: retire the version so the next
+        call compiles a more general one.  Exits that no version can avoid
+        (an opcode not compiled yet) send the code back to the interpreter."""
+        version.active = False
+        if site[1] in GENERALIZABLE:
+            self.generalized.add(site)
+        else:
+            self.disable(f"leaves compiled code too often: {site[1]} at instruction {site[0]}")
+        self._refresh_table()
+
+
+# --- compiling -------------------------------------------------------------------
+class Resolver:
+    """Lets the specializer turn calls of Python functions into direct calls."""
+
+    def __init__(self, entry: CodeEntry, request: Request, self_version: Version | None = None) -> None:
+        self.entry = entry
+        self.request = request
+        self.self_version = self_version  # stands for the version being compiled
+        self.saw_self_call = False
+
+    def version_for_call(self, s: Specializer, target: object, args: list[AV]) -> Version | None:
+        if not isinstance(target, types.FunctionType) or target.__kwdefaults__ or target.__closure__:
+            return None
+        code = target.__code__
+        entry = CodeEntry.lookup(code)
+        if entry is None or entry.reason is not None:
+            return None
+        if len(args) != entry.code.co_argcount or entry.code.co_flags & 0x0C or entry.code.co_kwonlyargcount:
+            return None
+        want = tuple(_passable(a.kind) for a in args)
+        if entry is self.entry and want == self.request.entry_kinds and target.__globals__ is s.globals:
+            self.saw_self_call = True
+            return self.self_version  # recursion: assumed return kind
+        for v in entry.versions:
+            if v.active and v.entry_kinds == want and v.entry_address:
+                return v
+        if entry in _IN_PROGRESS or want in entry.not_compiled:
+            return None
+        if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
+            return None
+        return compile_version(entry, want, target.__globals__, target.__builtins__)
+
+
+def _passable(kind: Kind) -> Kind:
+    """The entry kind a callee is compiled for, given an argument's kind."""
+    k = kind.general()
+    if k in (kinds.INT, kinds.FLOAT, kinds.BOOL, kinds.OBJECT) or k == kinds.Const(None):
+        return k
+    return kinds.OBJECT
+
+
+_IN_PROGRESS: set[CodeEntry] = set()
+STATS = {"compile_seconds": 0.0, "versions": 0, "compile_times": []}
+
+
+def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:
+    """Specialize; for a self-recursive function, iterate on the assumed
+    return kind of its recursive calls until it is the kind it returns."""
+    resolver = Resolver(entry, request)
+    result = Specializer(request, resolver).run()
+    if not resolver.saw_self_call:
+        return result, resolver
+    guess = _guess_return(result)
+    for _ in range(3):
+        if guess is None:
+            break
+        candidate = Resolver(entry, request, _pending_version(request, guess))
+        attempt = Specializer(request, candidate).run()
+        if attempt.return_kind == guess:
+            return attempt, candidate
+        guess = _guess_return(attempt)
+    return result, resolver  # recursive calls stay generic calls
+
+
+def _guess_return(result: Result) -> Kind | None:
+    precise = [k for k in result.return_site_kinds if not k.is_object()]
+    if not precise:
+        return None
+    guess: Kind | None = precise[0]
+    for k in precise[1:]:
+        guess = kinds.join(guess, k)  # type: ignore[arg-type]
+    if isinstance(guess, kinds.Const) and guess.value is not None:
+        guess = guess.general()
+    return guess if guess in (kinds.INT, kinds.FLOAT, kinds.BOOL) else None
+
+
+def _pending_version(request: Request, return_kind: Kind) -> Version:
+    param_types = tuple(t for k in request.entry_kinds for t in k.leaves)
+    return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"))
+
+
+def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict) -> Version | None:
+    """Compile and install a version; None (and the reason recorded) if not."""
+    started = time.perf_counter()
+    request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized))
+    _IN_PROGRESS.add(entry)
+    try:
+        result, resolver = _specialize(entry, request)
+        version = _generate(entry, request, result, resolver)
+    except CannotSpecialize as exc:
+        entry.not_compiled[entry_kinds] = str(exc)
+        return None
+    except Exception as exc:
+        entry.not_compiled[entry_kinds] = f"internal error: {type(exc).__name__}: {exc}"
+        return None
+    finally:
+        _IN_PROGRESS.discard(entry)
+    version.compile_seconds = time.perf_counter() - started
+    STATS["compile_seconds"] += version.compile_seconds  # type: ignore[operator]
+    STATS["versions"] += 1  # type: ignore[operator]
+    STATS["compile_times"].append(version.compile_seconds)  # type: ignore[attr-defined]
+    entry.install(version)
+    return version
+
+
+def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver) -> Version:
+    engine = backend.Engine.get()
+    refcount.insert_refcounts(result.fn)
+    ir.verify(result.fn)
+    pending = resolver.self_version
+    body_name = pending.body_name if pending is not None else engine.unique("body")
+    version = Version(
+        request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name,
+        ir_text=ir.format_function(result.fn), keepalive=result.keepalive,
+    )
+    deopt_exits = [e for e in result.exits if e.state is not None]
+    version.exit_reasons = [f"{e.reason} @{e.pc}" for e in deopt_exits]
+    version.exit_counts = (ctypes.c_int64 * max(len(deopt_exits), 1))()
+    base = ctypes.addressof(version.exit_counts)
+    for i, e in enumerate(deopt_exits):
+        site = (e.site, e.reason)
+        callback = _hot_exit_callback(entry, version, site)
+        version.keepalive.append(callback)
+        backend.set_exit_counter(e, base + 8 * i, HOT_EXIT_THRESHOLD, callback)
+    callee_names = {id(v): v.body_name for v in result.callees}
+    entry_name = engine.unique("entry")
+    codegen = backend.VersionCodegen(
+        result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
+        (body_name, entry_name), callee_names, ctypes.addressof(version.calls),
+    )
+    version.keepalive.extend([entry.code, request.globals, request.builtins])
+    engine.compile(codegen.build())
+    version.entry_address = engine.address(entry_name)
+    return version
+
+
+def _hot_exit_callback(entry: CodeEntry, version: Version, site: tuple[int, str]) -> object:
+    return lambda: entry.hot_exit(version, site)

@@ -1,0 +1,138 @@
+"""Native pieces of the runtime: the dispatcher and builtin-function objects.
+
+Every compiled code object gets one *dispatcher*: a real builtin function
+(`PyCFunction` with METH_FASTCALL) whose C entry point is a shared native
+function and whose `self` is the address of that code object's
+`DispatchTable`.  The trampoline's stub calls it with the arguments; it
+tries each compiled version's entry in turn and, when none accepts the
+arguments' kinds, asks the Python-level `on_miss` to compile one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from llvmlite import ir as L
+
+from psyco.abi import current as abi
+from psyco.backend import I8, I64, NO_MATCH, OBJ, PTR, Engine, ModuleBuilder, field_ptr, incref, is_null, load_field
+
+MAX_VERSIONS = 8
+
+
+class DispatchTable(ctypes.Structure):
+    _fields_ = [
+        ("count", ctypes.c_int64),
+        ("disabled", ctypes.c_int64),
+        ("on_miss", ctypes.c_void_p),
+        ("sentinel", ctypes.c_void_p),
+        ("retry", ctypes.c_void_p),
+        ("entries", ctypes.c_void_p * MAX_VERSIONS),
+    ]
+
+
+class PyMethodDef(ctypes.Structure):
+    _fields_ = [
+        ("ml_name", ctypes.c_char_p),
+        ("ml_meth", ctypes.c_void_p),
+        ("ml_flags", ctypes.c_int),
+        ("ml_doc", ctypes.c_char_p),
+    ]
+
+
+_new_cfunction = ctypes.pythonapi.PyCFunction_NewEx
+_new_cfunction.restype = ctypes.py_object
+_new_cfunction.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
+
+_dispatch_address: int | None = None
+
+
+def _field(name: str) -> int:
+    return getattr(DispatchTable, name).offset
+
+
+def _build_dispatcher() -> int:
+    """PyObject* dispatch(PyObject* self, PyObject** args, i64 nargs)."""
+    engine = Engine.get()
+    name = engine.unique("dispatch")
+    mb = ModuleBuilder(name)
+    fnty = L.FunctionType(OBJ, [OBJ, OBJ.as_pointer(), I64])
+    f = mb.declare(name, fnty)
+    self_, args, nargs = f.args
+    entry_ty = L.FunctionType(OBJ, [OBJ.as_pointer(), I64, OBJ]).as_pointer()
+    b = L.IRBuilder(f.append_basic_block("start"))
+    table = b.call(mb.c_function("PyLong_AsVoidPtr"), [self_])
+    sentinel = load_field(b, table, _field("sentinel"), OBJ)
+    give_up = f.append_basic_block("give_up")
+    check_tracing = f.append_basic_block("tracing")
+    b.cbranch(b.icmp_signed("!=", load_field(b, table, _field("disabled"), I64), I64(0)), give_up, check_tracing)
+    b.position_at_end(check_tracing)
+    # A tracer or profiler must see the program: run it interpreted.
+    tstate = b.call(mb.c_function("PyThreadState_Get"), [])
+    cframe = load_field(b, tstate, abi.TSTATE_CFRAME, PTR)
+    tracing = b.icmp_unsigned("!=", load_field(b, cframe, abi.CFRAME_USE_TRACING, I8), I8(0))
+    frame = load_field(b, cframe, abi.CFRAME_CURRENT_FRAME, PTR)
+    globals_ = load_field(b, frame, abi.IFRAME_GLOBALS, OBJ)
+    head = f.append_basic_block("round")
+    b.cbranch(tracing, give_up, head)
+    # Two rounds over the versions: before and after on_miss compiled one.
+    b.position_at_end(head)
+    attempt = b.phi(I64)
+    attempt.add_incoming(I64(0), check_tracing)
+    loop = f.append_basic_block("loop")
+    b.branch(loop)
+    b.position_at_end(loop)
+    i = b.phi(I64)
+    i.add_incoming(I64(0), head)
+    count = load_field(b, table, _field("count"), I64)
+    body = f.append_basic_block("try")
+    exhausted = f.append_basic_block("miss")
+    b.cbranch(b.icmp_signed("<", i, count), body, exhausted)
+    b.position_at_end(body)
+    slot = field_ptr(b, table, _field("entries"), PTR)
+    entry = b.bitcast(b.load(b.gep(slot, [i])), entry_ty)
+    result = b.call(entry, [args, nargs, globals_])
+    found = f.append_basic_block("found")
+    nxt = f.append_basic_block("next")
+    b.cbranch(b.icmp_unsigned("!=", result, b.inttoptr(I64(NO_MATCH), OBJ)), found, nxt)
+    b.position_at_end(found)
+    b.ret(result)
+    b.position_at_end(nxt)
+    i.add_incoming(b.add(i, I64(1)), nxt)
+    b.branch(loop)
+    b.position_at_end(exhausted)
+    ask = f.append_basic_block("ask")
+    b.cbranch(b.icmp_signed("!=", attempt, I64(0)), give_up, ask)
+    b.position_at_end(ask)
+    on_miss = load_field(b, table, _field("on_miss"), OBJ)
+    answer = b.call(mb.c_function("PyObject_Vectorcall"), [on_miss, b.bitcast(args, PTR), nargs, L.Constant(OBJ, None)])
+    failed = f.append_basic_block("failed")
+    answered = f.append_basic_block("answered")
+    b.cbranch(is_null(b, answer), failed, answered)
+    b.position_at_end(failed)
+    b.ret(answer)
+    b.position_at_end(answered)
+    # on_miss returns borrowed-immortal markers (sentinel or retry) it keeps alive
+    refcnt = field_ptr(b, answer, abi.OB_REFCNT, I64)
+    b.store(b.sub(b.load(refcnt), I64(1)), refcnt)
+    retry = b.icmp_unsigned("==", answer, load_field(b, table, _field("retry"), OBJ))
+    attempt.add_incoming(I64(1), answered)
+    b.cbranch(retry, head, give_up)
+    b.position_at_end(give_up)
+    incref(b, sentinel)
+    b.ret(sentinel)
+    engine.compile(mb.module)
+    return engine.address(name)
+
+
+def make_dispatcher(table: DispatchTable, name: str) -> tuple[object, PyMethodDef]:
+    """A builtin function object running the dispatcher over `table`.
+
+    The returned PyMethodDef must be kept alive as long as the function.
+    """
+    global _dispatch_address
+    if _dispatch_address is None:
+        _dispatch_address = _build_dispatcher()
+    method = PyMethodDef(name.encode(), _dispatch_address, abi.METH_FASTCALL, None)
+    func = _new_cfunction(ctypes.addressof(method), ctypes.addressof(table), None)
+    return func, method

@@ -1,0 +1,373 @@
+"""The specializer: an abstract interpreter from bytecode + entry kinds to IR.
+
+It walks the decoded bytecode with the kinds of the actual arguments,
+keeping for every local and stack slot an abstract value (a kind and the
+IR values representing it), and asks `rules.RULES` -- one rule per opcode --
+to emit IR for each instruction.  Where control flow meets, a bytecode
+block gets one IR block per distinct incoming state ("versions", as in the
+original Psyco), up to `MAX_BLOCK_VERSIONS`; past that the state is widened
+to the join of the kinds.  Every assumption is a guard whose deopt exit
+records how to rebuild the interpreter's frame at that instruction.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+
+from psyco import ir, kinds
+from psyco.frontend import decode
+from psyco.frontend.py311 import DecodedCode, Instruction
+from psyco.kinds import Kind
+
+MAX_BLOCK_VERSIONS = 4
+
+
+class CannotSpecialize(Exception):
+    """The function as a whole cannot be compiled (reason in the message)."""
+
+
+@dataclass(frozen=True)
+class AV:
+    """An abstract value: a kind and the native values that represent it."""
+
+    kind: Kind
+    leaves: tuple[ir.Value, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.kind}" + (f"<{', '.join(map(str, self.leaves))}>" if self.leaves else "")
+
+
+@dataclass
+class State:
+    locals: list[AV]
+    stack: list[AV]
+
+    def copy(self) -> State:
+        return State(list(self.locals), list(self.stack))
+
+    def kinds(self) -> tuple[Kind, ...]:
+        return tuple(a.kind for a in self.locals + self.stack)
+
+    def leaves(self) -> list[ir.Value]:
+        return [v for a in self.locals + self.stack for v in a.leaves]
+
+
+@dataclass
+class Request:
+    """What to compile: a code object in its namespaces, for entry kinds,
+    with what earlier versions learnt."""
+
+    code: types.CodeType
+    globals: dict
+    builtins: dict
+    entry_kinds: tuple[Kind, ...]
+    generalized: frozenset[tuple[int, str]] = frozenset()  # guards that kept failing
+    assumed_return: Kind | None = None  # for recursive calls to itself
+
+
+@dataclass
+class Result:
+    fn: ir.Function
+    return_kind: Kind
+    keepalive: list[object] = field(default_factory=list)
+    callees: list[object] = field(default_factory=list)
+    exits: list[ir.Exit] = field(default_factory=list)
+    return_site_kinds: list[Kind] = field(default_factory=list)
+
+
+class Specializer:
+    def __init__(self, request: Request, resolver: object) -> None:
+        self.request = request
+        self.code = request.code
+        self.globals = request.globals
+        self.builtins = request.builtins
+        self.resolver = resolver  # runtime hook: compiled versions of callees
+        self.decoded: DecodedCode = decode(self.code)
+        self.fn = ir.Function(self.code.co_qualname, [], "i64", "")
+        self.pending_kwnames: tuple | None = None
+        self.versions: dict[int, list[tuple[tuple[Kind, ...], ir.Block]]] = {}
+        self.worklist: list[tuple[int, ir.Block, State]] = []
+        self.keepalive: list[object] = []
+        self.callees: list[object] = []
+        self.exits: list[ir.Exit] = []
+        self.returns: list[tuple[ir.Block, AV]] = []
+        self.block: ir.Block | None = None
+        self.state = State([], [])
+        self.before = State([], [])
+        self.ins: Instruction | None = None
+
+    # --- driver --------------------------------------------------------
+    def run(self) -> Result:
+        from psyco.rules import RULES
+
+        code = self.code
+        nlocals = code.co_nlocals
+        entry = self.fn.new_block("entry")
+        params: list[AV] = []
+        for kind in self.request.entry_kinds:
+            leaves = tuple(self.fn.new_value(t, owned=False) for t in kind.leaves)
+            self.fn.params.extend(leaves)
+            params.append(AV(kind, leaves))
+        locals_ = params + [AV(kinds.UNBOUND)] * (nlocals - len(params))
+        self.block = entry
+        first = self.decoded.instructions[0].index
+        self.jump(first, State(locals_, []))
+        while self.worklist:
+            pc, block, state = self.worklist.pop()
+            self.block, self.state = block, state
+            self._specialize_block(pc, RULES)
+        self._finish_returns()
+        return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
+                      [av.kind for _, av in self.returns])
+
+    def _specialize_block(self, pc: int, rules: dict) -> None:
+        bc_block = self.decoded.blocks[pc]
+        for ins in bc_block.instructions:
+            self.ins = ins
+            self.before = self.state.copy()
+            if self.decoded.protected(ins.index):
+                self.deopt_here("inside try/with")
+                return
+            rule = rules.get(ins.opname)
+            if rule is None:
+                self.deopt_here(f"opcode {ins.opname} not compiled")
+                return
+            rule(self, ins)
+            if self.block is None:  # the rule ended the block
+                return
+        self.jump(bc_block.instructions[-1].next_index, self.state)
+
+    # --- emitting --------------------------------------------------------
+    def emit(self, opname: str, args: list[ir.Value], exit: str | None = None, **attrs: object) -> ir.Value | None:
+        """Append an op; `exit` is "error", "deopt" or "deopt_after"."""
+        op = ir.Op(opname, list(args), attrs)
+        rtype = ir.result_type(op)
+        if rtype is not None:
+            owns = ir.OPS[opname].owns or bool(attrs.get("owns"))
+            op.result = self.fn.new_value(rtype, op, owned=owns and rtype == "obj")
+        if exit == "error":
+            op.exit = self.error_exit()
+        elif exit == "deopt":
+            op.exit = self.deopt_exit(str(attrs.get("reason", opname)))
+        elif exit == "deopt_after":
+            # The instruction is done; its (boxed) result goes on the stack.
+            after = self.state.copy()
+            after.stack.append(AV(kinds.OBJECT, (args[0],)))
+            assert self.ins is not None
+            op.exit = self.deopt_exit(str(attrs.get("reason", opname)), after, self.ins.next_index)
+        assert self.block is not None
+        self.block.ops.append(op)
+        return op.result
+
+    def const(self, value: object) -> ir.Value:
+        if type(value) is bool:
+            return self.emit("const_i1", [], value=value)  # type: ignore[return-value]
+        if type(value) is int:
+            return self.emit("const_i64", [], value=value)  # type: ignore[return-value]
+        if type(value) is float:
+            return self.emit("const_f64", [], value=value)  # type: ignore[return-value]
+        self.keepalive.append(value)
+        return self.emit("const_obj", [], value=value)  # type: ignore[return-value]
+
+    def error_exit(self) -> ir.Exit:
+        assert self.ins is not None
+        return self._register(ir.Exit(self.ins.index))
+
+    def deopt_exit(self, reason: str, state: State | None = None, pc: int | None = None) -> ir.Exit:
+        """An exit that resumes the interpreter before the current instruction
+        (or at `pc` with `state`)."""
+        assert self.ins is not None
+        state = self.before if state is None else state
+        mats = [self.materializer(a) for a in state.locals + state.stack]
+        return self._register(ir.Exit(self.ins.start if pc is None else pc, mats, reason=reason))
+
+    def _register(self, exit: ir.Exit) -> ir.Exit:
+        exit.id = len(self.exits)
+        exit.site = self.ins.index if self.ins is not None else -1
+        self.exits.append(exit)
+        return exit
+
+    def materializer(self, av: AV) -> ir.Materializer:
+        k = av.kind
+        if isinstance(k, kinds.Const):
+            self.keepalive.append(k.value)
+            return ir.Materializer("const", const=k.value)
+        if k in (kinds.UNBOUND, kinds.NULL):
+            return ir.Materializer("null")
+        if isinstance(k, kinds.Tuple):
+            return ir.Materializer("tuple", parts=[self.materializer(a) for a in split_tuple(av)])
+        if isinstance(k, kinds.RangeIter):
+            return ir.Materializer("range_iter", list(av.leaves))
+        if isinstance(k, kinds.RangeKind):
+            return ir.Materializer("range", list(av.leaves))
+        return ir.Materializer("value", list(av.leaves), kind_name=str(k))
+
+    def deopt_here(self, reason: str) -> None:
+        """End the block: the interpreter continues at this instruction."""
+        self.terminate(ir.Terminator("deopt", exit=self.deopt_exit(reason)))
+
+    def terminate(self, term: ir.Terminator) -> None:
+        assert self.block is not None
+        self.block.term = term
+        self.block = None
+
+    def generalized(self, reason: str) -> bool:
+        """Has the guard for `reason` at this instruction kept failing?"""
+        assert self.ins is not None
+        return (self.ins.index, reason) in self.request.generalized
+
+    # --- stack ---------------------------------------------------------
+    def push(self, av: AV) -> None:
+        self.state.stack.append(av)
+
+    def pop(self) -> AV:
+        return self.state.stack.pop()
+
+    def popn(self, n: int) -> list[AV]:
+        if n == 0:
+            return []
+        out = self.state.stack[-n:]
+        del self.state.stack[-n:]
+        return out
+
+    # --- control flow ----------------------------------------------------
+    def jump(self, pc: int, state: State) -> None:
+        self.terminate(ir.Terminator("br", edges=[self.edge(pc, state)]))
+
+    def branch(self, cond: ir.Value, if_true: tuple[int, State], if_false: tuple[int, State]) -> None:
+        edges = [self.edge(*if_true), self.edge(*if_false)]
+        self.terminate(ir.Terminator("cbr", cond=cond, edges=edges))
+
+    def edge(self, pc: int, state: State) -> ir.Edge:
+        """An edge to the version of bytecode block `pc` that fits `state`."""
+        incoming = state.kinds()
+        versions = self.versions.setdefault(pc, [])
+        for want, block in versions:
+            if incoming == want:
+                return ir.Edge(block, state.leaves())
+        fitting = [(want, b) for want, b in versions if all(map(kinds.fits, incoming, want))]
+        if fitting:
+            want, block = fitting[-1]
+            return ir.Edge(block, self.coerce(state, want))
+        target = incoming
+        if pc in self.decoded.loop_heads:
+            target = tuple(k.general() for k in target)
+        if len(versions) >= MAX_BLOCK_VERSIONS:
+            target = tuple(_join_all([target] + [w for w, _ in versions], i) for i in range(len(target)))
+        if any(k is None for k in target):
+            return self._deopt_edge(pc, state)
+        block = self.fn.new_block(f"bytecode {pc}")
+        new_state = self._state_for(block, target, len(state.locals))
+        versions.append((target, block))
+        self.worklist.append((pc, block, new_state))
+        return ir.Edge(block, self.coerce(state, target))
+
+    def _deopt_edge(self, pc: int, state: State) -> ir.Edge:
+        """Kinds that cannot be merged (an unbound local on one side):
+        leave for the interpreter at `pc`."""
+        block = self.fn.new_block(f"exit at {pc}")
+        new_state = self._state_for(block, state.kinds(), len(state.locals))
+        exit = self.deopt_exit("unmergeable kinds", new_state, pc)
+        block.term = ir.Terminator("deopt", exit=exit)
+        return ir.Edge(block, state.leaves())
+
+    def _state_for(self, block: ir.Block, target: tuple[Kind, ...], nlocals: int) -> State:
+        avs = []
+        for kind in target:
+            leaves = tuple(self.fn.new_value(t, owned=(t == "obj")) for t in kind.leaves)
+            block.params.extend(leaves)
+            avs.append(AV(kind, leaves))
+        return State(avs[:nlocals], avs[nlocals:])
+
+    def coerce(self, state: State, target: tuple[Kind, ...]) -> list[ir.Value]:
+        """Leaves of `state` converted to the representation of `target`."""
+        out: list[ir.Value] = []
+        for av, want in zip(state.locals + state.stack, target):
+            out.extend(self.convert(av, want).leaves)
+        return out
+
+    def convert(self, av: AV, want: Kind) -> AV:
+        if av.kind == want:
+            return av
+        if isinstance(want, kinds.Tuple):
+            items = [self.convert(a, w) for a, w in zip(split_tuple(av), want.items)]
+            return AV(want, tuple(v for a in items for v in a.leaves))
+        if want == kinds.OBJECT:
+            return AV(want, (self.box(av),))
+        assert isinstance(av.kind, kinds.Const), (av, want)
+        return AV(want, (self.const(av.kind.value),))
+
+    # --- boxing ----------------------------------------------------------
+    def box(self, av: AV) -> ir.Value:
+        """An obj value for `av` (owned or borrowed, refcount.py tracks it)."""
+        k = av.kind
+        if isinstance(k, kinds.Const):
+            return self.const(k.value) if not isinstance(k.value, (bool, int, float)) else self._const_obj(k.value)
+        if k == kinds.INT:
+            return self.emit("box_int", list(av.leaves), "error")  # type: ignore[return-value]
+        if k == kinds.FLOAT:
+            return self.emit("box_float", list(av.leaves), "error")  # type: ignore[return-value]
+        if k == kinds.BOOL:
+            return self.emit("box_bool", list(av.leaves))  # type: ignore[return-value]
+        if k == kinds.OBJECT:
+            return av.leaves[0]
+        if isinstance(k, kinds.Tuple):
+            items = [self.box(a) for a in split_tuple(av)]
+            return self.emit("build_tuple", items, "error")  # type: ignore[return-value]
+        if isinstance(k, kinds.RangeKind):
+            return self.emit("build_range", list(av.leaves), "error")  # type: ignore[return-value]
+        raise CannotSpecialize(f"cannot box {k}")
+
+    def _const_obj(self, value: object) -> ir.Value:
+        self.keepalive.append(value)
+        return self.emit("const_obj", [], value=value)  # type: ignore[return-value]
+
+    # --- returns ---------------------------------------------------------
+    def ret(self, av: AV) -> None:
+        assert self.block is not None
+        self.returns.append((self.block, av))
+        self.block = None
+
+    def _finish_returns(self) -> None:
+        """All return sites are known: pick the return kind and emit `ret`s."""
+        ret_kinds = [av.kind for _, av in self.returns]
+        kind: Kind | None = ret_kinds[0] if ret_kinds else kinds.OBJECT
+        for k in ret_kinds[1:]:
+            kind = kinds.join(kind, k)  # type: ignore[arg-type]
+        if kind is None or isinstance(kind, (kinds.Tuple, kinds.RangeKind, kinds.RangeIter)):
+            kind = kinds.OBJECT
+        if isinstance(kind, kinds.Const) and not isinstance(kind.value, (type(None), bool)):
+            kind = kind.general()
+            kind = kind if kind in (kinds.INT, kinds.FLOAT, kinds.BOOL) else kinds.OBJECT
+        self.return_kind = kind
+        self.fn.ret_kind = str(kind)
+        self.fn.ret_type = kind.leaves[0] if kind.leaves else "i64"
+        for block, av in self.returns:
+            self.block = block
+            value = self.convert(av, kind) if kind != av.kind else av
+            leaf = value.leaves[0] if value.leaves else self.const(0)
+            self.terminate(ir.Terminator("ret", value=leaf))
+
+
+def split_tuple(av: AV) -> list[AV]:
+    assert isinstance(av.kind, kinds.Tuple)
+    out, i = [], 0
+    for k in av.kind.items:
+        n = len(k.leaves)
+        out.append(AV(k, av.leaves[i:i + n]))
+        i += n
+    return out
+
+
+def _join_all(rows: list[tuple[Kind, ...]], i: int) -> Kind | None:
+    kind: Kind | None = rows[0][i]
+    for row in rows[1:]:
+        if kind is None:
+            return None
+        kind = kinds.join(kind, row[i])
+    return kind
+
+
+def specialize(request: Request, resolver: object) -> Result:
+    return Specializer(request, resolver).run()
