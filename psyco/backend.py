@@ -218,6 +218,8 @@ class VersionCodegen:
             self.blocks[blk.id] = f.append_basic_block(f"b{blk.id}")
         b = L.IRBuilder(start)
         self.b = b
+        calls = b.inttoptr(I64(self.calls_address), I64.as_pointer())
+        b.store(b.add(b.load(calls), I64(1)), calls)
         # Recursion is counted as the interpreter counts Python frames.
         rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         rem = b.load(rem_ptr)
@@ -226,7 +228,8 @@ class VersionCodegen:
         go = self.blocks[self.fn.blocks[0].id]
         b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, go)
         b.position_at_end(deep)
-        failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, b.bitcast(self.mb.cstring(""), PTR)])
+        where = b.bitcast(self.mb.cstring(""), PTR)
+        failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, where])
         recursion_error = b.append_basic_block("recursion_error")
         b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, go)
         b.position_at_end(recursion_error)
@@ -492,8 +495,6 @@ class VersionCodegen:
         for i, kind in enumerate(self.entry_kinds):
             arg = b.load(b.gep(args, [I64(i)]))
             leaves.extend(self._unbox_entry(arg, kind, mismatch))
-        calls = b.inttoptr(I64(self.calls_address), I64.as_pointer())
-        b.store(b.add(b.load(calls), I64(1)), calls)
         tstate = b.call(self.mb.c_function("PyThreadState_Get"), [])
         ret_slot = b.alloca(self.ret_type)
         boxed_slot = b.alloca(OBJ)
@@ -636,7 +637,8 @@ class VersionCodegen:
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
-    return L.FunctionType(I32, [PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()])
+    params = [PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()]
+    return L.FunctionType(I32, params)
 
 
 _EXIT_COUNTERS: dict[int, tuple[int, int, object]] = {}

@@ -558,7 +558,9 @@ def pop_jump_if(s: Specializer, ins: Instruction) -> None:
     _conditional(s, ins, value, jump_when, s.state, s.state)
 
 
-def _conditional(s: Specializer, ins: Instruction, value: AV, jump_when: bool, taken: State, fallthrough: State) -> None:
+def _conditional(
+    s: Specializer, ins: Instruction, value: AV, jump_when: bool, taken: State, fallthrough: State
+) -> None:
     known = static_truth(value)
     if known is not None:
         s.jump(ins.target if known == jump_when else ins.next_index, taken if known == jump_when else fallthrough)  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""Command line: run a program with every function compiled when called.
+
+    python -m psyco [--report] [--profile] script.py [args...]
+    python -m psyco [--report] [--profile] -m module [args...]
+
+`sys.argv`, `__name__ == "__main__"`, exit codes and the output of an
+uncaught exception are those of `python script.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import sys
+import time
+import types
+
+USAGE = """usage: python -m psyco [--report] [--profile] script.py [args...]
+       python -m psyco [--report] [--profile] -m module [args...]
+
+  --report    after the run, print on stderr what was compiled and what not
+  --profile   compile only functions called often (psyco.profile())
+  PSYCO_STATS=file.json  write compile statistics to that file at exit"""
+
+
+def _parse(argv: list[str]) -> tuple[dict[str, bool], str | None, str | None, list[str]]:
+    options = {"report": False, "profile": False}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--report", "--profile"):
+            options[arg[2:]] = True
+        elif arg in ("-h", "--help"):
+            print(USAGE)
+            sys.exit(0)
+        elif arg == "-m":
+            if i + 1 >= len(argv):
+                break
+            return options, None, argv[i + 1], argv[i + 2:]
+        elif arg.startswith("-"):
+            print(f"psyco: unknown option {arg}\n{USAGE}", file=sys.stderr)
+            sys.exit(2)
+        else:
+            return options, arg, None, argv[i + 1:]
+        i += 1
+    print(USAGE, file=sys.stderr)
+    sys.exit(2)
+
+
+def _user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """Drop psyco's and runpy's own frames from the top of a traceback."""
+    internal = (os.path.dirname(os.path.abspath(__file__)) + os.sep, runpy.__file__, "<frozen runpy>")
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(internal):
+        tb = tb.tb_next
+    return tb
+
+
+def _run_script(path: str, args: list[str], threshold: int) -> None:
+    from psyco import api
+
+    with open(path, "rb") as f:
+        source = f.read()
+    code = api.transform_code(compile(source, path, "exec"), threshold)
+    sys.argv = [path] + args
+    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__file__": path, "__builtins__": __builtins__, "__cached__": None})
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+def _write_stats(path: str, startup: float) -> None:
+    from psyco.runtime.jit import STATS, CodeEntry
+
+    entries = {id(e): e for e in CodeEntry.by_code.values()}.values()
+    stats = {
+        "compile_time_s": STATS["compile_seconds"],
+        "versions": STATS["versions"],
+        "functions_compiled": sum(1 for e in entries if e.versions),
+        "compile_times_s": STATS["compile_times"],
+        "startup_s": startup,
+    }
+    with open(path, "w") as f:
+        json.dump(stats, f)
+
+
+def main(argv: list[str] | None = None) -> None:
+    started = time.perf_counter()
+    options, script, module, args = _parse(sys.argv[1:] if argv is None else argv)
+    import psyco
+
+    active = psyco.supported()
+    threshold = 1
+    if active:
+        from psyco import api
+
+        threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
+        api._take_over(threshold)
+    startup = time.perf_counter() - started
+    try:
+        if script is not None:
+            if active:
+                _run_script(script, args, threshold)
+            else:
+                sys.argv = [script] + args
+                runpy.run_path(script, run_name="__main__")
+        else:
+            sys.argv = [module] + args  # runpy sets argv[0] to the module's file
+            runpy.run_module(module, run_name="__main__", alter_sys=True)  # type: ignore[arg-type]
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        sys.stdout.flush()
+        exc.__traceback__ = _user_traceback(exc.__traceback__)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        if isinstance(exc, KeyboardInterrupt):  # die of SIGINT, as python does
+            sys.stderr.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        sys.exit(1)
+    finally:
+        if active and options["report"]:
+            sys.stdout.flush()
+            print(psyco.format_report(), file=sys.stderr)
+        stats_path = os.environ.get("PSYCO_STATS")
+        if active and stats_path:
+            _write_stats(stats_path, startup)
+
+
+if __name__ == "__main__":
+    main()

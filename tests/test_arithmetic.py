@@ -1,0 +1,173 @@
+"""Differential tests of operators on ints, floats and bools."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import psyco
+from tests.differential import calls_compiled, outcome, same
+
+EDGE_INTS = [0, 1, -1, 2, -2, 7, -7, 2**31, 2**53, 2**53 + 1, 2**62, 2**63 - 1, -(2**63), -(2**63) + 1, 2**63, 2**64]
+EDGE_FLOATS = [0.0, -0.0, 1.5, -1.5, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan, 3.0, -7.0]
+
+
+def add(a, b):
+    return a + b
+
+
+def sub(a, b):
+    return a - b
+
+
+def mul(a, b):
+    return a * b
+
+
+def floordiv(a, b):
+    return a // b
+
+
+def mod(a, b):
+    return a % b
+
+
+def truediv(a, b):
+    return a / b
+
+
+def power(a, b):
+    return a**b
+
+
+def lshift(a, b):
+    return a << b
+
+
+def rshift(a, b):
+    return a >> b
+
+
+def bitand(a, b):
+    return a & b
+
+
+def bitor(a, b):
+    return a | b
+
+
+def bitxor(a, b):
+    return a ^ b
+
+
+def lt(a, b):
+    return a < b
+
+
+def le(a, b):
+    return a <= b
+
+
+def eq(a, b):
+    return a == b
+
+
+def ne(a, b):
+    return a != b
+
+
+def gt(a, b):
+    return a > b
+
+
+def ge(a, b):
+    return a >= b
+
+
+def neg(a):
+    return -a
+
+
+def pos(a):
+    return +a
+
+
+def inv(a):
+    return ~a
+
+
+def not_(a):
+    return not a
+
+
+BINARY = [add, sub, mul, floordiv, mod, truediv, power, lshift, rshift, bitand, bitor, bitxor, lt, le, eq, ne, gt, ge]
+COMPILED = {f: psyco.proxy(f) for f in BINARY + [neg, pos, inv, not_]}
+
+
+@pytest.mark.parametrize("op", BINARY, ids=lambda f: f.__name__)
+def test_int_edges(op):
+    for a in EDGE_INTS:
+        for b in EDGE_INTS + [-3, 3, 63, 64, 65]:
+            if op is power and abs(b) > 64:
+                continue
+            same(op, a, b, compiled=COMPILED[op])
+
+
+@pytest.mark.parametrize("op", BINARY, ids=lambda f: f.__name__)
+def test_float_and_mixed_edges(op):
+    values = EDGE_FLOATS + [0, 1, -1, 3, 2**53 + 1, True, False]
+    for a in values:
+        for b in values:
+            if op is power and (abs(b) > 1e300 or isinstance(a, int) and isinstance(b, int) and abs(b) > 64):
+                continue  # plain CPython would take forever
+            same(op, a, b, compiled=COMPILED[op])
+
+
+@pytest.mark.parametrize("op", [neg, pos, inv, not_], ids=lambda f: f.__name__)
+def test_unary(op):
+    for a in EDGE_INTS + EDGE_FLOATS + [True, False, None]:
+        same(op, a, compiled=COMPILED[op])
+
+
+def test_fast_paths_really_compiled():
+    for op in (add, floordiv, mod, lt):
+        g = COMPILED[op]
+        before = calls_compiled(g)
+        assert outcome(g, 5, 3) == outcome(op, 5, 3)
+        assert calls_compiled(g) > before, op.__name__
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-(2**64), max_value=2**64), st.integers(min_value=-(2**64), max_value=2**64))
+def test_int_ops_property(a, b):
+    for op in (add, sub, mul, floordiv, mod, truediv, bitand, bitor, bitxor, lt, eq):
+        same(op, a, b, compiled=COMPILED[op])
+    same(lshift, a, b % 70, compiled=COMPILED[lshift])
+    same(rshift, a, b % 70, compiled=COMPILED[rshift])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True), st.one_of(st.floats(), st.integers(-(2**60), 2**60)))
+def test_float_ops_property(a, b):
+    for op in (add, sub, mul, floordiv, mod, truediv, lt, le, eq, ne):
+        same(op, a, b, compiled=COMPILED[op])
+        same(op, b, a, compiled=COMPILED[op])
+
+
+def augmented(n, step):
+    total = 0
+    x = 1
+    for i in range(n):
+        total += i * step
+        total -= 3
+        x *= 3
+        x %= 1000003
+        total //= 2
+        total ^= x
+    return total, x
+
+
+def test_augmented_assignment():
+    for n, step in [(0, 1), (10, 3), (1000, -7), (50, 2**40)]:
+        same(augmented, n, step)

@@ -1,0 +1,171 @@
+"""Differential tests of control flow, loops, tuples and calls."""
+
+import math
+
+import pytest
+
+import psyco
+from tests.differential import calls_compiled, same
+
+LIMIT = 100
+
+
+def branches(x):
+    if x > 10 and x < 20 or x == -5:
+        return 1
+    elif not x:
+        return 2
+    elif x % 2 == 0 or x is None:
+        return 3
+    return 4
+
+
+def while_loop(n):
+    i, total = 0, 0
+    while i < n:
+        i += 1
+        if i % 3 == 0:
+            continue
+        if total > 10**6:
+            break
+        total += i
+    return total
+
+
+def ranges(a, b, c):
+    total = 0
+    for i in range(a):
+        total += i
+    for i in range(a, b):
+        total -= i
+    for i in range(b, a, c):
+        total += i * 3
+    for i in range(a, b, -c if c else 1):
+        total += i % 5
+    return total
+
+
+def nested(n):
+    count = 0
+    for i in range(n):
+        for j in range(i):
+            if (i + j) % 7 == 0:
+                count += 1
+    return count
+
+
+def fib_pair(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def swap3(a, b, c):
+    a, b, c = c, a, b
+    return a - b * c
+
+
+def uses_global(x):
+    return x * LIMIT + len(str(x))
+
+
+def builtins_inline(x, y):
+    return abs(x) + min(x, y) - max(x, y) + int(x) + float(y) + bool(x) + round(x * 1.5)
+
+
+def divmods(a, b):
+    q, r = divmod(a, b)
+    return q * 1000 + r
+
+
+def maths(x):
+    return (math.sqrt(abs(x)) + math.sin(x) + math.cos(x) + math.exp(x / 100) + math.log(abs(x) + 1)
+            + math.floor(x) + math.ceil(x) + math.fabs(x) + math.atan2(x, 3.0) + math.tan(x) + math.log10(abs(x) + 1)
+            + math.pow(abs(x), 0.5) + math.hypot(x, 4.0) + math.isnan(x) + math.isinf(x) + math.isfinite(x))
+
+
+def math_errors(x):
+    return math.sqrt(x) + math.log(x)
+
+
+def square(x):
+    return x * x
+
+
+def calls_other(n):
+    total = 0
+    for i in range(n):
+        total += square(i)
+    return total
+
+
+def recursive(n):
+    if n < 2:
+        return n
+    return recursive(n - 1) + recursive(n - 2)
+
+
+def generic_calls(n):
+    return len(str(n)) + sum([n, 1]) + max(n, 2, 3) + int("12") + round(n / 3, 2)
+
+
+def keyword_call(x):
+    return sorted([x, 3, 1], reverse=True)[0] + int("11", base=2)
+
+
+def none_result(x):
+    if x > 0:
+        return None
+    return x
+
+
+def float_accumulate(n):
+    s = 0
+    for i in range(n):
+        s += i * 0.5
+    return s
+
+
+CASES = [
+    (branches, [(15,), (-5,), (0,), (4,), (7,), (25,), (0.0,), (True,)]),
+    (while_loop, [(0,), (10,), (5000,)]),
+    (ranges, [(5, 10, 2), (10, 5, -1), (0, 0, 1), (-3, 7, 3), (3, 100, 7)]),
+    (nested, [(0,), (50,)]),
+    (fib_pair, [(0,), (10,), (90,), (100,), (300,)]),
+    (swap3, [(1, 2, 3), (1.5, 2, 3)]),
+    (uses_global, [(3,), (-7,)]),
+    (builtins_inline, [(3, 4), (-7, 2), (2.5, -1.5), (-2**62, 5)]),
+    (divmods, [(17, 5), (-17, 5), (17, -5), (0, 3), (5, 0), (7.5, 2), (-7.5, 2.0), (1, 0.0)]),
+    (maths, [(1.0,), (0.5,), (-3.0,), (10,), (0,), (710.0 * 100,)]),
+    (math_errors, [(4.0,), (-1.0,), (0.0,), (math.inf,), (math.nan,)]),
+    (calls_other, [(10,), (1000,)]),
+    (recursive, [(0,), (1,), (15,)]),
+    (generic_calls, [(5,), (2**70,)]),
+    (keyword_call, [(5,), (1,)]),
+    (none_result, [(1,), (-1,)]),
+    (float_accumulate, [(0,), (10,), (1000,)]),
+]
+
+
+@pytest.mark.parametrize("f,args_list", CASES, ids=[c[0].__name__ for c in CASES])
+def test_differential(f, args_list):
+    g = psyco.proxy(f)
+    for args in args_list:
+        same(f, *args, compiled=g)
+    assert calls_compiled(g) > 0, f"{f.__name__} never ran compiled"
+
+
+def test_recursion_is_a_direct_native_call():
+    g = psyco.proxy(recursive)
+    assert g(20) == recursive(20)
+    ir_text = psyco.dump(g)
+    assert "call_direct" in ir_text
+    assert "-> Int" in ir_text
+
+
+def test_inline_math_has_no_generic_call():
+    g = psyco.proxy(maths)
+    g(1.0)
+    text = psyco.dump(g)
+    assert "math" in text and "name='sqrt'" in text
