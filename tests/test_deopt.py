@@ -1,0 +1,144 @@
+"""Guards, deoptimization and tracebacks, compared with plain CPython."""
+
+import math
+import traceback
+
+import psyco
+from tests.differential import calls_compiled, same
+
+SCALE = 3
+
+
+def overflow_loop(n):
+    x = 1
+    for i in range(1, n):
+        x = x * i + 1  # passes 2**63 around i == 21
+    return x
+
+
+def overflow_negate(x):
+    return -x
+
+
+def deep_state(n):
+    a, b, total = 0, 1, 0
+    for i in range(n):
+        a, b = b, a + b
+        total += a % 7 + i
+    return a, b, total
+
+
+def scaled(x):
+    return x * SCALE
+
+
+def with_builtin(x):
+    return abs(x) + 1
+
+
+def failing_inner(x):
+    return 10 // x
+
+
+def failing_outer(x):
+    y = x + 1
+    return failing_inner(y - 1) + y
+
+
+def math_domain(x):
+    return math.sqrt(x - 2.0)
+
+
+def test_overflow_mid_loop_is_exact():
+    g = psyco.proxy(overflow_loop)
+    for n in (5, 20, 21, 22, 60, 200):
+        same(overflow_loop, n, compiled=g)
+    assert calls_compiled(g) > 0
+
+
+def test_int_min_negation():
+    same(overflow_negate, -(2**63))
+    same(overflow_negate, 5)
+
+
+def test_deopt_carries_locals_and_tuples():
+    for n in (10, 92, 93, 150):
+        same(deep_state, n)
+
+
+def test_kinds_change_after_warm_up():
+    g = psyco.proxy(deep_state)
+    for _ in range(100):
+        g(10)
+    same(deep_state, 12, compiled=g)
+    same(scaled, 2)
+    h = psyco.proxy(scaled)
+    for _ in range(50):
+        h(2)
+    for arg in (2.5, "ab", 2**80, True, None, [1]):
+        same(scaled, arg, compiled=h)
+
+
+def test_rebinding_a_global_is_honoured():
+    global SCALE
+    g = psyco.proxy(scaled)
+    assert g(5) == 15
+    SCALE = 10
+    try:
+        assert g(5) == 50
+        assert g(5) == scaled(5)
+    finally:
+        SCALE = 3
+    assert g(5) == 15
+
+
+def test_shadowing_a_builtin_is_honoured():
+    g = psyco.proxy(with_builtin)
+    assert g(-4) == 5
+    globals()["abs"] = lambda x: 100
+    try:
+        assert g(-4) == 101 == with_builtin(-4)
+    finally:
+        del globals()["abs"]
+    assert g(-4) == 5
+
+
+def test_guard_that_keeps_failing_leads_to_a_general_version():
+    g = psyco.proxy(overflow_loop)
+    for _ in range(200):
+        assert g(40) == overflow_loop(40)
+    rows = [r for r in psyco.report() if r["function"] == "overflow_loop"]
+    versions = [v for r in rows for v in r["versions"]]
+    assert any(not v["active"] for v in versions), versions  # retired after too many deopts
+    assert any(v["active"] for v in versions)
+
+
+def _traceback_text(f, *args):
+    try:
+        f(*args)
+    except Exception as exc:  # noqa: BLE001
+        return "".join(traceback.format_exception(exc)[1:])
+    raise AssertionError("no exception")
+
+
+def test_traceback_identical_to_cpython():
+    expected = _traceback_text(failing_outer, 0)
+    g = psyco.proxy(failing_outer)
+    got = _traceback_text(g, 0)
+    assert got == expected
+    assert "10 // x" in got and "failing_inner(y - 1)" in got
+    assert calls_compiled(g) > 0
+
+
+def test_math_domain_error_traceback():
+    expected = _traceback_text(math_domain, 1.0)
+    assert _traceback_text(psyco.proxy(math_domain), 1.0) == expected
+
+
+def test_traceback_after_deopt():
+    def boom(n):
+        x = 2**62
+        x = x + x  # overflow: the interpreter continues
+        return x // (n - n)
+
+    assert _traceback_text(psyco.proxy(boom), 3) == _traceback_text(boom, 3)
