@@ -71,7 +71,7 @@ class Engine:
         mod = llvm.parse_assembly(str(module))
         mod.verify()
         if optimize:
-            pto = llvm.create_pipeline_tuning_options(speed_level=2)
+            pto = llvm.create_pipeline_tuning_options(speed_level=0)
             pb = llvm.create_pass_builder(self.target_machine, pto)
             pb.getModulePassManager().run(mod, pb)
         self.engine.add_module(mod)
@@ -194,6 +194,7 @@ class VersionCodegen:
         self.mb = ModuleBuilder(self.body_name)
         self.values: dict[int, L.Value] = {}
         self.blocks: dict[int, L.Block] = {}
+        self.keep: list[object] = []  # objects whose addresses the code embeds
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -263,8 +264,7 @@ class VersionCodegen:
             self.values[op.result.id] = result
 
     def _leave(self) -> None:
-        rem_ptr = field_ptr(self.b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
-        self.b.store(self.b.add(self.b.load(rem_ptr), I32(1)), rem_ptr)
+        self._leave_in(self.b, self.tstate)
 
     def _terminate(self, blk: ir.Block) -> None:
         t = blk.term
@@ -324,94 +324,160 @@ class VersionCodegen:
 
     def _release(self, exit: ir.Exit) -> None:
         for v in exit.release:
-            decref(self.mb, self.b, self.v(v))
+            self.b.call(self._helper("xdecref"), [self.v(v)])
 
     def _error(self, exit: ir.Exit) -> None:
-        """An exception is set: add our traceback entry, release, return 2."""
-        b = self.b
+        """An exception is set: release, add our traceback entry, return 2."""
         self._release(exit)
-        self._add_traceback(exit.pc)
-        self._leave()
-        b.ret(I32(STATUS_ERROR))
-
-    def _add_traceback(self, pc: int) -> None:
-        """A frame of the original code at `pc`, passed to PyTraceBack_Here:
-        the entry is the one the interpreter would have made."""
-        b = self.b
-        frame = self._new_frame()
-        ok = b.append_basic_block("tb")
-        done = b.append_basic_block("tb.done")
-        b.cbranch(is_null(b, frame), done, ok)
-        b.position_at_end(ok)
-        iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
-        store_field(b, iframe, abi.IFRAME_PREV_INSTR, self._instr_ptr(pc))
-        b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
-        decref(self.mb, b, frame, nullable=False)
-        b.branch(done)
-        b.position_at_end(done)
-
-    def _new_frame(self) -> L.Value:
-        b = self.b
-        return b.call(self.mb.c_function("PyFrame_New"), [
-            self.tstate, obj_const(b, self.code), obj_const(b, self.globals), L.Constant(OBJ, None)])
-
-    def _instr_ptr(self, pc: int) -> L.Value:
-        addr = abi.address_of(self.code) + abi.CODE_ADAPTIVE + abi.CODE_UNIT * pc
-        return self.b.inttoptr(I64(addr), PTR)
+        self.b.ret(self.b.call(self._helper("error"), [self.tstate, I64(exit.pc)]))
 
     def _deopt(self, exit: ir.Exit, call_result: L.Value | None = None) -> None:
         """Rebuild the interpreter frame at exit.pc and let CPython finish."""
         b = self.b
         boxed = [self._materialize(m, call_result) for m in exit.state or ()]
+        assert len(boxed) >= self.code.co_nlocals
+        array = b.alloca(OBJ, len(boxed))
+        memset = self.mb.module.declare_intrinsic("llvm.memset", [PTR, I64])
+        b.call(memset, [b.bitcast(array, PTR), I8(0), I64(abi.POINTER_SIZE * len(boxed)), I1(0)])
+        for i, v in enumerate(boxed):
+            if not (isinstance(v, L.Constant) and v.constant is None):
+                b.store(v, b.gep(array, [I64(i)]))
         self._release(exit)
-        frame = self._new_frame()
-        ok = b.append_basic_block("deopt.frame")
-        nomem = b.append_basic_block("deopt.nomem")
-        b.cbranch(is_null(b, frame), nomem, ok)
-        b.position_at_end(nomem)
-        for v in boxed:
-            decref(self.mb, b, v)
-        self._leave()
-        b.ret(I32(STATUS_ERROR))
+        counter = exit_counter(exit)
+        address, threshold, callback = counter if counter is not None else (0, 0, None)
+        self.keep.append(callback)
+        status = b.call(self._helper("deopt"), [
+            self.tstate, array, I64(len(boxed)), I64(exit.pc), I64(address), I64(threshold),
+            obj_const(b, callback), self.boxed_slot])
+        b.ret(status)
+
+    # -- cold helpers shared by every exit of the module
+    def _helper(self, name: str) -> L.Function:
+        key = f"helper.{name}"
+        if key not in self.mb.functions:
+            self.mb.functions[key] = getattr(self, f"_define_{name}")()
+        return self.mb.functions[key]
+
+    def _cold_function(self, name: str, fnty: L.FunctionType) -> tuple[L.Function, L.IRBuilder]:
+        f = L.Function(self.mb.module, fnty, name=f"{self.body_name}.{name}")
+        f.linkage = "internal"
+        f.attributes.add("noinline")
+        f.attributes.add("cold")
+        return f, L.IRBuilder(f.append_basic_block("start"))
+
+    def _define_xdecref(self) -> L.Function:
+        f, b = self._cold_function("xdecref", L.FunctionType(VOID, [OBJ]))
+        decref(self.mb, b, f.args[0])
+        b.ret_void()
+        return f
+
+    def _frame_at(self, b: L.IRBuilder, tstate: L.Value, pc: L.Value) -> tuple[L.Value, L.Value, L.Block]:
+        """A new frame of the original code with prev_instr at unit `pc`;
+        returns (frame, its _PyInterpreterFrame, block taken if NULL)."""
+        frame = b.call(self.mb.c_function("PyFrame_New"), [
+            tstate, obj_const(b, self.code), obj_const(b, self.globals), L.Constant(OBJ, None)])
+        fail = b.append_basic_block("no_frame")
+        ok = b.append_basic_block("frame")
+        b.cbranch(is_null(b, frame), fail, ok)
         b.position_at_end(ok)
         iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
-        nlocals = self.code.co_nlocals
-        for i, v in enumerate(boxed):
-            store_field(b, iframe, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * i, v)
-        store_field(b, iframe, abi.IFRAME_STACKTOP, I32(len(boxed)))
-        assert len(boxed) >= nlocals
-        store_field(b, iframe, abi.IFRAME_PREV_INSTR, self._instr_ptr(exit.pc - 1))
-        counter = exit_counter(exit)
-        if counter is not None:
-            self._count_exit(counter)
-        result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
-        decref(self.mb, b, frame, nullable=False)
-        self._leave()
-        failed = b.append_basic_block("deopt.failed")
-        done = b.append_basic_block("deopt.done")
-        b.cbranch(is_null(b, result), failed, done)
-        b.position_at_end(failed)
-        b.ret(I32(STATUS_ERROR))  # the resumed frame added its own entry
-        b.position_at_end(done)
-        b.store(result, self.boxed_slot)
-        b.ret(I32(STATUS_BOXED))
+        first = b.ptrtoint(obj_const(b, self.code), I64)
+        address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
+        store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
+        return frame, iframe, fail
 
-    def _count_exit(self, counter: tuple[int, int, object]) -> None:
-        """Count this exit; at the threshold tell the runtime (once)."""
-        b = self.b
-        address, threshold, callback = counter
-        slot = b.inttoptr(I64(address), I64.as_pointer())
-        n = b.add(b.load(slot), I64(1))
-        b.store(n, slot)
-        notify = b.append_basic_block("exit.hot")
-        go = b.append_basic_block("exit.counted")
-        b.cbranch(b.icmp_signed("==", n, I64(threshold)), notify, go)
+    @staticmethod
+    def _leave_in(b: L.IRBuilder, tstate: L.Value) -> None:
+        rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+        b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
+
+    def _define_error(self) -> L.Function:
+        """i32 error(tstate, pc): add the traceback entry the interpreter
+        would have made (a frame of the original code at `pc`, passed to
+        PyTraceBack_Here), leave the recursion count, return STATUS_ERROR."""
+        f, b = self._cold_function("error", L.FunctionType(I32, [PTR, I64]))
+        tstate, pc = f.args
+        frame, _, fail = self._frame_at(b, tstate, pc)
+        b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
+        decref(self.mb, b, frame, nullable=False)
+        b.branch(fail)
+        b.position_at_end(fail)
+        self._leave_in(b, tstate)
+        b.ret(I32(STATUS_ERROR))
+        return f
+
+    def _define_deopt(self) -> L.Function:
+        """i32 deopt(tstate, values, n, pc, counter, threshold, callback, out):
+        build the interpreter frame from `values` (new references: locals,
+        then stack), resume it at unit `pc` and return its result as
+        STATUS_BOXED in *out, or STATUS_ERROR.  Counts the exit and calls
+        `callback` when the count reaches `threshold`."""
+        fnty = L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64, I64, I64, I64, OBJ, OBJ.as_pointer()])
+        f, b = self._cold_function("deopt", fnty)
+        tstate, values, n, pc, counter, threshold, callback, out = f.args
+        frame, iframe, fail = self._frame_at(b, tstate, b.sub(pc, I64(1)))
+        # move the values into localsplus
+        head = b.append_basic_block("copy")
+        body = b.append_basic_block("copy.body")
+        done = b.append_basic_block("copy.done")
+        start = b.block
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(I64)
+        i.add_incoming(I64(0), start)
+        b.cbranch(b.icmp_signed("<", i, n), body, done)
+        b.position_at_end(body)
+        slot = b.gep(b.bitcast(field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS, OBJ), OBJ.as_pointer()), [i])
+        b.store(b.load(b.gep(values, [i])), slot)
+        i.add_incoming(b.add(i, I64(1)), body)
+        b.branch(head)
+        b.position_at_end(done)
+        store_field(b, iframe, abi.IFRAME_STACKTOP, b.trunc(n, I32))
+        # count the exit; at the threshold tell the runtime once
+        counted = b.append_basic_block("counted")
+        count = b.append_basic_block("count")
+        b.cbranch(b.icmp_unsigned("==", counter, I64(0)), counted, count)
+        b.position_at_end(count)
+        slot = b.inttoptr(counter, I64.as_pointer())
+        times = b.add(b.load(slot), I64(1))
+        b.store(times, slot)
+        notify = b.append_basic_block("notify")
+        b.cbranch(b.icmp_signed("==", times, threshold), notify, counted)
         b.position_at_end(notify)
         r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
-            obj_const(b, callback), L.Constant(PTR, None), I64(0), L.Constant(OBJ, None)])
+            callback, L.Constant(PTR, None), I64(0), L.Constant(OBJ, None)])
         decref(self.mb, b, r)
-        b.branch(go)
-        b.position_at_end(go)
+        b.branch(counted)
+        b.position_at_end(counted)
+        result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
+        decref(self.mb, b, frame, nullable=False)
+        self._leave_in(b, tstate)
+        failed = b.append_basic_block("resumed.failed")
+        finished = b.append_basic_block("resumed")
+        b.cbranch(is_null(b, result), failed, finished)
+        b.position_at_end(failed)
+        b.ret(I32(STATUS_ERROR))  # the resumed frame added its own entry
+        b.position_at_end(finished)
+        b.store(result, out)
+        b.ret(I32(STATUS_BOXED))
+        # no frame: drop the values
+        b.position_at_end(fail)
+        head2 = b.append_basic_block("drop")
+        body2 = b.append_basic_block("drop.body")
+        done2 = b.append_basic_block("drop.done")
+        b.branch(head2)
+        b.position_at_end(head2)
+        j = b.phi(I64)
+        j.add_incoming(I64(0), fail)
+        b.cbranch(b.icmp_signed("<", j, n), body2, done2)
+        b.position_at_end(body2)
+        decref(self.mb, b, b.load(b.gep(values, [j])))
+        j.add_incoming(b.add(j, I64(1)), b.block)
+        b.branch(head2)
+        b.position_at_end(done2)
+        self._leave_in(b, tstate)
+        b.ret(I32(STATUS_ERROR))
+        return f
 
     def _materialize(self, m: ir.Materializer, call_result: L.Value | None) -> L.Value:
         """A new reference (or NULL) for one frame slot."""

@@ -10,6 +10,7 @@ increments and decrements from that ownership, nothing else does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TYPES = ("i64", "f64", "i1", "obj")
@@ -325,3 +326,49 @@ def verify(fn: Function) -> None:
         if v.id not in defined:
             raise VerifyError(f"b{b.id}: {v} used but never defined")
 
+
+
+def forward_single_predecessor_params(fn: Function) -> None:
+    """A block with one incoming edge needs no parameters: its uses of them
+    become uses of the edge's arguments (keeps the LLVM phi count down)."""
+    incoming: dict[int, list[Edge]] = {b.id: [] for b in fn.blocks}
+    for b in fn.blocks:
+        for e in b.term.edges if b.term else ():
+            incoming[e.target.id].append(e)
+    replace: dict[int, Value] = {}
+    for b in fn.blocks[1:]:
+        edges = incoming[b.id]
+        if len(edges) == 1 and b.params:
+            for p, a in zip(b.params, edges[0].args):
+                replace[p.id] = a
+            b.params = []
+            edges[0].args = []
+
+    def resolve(v: Value) -> Value:
+        while v.id in replace:
+            v = replace[v.id]
+        return v
+
+    def resolve_exit(e: Exit | None) -> None:
+        if e is not None and e.state is not None:
+            for m in e.state:
+                _resolve_materializer(m, resolve)
+
+    for b in fn.blocks:
+        for op in b.ops:
+            op.args = [resolve(v) for v in op.args]
+            resolve_exit(op.exit)
+            resolve_exit(op.deopt)
+        t = b.term
+        if t is not None:
+            t.cond = resolve(t.cond) if t.cond is not None else None
+            t.value = resolve(t.value) if t.value is not None else None
+            for e in t.edges:
+                e.args = [resolve(v) for v in e.args]
+            resolve_exit(t.exit)
+
+
+def _resolve_materializer(m: Materializer, resolve: Callable[[Value], Value]) -> None:
+    m.args = [resolve(v) for v in m.args]
+    for p in m.parts:
+        _resolve_materializer(p, resolve)

@@ -241,6 +241,8 @@ class Specializer:
 
     def edge(self, pc: int, state: State) -> ir.Edge:
         """An edge to the version of bytecode block `pc` that fits `state`."""
+        live = self.decoded.live_locals[pc]
+        state = State([a if i in live else AV(kinds.UNBOUND) for i, a in enumerate(state.locals)], state.stack)
         incoming = state.kinds()
         versions = self.versions.setdefault(pc, [])
         for want, block in versions:

@@ -63,6 +63,7 @@ class DecodedCode:
     handlers: list[Handler]
     blocks: dict[int, Block]
     loop_heads: set[int]
+    live_locals: dict[int, frozenset[int]]  # block start -> locals read before written
 
     def protected(self, index: int) -> bool:
         """Is the instruction at `index` inside a try/with region?"""
@@ -143,7 +144,46 @@ def decode(code: types.CodeType) -> DecodedCode:
     by_index = {i.index: i for i in instructions}
     handlers = parse_exception_table(code.co_exceptiontable)
     blocks, loop_heads = _build_cfg(instructions, handlers, by_start)
-    return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads)
+    live = _live_locals(code, blocks, bool(handlers))
+    return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads, live)
+
+
+READS = {"LOAD_FAST", "DELETE_FAST", "LOAD_CLOSURE", "LOAD_DEREF", "DELETE_DEREF"}
+
+
+def _live_locals(code: types.CodeType, blocks: dict[int, Block], has_handlers: bool) -> dict[int, frozenset[int]]:
+    """For each block, the locals whose current value may still be read.
+
+    A dead local's value can be forgotten at a block boundary: the
+    specializer then merges states that differ only in dead locals.  With
+    exception handlers every local is kept (handlers read them from
+    anywhere in their range).
+    """
+    everything = frozenset(range(code.co_nlocals))
+    if has_handlers or code.co_flags & 0x08 or code.co_cellvars:
+        return {start: everything for start in blocks}
+    gen: dict[int, set[int]] = {}
+    kill: dict[int, set[int]] = {}
+    for start, block in blocks.items():
+        g, k = set(), set()
+        for ins in block.instructions:
+            if ins.opname in READS and ins.arg not in k:
+                g.add(ins.arg)  # type: ignore[arg-type]
+            elif ins.opname == "STORE_FAST":
+                k.add(ins.arg)  # type: ignore[arg-type]
+        gen[start], kill[start] = g, k
+    live: dict[int, set[int]] = {start: set() for start in blocks}
+    changed = True
+    while changed:
+        changed = False
+        for start in reversed(list(blocks)):
+            out: set[int] = set()
+            for succ in blocks[start].successors:
+                out |= live.get(succ, set())
+            new = gen[start] | (out - kill[start])
+            if new != live[start]:
+                live[start], changed = new, True
+    return {start: frozenset(v) for start, v in live.items()}
 
 
 def _with_target(ins: Instruction, target: int) -> Instruction:

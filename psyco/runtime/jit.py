@@ -260,6 +260,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver) -> Version:
     engine = backend.Engine.get()
+    ir.forward_single_predecessor_params(result.fn)
     refcount.insert_refcounts(result.fn)
     ir.verify(result.fn)
     pending = resolver.self_version
