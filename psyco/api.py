@@ -122,6 +122,7 @@ def transform_code(code: types.CodeType, threshold: int = 1) -> types.CodeType:
     if is_function and code not in _NEVER and abi.trampoline_supported(code) is None:
         entry = CodeEntry.for_code(code)
         entry.compile_threshold = threshold
+        entry.whole_program = True
         return entry.trampoline
     return code
 
@@ -137,6 +138,7 @@ def _bind_namespace(namespace: dict, threshold: int, seen: set[int]) -> None:
                 entry = _entry_for(value, "full", quiet=True)
                 if entry is not None:
                     entry.compile_threshold = threshold
+                    entry.whole_program = True
                     value.__code__ = entry.trampoline
         elif isinstance(value, type) and value.__module__ == namespace.get("__name__"):
             _bind_namespace(dict(vars(value)), threshold, seen)

@@ -6,7 +6,7 @@ Each compiled version becomes one LLVM module with two functions:
   returns a status: 0 the unboxed result is in `ret`, 1 a boxed result is in
   `boxed` (the interpreter finished the call after a deopt), 2 an exception
   is set and this function's traceback entry is on top of the traceback;
-* the *entry*, `PyObject* entry(args, nargs, globals)`, called by the
+* the *entry*, `PyObject* entry(args, nargs, globals, tstate)`, called by the
   dispatcher: it checks the arguments' kinds (returning NO_MATCH when they
   differ), unboxes them, calls the body and boxes its result.
 
@@ -255,6 +255,15 @@ class VersionCodegen:
                     self._lower(post)
             self._terminate(blk)
 
+    def alloca(self, ty: L.Type, count: int = 1) -> L.Value:
+        """Stack memory in the function's first block (allocas elsewhere
+        would grow the stack on every loop iteration)."""
+        entry = self.b.function.entry_basic_block
+        b = L.IRBuilder(entry)
+        if entry.instructions:
+            b.position_before(entry.instructions[0])
+        return b.alloca(ty, count) if count > 1 else b.alloca(ty)
+
     def v(self, value: ir.Value) -> L.Value:
         return self.values[value.id]
 
@@ -336,7 +345,7 @@ class VersionCodegen:
         b = self.b
         boxed = [self._materialize(m, call_result) for m in exit.state or ()]
         assert len(boxed) >= self.code.co_nlocals
-        array = b.alloca(OBJ, len(boxed))
+        array = self.alloca(OBJ, len(boxed))
         memset = self.mb.module.declare_intrinsic("llvm.memset", [PTR, I64])
         b.call(memset, [b.bitcast(array, PTR), I8(0), I64(abi.POINTER_SIZE * len(boxed)), I1(0)])
         for i, v in enumerate(boxed):
@@ -536,7 +545,7 @@ class VersionCodegen:
     def _range(self, start: L.Value, stop: L.Value, step: L.Value) -> L.Value:
         b = self.b
         args = [b.call(self.mb.c_function("PyLong_FromLongLong"), [x]) for x in (start, stop, step)]
-        array = b.alloca(OBJ, 3)
+        array = self.alloca(OBJ, 3)
         for i, a in enumerate(args):
             b.store(a, b.gep(array, [I64(i)]))
         r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
@@ -547,9 +556,9 @@ class VersionCodegen:
 
     # -- the boxed entry
     def _build_entry(self) -> None:
-        fnty = L.FunctionType(OBJ, [OBJ.as_pointer(), I64, OBJ])
+        fnty = L.FunctionType(OBJ, [OBJ.as_pointer(), I64, OBJ, PTR])
         f = self.mb.declare(self.entry_name, fnty)
-        args, nargs, globals_ = f.args
+        args, nargs, globals_, tstate = f.args
         b = L.IRBuilder(f.append_basic_block("start"))
         self.b = b
         mismatch = f.append_basic_block("no_match")
@@ -561,9 +570,8 @@ class VersionCodegen:
         for i, kind in enumerate(self.entry_kinds):
             arg = b.load(b.gep(args, [I64(i)]))
             leaves.extend(self._unbox_entry(arg, kind, mismatch))
-        tstate = b.call(self.mb.c_function("PyThreadState_Get"), [])
-        ret_slot = b.alloca(self.ret_type)
-        boxed_slot = b.alloca(OBJ)
+        ret_slot = self.alloca(self.ret_type)
+        boxed_slot = self.alloca(OBJ)
         # The trampoline's frame already counted this call's recursion depth.
         rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
@@ -637,7 +645,7 @@ class VersionCodegen:
         small_value = b.mul(digit, size)  # size is -1, 0 or 1
         b.branch(done)
         b.position_at_end(big)
-        overflow = b.alloca(I32)
+        overflow = self.alloca(I32)
         big_value = b.call(self.mb.c_function("PyLong_AsLongLongAndOverflow"), [o, b.bitcast(overflow, PTR)])
         big_ok = b.icmp_signed("==", b.load(overflow), I32(0))
         b.branch(done)
@@ -669,7 +677,7 @@ class VersionCodegen:
         trampoline frame at the same instruction, so the traceback is the
         interpreter's exactly."""
         b = self.b
-        slots = [b.alloca(OBJ) for _ in range(3)]
+        slots = [self.alloca(OBJ) for _ in range(3)]
         b.call(self.mb.c_function("PyErr_Fetch"), [b.bitcast(s, PTR) for s in slots])
         exc_type, exc_value, tb = (b.load(s) for s in slots)
         have = b.append_basic_block("tb.have")
@@ -1082,7 +1090,7 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
 def _vectorcall(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     args = [g.v(a) for a in op.args[1:]]
-    array = b.alloca(OBJ, max(len(args), 1))
+    array = g.alloca(OBJ, max(len(args), 1))
     for i, a in enumerate(args):
         b.store(a, b.gep(array, [I64(i)]))
     kwnames = op.attrs.get("kwnames")
@@ -1162,8 +1170,8 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     rtype = op.attrs["type"]
     name = g.callee_names[id(version)]
     callee = g.mb.declare(name, body_signature(list(version.param_types), rtype))
-    ret_slot = b.alloca(LTYPE[rtype])
-    boxed_slot = b.alloca(OBJ)
+    ret_slot = g.alloca(LTYPE[rtype])
+    boxed_slot = g.alloca(OBJ)
     status = b.call(callee, [g.tstate] + [g.v(a) for a in op.args] + [ret_slot, boxed_slot])
     boxed = b.append_basic_block("call.boxed")
     error = b.append_basic_block("call.error")

@@ -26,6 +26,7 @@ LONG_DIGIT_BITS = 30
 FLOAT_FVAL = 16  # PyFloatObject.ob_fval
 DICT_VERSION_TAG = 24  # PyDictObject.ma_version_tag (uint64)
 TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
+BYTES_DATA = 32  # PyBytesObject.ob_sval[]
 TB_NEXT = 16  # PyTracebackObject.tb_next
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
@@ -67,7 +68,8 @@ def _check_layout() -> bool:
     digit = ctypes.c_uint32.from_address(id(12345) + LONG_DIGITS).value
     tup = (probe,)
     item = ctypes.c_void_p.from_address(id(tup) + TUPLE_ITEMS).value
-    return bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe)
+    data = ctypes.string_at(id(b"psyco") + BYTES_DATA, 5)
+    return bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe) and data == b"psyco"
 
 
 def layout_matches() -> bool:
@@ -115,7 +117,6 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyEval_EvalFrame": ("obj", ("obj",)),
     "PyTraceBack_Here": ("i32", ("obj",)),
     "_Py_CheckRecursiveCall": ("i32", ("ptr", "ptr")),
-    "PyLong_AsVoidPtr": ("ptr", ("obj",)),
 }
 
 # Binary-operator C-API entry points, by BINARY_OP's oparg name (dis._nb_ops).
@@ -246,6 +247,13 @@ def trampoline_supported(code: types.CodeType) -> str | None:
     if argument_count(code) > 0xF0:
         return "too many arguments"
     return None
+
+
+def function_of_frame(frame: types.FrameType) -> types.FunctionType:
+    """The function object a frame is running (3.11 frames do not expose it)."""
+    iframe = ctypes.c_void_p.from_address(id(frame) + FRAME_F_FRAME).value
+    func = ctypes.c_void_p.from_address(iframe + IFRAME_FUNC).value  # type: ignore[operator]
+    return ctypes.cast(func, ctypes.py_object).value
 
 
 def replace_tuple_item(tup: tuple, index: int, value: object) -> None:

@@ -65,6 +65,11 @@ class DecodedCode:
     loop_heads: set[int]
     live_locals: dict[int, frozenset[int]]  # block start -> locals read before written
 
+    def straight_leaf(self) -> bool:
+        """No loops and no calls: cheap enough that entering compiled code
+        from the interpreter costs more than it saves."""
+        return not self.loop_heads and not any(i.opname == "CALL" for i in self.instructions)
+
     def protected(self, index: int) -> bool:
         """Is the instruction at `index` inside a try/with region?"""
         return any(h.start <= index < h.end for h in self.handlers)

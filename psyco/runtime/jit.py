@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from psyco import backend, ir, kinds, refcount
 from psyco.abi import current as abi
+from psyco.frontend import decode
 from psyco.kinds import Kind
 from psyco.runtime.native import MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, Request, Result, Specializer
@@ -78,6 +79,9 @@ class CodeEntry:
         self.generalized: set[tuple[int, str]] = set()
         self.misses = 0
         self.compile_threshold = 1
+        # Taken over by full()/profile() rather than asked for with bind():
+        # psyco may then decide interpreted callers are better off without it.
+        self.whole_program = False
         self._on_miss_method = self.on_miss  # the dispatcher holds its address
         self.table = DispatchTable()
         self.table.on_miss = id(self._on_miss_method)
@@ -129,6 +133,10 @@ class CodeEntry:
             if any(v.active and v.entry_kinds == entry_kinds for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins)
+        if version is not None and self.whole_program and decode(self.code).straight_leaf():
+            # Compiled callers call it directly; interpreted callers are
+            # better served by the original bytecode.
+            abi.function_of_frame(frame).__code__ = self.code
         return RETRY if version is not None else SENTINEL
 
     def install(self, version: Version) -> None:

@@ -2,8 +2,8 @@
 
 Every compiled code object gets one *dispatcher*: a real builtin function
 (`PyCFunction` with METH_FASTCALL) whose C entry point is a shared native
-function and whose `self` is the address of that code object's
-`DispatchTable`.  The trampoline's stub calls it with the arguments; it
+function and whose `self` is a bytes object holding the address of that
+code object's `DispatchTable`.  The trampoline's stub calls it with the arguments; it
 tries each compiled version's entry in turn and, when none accepts the
 arguments' kinds, asks the Python-level `on_miss` to compile one.
 """
@@ -11,6 +11,7 @@ arguments' kinds, asks the Python-level `on_miss` to compile one.
 from __future__ import annotations
 
 import ctypes
+import sys
 
 from llvmlite import ir as L
 
@@ -59,9 +60,9 @@ def _build_dispatcher() -> int:
     fnty = L.FunctionType(OBJ, [OBJ, OBJ.as_pointer(), I64])
     f = mb.declare(name, fnty)
     self_, args, nargs = f.args
-    entry_ty = L.FunctionType(OBJ, [OBJ.as_pointer(), I64, OBJ]).as_pointer()
+    entry_ty = L.FunctionType(OBJ, [OBJ.as_pointer(), I64, OBJ, PTR]).as_pointer()
     b = L.IRBuilder(f.append_basic_block("start"))
-    table = b.call(mb.c_function("PyLong_AsVoidPtr"), [self_])
+    table = load_field(b, self_, abi.BYTES_DATA, PTR)  # self: bytes holding the table's address
     sentinel = load_field(b, table, _field("sentinel"), OBJ)
     give_up = f.append_basic_block("give_up")
     check_tracing = f.append_basic_block("tracing")
@@ -91,7 +92,7 @@ def _build_dispatcher() -> int:
     b.position_at_end(body)
     slot = field_ptr(b, table, _field("entries"), PTR)
     entry = b.bitcast(b.load(b.gep(slot, [i])), entry_ty)
-    result = b.call(entry, [args, nargs, globals_])
+    result = b.call(entry, [args, nargs, globals_, tstate])
     found = f.append_basic_block("found")
     nxt = f.append_basic_block("next")
     b.cbranch(b.icmp_unsigned("!=", result, b.inttoptr(I64(NO_MATCH), OBJ)), found, nxt)
@@ -134,5 +135,6 @@ def make_dispatcher(table: DispatchTable, name: str) -> tuple[object, PyMethodDe
     if _dispatch_address is None:
         _dispatch_address = _build_dispatcher()
     method = PyMethodDef(name.encode(), _dispatch_address, abi.METH_FASTCALL, None)
-    func = _new_cfunction(ctypes.addressof(method), ctypes.addressof(table), None)
+    address = ctypes.addressof(table).to_bytes(abi.POINTER_SIZE, sys.byteorder)
+    func = _new_cfunction(ctypes.addressof(method), address, None)
     return func, method
