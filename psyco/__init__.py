@@ -66,13 +66,13 @@ def _api() -> Any:
 def full() -> None:
     """Compile every function of the program when it is first called."""
     if supported():
-        _api()._take_over(threshold=1)
+        _api()._take_over(1, sys._getframe(1))
 
 
 def profile() -> None:
     """Like full(), but compile only functions that are called often."""
     if supported():
-        _api()._take_over(threshold=_api()._PROFILE_THRESHOLD)
+        _api()._take_over(_api()._PROFILE_THRESHOLD, sys._getframe(1))
 
 
 def bind(func: F) -> F:

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         from psyco import api
 
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
-        api._take_over(threshold)
+        api._take_over(threshold, None)
     startup = time.perf_counter() - started
     try:
         if script is not None:

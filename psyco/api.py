@@ -177,17 +177,19 @@ class _CompilingLoader(importlib.machinery.SourceFileLoader):
 _finder: _CompilingFinder | None = None
 
 
-def _take_over(threshold: int) -> None:
+def _take_over(threshold: int, caller: types.FrameType | None) -> None:
+    """Bind the program's functions; `caller` is the frame that called
+    full() or profile() (None from the command line)."""
     global _finder
     seen: set[int] = set()
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if isinstance(namespace, dict) and is_user_code(namespace.get("__file__") or ""):
             _bind_namespace(namespace, threshold, seen)
-    caller = sys._getframe(2)
-    _bind_namespace(caller.f_globals, threshold, seen)
-    if is_user_code(caller.f_code.co_filename):
-        _patch_running_module(caller.f_code, threshold)
+    if caller is not None:
+        _bind_namespace(caller.f_globals, threshold, seen)
+        if is_user_code(caller.f_code.co_filename):
+            _patch_running_module(caller.f_code, threshold)
     if _finder is None:
         _finder = _CompilingFinder(threshold)
         sys.meta_path.insert(0, _finder)

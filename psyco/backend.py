@@ -1111,6 +1111,21 @@ def _build_tuple(g: VersionCodegen, op: ir.Op) -> L.Value:
     return t
 
 
+@lower("guard_tuple")
+def _guard_tuple(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    t = g.v(op.args[0])
+    size_ok = b.icmp_signed("==", load_field(b, t, abi.OB_SIZE, I64), I64(op.attrs["size"]))
+    g.fail_branch(b.not_(b.and_(g._type_is(t, tuple), size_ok)), op.exit, deopt=True)  # type: ignore[arg-type]
+
+
+@lower("tuple_item")
+def _tuple_item(g: VersionCodegen, op: ir.Op) -> L.Value:
+    item = load_field(g.b, g.v(op.args[0]), abi.TUPLE_ITEMS + abi.POINTER_SIZE * op.attrs["index"], OBJ)
+    incref(g.b, item)
+    return item
+
+
 @lower("build_range")
 def _build_range(g: VersionCodegen, op: ir.Op) -> L.Value:
     r = g._range(*[g.v(a) for a in op.args])

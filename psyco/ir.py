@@ -67,6 +67,8 @@ OPS: dict[str, OpDef] = {
     # generic object operations
     "vectorcall": OpDef("obj", owns=True, error=True),  # args[0](*args[1:]); attrs: kwnames
     "build_tuple": OpDef("obj", owns=True, error=True),
+    "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
+    "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True),
     "iter_next": OpDef("obj", owns=True, error=True),  # NULL when exhausted
     "is_null": OpDef("i1"),

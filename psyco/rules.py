@@ -465,6 +465,11 @@ def unpack_sequence(s: Specializer, ins: Instruction) -> None:
     elif isinstance(seq.kind, Const) and type(seq.kind.value) is tuple and len(seq.kind.value) == ins.arg:
         for item in reversed(seq.kind.value):
             s.push(AV(Const(item)))
+    elif seq.kind.is_object():
+        t = seq.leaves[0]
+        s.emit("guard_tuple", [t], "deopt", size=ins.arg, reason="unpacking a non-tuple")
+        for i in reversed(range(ins.arg)):  # type: ignore[arg-type]
+            s.push(AV(OBJECT, (s.emit("tuple_item", [t], index=i),)))  # type: ignore[arg-type]
     else:
         s.state = s.before
         s.deopt_here("unpacking a non-tuple")
@@ -660,7 +665,21 @@ def call(s: Specializer, ins: Instruction) -> None:
     result = s.emit("vectorcall", boxed, "error", kwnames=kwnames)
     if kwnames is not None:
         s.keepalive.append(kwnames)
+    known = RESULT_KINDS.get(_key(target)) if target is not None else None
+    if known is not None and not s.generalized("result kind"):
+        unbox = "unbox_float" if known == FLOAT else "unbox_int"
+        s.push(AV(known, (s.emit(unbox, [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
+        return
     s.push(AV(OBJECT, (result,)))  # type: ignore[arg-type]
+
+
+# Builtins called through the C API whose result kind is known in advance.
+RESULT_KINDS: dict[object, kinds.Kind] = {
+    getattr(math, name): FLOAT
+    for name in ("hypot", "atan", "asin", "acos", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "log2",
+                 "log1p", "expm1", "degrees", "radians", "copysign", "fmod", "erf", "erfc", "gamma", "lgamma")
+}
+RESULT_KINDS.update({len: INT, ord: INT})
 
 
 def _direct_call(s: Specializer, target: object, args: list[AV]) -> bool:
