@@ -177,13 +177,18 @@ class Op:
         return s
 
 
+SAFE_REPR = (int, float, bool, str, bytes, type(None), tuple)
+
+
 def _short(v: object) -> str:
-    if isinstance(v, dict):
-        return "<dict>"
-    if callable(v) and hasattr(v, "__name__"):
-        return v.__name__
-    text = repr(v)
-    return text if len(text) < 40 else text[:37] + "..."
+    """A short description that never runs the program's own code."""
+    if type(v) in SAFE_REPR:
+        text = repr(v)
+        return text if len(text) < 40 else text[:37] + "..."
+    name = getattr(type(v), "__name__", "?")
+    if type(v).__module__ in ("builtins", "psyco.runtime.jit") and hasattr(v, "__name__"):
+        return str(v.__name__)
+    return f"<{name}>"
 
 
 @dataclass(eq=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+import types
 from collections.abc import Callable
 
 from psyco import ir, kinds
@@ -704,11 +705,9 @@ def _direct_call(s: Specializer, target: object, args: list[AV]) -> bool:
 
 
 def _key(obj: object) -> object:
-    try:
-        hash(obj)
-    except TypeError:
-        return None
-    return obj
+    """`obj` as a key of the builtin tables, looked up without running any
+    user-defined __hash__ or __eq__."""
+    return obj if type(obj) in (types.BuiltinFunctionType, type) else None
 
 
 # --- inlined builtins and math functions -------------------------------------------------------

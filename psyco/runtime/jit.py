@@ -119,8 +119,8 @@ class CodeEntry:
 
     def _on_miss(self, args: tuple, frame: types.FrameType) -> object:
         """`frame` is the trampoline's: it has the function's namespaces."""
-        if sys.gettrace() is not None or sys.getprofile() is not None:
-            return SENTINEL
+        if sys.gettrace() is not None or sys.getprofile() is not None or _COMPILING.active:
+            return SENTINEL  # traced, or called from inside the compiler
         self.misses += 1
         if self.misses < self.compile_threshold:
             return SENTINEL
@@ -203,6 +203,13 @@ def _passable(kind: Kind) -> Kind:
 
 
 _IN_PROGRESS: set[CodeEntry] = set()
+
+
+class _Compiling(threading.local):
+    active = False
+
+
+_COMPILING = _Compiling()
 _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 STATS = {"compile_seconds": 0.0, "versions": 0, "compile_times": []}
 
@@ -249,6 +256,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     nested_before = _NESTED_SECONDS[0]
     request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized))
     _IN_PROGRESS.add(entry)
+    _COMPILING.active = True
     try:
         result, resolver = _specialize(entry, request)
         version = _generate(entry, request, result, resolver)
@@ -260,6 +268,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         return None
     finally:
         _IN_PROGRESS.discard(entry)
+        _COMPILING.active = bool(_IN_PROGRESS)
     elapsed = time.perf_counter() - started
     # Callees compiled on the way are counted as theirs, not ours.
     version.compile_seconds = elapsed - (_NESTED_SECONDS[0] - nested_before)
