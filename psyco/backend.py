@@ -219,8 +219,6 @@ class VersionCodegen:
             self.blocks[blk.id] = f.append_basic_block(f"b{blk.id}")
         b = L.IRBuilder(start)
         self.b = b
-        calls = b.inttoptr(I64(self.calls_address), I64.as_pointer())
-        b.store(b.add(b.load(calls), I64(1)), calls)
         # Recursion is counted as the interpreter counts Python frames.
         rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         rem = b.load(rem_ptr)
@@ -570,6 +568,8 @@ class VersionCodegen:
         for i, kind in enumerate(self.entry_kinds):
             arg = b.load(b.gep(args, [I64(i)]))
             leaves.extend(self._unbox_entry(arg, kind, mismatch))
+        calls = b.inttoptr(I64(self.calls_address), I64.as_pointer())
+        b.store(b.add(b.load(calls), I64(1)), calls)
         ret_slot = self.alloca(self.ret_type)
         boxed_slot = self.alloca(OBJ)
         # The trampoline's frame already counted this call's recursion depth.
@@ -1014,7 +1014,9 @@ def _guard_global(g: VersionCodegen, op: ir.Op) -> None:
     """
     b = g.b
     globals_, builtins = op.attrs["globals"], op.attrs["builtins"]
-    namespaces = [d for d in (globals_, builtins) if d is not None]
+    # A name found in the globals hides the builtins: only the globals matter.
+    found_in_globals = op.attrs["name"] in globals_
+    namespaces = [d for d in (globals_, builtins) if d is not None and not (d is builtins and found_in_globals)]
     cached = [g.mb.global_i64(0) for _ in namespaces]
     tags = [load_field(b, obj_const(b, d), abi.DICT_VERSION_TAG, I64) for d in namespaces]
     same = I1(1)

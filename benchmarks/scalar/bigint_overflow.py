@@ -19,7 +19,7 @@ def main():
     total = 0
     for k in range(300):
         total += lucas_mod(200 + k, 1_000_000_007)
-    print(total, small_steps(20_000_000))
+    print(total, small_steps(30_000_000))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def longest(limit):
 
 
 def main():
-    n, length = longest(300000)
+    n, length = longest(400000)
     print(n, length)
 
 

@@ -8,7 +8,7 @@ def fib(n):
 
 
 def main():
-    print(fib(35))
+    print(fib(36))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ def gcd_sum(n):
 
 
 def main():
-    print(gcd_sum(6000))
+    print(gcd_sum(8000))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def simpson(a, b, n):
 
 
 def main():
-    print(round(simpson(0.0, 20.0, 8_000_000), 9))
+    print(round(simpson(0.0, 20.0, 12_000_000), 9))
 
 
 if __name__ == "__main__":

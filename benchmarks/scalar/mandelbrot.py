@@ -21,7 +21,7 @@ def mandelbrot(width, height, limit):
 
 
 def main():
-    print(mandelbrot(640, 480, 200))
+    print(mandelbrot(800, 600, 200))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def orbit(steps, dt):
 
 
 def main():
-    x, y, e = orbit(6_000_000, 0.001)
+    x, y, e = orbit(9_000_000, 0.001)
     print(round(x, 6), round(y, 6), round(e, 9))
 
 

@@ -23,7 +23,7 @@ def count_primes(limit):
 
 
 def main():
-    print(count_primes(1_100_000))
+    print(count_primes(1_300_000))
 
 
 if __name__ == "__main__":

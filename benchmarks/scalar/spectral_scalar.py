@@ -20,7 +20,7 @@ def kernel(n):
 
 
 def main():
-    print(round(kernel(2000), 6))
+    print(round(kernel(2400), 6))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ def tak(x, y, z):
 def main():
     total = 0
     for i in range(6):
-        total += tak(22 + i % 3, 15, 7)
+        total += tak(24 + i % 3, 16, 8)
     print(total)
 
 
