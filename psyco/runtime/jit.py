@@ -124,6 +124,8 @@ class CodeEntry:
         self.misses += 1
         if self.misses < self.compile_threshold:
             return SENTINEL
+        if self.whole_program and self.misses < 2 and not decode(self.code).loop_heads:
+            return SENTINEL  # without a loop, a function called once is not worth compiling
         entry_kinds = tuple(kinds.entry_kind(a) for a in args)
         if entry_kinds in self.not_compiled:
             return SENTINEL
