@@ -1,0 +1,189 @@
+"""The public API, the runtime's promises: misuse, tracing, recursion,
+threads, signals, reference counts."""
+
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+
+import pytest
+
+import psyco
+from tests.differential import calls_compiled, same
+
+
+def add(a, b):
+    return a + b
+
+
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i % 3
+    return total
+
+
+def countdown(n):
+    if n == 0:
+        return 0
+    return countdown(n - 1) + 1
+
+
+def gen(n):
+    yield n
+
+
+def test_bind_rejects_builtins_and_non_functions():
+    with pytest.raises(TypeError, match="builtin"):
+        psyco.bind(len)
+    with pytest.raises(TypeError, match="expected a Python function"):
+        psyco.bind(42)
+
+
+def test_generator_function_warns_and_still_works():
+    def local_gen(n):
+        yield n * 2
+
+    with pytest.warns(psyco.PsycoWarning, match="local_gen"):
+        bound = psyco.bind(local_gen)
+    assert list(bound(4)) == [8]
+
+
+def test_bind_as_decorator_and_unbind():
+    def twice(x):
+        return 2 * x
+
+    original = twice.__code__
+    assert psyco.bind(twice) is twice
+    assert twice.__code__ is not original
+    assert twice(21) == 42 and calls_compiled(twice) > 0
+    psyco.unbind(twice)
+    assert twice.__code__ is original and twice(4) == 8
+
+
+def test_proxy_leaves_the_original_untouched():
+    original = spin.__code__
+    p = psyco.proxy(spin)
+    assert spin.__code__ is original
+    assert p(1000) == spin(1000) and calls_compiled(p) > 0
+
+
+def test_cannotcompile():
+    def never(x):
+        return x + 1
+
+    psyco.cannotcompile(never)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", psyco.PsycoWarning)
+        psyco.bind(never)
+    assert never(1) == 2 and calls_compiled(never) == 0
+
+
+def test_report_and_dump():
+    p = psyco.proxy(spin)
+    p(10)
+    rows = [r for r in psyco.report() if r["function"] == "spin"]
+    assert rows and rows[0]["versions"][0]["entry_kinds"] == ["Int"]
+    assert "spin" in psyco.format_report()
+    assert "function spin" in psyco.dump(p)
+
+
+def test_tracing_runs_interpreted():
+    p = psyco.proxy(spin)
+    p(5)
+    lines = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == "spin" and event == "line":
+            lines.append(frame.f_lineno)
+        return tracer
+
+    calls_before = calls_compiled(p)
+    sys.settrace(tracer)
+    try:
+        result = p(3)
+    finally:
+        sys.settrace(None)
+    assert result == spin(3)
+    assert len(lines) > 3  # the tracer saw the body, line by line
+    assert calls_compiled(p) == calls_before
+
+
+def test_recursion_limit_is_honoured():
+    p = psyco.proxy(countdown)
+    assert p(50) == 50
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)
+    try:
+        with pytest.raises(RecursionError):
+            p(10_000)
+        assert p(100) == 100
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_threads_share_compiled_code():
+    p = psyco.proxy(spin)
+    results = {}
+
+    def work(k):
+        results[k] = p(20000 + k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {k: spin(20000 + k) for k in range(4)}
+
+
+def test_ctrl_c_interrupts_a_compiled_loop():
+    script = textwrap.dedent("""
+        import _thread, threading, psyco
+        def forever():
+            i = 0
+            while True:
+                i = (i + 1) % 1000
+        threading.Timer(0.5, _thread.interrupt_main).start()
+        try:
+            psyco.proxy(forever)()
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "interrupted", out.stderr
+
+
+def test_reference_counts_balance():
+    values = [[1, 2], 2.5, 2**70, "text", None]
+    p = psyco.proxy(add)
+    for v in values:
+        other = v if not isinstance(v, list) else [3]
+        if v is None:
+            continue
+        before = sys.getrefcount(v)
+        for _ in range(200_000):
+            p(v, other)
+        assert sys.getrefcount(v) == before, type(v)
+
+
+def test_memory_stays_flat_over_a_million_calls():
+    def statm():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    p = psyco.proxy(add)
+    p(1.5, 2.5)
+    start = statm()
+    for i in range(1_000_000):
+        p(1.5, i)
+    assert statm() - start < 8 * 2**20
+
+
+def test_differential_after_warm_up_on_other_kinds():
+    p = psyco.proxy(add)
+    for _ in range(100):
+        p(1, 2)
+    for a, b in [(1.5, 2), ("a", "b"), (2**63, 1), ([1], [2]), (True, True)]:
+        same(add, a, b, compiled=p)

@@ -1,0 +1,87 @@
+"""`python -m psyco` behaves like `python`: output, argv, exit codes, errors."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import sys
+
+    def work(n):
+        total = 0
+        for i in range(n):
+            total += i * i % 11
+        return total
+
+    def fail(x):
+        return 10 // x
+
+    def main():
+        print(__name__, sys.argv[1:], work(10000))
+        mode = sys.argv[1] if len(sys.argv) > 1 else ""
+        if mode == "raise":
+            print(fail(0))
+        if mode == "exit":
+            sys.exit(3)
+        if mode == "exitmsg":
+            sys.exit("bye")
+
+    if __name__ == "__main__":
+        main()
+""")
+
+
+def run(args, cwd, env=None):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "prog.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["", "raise", "exit", "exitmsg"])
+def test_same_as_python(script, mode):
+    args = [str(script)] + ([mode] if mode else [])
+    plain = run(args, script.parent)
+    compiled = run(["-m", "psyco", *args], script.parent)
+    assert (compiled.returncode, compiled.stdout, compiled.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+
+
+def test_report(script):
+    out = run(["-m", "psyco", "--report", str(script)], script.parent)
+    assert out.returncode == 0
+    assert out.stdout == run([str(script)], script.parent).stdout
+    assert "psyco report" in out.stderr and "work" in out.stderr
+
+
+def test_module_mode(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tool.py").write_text(SCRIPT)
+    plain = run(["-m", "pkg.tool", "a", "b"], tmp_path)
+    compiled = run(["-m", "psyco", "-m", "pkg.tool", "a", "b"], tmp_path)
+    assert compiled.returncode == plain.returncode == 0
+    assert compiled.stdout == plain.stdout and "['a', 'b']" in plain.stdout
+
+
+def test_stats_file(script, tmp_path):
+    import os
+
+    stats = tmp_path / "stats.json"
+    out = run(["-m", "psyco", str(script)], script.parent, env={**os.environ, "PSYCO_STATS": str(stats)})
+    assert out.returncode == 0
+    data = json.loads(stats.read_text())
+    assert data["versions"] >= 1 and data["functions_compiled"] >= 1
+    assert len(data["compile_times_s"]) == data["versions"] and data["startup_s"] > 0
+
+
+def test_usage(tmp_path):
+    out = run(["-m", "psyco"], tmp_path)
+    assert out.returncode == 2 and "usage" in out.stderr
