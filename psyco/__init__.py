@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar  # noqa: UP035 - this module imports on any Python 3
 
 __version__ = "0.1.0"
 __all__ = [

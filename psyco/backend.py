@@ -350,8 +350,7 @@ class VersionCodegen:
             if not (isinstance(v, L.Constant) and v.constant is None):
                 b.store(v, b.gep(array, [I64(i)]))
         self._release(exit)
-        counter = exit_counter(exit)
-        address, threshold, callback = counter if counter is not None else (0, 0, None)
+        address, threshold, callback = exit.counter if exit.counter is not None else (0, 0, None)
         self.keep.append(callback)
         status = b.call(self._helper("deopt"), [
             self.tstate, array, I64(len(boxed)), I64(exit.pc), I64(address), I64(threshold),
@@ -713,19 +712,6 @@ class VersionCodegen:
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
     params = [PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()]
     return L.FunctionType(I32, params)
-
-
-_EXIT_COUNTERS: dict[int, tuple[int, int, object]] = {}
-
-
-def exit_counter(exit: ir.Exit) -> tuple[int, int, object] | None:
-    return _EXIT_COUNTERS.get(id(exit))
-
-
-def set_exit_counter(exit: ir.Exit, address: int, threshold: int, callback: object) -> None:
-    """Make the deopt path of `exit` count in the i64 at `address` and call
-    `callback()` when the count reaches `threshold`."""
-    _EXIT_COUNTERS[id(exit)] = (address, threshold, callback)
 
 
 # --- op lowering: one function per IR op ---------------------------------------------------

@@ -105,6 +105,9 @@ class Exit:
     reason: str = ""
     id: int = -1
     site: int = -1  # index of the instruction whose guard this is
+    # (address of an i64 counter, threshold, callback): set by the runtime to
+    # count deopts through this exit and be told when it keeps failing
+    counter: tuple[int, int, object] | None = None
 
     def values(self) -> list[Value]:
         out: list[Value] = []

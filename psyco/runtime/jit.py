@@ -301,7 +301,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         site = (e.site, e.reason)
         callback = _hot_exit_callback(entry, version, site)
         version.keepalive.append(callback)
-        backend.set_exit_counter(e, base + 8 * i, HOT_EXIT_THRESHOLD, callback)
+        e.counter = (base + 8 * i, HOT_EXIT_THRESHOLD, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
     codegen = backend.VersionCodegen(
