@@ -498,13 +498,13 @@ def load_global(s: Specializer, ins: Instruction) -> None:
     if ins.arg & 1:  # type: ignore[operator]
         s.push(AV(kinds.NULL))
     found, value = _lookup_global(s, name)
-    if not found:
+    globals_, builtins = s.globals, s.builtins
+    if not found and not s.generalized("undefined global"):
         s.state = s.before
         s.deopt_here("undefined global")  # the interpreter raises NameError
         return
-    globals_, builtins = s.globals, s.builtins
     s.keepalive.extend((name, globals_, builtins))
-    if s.generalized("global rebound"):
+    if not found or s.generalized("global rebound"):
         v = s.emit("load_global", [], "error", name=name, globals=globals_, builtins=builtins)
         s.push(AV(OBJECT, (v,)))  # type: ignore[arg-type]
         return
@@ -512,6 +512,14 @@ def load_global(s: Specializer, ins: Instruction) -> None:
     s.emit("guard_global", [], "deopt", name=name, value=value, globals=globals_, builtins=builtins,
            reason="global rebound")
     s.push(AV(Const(value)))
+
+
+@rule("STORE_GLOBAL")
+def store_global(s: Specializer, ins: Instruction) -> None:
+    value = s.box(s.pop())
+    s.keepalive.append(ins.argval)
+    args = [s.const(s.globals), s.const(ins.argval), value]
+    s.emit("c_call", args, "error", name="PyDict_SetItem", type="i32")
 
 
 def _module_attribute(s: Specializer, owner: AV, name: str) -> AV | None:

@@ -32,7 +32,7 @@ HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
 COMPILE_LOCK = threading.RLock()
 # Guards whose site the specializer can compile without the assumption.
 GENERALIZABLE = {
-    "overflow", "global rebound", "result kind", "callee result kind",
+    "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
     "int too large for exact true division", "int too large to compare exactly",
 }
 
