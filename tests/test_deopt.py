@@ -142,3 +142,36 @@ def test_traceback_after_deopt():
         return x // (n - n)
 
     assert _traceback_text(psyco.proxy(boom), 3) == _traceback_text(boom, 3)
+
+
+COUNTER = 0
+
+
+def bump(n):
+    global COUNTER
+    for i in range(n):
+        COUNTER += i
+    return COUNTER
+
+
+def test_store_global():
+    global COUNTER
+    expected = bump(100)
+    COUNTER = 0
+    assert psyco.proxy(bump)(100) == expected == COUNTER
+    assert "PyDict_SetItem" in psyco.dump(psyco.proxy(bump))
+
+
+def reads_late_global(x):
+    return x + LATE  # noqa: F821 - defined by the test below
+
+
+def test_global_defined_after_compilation():
+    g = psyco.proxy(reads_late_global)
+    for _ in range(60):  # past the hot-exit threshold
+        assert _traceback_text(g, 1) == _traceback_text(reads_late_global, 1)
+    globals()["LATE"] = 5
+    try:
+        assert [g(1) for _ in range(5)] == [6] * 5
+    finally:
+        del globals()["LATE"]
