@@ -172,6 +172,24 @@ def decref(mb: ModuleBuilder, b: L.IRBuilder, o: L.Value, nullable: bool = True)
     b.position_at_end(done)
 
 
+def emit_loop(b: L.IRBuilder, n: L.Value, body: Callable[[L.Value], object]) -> None:
+    """for (i = 0; i < n; i++) body(i); the builder ends after the loop."""
+    start = b.block
+    head = b.append_basic_block("loop")
+    step = b.append_basic_block("loop.body")
+    done = b.append_basic_block("loop.done")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(I64(0), start)
+    b.cbranch(b.icmp_signed("<", i, n), step, done)
+    b.position_at_end(step)
+    body(i)
+    i.add_incoming(b.add(i, I64(1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
 def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
     return b.icmp_unsigned("==", v, L.Constant(v.type, None))
 
@@ -422,22 +440,8 @@ class VersionCodegen:
         f, b = self._cold_function("deopt", fnty)
         tstate, values, n, pc, counter, threshold, callback, out = f.args
         frame, iframe, fail = self._frame_at(b, tstate, b.sub(pc, I64(1)))
-        # move the values into localsplus
-        head = b.append_basic_block("copy")
-        body = b.append_basic_block("copy.body")
-        done = b.append_basic_block("copy.done")
-        start = b.block
-        b.branch(head)
-        b.position_at_end(head)
-        i = b.phi(I64)
-        i.add_incoming(I64(0), start)
-        b.cbranch(b.icmp_signed("<", i, n), body, done)
-        b.position_at_end(body)
-        slot = b.gep(b.bitcast(field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS, OBJ), OBJ.as_pointer()), [i])
-        b.store(b.load(b.gep(values, [i])), slot)
-        i.add_incoming(b.add(i, I64(1)), body)
-        b.branch(head)
-        b.position_at_end(done)
+        localsplus = b.bitcast(field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS, OBJ), OBJ.as_pointer())
+        emit_loop(b, n, lambda i: b.store(b.load(b.gep(values, [i])), b.gep(localsplus, [i])))
         store_field(b, iframe, abi.IFRAME_STACKTOP, b.trunc(n, I32))
         # count the exit; at the threshold tell the runtime once
         counted = b.append_basic_block("counted")
@@ -468,19 +472,7 @@ class VersionCodegen:
         b.ret(I32(STATUS_BOXED))
         # no frame: drop the values
         b.position_at_end(fail)
-        head2 = b.append_basic_block("drop")
-        body2 = b.append_basic_block("drop.body")
-        done2 = b.append_basic_block("drop.done")
-        b.branch(head2)
-        b.position_at_end(head2)
-        j = b.phi(I64)
-        j.add_incoming(I64(0), fail)
-        b.cbranch(b.icmp_signed("<", j, n), body2, done2)
-        b.position_at_end(body2)
-        decref(self.mb, b, b.load(b.gep(values, [j])))
-        j.add_incoming(b.add(j, I64(1)), b.block)
-        b.branch(head2)
-        b.position_at_end(done2)
+        emit_loop(b, n, lambda i: decref(self.mb, b, b.load(b.gep(values, [i]))))
         self._leave_in(b, tstate)
         b.ret(I32(STATUS_ERROR))
         return f

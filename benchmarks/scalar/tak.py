@@ -9,7 +9,7 @@ def tak(x, y, z):
 
 def main():
     total = 0
-    for i in range(6):
+    for i in range(12):
         total += tak(24 + i % 3, 16, 8)
     print(total)
 
