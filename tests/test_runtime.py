@@ -1,0 +1,953 @@
+"""The runtime's promises, checked in-process against plain CPython.
+
+Every test runs the same function interpreted (an uncompiled copy) and
+compiled (psyco.proxy / psyco.bind), compares the outcomes, and checks with
+psyco.report() that the compiled code really ran, so that nothing passes
+just because psyco quietly fell back to the interpreter.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+import warnings
+
+import pytest
+
+import psyco
+
+MODULE = sys.modules[__name__]
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _rows(func):
+    """The report rows of `func`'s code (matched by name, file and first line)."""
+    code = func.__code__
+    return [
+        r for r in psyco.report()
+        if r["function"] == func.__qualname__ and r["file"] == code.co_filename and r["line"] == code.co_firstlineno
+    ]
+
+
+def compiled_calls(func) -> int:
+    """How many times compiled versions of `func`'s code were entered so far."""
+    return sum(v["calls"] for r in _rows(func) for v in r["versions"])
+
+
+def plain(func):
+    """An uncompiled copy of `func`, whatever psyco did to `func` itself."""
+    copy = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__qualname__ = func.__qualname__
+    psyco.unbind(copy)
+    return copy
+
+
+def outcome(f, *args, **kwargs):
+    """What a call did, exactly: the type and repr of the result, or the exception."""
+    try:
+        value = f(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        return ("raises", type(exc), str(exc))
+    if isinstance(value, float) and math.isnan(value):
+        return ("returns", float, "nan")
+    return ("returns", type(value), repr(value))
+
+
+def same(func, compiled, *args, **kwargs):
+    expected = outcome(plain(func), *args, **kwargs)
+    got = outcome(compiled, *args, **kwargs)
+    assert got == expected, f"{func.__name__}{args}: psyco {got} != CPython {expected}"
+    return got
+
+
+def warmed_proxy(func, *args):
+    """A proxy of `func`, called once with `args`, that provably ran compiled."""
+    p = psyco.proxy(func)
+    before = compiled_calls(func)
+    same(func, p, *args)
+    assert compiled_calls(func) > before, f"{func.__name__}{args} did not run compiled: {_rows(func)}"
+    return p
+
+
+# --- functions under test (module level, so that globals and builtins are real) ------------
+def int_loop(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def float_loop(x, n):
+    acc = 0.0
+    for i in range(n):
+        acc = acc * 0.5 + x * i
+    return acc
+
+
+def gen_squares(n):
+    for i in range(n):
+        yield i * i
+
+
+def never_compiled(n):
+    t = 0
+    for i in range(n):
+        t += i ^ 3
+    return t
+
+
+def bound_then_forbidden(n):
+    t = 0
+    for i in range(n):
+        t += i | 5
+    return t
+
+
+def to_unbind(n):
+    t = 1
+    for i in range(n):
+        t = (t * 3 + i) % 1000003
+    return t
+
+
+@psyco.bind
+def decorated(a, b):
+    s = 0
+    for i in range(a):
+        s += i * b
+    return s
+
+
+def for_proxy(n, k=2, *, scale=3):
+    """docstring kept"""
+    t = 0
+    for i in range(n):
+        t += i * k * scale
+    return t
+
+
+for_proxy.marker = "attribute"
+
+CONST = 3
+
+
+def uses_const(n):
+    t = 0
+    for i in range(n):
+        t += i * CONST
+    return t
+
+
+def uses_abs(n):
+    t = 0
+    for i in range(n):
+        t += abs(i - 7)
+    return t
+
+
+def callee(x):
+    return x + 1
+
+
+def uses_callee(n):
+    t = 0
+    for i in range(n):
+        t += callee(i)
+    return t
+
+
+LIMIT = 10
+
+
+def bump_limit():
+    global LIMIT
+    LIMIT = 1000
+    return 0
+
+
+def rebinds_midloop(n):
+    t = 0
+    for i in range(n):
+        t += LIMIT
+        if i == 4:
+            t += bump_limit()
+    return t
+
+
+def poly(a, b):
+    return a * b + a - b
+
+
+def power_loop(x, n):
+    r = 1
+    i = 0
+    while i < n:
+        r = r * x
+        i += 1
+    return r
+
+
+def factorial(n):
+    r = 1
+    for i in range(2, n + 1):
+        r *= i
+    return r
+
+
+def count_up(start, n):
+    t = start
+    for _ in range(n):
+        t += 1
+    return t
+
+
+def count_down(start, n):
+    t = start
+    for _ in range(n):
+        t -= 3
+    return t
+
+
+def traced(n, x):
+    t = 0.0
+    for i in range(n):
+        t += x * i
+    return t
+
+
+def depth(n):
+    if n == 0:
+        return 0
+    return depth(n - 1) + 1
+
+
+def mixed(a, b):
+    t = a
+    for _ in range(50):
+        t = t + b
+    return t
+
+
+def threaded(n, k):
+    t = 0
+    for i in range(n):
+        t += (i * k) % 7
+    return t
+
+
+def scale(x, k):
+    return x * k
+
+
+def ident(o):
+    return o
+
+
+def pair(a, b):
+    return (a, b)
+
+
+def length(o):
+    return len(o)
+
+
+def fdiv(x, y):
+    return x / y
+
+
+def overflows(o, x):
+    t = x
+    for _ in range(3):
+        t = t * x
+    return t, o
+
+
+def fmix(x, y):
+    return x * y + 1.0
+
+
+def warns(n):
+    t = 0
+    for i in range(n):
+        t += i
+    warnings.warn("total %d" % t, stacklevel=1)  # noqa: UP031 - an operation psyco compiles
+    return t
+
+
+def whose_line():
+    frame = sys._getframe(1)
+    return frame.f_code.co_name, frame.f_lineno
+
+
+def asks_caller(n):
+    t = 0
+    for i in range(n):
+        t += i
+    return whose_line(), t
+
+
+def fails_late(n):
+    t = 0
+    for i in range(n):
+        t += 100 // (n - 1 - i)
+    return t
+
+
+# --- misuse -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("api", [psyco.bind, psyco.proxy, psyco.unbind, psyco.cannotcompile])
+@pytest.mark.parametrize("builtin", [len, print, [].append, math.sqrt])
+def test_builtins_are_refused(api, builtin):
+    with pytest.raises(TypeError, match="builtin"):
+        api(builtin)
+
+
+@pytest.mark.parametrize("obj", [42, "int_loop", None, type, object(), staticmethod(int_loop)])
+def test_non_functions_are_refused(obj):
+    with pytest.raises(TypeError):
+        psyco.bind(obj)
+    with pytest.raises(TypeError):
+        psyco.proxy(obj)
+
+
+def test_generator_function_warns_and_still_works():
+    expected = list(gen_squares(6))
+    original = gen_squares.__code__
+    try:
+        with pytest.warns(psyco.PsycoWarning, match="gen_squares"):
+            assert psyco.bind(gen_squares) is gen_squares
+        assert list(gen_squares(6)) == expected
+        with pytest.warns(psyco.PsycoWarning):
+            p = psyco.proxy(gen_squares)
+        assert list(p(6)) == expected
+    finally:
+        gen_squares.__code__ = original
+    assert compiled_calls(gen_squares) == 0
+
+
+def test_cannotcompile_keeps_working_and_is_reported_uncompiled():
+    expected = [plain(never_compiled)(n) for n in (0, 5, 1000)]
+    assert psyco.cannotcompile(never_compiled) is never_compiled
+    assert [never_compiled(n) for n in (0, 5, 1000)] == expected
+    with pytest.warns(psyco.PsycoWarning, match="cannotcompile"):
+        psyco.bind(never_compiled)
+    with pytest.warns(psyco.PsycoWarning, match="cannotcompile"):
+        p = psyco.proxy(never_compiled)
+    assert [never_compiled(n) for n in (0, 5, 1000)] == expected
+    assert [p(n) for n in (0, 5, 1000)] == expected
+    assert compiled_calls(never_compiled) == 0
+    for row in _rows(never_compiled):
+        assert not any(v["calls"] for v in row["versions"])
+
+
+def test_cannotcompile_after_bind_undoes_it():
+    original = bound_then_forbidden.__code__
+    expected = bound_then_forbidden(500)
+    psyco.bind(bound_then_forbidden)
+    before = compiled_calls(bound_then_forbidden)
+    assert bound_then_forbidden(500) == expected
+    assert compiled_calls(bound_then_forbidden) > before
+    psyco.cannotcompile(bound_then_forbidden)
+    assert bound_then_forbidden.__code__ is original
+    calls = compiled_calls(bound_then_forbidden)
+    assert bound_then_forbidden(500) == expected
+    assert compiled_calls(bound_then_forbidden) == calls
+    [row] = _rows(bound_then_forbidden)
+    assert "cannotcompile" in row["not_compiled"]
+
+
+# --- bind / unbind / proxy -------------------------------------------------------------------
+def test_unbind_restores_the_interpreter():
+    original = to_unbind.__code__
+    expected = [to_unbind(n) for n in (0, 1, 300)]
+    assert psyco.bind(to_unbind) is to_unbind
+    assert to_unbind.__code__ is not original
+    before = compiled_calls(to_unbind)
+    assert [to_unbind(n) for n in (0, 1, 300)] == expected
+    assert compiled_calls(to_unbind) > before
+    assert psyco.unbind(to_unbind) is to_unbind
+    assert to_unbind.__code__ is original
+    calls = compiled_calls(to_unbind)
+    assert [to_unbind(n) for n in (0, 1, 300)] == expected
+    assert compiled_calls(to_unbind) == calls
+    psyco.unbind(to_unbind)  # twice is harmless
+    assert to_unbind.__code__ is original
+
+
+def test_bind_as_decorator():
+    assert isinstance(decorated, types.FunctionType) and decorated.__name__ == "decorated"
+    reference = plain(decorated)
+    assert reference.__code__ is not decorated.__code__
+    before = compiled_calls(decorated)
+    for a, b in [(10, 3), (0, 1), (100, -7), (5, 2.5)]:
+        same(decorated, decorated, a, b)
+    assert compiled_calls(decorated) > before
+
+
+def test_proxy_leaves_the_original_untouched():
+    original = for_proxy.__code__
+    p = psyco.proxy(for_proxy)
+    assert p is not for_proxy and for_proxy.__code__ is original
+    assert (p.__name__, p.__qualname__, p.__doc__, p.__module__) == (
+        for_proxy.__name__, for_proxy.__qualname__, for_proxy.__doc__, for_proxy.__module__)
+    assert p.__defaults__ == (2,) and p.__kwdefaults__ == {"scale": 3} and p.marker == "attribute"
+    before = compiled_calls(for_proxy)
+    assert p(100) == for_proxy(100)
+    assert p(100, 5, scale=7) == for_proxy(100, 5, scale=7)
+    assert p(n=30, k=1) == for_proxy(n=30, k=1)
+    assert compiled_calls(for_proxy) > before
+    calls = compiled_calls(for_proxy)
+    for_proxy(100)
+    assert compiled_calls(for_proxy) == calls  # the original still runs on the interpreter
+    assert for_proxy.__code__ is original
+
+
+# --- rebinding globals and builtins after compilation ----------------------------------------
+def test_rebinding_a_global_is_honoured(monkeypatch):
+    p = warmed_proxy(uses_const, 50)
+    for value in (5, -2, 2.5, 2**62, True):
+        monkeypatch.setattr(MODULE, "CONST", value)
+        same(uses_const, p, 50)
+    monkeypatch.setattr(MODULE, "CONST", "x")
+    same(uses_const, p, 3)
+    monkeypatch.delattr(MODULE, "CONST")
+    assert same(uses_const, p, 3)[1] is NameError
+    monkeypatch.setattr(MODULE, "CONST", 3, raising=False)
+    before = compiled_calls(uses_const)
+    same(uses_const, p, 50)
+    assert compiled_calls(uses_const) > before
+
+
+def test_rebinding_a_builtin_is_honoured(monkeypatch):
+    p = warmed_proxy(uses_abs, 20)
+    monkeypatch.setattr(builtins, "abs", lambda x: 2 * x)
+    same(uses_abs, p, 20)
+    monkeypatch.undo()
+    same(uses_abs, p, 20)
+    # A module global shadows the builtin, then goes away again.
+    monkeypatch.setattr(MODULE, "abs", lambda x: -x, raising=False)
+    same(uses_abs, p, 20)
+    monkeypatch.undo()
+    assert "abs" not in vars(MODULE)
+    before = compiled_calls(uses_abs)
+    same(uses_abs, p, 20)
+    assert compiled_calls(uses_abs) > before
+
+
+def test_rebinding_a_called_function_is_honoured(monkeypatch):
+    p = warmed_proxy(uses_callee, 20)
+    monkeypatch.setattr(MODULE, "callee", lambda x: x * 100)
+    same(uses_callee, p, 20)
+    monkeypatch.setattr(MODULE, "callee", lambda x: x / 2)
+    same(uses_callee, p, 20)
+    monkeypatch.undo()
+    same(uses_callee, p, 20)
+
+
+def test_replacing_a_callee_code_is_honoured():
+    def other(x):
+        return x * 100
+
+    p = warmed_proxy(uses_callee, 20)
+    original = callee.__code__
+    try:
+        callee.__code__ = other.__code__
+        same(uses_callee, p, 20)
+    finally:
+        callee.__code__ = original
+    same(uses_callee, p, 20)
+
+
+def test_global_rebound_in_the_middle_of_a_compiled_loop(monkeypatch):
+    p = warmed_proxy(rebinds_midloop, 3)
+    for n in (3, 10, 20):
+        monkeypatch.setattr(MODULE, "LIMIT", 10)
+        expected = outcome(plain(rebinds_midloop), n)
+        monkeypatch.setattr(MODULE, "LIMIT", 10)
+        assert outcome(p, n) == expected
+
+
+# --- argument kinds changing after warm-up ---------------------------------------------------
+def test_kinds_changing_after_warm_up():
+    p = psyco.proxy(poly)
+    before = compiled_calls(poly)
+    for _ in range(200):
+        assert p(1, 2) == 1
+    assert compiled_calls(poly) >= before + 200
+    cases = [
+        (1.5, 2), ("a", "b"), (2**70, 1), (1, 2**70), (True, False), (None, 1), (1, 2.5), ("ab", 3),
+        (-2**63, -1), (2**63 - 1, 1), (2**62, 4), (-1, -2**63), ([1], [2]), (0.1, 0.2), (math.inf, 0),
+        (math.nan, 1.0), (-0.0, 0.0), (3, True), (1, 2),
+    ]
+    for a, b in cases:
+        same(poly, p, a, b)
+    before = compiled_calls(poly)
+    same(poly, p, 7, 9)
+    assert compiled_calls(poly) > before
+
+
+# --- int overflow -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("func", "args"), [
+    (power_loop, (3, 50)),
+    (power_loop, (-3, 41)),
+    (power_loop, (2, 64)),
+    (power_loop, (-2, 63)),
+    (factorial, (30,)),
+    (count_up, (2**63 - 10, 20)),
+    (count_down, (-2**63 + 10, 20)),
+    (count_up, (2**63 - 1, 1)),
+    (count_down, (-2**63, 1)),
+])
+def test_overflow_in_the_middle_of_a_loop_is_exact(func, args):
+    p = psyco.proxy(func)
+    small = tuple(2 if isinstance(a, int) and abs(a) > 100 else a for a in args)
+    small = small[:-1] + (3,)
+    before = compiled_calls(func)
+    same(func, p, *small)  # compiles for ints
+    assert compiled_calls(func) > before
+    kind, tp, _ = same(func, p, *args)
+    assert kind == "returns" and tp is int
+    before = compiled_calls(func)
+    same(func, p, *small)
+    assert compiled_calls(func) > before  # and still runs compiled afterwards
+
+
+# --- tracing ------------------------------------------------------------------------------------
+def _trace_events(func, *args):
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == "traced":
+            events.append((event, frame.f_lineno))
+        return tracer
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        result = func(*args)
+    finally:
+        sys.settrace(old)
+    return result, events
+
+
+def test_settrace_runs_the_function_interpreted():
+    p = warmed_proxy(traced, 3, 1.5)
+    body = range(traced.__code__.co_firstlineno + 1, traced.__code__.co_firstlineno + 5)
+    before = compiled_calls(traced)
+    result, events = _trace_events(p, 4, 2.0)
+    assert result == plain(traced)(4, 2.0)
+    line_events = [line for event, line in events if event == "line"]
+    assert len(line_events) >= 8 and set(line_events) <= set(body)
+    assert compiled_calls(traced) == before  # it ran interpreted while traced
+    same(traced, p, 4, 2.0)
+    assert compiled_calls(traced) > before  # and compiled again afterwards
+
+
+@pytest.mark.xfail(reason="psyco bug: the trampoline stub executes its own RESUME, so a tracer sees an extra "
+                          "'call' event with f_lineno None before the real one", strict=True)
+def test_settrace_sees_exactly_the_events_of_plain_python():
+    p = warmed_proxy(traced, 3, 1.5)
+    assert _trace_events(p, 3, 2.0) == _trace_events(plain(traced), 3, 2.0)
+
+
+# --- frames seen from callees -----------------------------------------------------------------
+@pytest.mark.xfail(reason="psyco bug: while compiled code runs, its frame has no line number (f_lineno None), "
+                          "so warnings get lineno -1 and no source line", strict=True)
+def test_warning_location_from_compiled_code():
+    def record(f):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f(5)
+        return [(w.filename, w.lineno, str(w.message)) for w in caught]
+
+    expected = record(plain(warns))
+    p = psyco.proxy(warns)
+    before = compiled_calls(warns)
+    got = record(p)
+    assert compiled_calls(warns) > before
+    assert got == expected
+
+
+@pytest.mark.xfail(reason="psyco bug: the frame of a compiled function reports f_lineno None to callees "
+                          "(sys._getframe, traceback.extract_stack, logging)", strict=True)
+def test_caller_frame_seen_from_a_callee():
+    p = psyco.proxy(asks_caller)
+    before = compiled_calls(asks_caller)
+    got = p(4)
+    assert compiled_calls(asks_caller) > before
+    assert got == plain(asks_caller)(4)
+
+
+def test_traceback_of_an_exception_raised_in_compiled_code():
+    def where(f):
+        try:
+            f(6)
+        except ZeroDivisionError as exc:
+            import traceback
+
+            return [(fs.name, fs.lineno, fs.line) for fs in traceback.extract_tb(exc.__traceback__)][1:], str(exc)
+        raise AssertionError("no exception")
+
+    p = warmed_proxy(fails_late, 0)
+    before = compiled_calls(fails_late)
+    assert where(p) == where(plain(fails_late))
+    assert compiled_calls(fails_late) > before
+
+
+# --- recursion ----------------------------------------------------------------------------------
+def test_recursion_limit_raises_recursion_error():
+    p = warmed_proxy(depth, 50)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(400)
+    try:
+        with pytest.raises(RecursionError):
+            plain(depth)(10_000)
+        before = compiled_calls(depth)
+        with pytest.raises(RecursionError):
+            p(10_000)
+        assert compiled_calls(depth) > before
+        with pytest.raises(RecursionError):
+            p(401)
+        same(depth, p, 150)
+    finally:
+        sys.setrecursionlimit(limit)
+    before = compiled_calls(depth)
+    same(depth, p, 300)
+    assert compiled_calls(depth) > before
+
+
+MODULE_DIR = pathlib.Path(psyco.__file__).resolve().parent.parent
+SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(MODULE_DIR)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+
+DEEP = textwrap.dedent("""
+    import sys, threading, psyco
+    def depth(n):
+        if n == 0:
+            return 0
+        return depth(n - 1) + 1
+    f = psyco.proxy(depth) if sys.argv[1] == "psyco" else depth
+    f(20)
+    sys.setrecursionlimit(1_000_000)
+    out = []
+    def run():
+        try:
+            out.append(f(200_000))
+        except RecursionError:
+            out.append("RecursionError")
+    threading.stack_size(16 * 2**20)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    print(out)
+""")
+
+
+@pytest.mark.xfail(reason="psyco bug: compiled recursion uses the C stack without a stack check; with a raised "
+                          "recursion limit it segfaults where CPython 3.11 recurses fine", strict=True)
+def test_deep_recursion_with_a_raised_limit_does_not_crash():
+    plain_run = subprocess.run([sys.executable, "-c", DEEP, "plain"], capture_output=True, text=True, timeout=60,
+                               cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+    psyco_run = subprocess.run([sys.executable, "-c", DEEP, "psyco"], capture_output=True, text=True, timeout=60,
+                               cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+    assert plain_run.returncode == 0 and plain_run.stdout == "[200000]\n", plain_run.stderr
+    assert psyco_run.returncode == 0, f"psyco run died with {psyco_run.returncode}"
+    assert psyco_run.stdout in (plain_run.stdout, "['RecursionError']\n")
+
+
+# --- threads --------------------------------------------------------------------------------------
+def test_threads_share_compiled_code():
+    p = psyco.proxy(threaded)
+    barrier = threading.Barrier(4)
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def work(k):
+        try:
+            barrier.wait()
+            results[k] = [p(1000 + 37 * k + j, k + 1) for j in range(60)]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    before = compiled_calls(threaded)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    reference = plain(threaded)
+    assert results == {k: [reference(1000 + 37 * k + j, k + 1) for j in range(60)] for k in range(4)}
+    assert compiled_calls(threaded) - before >= 200
+
+
+def test_threads_compiling_different_kinds_at_once():
+    p = psyco.proxy(mixed)
+    cases = [(1, 2), (1.5, 0.25), (2**62, 2**60), ("x", "y")]
+    barrier = threading.Barrier(len(cases))
+    results: dict[int, list] = {}
+
+    def work(k):
+        barrier.wait()
+        results[k] = [outcome(p, *cases[k]) for _ in range(100)]
+
+    before = compiled_calls(mixed)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    reference = plain(mixed)
+    assert results == {k: [outcome(reference, *cases[k])] * 100 for k in range(len(cases))}
+    assert compiled_calls(mixed) - before >= 100
+
+
+# --- Ctrl-C -----------------------------------------------------------------------------------------
+INTERRUPT = textwrap.dedent("""
+    import faulthandler, json, os, signal, subprocess, sys, time
+    import psyco
+    faulthandler.dump_traceback_later(4, exit=True)  # a loop that ignores the signal must not hang the test
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+    {loop}
+    def calls():
+        return sum(v["calls"] for r in psyco.report() if r["function"] == "spin" for v in r["versions"])
+    how, mode = sys.argv[1], sys.argv[2]
+    f = psyco.proxy(spin) if mode == "psyco" else spin
+    f({warm})  # compiles, and terminates
+    warm_calls = calls()
+    if how == "alarm":
+        def on_alarm(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+    else:  # a real Ctrl-C: SIGINT from another process, default Python handler
+        subprocess.Popen(["sh", "-c", f"sleep 0.3; kill -INT {{os.getpid()}}"])
+    started = time.perf_counter()
+    try:
+        f({forever})  # the same kinds, but never terminates
+        print(json.dumps({{"interrupted": False}}))
+    except KeyboardInterrupt:
+        elapsed = time.perf_counter() - started
+        print(json.dumps({{"interrupted": True, "elapsed": elapsed, "warm_calls": warm_calls, "calls": calls()}}))
+""")
+
+LOOPS = {  # name: (function spin, a terminating argument, a non-terminating argument of the same kind)
+    "while_true_int": (
+        "def spin(stop):\n    i = 0\n    while True:\n        i = (i + 3) % 1000\n        if i == stop:\n"
+        "            return i\n", "0", "-1"),
+    "for_range_int": (
+        "def spin(n):\n    t = 0\n    for i in range(n):\n        t = (t + i) % 1000\n    return t\n",
+        "10", "10**15"),
+    "while_true_float": (
+        "def spin(stop):\n    x = 0.0\n    while True:\n        x = x * 0.5 + 1.0\n        if x == stop:\n"
+        "            return x\n", "2.0", "-1.0"),
+    "while_cond_int": (
+        "def spin(n):\n    i = 0\n    while i < n:\n        i += 1\n    return i\n", "10", "10**15"),
+    "while_cond_float": (
+        "def spin(limit):\n    x = 0.0\n    while x < limit:\n        x = x * 0.5 + 1.0\n    return x\n",
+        "1.5", "3.0"),
+}
+WHILE_COND_BUG = pytest.mark.xfail(
+    reason="psyco bug: conditional backward jumps (POP_JUMP_BACKWARD_IF_*, i.e. `while cond:` loops) "
+           "never check for signals, so Ctrl-C cannot interrupt them", strict=True)
+
+
+def _interrupt(loop, how, mode):
+    src, warm, forever = LOOPS[loop]
+    script = INTERRUPT.format(loop=src, warm=warm, forever=forever)
+    out = subprocess.run([sys.executable, "-c", script, how, mode], capture_output=True, text=True, timeout=30,
+                         cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize(("loop", "how"), [
+    ("while_true_int", "alarm"),
+    ("while_true_int", "sigint"),
+    ("for_range_int", "alarm"),
+    ("for_range_int", "sigint"),
+    ("while_true_float", "sigint"),
+    pytest.param("while_cond_int", "alarm", marks=WHILE_COND_BUG),
+    pytest.param("while_cond_float", "sigint", marks=WHILE_COND_BUG),
+])
+def test_ctrl_c_interrupts_a_compiled_loop(loop, how):
+    compiled = _interrupt(loop, how, "psyco")
+    assert compiled["interrupted"], compiled
+    assert compiled["warm_calls"] >= 1 and compiled["calls"] > compiled["warm_calls"], compiled  # ran compiled
+    assert compiled["elapsed"] < 1.3, compiled  # raised within a second of the signal (sent at 0.3 s)
+
+
+def test_ctrl_c_plain_python_reference():
+    # The same harness without psyco: plain CPython is interrupted in time.
+    for how in ("alarm", "sigint"):
+        plain_run = _interrupt("while_cond_int", how, "plain")
+        assert plain_run["interrupted"] and plain_run["elapsed"] < 1.3 and plain_run["calls"] == 0
+
+
+GIL = textwrap.dedent("""
+    import json, sys, threading, time
+    import psyco
+    STOP = False
+    def spin(n):
+        t = 0
+        for i in range(n):
+            t = (t + i) % 1000
+            if STOP:
+                break
+        return t
+    mode = sys.argv[1]
+    f = psyco.proxy(spin) if mode == "psyco" else spin
+    f(10)
+    n = 400_000_000 if mode == "psyco" else 200_000_000  # runs until STOP, or a few seconds
+    worker = threading.Thread(target=f, args=(n,))
+    worker.start()
+    time.sleep(0.01)
+    latencies = []
+    while worker.is_alive() and len(latencies) < 100:
+        started = time.perf_counter()
+        time.sleep(0.001)  # wakes up needing the GIL the loop holds
+        latencies.append(time.perf_counter() - started)
+    STOP = True
+    worker.join()
+    calls = sum(v["calls"] for r in psyco.report() if r["function"] == "spin" for v in r["versions"])
+    print(json.dumps({"latencies": latencies, "calls": calls, "switch_interval": sys.getswitchinterval()}))
+""")
+
+
+def _gil(mode):
+    out = subprocess.run([sys.executable, "-c", GIL, mode], capture_output=True, text=True, timeout=60,
+                         cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+# Not strict: the starvation needs the two threads on two idle CPUs; on one CPU, or on a
+# loaded machine, the scheduler often hands the GIL over by luck and the test passes.
+@pytest.mark.xfail(reason="psyco bug: compiled loops drop and at once retake the GIL every 10000 back-edges "
+                          "without honouring gil_drop_request, so a waiting thread is starved (hundreds of ms; "
+                          "plain CPython hands over within the 5 ms switch interval)", strict=False)
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_a_compiled_loop_lets_other_threads_run():
+    plain_run = _gil("plain")
+    assert len(plain_run["latencies"]) == 100 and max(plain_run["latencies"]) < 0.05, plain_run
+    compiled = _gil("psyco")
+    assert compiled["calls"] >= 2, compiled
+    assert len(compiled["latencies"]) == 100, compiled  # the main thread ran while the loop ran
+    assert max(compiled["latencies"]) < 0.05, compiled
+
+
+# --- reference counts and memory --------------------------------------------------------------------
+N = 1_000_000
+
+
+def _refcounts_unchanged(func, args, tracked):
+    p = psyco.proxy(func)
+    p(*args)
+    before_calls = compiled_calls(func)
+    before = [sys.getrefcount(o) for o in tracked]
+    for _ in range(N):
+        p(*args)
+    after = [sys.getrefcount(o) for o in tracked]
+    assert compiled_calls(func) - before_calls >= N, "did not run compiled"
+    assert after == before
+
+
+def test_refcount_of_a_list_argument():
+    lst = [1.5, 2.5]
+    _refcounts_unchanged(length, (lst,), [lst])
+
+
+def test_refcount_of_a_float_argument():
+    x = float("2.75")
+    _refcounts_unchanged(scale, (x, 3), [x])
+
+
+def test_refcount_of_a_big_int_argument():
+    big = 2**80 + 12345
+    _refcounts_unchanged(scale, (big, 3), [big])
+
+
+def test_refcount_of_a_returned_object():
+    lst = [1]
+    _refcounts_unchanged(ident, (lst,), [lst])
+
+
+def test_refcount_of_objects_put_in_a_returned_tuple():
+    x = float("6.5")
+    lst = ["item"]
+    _refcounts_unchanged(pair, (x, lst), [x, lst])
+
+
+def test_refcount_when_compiled_code_raises():
+    x = float("1.25")
+    zero = float("0.0")
+    p = warmed_proxy(fdiv, x, 2.0)
+    before_calls = compiled_calls(fdiv)
+    before = sys.getrefcount(x), sys.getrefcount(zero)
+    assert outcome(p, x, zero) == outcome(plain(fdiv), x, zero)
+    for _ in range(100_000):
+        try:
+            p(x, zero)
+        except ZeroDivisionError:
+            pass
+    assert (sys.getrefcount(x), sys.getrefcount(zero)) == before
+    assert compiled_calls(fdiv) > before_calls
+
+
+def test_refcount_across_deoptimization():
+    o = object()
+    p = warmed_proxy(overflows, o, 3)
+    before = sys.getrefcount(o)
+    for i in range(200):
+        assert p(o, 2**40 + i) == plain(overflows)(o, 2**40 + i)
+    for _ in range(10_000):
+        p(o, 3)
+    assert sys.getrefcount(o) == before
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_memory_stays_flat_over_a_million_float_calls():
+    p = warmed_proxy(fmix, 1.5, 2.5)
+    for i in range(1000):
+        p(1.5, float(i))
+    before_calls = compiled_calls(fmix)
+    start = _rss()
+    t0 = time.perf_counter()
+    for i in range(N):
+        p(1.5, float(i))
+    growth = _rss() - start
+    assert compiled_calls(fmix) - before_calls >= N
+    assert growth < 4 * 2**20, f"RSS grew by {growth / 2**20:.1f} MB in {time.perf_counter() - t0:.1f} s"
+
+
+def test_memory_stays_flat_over_a_million_tuple_returns():
+    p = warmed_proxy(pair, 1.5, 2.5)
+    before_calls = compiled_calls(pair)
+    start = _rss()
+    for i in range(N):
+        p(0.5, float(i))
+    growth = _rss() - start
+    assert compiled_calls(pair) - before_calls >= N
+    assert growth < 4 * 2**20, f"RSS grew by {growth / 2**20:.1f} MB"
+
+
+def test_float_loop_result_matches():
+    p = warmed_proxy(float_loop, 0.3, 10)
+    for x, n in [(1.0, 100), (-2.5, 7), (1e300, 5), (math.inf, 3), (0.1, 0)]:
+        same(float_loop, p, x, n)
+    p = warmed_proxy(int_loop, 10)
+    for n in (0, 1, 1000):
+        same(int_loop, p, n)
