@@ -556,11 +556,15 @@ def load_method(s: Specializer, ins: Instruction) -> None:
 
 
 # --- control flow -------------------------------------------------------------------------
+def _back_edge(s: Specializer, ins: Instruction) -> None:
+    """Loops stay interruptible: Ctrl-C and thread switches."""
+    if "BACKWARD" in ins.opname and ins.opname != "JUMP_BACKWARD_NO_INTERRUPT":
+        s.emit("check_signals", [], "error")
+
+
 @rule("JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")
 def jump(s: Specializer, ins: Instruction) -> None:
-    if ins.opname == "JUMP_BACKWARD":
-        # Loops stay interruptible: Ctrl-C and thread switches.
-        s.emit("check_signals", [], "error")
+    _back_edge(s, ins)
     s.jump(ins.target, s.state)  # type: ignore[arg-type]
 
 
@@ -569,6 +573,7 @@ def jump(s: Specializer, ins: Instruction) -> None:
 def pop_jump_if(s: Specializer, ins: Instruction) -> None:
     value = s.pop()
     jump_when = ins.opname.endswith("TRUE")
+    _back_edge(s, ins)
     _conditional(s, ins, value, jump_when, s.state, s.state)
 
 
@@ -602,6 +607,7 @@ def jump_if_or_pop(s: Specializer, ins: Instruction) -> None:
 def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
     value = s.pop()
     jump_when_none = "NOT_NONE" not in ins.opname
+    _back_edge(s, ins)
     k = value.kind
     if isinstance(k, Const) or not k.is_object():
         is_none = isinstance(k, Const) and k.value is None

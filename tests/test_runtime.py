@@ -756,11 +756,6 @@ LOOPS = {  # name: (function spin, a terminating argument, a non-terminating arg
         "def spin(limit):\n    x = 0.0\n    while x < limit:\n        x = x * 0.5 + 1.0\n    return x\n",
         "1.5", "3.0"),
 }
-WHILE_COND_BUG = pytest.mark.xfail(
-    reason="psyco bug: conditional backward jumps (POP_JUMP_BACKWARD_IF_*, i.e. `while cond:` loops) "
-           "never check for signals, so Ctrl-C cannot interrupt them", strict=True)
-
-
 def _interrupt(loop, how, mode):
     src, warm, forever = LOOPS[loop]
     script = INTERRUPT.format(loop=src, warm=warm, forever=forever)
@@ -776,8 +771,8 @@ def _interrupt(loop, how, mode):
     ("for_range_int", "alarm"),
     ("for_range_int", "sigint"),
     ("while_true_float", "sigint"),
-    pytest.param("while_cond_int", "alarm", marks=WHILE_COND_BUG),
-    pytest.param("while_cond_float", "sigint", marks=WHILE_COND_BUG),
+    ("while_cond_int", "alarm"),
+    ("while_cond_float", "sigint"),
 ])
 def test_ctrl_c_interrupts_a_compiled_loop(loop, how):
     compiled = _interrupt(loop, how, "psyco")
