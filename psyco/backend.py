@@ -200,8 +200,9 @@ class VersionCodegen:
 
     def __init__(self, fn: ir.Function, code: types.CodeType, globals_: dict, entry_kinds: tuple,
                  return_kind: kinds.Kind, names: tuple[str, str], callee_names: dict[int, str],
-                 calls_address: int) -> None:
+                 calls_address: int, trampoline: types.CodeType) -> None:
         self.calls_address = calls_address
+        self.trampoline = trampoline
         self.fn = fn
         self.code = code
         self.globals = globals_
@@ -228,9 +229,9 @@ class VersionCodegen:
     # -- the body
     def _build_body(self) -> None:
         f = self.body
-        self.tstate = f.args[0]
+        self.tstate, self.frame = f.args[0], f.args[1]
         self.ret_slot, self.boxed_slot = f.args[-2], f.args[-1]
-        for v, a in zip(self.fn.params, f.args[1:-2]):
+        for v, a in zip(self.fn.params, f.args[2:-2]):
             self.values[v.id] = a
         start = f.append_basic_block("start")
         for blk in self.fn.blocks:
@@ -270,6 +271,22 @@ class VersionCodegen:
                 for post in op.post:
                     self._lower(post)
             self._terminate(blk)
+
+    def sync_frame(self, pc: int) -> None:
+        """Before running code that may look at frames (calls, __bool__,
+        signal handlers): point the trampoline frame, if we have one, at
+        instruction `pc`, so f_lineno, warnings and tracebacks taken from
+        callees see the current line."""
+        b = self.b
+        have = b.append_basic_block("sync")
+        done = b.append_basic_block("synced")
+        b.cbranch(is_null(b, self.frame), done, have)
+        b.position_at_end(have)
+        shift = abi.trampoline_shift(self.code)
+        address = abi.address_of(self.trampoline) + abi.CODE_ADAPTIVE + abi.CODE_UNIT * (shift + pc)
+        store_field(b, self.frame, abi.IFRAME_PREV_INSTR, b.inttoptr(I64(address), PTR))
+        b.branch(done)
+        b.position_at_end(done)
 
     def alloca(self, ty: L.Type, count: int = 1) -> L.Value:
         """Stack memory in the function's first block (allocas elsewhere
@@ -566,7 +583,9 @@ class VersionCodegen:
         # The trampoline's frame already counted this call's recursion depth.
         rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
-        status = b.call(self.body, [tstate] + leaves + [ret_slot, boxed_slot])
+        cframe = load_field(b, tstate, abi.TSTATE_CFRAME, PTR)
+        trampoline_frame = load_field(b, cframe, abi.CFRAME_CURRENT_FRAME, PTR)
+        status = b.call(self.body, [tstate, trampoline_frame] + leaves + [ret_slot, boxed_slot])
         b.store(b.sub(b.load(rem_ptr), I32(1)), rem_ptr)
         on_ok = b.append_basic_block("ok")
         on_boxed = b.append_basic_block("boxed")
@@ -702,7 +721,10 @@ class VersionCodegen:
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
-    params = [PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()]
+    """i32 body(tstate, frame, leaves..., ret*, boxed*): `frame` is the
+    trampoline's interpreter frame when called from it, NULL when called
+    directly by another compiled body."""
+    params = [PTR, PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()]
     return L.FunctionType(I32, params)
 
 
@@ -1052,6 +1074,7 @@ def _raise_if(g: VersionCodegen, op: ir.Op) -> None:
 @lower("c_call")
 def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     r = b.call(g.mb.c_function(op.attrs["name"]), [g.v(a) for a in op.args])
     failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, I32(0))
     g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
@@ -1061,6 +1084,7 @@ def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("truth")
 def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     r = b.call(g.mb.c_function("PyObject_IsTrue"), [g.v(op.args[0])])
     g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
     return b.icmp_signed("!=", r, I32(0))
@@ -1069,6 +1093,7 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("vectorcall")
 def _vectorcall(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     args = [g.v(a) for a in op.args[1:]]
     array = g.alloca(OBJ, max(len(args), 1))
     for i, a in enumerate(args):
@@ -1116,6 +1141,7 @@ def _build_range(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("iter_next")
 def _iter_next(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     item = b.call(g.mb.c_function("PyIter_Next"), [g.v(op.args[0])])
     error = b.and_(is_null(b, item), b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []),
                                                      L.Constant(OBJ, None)))
@@ -1139,6 +1165,7 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
     done = b.append_basic_block("signals.done")
     b.cbranch(b.icmp_signed("<=", n, I64(0)), slow, done)
     b.position_at_end(slow)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     b.store(I64(SIGNAL_PERIOD), counter)
     state = b.call(g.mb.c_function("PyEval_SaveThread"), [])
     b.call(g.mb.c_function("PyEval_RestoreThread"), [state])
@@ -1167,7 +1194,7 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     callee = g.mb.declare(name, body_signature(list(version.param_types), rtype))
     ret_slot = g.alloca(LTYPE[rtype])
     boxed_slot = g.alloca(OBJ)
-    status = b.call(callee, [g.tstate] + [g.v(a) for a in op.args] + [ret_slot, boxed_slot])
+    status = b.call(callee, [g.tstate, L.Constant(PTR, None)] + [g.v(a) for a in op.args] + [ret_slot, boxed_slot])
     boxed = b.append_basic_block("call.boxed")
     error = b.append_basic_block("call.error")
     ok = b.append_basic_block("call.ok")

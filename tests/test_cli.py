@@ -445,8 +445,6 @@ WARNS = """
 """
 
 
-@pytest.mark.xfail(reason="psyco bug: a warning issued from compiled code shows line -1 and no source line "
-                          "(the compiled frame has no line number)", strict=True)
 def test_warnings_from_compiled_code_print_like_python(tmp_path):
     script = write(tmp_path / "warns.py", WARNS)
     both = Both(tmp_path, [str(script)], tmp_path)

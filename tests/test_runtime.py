@@ -552,16 +552,12 @@ def test_settrace_runs_the_function_interpreted():
     assert compiled_calls(traced) > before  # and compiled again afterwards
 
 
-@pytest.mark.xfail(reason="psyco bug: the trampoline stub executes its own RESUME, so a tracer sees an extra "
-                          "'call' event with f_lineno None before the real one", strict=True)
 def test_settrace_sees_exactly_the_events_of_plain_python():
     p = warmed_proxy(traced, 3, 1.5)
     assert _trace_events(p, 3, 2.0) == _trace_events(plain(traced), 3, 2.0)
 
 
 # --- frames seen from callees -----------------------------------------------------------------
-@pytest.mark.xfail(reason="psyco bug: while compiled code runs, its frame has no line number (f_lineno None), "
-                          "so warnings get lineno -1 and no source line", strict=True)
 def test_warning_location_from_compiled_code():
     def record(f):
         with warnings.catch_warnings(record=True) as caught:
@@ -577,8 +573,6 @@ def test_warning_location_from_compiled_code():
     assert got == expected
 
 
-@pytest.mark.xfail(reason="psyco bug: the frame of a compiled function reports f_lineno None to callees "
-                          "(sys._getframe, traceback.extract_stack, logging)", strict=True)
 def test_caller_frame_seen_from_a_callee():
     p = psyco.proxy(asks_caller)
     before = compiled_calls(asks_caller)

@@ -184,11 +184,11 @@ def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) 
 
     A stub is prepended to the original bytecode: it performs `RESUME`,
     calls the dispatcher and returns its result, unless the result is
-    `sentinel`, in which case it jumps to the original first instruction and
-    the original bytecode runs unchanged.  All 3.11 jumps are relative, so
-    the shifted original keeps its meaning; the exception table is shifted
-    and the stub carries no source position, so the trampoline's frame is a
-    faithful frame of `code` (see `TrampolineLayout.shift`).
+    `sentinel`, in which case it jumps past the original `RESUME` and the
+    original bytecode runs unchanged.  All 3.11 jumps are relative, so the
+    shifted original keeps its meaning; the exception table is shifted and
+    the stub has no source position except its RESUME's (the `def` line), so
+    the trampoline's frame is a faithful frame of `code`.
     """
     nargs = argument_count(code)
     consts = code.co_consts + (dispatcher, sentinel)
@@ -199,7 +199,8 @@ def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) 
     stub += _unit("PRECALL", nargs) + _unit("CALL", nargs)
     stub += _unit("COPY", 1) + _unit("LOAD_CONST", k_sentinel) + _unit("IS_OP", 0)
     stub += _unit("POP_JUMP_FORWARD_IF_TRUE", 1) + _unit("RETURN_VALUE")
-    stub += _unit("POP_TOP") + _unit("JUMP_FORWARD", 0)
+    # Fall back past the original RESUME: a tracer must see one 'call' event.
+    stub += _unit("POP_TOP") + _unit("JUMP_FORWARD", len(_unit("RESUME")))
     shift = len(stub)
     handlers = [
         Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
@@ -208,7 +209,7 @@ def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) 
     return code.replace(
         co_code=b"".join(u.to_bytes(2, "little") for u in stub) + code.co_code,
         co_consts=consts,
-        co_linetable=_no_location_entries(shift) + code.co_linetable,
+        co_linetable=_STUB_RESUME_LOCATION + _no_location_entries(shift - 1) + code.co_linetable,
         co_exceptiontable=encode_exception_table(handlers),
         co_stacksize=max(code.co_stacksize, nargs + 2),
     )
@@ -228,6 +229,11 @@ def argument_count(code: types.CodeType) -> int:
     return n + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
 
 
+# Location-table entry kind 13 ("line, no column"), 1 unit, line delta 0:
+# the stub's RESUME is on the `def` line, like the original's.
+_STUB_RESUME_LOCATION = bytes([0x80 | (13 << 3), 0])
+
+
 def _no_location_entries(n_units: int) -> bytes:
     # Location-table entry kind 15 ("no location"), at most 8 units each.
     out = bytearray()
@@ -244,6 +250,8 @@ def trampoline_supported(code: types.CodeType) -> str | None:
         return "generator, coroutine or async generator"
     if code.co_cellvars or code.co_freevars:
         return "uses closures (cell or free variables)"
+    if code.co_code[0] != _OP["RESUME"]:
+        return "does not start with RESUME"
     if argument_count(code) > 0xF0:
         return "too many arguments"
     return None

@@ -306,7 +306,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     entry_name = engine.unique("entry")
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
-        (body_name, entry_name), callee_names, ctypes.addressof(version.calls),
+        (body_name, entry_name), callee_names, ctypes.addressof(version.calls), entry.trampoline,
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
     engine.compile(codegen.build())
