@@ -17,6 +17,7 @@ from `psyco.abi` only.
 from __future__ import annotations
 
 import ctypes
+import resource
 import threading
 import types
 from collections.abc import Callable
@@ -243,15 +244,28 @@ class VersionCodegen:
         rem = b.load(rem_ptr)
         b.store(b.sub(rem, I32(1)), rem_ptr)
         deep = b.append_basic_block("too_deep")
+        stack_ok = b.append_basic_block("stack_ok")
         go = self.blocks[self.fn.blocks[0].id]
-        b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, go)
+        b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, stack_ok)
         b.position_at_end(deep)
         where = b.bitcast(self.mb.cstring(""), PTR)
         failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, where])
         recursion_error = b.append_basic_block("recursion_error")
-        b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, go)
+        b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, stack_ok)
         b.position_at_end(recursion_error)
         b.ret(I32(3))  # error, no traceback entry of ours (as the interpreter)
+        # Compiled calls use the C stack, interpreted ones do not: past a
+        # depth the C stack may not hold, raise RecursionError, never crash.
+        b.position_at_end(stack_ok)
+        limit = load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32)
+        depth = b.sub(limit, b.load(rem_ptr))
+        c_stack_error = b.append_basic_block("c_stack_error")
+        b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), c_stack_error, go)
+        b.position_at_end(c_stack_error)
+        b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
+        message = b.bitcast(self.mb.cstring("maximum recursion depth exceeded"), PTR)
+        b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError), message])
+        b.ret(I32(3))
         # Phi nodes for block parameters.
         self.phis: dict[int, list[L.Instruction]] = {}
         for blk in self.fn.blocks:
@@ -718,6 +732,15 @@ class VersionCodegen:
         new_tb.add_incoming(L.Constant(OBJ, None), start)
         new_tb.add_incoming(rest, moved_from)
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
+
+
+def c_stack_depth() -> int:
+    """How many nested compiled calls the C stack surely holds: one per
+    kilobyte of the stack size limit (a compiled frame takes ~300 bytes, an
+    interpreted frame entered from C more)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    size = soft if 0 < soft < 2**40 else 8 * 2**20
+    return max(1000, size // 1024)
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:

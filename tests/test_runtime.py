@@ -646,8 +646,6 @@ DEEP = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(reason="psyco bug: compiled recursion uses the C stack without a stack check; with a raised "
-                          "recursion limit it segfaults where CPython 3.11 recurses fine", strict=True)
 def test_deep_recursion_with_a_raised_limit_does_not_crash():
     plain_run = subprocess.run([sys.executable, "-c", DEEP, "plain"], capture_output=True, text=True, timeout=60,
                                cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
