@@ -9,6 +9,7 @@ uncaught exception are those of `python script.py`.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import runpy
@@ -57,16 +58,28 @@ def _user_traceback(tb: types.TracebackType | None) -> types.TracebackType | Non
     return tb
 
 
+def _read_script(path: str) -> bytes:
+    """The script's source, or exit as python does when it cannot open it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        program = os.path.basename(sys.executable) or "python"
+        print(f"{program}: can't open file {os.path.abspath(path)!r}: [Errno {exc.errno}] {exc.strerror}",
+              file=sys.stderr)
+        sys.exit(2)
+
+
 def _run_script(path: str, args: list[str], threshold: int) -> None:
     from psyco import api
 
-    with open(path, "rb") as f:
-        source = f.read()
-    code = api.transform_code(compile(source, path, "exec"), threshold)
+    source = _read_script(path)
+    full_path = os.path.abspath(path)  # as python 3.11 sets __file__ and code filenames
+    code = api.transform_code(compile(source, full_path, "exec"), threshold)
     sys.argv = [path] + args
-    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    sys.path[0] = os.path.dirname(full_path)
     main = types.ModuleType("__main__")
-    main.__dict__.update({"__file__": path, "__builtins__": __builtins__, "__cached__": None})
+    main.__dict__.update({"__file__": full_path, "__builtins__": __builtins__, "__cached__": None})
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
 
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
         api._take_over(threshold, None)
     startup = time.perf_counter() - started
+    interrupted = False
     try:
         if script is not None:
             if active:
@@ -115,11 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
         exc.__traceback__ = _user_traceback(exc.__traceback__)
         sys.excepthook(type(exc), exc, exc.__traceback__)
-        if isinstance(exc, KeyboardInterrupt):  # die of SIGINT, as python does
-            sys.stderr.flush()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
-        sys.exit(1)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if not interrupted:
+            sys.exit(1)
     finally:
         if active and options["report"]:
             sys.stdout.flush()
@@ -127,6 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         stats_path = os.environ.get("PSYCO_STATS")
         if active and stats_path:
             _write_stats(stats_path, startup)
+    if interrupted:  # python runs the exit handlers, then dies of SIGINT
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -212,12 +212,7 @@ FILE_AND_PATH = """
 """
 
 
-@pytest.mark.parametrize("relative", [
-    False,
-    pytest.param(True, marks=pytest.mark.xfail(
-        reason="psyco bug: with a relative script path, __file__ and the traceback's file names stay relative; "
-               "python 3.11 makes them absolute", strict=True)),
-])
+@pytest.mark.parametrize("relative", [False, True])
 def test_main_file_and_traceback_paths(tmp_path, relative):
     script = write(tmp_path / "paths.py", FILE_AND_PATH)
     both = Both(tmp_path, [script.name if relative else str(script)], tmp_path)
@@ -422,8 +417,6 @@ def test_syntax_error_in_the_script(tmp_path):
     both.assert_same()
 
 
-@pytest.mark.xfail(reason="psyco bug: a missing script exits 1 with a FileNotFoundError; python exits 2 "
-                          "(\"can't open file\")", strict=True)
 def test_missing_script_exit_code(tmp_path):
     both = Both(tmp_path, [str(tmp_path / "no_such_script.py")], tmp_path)
     assert both.plain.returncode == 2
@@ -478,9 +471,6 @@ def test_uncaught_keyboard_interrupt_kills_like_python(tmp_path):
     assert both.psyco.stdout.startswith("before ")
 
 
-@pytest.mark.xfail(reason="psyco bug: on an uncaught KeyboardInterrupt psyco's main() kills the process with "
-                          "SIGINT itself, so atexit handlers (and --report, PSYCO_STATS) never run; python runs "
-                          "them before dying of SIGINT", strict=True)
 def test_uncaught_keyboard_interrupt_runs_atexit_handlers(tmp_path):
     script = write(tmp_path / "interrupted.py", INTERRUPTED)
     stats = tmp_path / "stats.json"
