@@ -16,7 +16,6 @@ from `psyco.abi` only.
 
 from __future__ import annotations
 
-import ctypes
 import resource
 import threading
 import types
@@ -1179,33 +1178,30 @@ def _is_null(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("check_signals")
 def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
-    """Every SIGNAL_PERIOD back-edges: run signal handlers, let threads run."""
+    """What the interpreter does on a backward jump: when the eval breaker
+    is set, hand the GIL over if another thread asked for it, then run
+    signal handlers and pending calls (Ctrl-C raises KeyboardInterrupt)."""
     b = g.b
-    counter = _signal_countdown(g)
-    n = b.sub(b.load(counter), I64(1))
-    b.store(n, counter)
-    slow = b.append_basic_block("signals")
-    done = b.append_basic_block("signals.done")
-    b.cbranch(b.icmp_signed("<=", n, I64(0)), slow, done)
+    interp = load_field(b, g.tstate, abi.TSTATE_INTERP, PTR)
+    breaker = b.load_atomic(field_ptr(b, interp, abi.INTERP_EVAL_BREAKER, I32), "monotonic", 4)
+    slow = b.append_basic_block("eval_breaker")
+    done = b.append_basic_block("eval_breaker.done")
+    b.cbranch(b.icmp_signed("!=", breaker, I32(0)), slow, done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    b.store(I64(SIGNAL_PERIOD), counter)
+    drop = b.load_atomic(field_ptr(b, interp, abi.INTERP_GIL_DROP_REQUEST, I32), "monotonic", 4)
+    switch = b.append_basic_block("gil_switch")
+    calls = b.append_basic_block("pending_calls")
+    b.cbranch(b.icmp_signed("!=", drop, I32(0)), switch, calls)
+    b.position_at_end(switch)
     state = b.call(g.mb.c_function("PyEval_SaveThread"), [])
     b.call(g.mb.c_function("PyEval_RestoreThread"), [state])
-    failed = b.icmp_signed("<", b.call(g.mb.c_function("PyErr_CheckSignals"), []), I32(0))
+    b.branch(calls)
+    b.position_at_end(calls)
+    failed = b.icmp_signed("<", b.call(g.mb.c_function("Py_MakePendingCalls"), []), I32(0))
     g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
     b.branch(done)
     b.position_at_end(done)
-
-
-SIGNAL_PERIOD = 10000
-
-
-def _signal_countdown(g: VersionCodegen) -> L.Value:
-    return g.b.inttoptr(I64(ctypes.addressof(_SIGNAL_COUNTDOWN)), I64.as_pointer())
-
-
-_SIGNAL_COUNTDOWN = ctypes.c_int64(SIGNAL_PERIOD)
 
 
 @lower("call_direct")

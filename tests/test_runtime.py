@@ -819,9 +819,6 @@ def _gil(mode):
 
 # Not strict: the starvation needs the two threads on two idle CPUs; on one CPU, or on a
 # loaded machine, the scheduler often hands the GIL over by luck and the test passes.
-@pytest.mark.xfail(reason="psyco bug: compiled loops drop and at once retake the GIL every 10000 back-edges "
-                          "without honouring gil_drop_request, so a waiting thread is starved (hundreds of ms; "
-                          "plain CPython hands over within the 5 ms switch interval)", strict=False)
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 def test_a_compiled_loop_lets_other_threads_run():
     plain_run = _gil("plain")

@@ -31,12 +31,18 @@ TB_NEXT = 16  # PyTracebackObject.tb_next
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
 # PyThreadState
+TSTATE_INTERP = 16
 TSTATE_RECURSION_REMAINING = 32
 TSTATE_RECURSION_LIMIT = 36
 TSTATE_CFRAME = 56
 TSTATE_CUREXC_TRACEBACK = 120
 CFRAME_USE_TRACING = 0
 CFRAME_CURRENT_FRAME = 8
+
+# PyInterpreterState.ceval
+INTERP_RECURSION_LIMIT = 96
+INTERP_EVAL_BREAKER = 100  # set when the eval loop must look at signals, GIL requests, ...
+INTERP_GIL_DROP_REQUEST = 104
 
 # _PyInterpreterFrame
 IFRAME_FUNC = 0
@@ -70,6 +76,12 @@ def _check_layout() -> bool:
     tup = (probe,)
     item = ctypes.c_void_p.from_address(id(tup) + TUPLE_ITEMS).value
     data = ctypes.string_at(id(b"psyco") + BYTES_DATA, 5)
+    get_tstate = ctypes.pythonapi.PyThreadState_Get
+    get_tstate.restype = ctypes.c_void_p
+    interp = ctypes.c_void_p.from_address(get_tstate() + TSTATE_INTERP).value
+    limit = ctypes.c_int.from_address(interp + INTERP_RECURSION_LIMIT).value  # type: ignore[operator]
+    if limit != sys.getrecursionlimit():
+        return False
     return bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe) and data == b"psyco"
 
 
@@ -111,6 +123,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyErr_Fetch": ("void", ("ptr", "ptr", "ptr")),
     "PyErr_Restore": ("void", ("obj", "obj", "obj")),
     "PyErr_CheckSignals": ("i32", ()),
+    "Py_MakePendingCalls": ("i32", ()),
     "PyThreadState_Get": ("ptr", ()),
     "PyEval_SaveThread": ("ptr", ()),
     "PyEval_RestoreThread": ("void", ("ptr",)),
