@@ -922,7 +922,8 @@ def _fround_even(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 
 def _copysign(g: VersionCodegen, magnitude: L.Value, sign: L.Value) -> L.Value:
-    return g.b.call(g.mb.intrinsic("copysign", [F64]), [magnitude, sign])
+    copysign = g.mb.declare("llvm.copysign.f64", L.FunctionType(F64, [F64, F64]))
+    return g.b.call(copysign, [magnitude, sign])
 
 
 def _python_fmod(g: VersionCodegen, x: L.Value, y: L.Value) -> L.Value:
@@ -1097,7 +1098,12 @@ def _raise_if(g: VersionCodegen, op: ir.Op) -> None:
 def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    r = b.call(g.mb.c_function(op.attrs["name"]), [g.v(a) for a in op.args])
+    fn = g.mb.c_function(op.attrs["name"])
+    args = [g.v(a) for a in op.args]
+    # int constants are i64 in the IR; C parameters may be narrower
+    params = fn.function_type.args
+    args = [b.trunc(a, t) if a.type != t and isinstance(t, L.IntType) else a for a, t in zip(args, params)]
+    r = b.call(fn, args)
     failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, I32(0))
     g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
     return r

@@ -229,8 +229,8 @@ def _fold(op: str, a: AV, b: AV) -> AV | None:
         return None
     try:
         value = PY_BINARY[op](x, y)
-    except (ArithmeticError, ValueError):
-        return None
+    except (ArithmeticError, ValueError, TypeError):
+        return None  # raised at run time, by the generic path
     return AV(Const(value))
 
 
