@@ -24,7 +24,7 @@ from collections.abc import Callable
 import llvmlite.binding as llvm
 from llvmlite import ir as L
 
-from psyco import ir, kinds
+from psyco import ir, kinds, resume
 from psyco.abi import current as abi
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
@@ -58,6 +58,7 @@ class Engine:
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.triple = llvm.get_process_triple()
         self.counter = 0
+        self.compile(SupportCodegen().build())
 
     @classmethod
     def get(cls) -> Engine:
@@ -136,6 +137,21 @@ def obj_const(b: L.IRBuilder, obj: object) -> L.Value:
     return b.inttoptr(I64(abi.address_of(obj)), OBJ)
 
 
+WORD_TAG = {I64: "int", F64: "float", I1: "bool", OBJ: "obj"}
+"""How a resume recipe reads a native value stored as a 64-bit word."""
+
+
+def as_word(b: L.IRBuilder, v: L.Value) -> L.Value:
+    """`v` as the 64-bit word a resume recipe reads."""
+    if v.type == F64:
+        return b.bitcast(v, I64)
+    if v.type == I1:
+        return b.zext(v, I64)
+    if v.type == OBJ:
+        return b.ptrtoint(v, I64)
+    return v
+
+
 def field_ptr(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value:
     raw = b.gep(b.bitcast(base, PTR), [I64(offset)])
     return b.bitcast(raw, ty.as_pointer())
@@ -192,6 +208,156 @@ def emit_loop(b: L.IRBuilder, n: L.Value, body: Callable[[L.Value], object]) -> 
 
 def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
     return b.icmp_unsigned("==", v, L.Constant(v.type, None))
+
+
+# --- support functions shared by every version -------------------------------------
+SUPPORT_PREFIX = "psyco_support_"
+SUPPORT_SIGNATURES = {
+    "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64]),
+    "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
+    "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
+}
+
+
+def leave_frame(b: L.IRBuilder, tstate: L.Value) -> None:
+    """Give back the recursion depth a body took when it started."""
+    rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+    b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
+
+
+class SupportCodegen:
+    """The cold paths of every exit, compiled once per process: raising
+    (traceback entry) and deoptimizing (rebuilding the interpreter frame)."""
+
+    def __init__(self) -> None:
+        self.mb = ModuleBuilder("psyco_support")
+
+    def build(self) -> L.Module:
+        for name in SUPPORT_SIGNATURES:
+            getattr(self, f"_define_{name}")()
+        return self.mb.module
+
+    def _cold_function(self, name: str) -> tuple[L.Function, L.IRBuilder]:
+        f = L.Function(self.mb.module, SUPPORT_SIGNATURES[name], name=SUPPORT_PREFIX + name)
+        f.attributes.add("noinline")
+        f.attributes.add("cold")
+        return f, L.IRBuilder(f.append_basic_block("start"))
+
+    def _frame_at(self, b: L.IRBuilder, tstate: L.Value, code: L.Value, globals_: L.Value,
+                  pc: L.Value) -> tuple[L.Value, L.Value, L.Block]:
+        """A new frame of `code` with prev_instr at unit `pc`;
+        returns (frame, its _PyInterpreterFrame, block taken if NULL)."""
+        frame = b.call(self.mb.c_function("PyFrame_New"), [tstate, code, globals_, L.Constant(OBJ, None)])
+        fail = b.append_basic_block("no_frame")
+        ok = b.append_basic_block("frame")
+        b.cbranch(is_null(b, frame), fail, ok)
+        b.position_at_end(ok)
+        iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
+        first = b.ptrtoint(code, I64)
+        address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
+        store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
+        return frame, iframe, fail
+
+    def _define_error(self) -> L.Function:
+        """i32 error(tstate, code, globals, pc): add the traceback entry the
+        interpreter would have made (a frame of `code` at `pc`, passed to
+        PyTraceBack_Here), leave the recursion count, return STATUS_ERROR."""
+        f, b = self._cold_function("error")
+        tstate, code, globals_, pc = f.args
+        frame, _, fail = self._frame_at(b, tstate, code, globals_, pc)
+        b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
+        decref(self.mb, b, frame, nullable=False)
+        b.branch(fail)
+        b.position_at_end(fail)
+        leave_frame(b, tstate)
+        b.ret(I32(STATUS_ERROR))
+        return f
+
+    def _define_materialize(self) -> L.Function:
+        """obj materialize(recipe, words): the frame values an exit's resume
+        recipe builds from the native values at `words` (NULL on error)."""
+        f, b = self._cold_function("materialize")
+        recipe, words = f.args
+        address = b.call(self.mb.c_function("PyLong_FromVoidPtr"), [words])
+        failed = b.append_basic_block("failed")
+        call = b.append_basic_block("call")
+        b.cbranch(is_null(b, address), failed, call)
+        b.position_at_end(failed)
+        b.ret(L.Constant(OBJ, None))
+        b.position_at_end(call)
+        args = b.alloca(OBJ)
+        b.store(address, args)
+        values = b.call(self.mb.c_function("PyObject_Vectorcall"), [
+            recipe, b.bitcast(args, PTR), I64(1), L.Constant(OBJ, None)])
+        decref(self.mb, b, address, nullable=False)
+        b.ret(values)
+        return f
+
+    def _define_deopt(self) -> L.Function:
+        """i32 deopt(tstate, code, globals, values, pc, counter, threshold,
+        callback, out): build a frame of `code` from the tuple `values` (locals, then
+        stack; resume.NO_VALUE for an empty slot; NULL if building them
+        failed), resume it at unit `pc` and return its result as
+        STATUS_BOXED in *out, or STATUS_ERROR.  Counts the exit and calls
+        `callback` when the count reaches `threshold`."""
+        f, b = self._cold_function("deopt")
+        tstate, code, globals_, values, pc, counter, threshold, callback, out = f.args
+        no_values = b.append_basic_block("no_values")
+        have_values = b.append_basic_block("have_values")
+        b.cbranch(is_null(b, values), no_values, have_values)
+        b.position_at_end(no_values)
+        leave_frame(b, tstate)
+        b.ret(I32(STATUS_ERROR))
+        b.position_at_end(have_values)
+        frame, iframe, fail = self._frame_at(b, tstate, code, globals_, b.sub(pc, I64(1)))
+        localsplus = b.bitcast(field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS, OBJ), OBJ.as_pointer())
+        items = b.bitcast(field_ptr(b, values, abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
+        n = load_field(b, values, abi.OB_SIZE, I64)
+        empty_slot = obj_const(b, resume.NO_VALUE)
+        null = L.Constant(OBJ, None)
+
+        def move(i: L.Value) -> None:
+            # The frame takes the tuple's reference; NO_VALUE stays for the tuple to drop.
+            item = b.load(b.gep(items, [i]))
+            empty = b.icmp_unsigned("==", item, empty_slot)
+            b.store(b.select(empty, null, item), b.gep(localsplus, [i]))
+            b.store(b.select(empty, item, null), b.gep(items, [i]))
+        emit_loop(b, n, move)
+        decref(self.mb, b, values, nullable=False)
+        store_field(b, iframe, abi.IFRAME_STACKTOP, b.trunc(n, I32))
+        # count the exit; at the threshold tell the runtime once
+        counted = b.append_basic_block("counted")
+        count = b.append_basic_block("count")
+        b.cbranch(b.icmp_unsigned("==", counter, I64(0)), counted, count)
+        b.position_at_end(count)
+        slot = b.inttoptr(counter, I64.as_pointer())
+        times = b.add(b.load(slot), I64(1))
+        b.store(times, slot)
+        notify = b.append_basic_block("notify")
+        b.cbranch(b.icmp_signed("==", times, threshold), notify, counted)
+        b.position_at_end(notify)
+        r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
+            callback, L.Constant(PTR, None), I64(0), L.Constant(OBJ, None)])
+        decref(self.mb, b, r)
+        b.branch(counted)
+        b.position_at_end(counted)
+        result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
+        decref(self.mb, b, frame, nullable=False)
+        leave_frame(b, tstate)
+        failed = b.append_basic_block("resumed.failed")
+        finished = b.append_basic_block("resumed")
+        b.cbranch(is_null(b, result), failed, finished)
+        b.position_at_end(failed)
+        b.ret(I32(STATUS_ERROR))  # the resumed frame added its own entry
+        b.position_at_end(finished)
+        b.store(result, out)
+        b.ret(I32(STATUS_BOXED))
+        # no frame: drop the values
+        b.position_at_end(fail)
+        decref(self.mb, b, values, nullable=False)
+        leave_frame(b, tstate)
+        b.ret(I32(STATUS_ERROR))
+        return f
 
 
 # --- a version: body + entry ------------------------------------------------------------
@@ -319,7 +485,7 @@ class VersionCodegen:
             self.values[op.result.id] = result
 
     def _leave(self) -> None:
-        self._leave_in(self.b, self.tstate)
+        leave_frame(self.b, self.tstate)
 
     def _terminate(self, blk: ir.Block) -> None:
         t = blk.term
@@ -379,162 +545,61 @@ class VersionCodegen:
 
     def _release(self, exit: ir.Exit) -> None:
         for v in exit.release:
-            self.b.call(self._helper("xdecref"), [self.v(v)])
+            self.b.call(self.mb.c_function("Py_DecRef"), [self.v(v)])
 
     def _error(self, exit: ir.Exit) -> None:
         """An exception is set: release, add our traceback entry, return 2."""
         self._release(exit)
-        self.b.ret(self.b.call(self._helper("error"), [self.tstate, I64(exit.pc)]))
+        self.b.ret(self.b.call(self._helper("error"), [
+            self.tstate, obj_const(self.b, self.code), obj_const(self.b, self.globals), I64(exit.pc)]))
 
     def _deopt(self, exit: ir.Exit, call_result: L.Value | None = None) -> None:
-        """Rebuild the interpreter frame at exit.pc and let CPython finish."""
+        """Rebuild the interpreter frame at exit.pc and let CPython finish:
+        store the native values, let the exit's resume recipe box them."""
         b = self.b
-        boxed = [self._materialize(m, call_result) for m in exit.state or ()]
-        assert len(boxed) >= self.code.co_nlocals
-        array = self.alloca(OBJ, len(boxed))
-        memset = self.mb.module.declare_intrinsic("llvm.memset", [PTR, I64])
-        b.call(memset, [b.bitcast(array, PTR), I8(0), I64(abi.POINTER_SIZE * len(boxed)), I1(0)])
-        for i, v in enumerate(boxed):
-            if not (isinstance(v, L.Constant) and v.constant is None):
-                b.store(v, b.gep(array, [I64(i)]))
+        words: list[L.Value] = []
+        slots = [self._recipe(m, words, call_result) for m in exit.state or ()]
+        assert len(slots) >= self.code.co_nlocals
+        buffer = self.alloca(I64, max(len(words), 1))
+        for i, w in enumerate(words):
+            b.store(as_word(b, w), b.gep(buffer, [I64(i)]))
+        recipe = resume.Resume(slots, len(words)).values
+        self.keep.append(recipe)
+        values = b.call(self._helper("materialize"), [obj_const(b, recipe), b.bitcast(buffer, PTR)])
         self._release(exit)
+        if call_result is not None:
+            self.b.call(self.mb.c_function("Py_DecRef"), [call_result])
         address, threshold, callback = exit.counter if exit.counter is not None else (0, 0, None)
         self.keep.append(callback)
         status = b.call(self._helper("deopt"), [
-            self.tstate, array, I64(len(boxed)), I64(exit.pc), I64(address), I64(threshold),
-            obj_const(b, callback), self.boxed_slot])
+            self.tstate, obj_const(b, self.code), obj_const(b, self.globals), values,
+            I64(exit.pc), I64(address), I64(threshold), obj_const(b, callback), self.boxed_slot])
         b.ret(status)
 
-    # -- cold helpers shared by every exit of the module
-    def _helper(self, name: str) -> L.Function:
-        key = f"helper.{name}"
-        if key not in self.mb.functions:
-            self.mb.functions[key] = getattr(self, f"_define_{name}")()
-        return self.mb.functions[key]
-
-    def _cold_function(self, name: str, fnty: L.FunctionType) -> tuple[L.Function, L.IRBuilder]:
-        f = L.Function(self.mb.module, fnty, name=f"{self.body_name}.{name}")
-        f.linkage = "internal"
-        f.attributes.add("noinline")
-        f.attributes.add("cold")
-        return f, L.IRBuilder(f.append_basic_block("start"))
-
-    def _define_xdecref(self) -> L.Function:
-        f, b = self._cold_function("xdecref", L.FunctionType(VOID, [OBJ]))
-        decref(self.mb, b, f.args[0])
-        b.ret_void()
-        return f
-
-    def _frame_at(self, b: L.IRBuilder, tstate: L.Value, pc: L.Value) -> tuple[L.Value, L.Value, L.Block]:
-        """A new frame of the original code with prev_instr at unit `pc`;
-        returns (frame, its _PyInterpreterFrame, block taken if NULL)."""
-        frame = b.call(self.mb.c_function("PyFrame_New"), [
-            tstate, obj_const(b, self.code), obj_const(b, self.globals), L.Constant(OBJ, None)])
-        fail = b.append_basic_block("no_frame")
-        ok = b.append_basic_block("frame")
-        b.cbranch(is_null(b, frame), fail, ok)
-        b.position_at_end(ok)
-        iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
-        first = b.ptrtoint(obj_const(b, self.code), I64)
-        address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
-        store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
-        return frame, iframe, fail
-
-    @staticmethod
-    def _leave_in(b: L.IRBuilder, tstate: L.Value) -> None:
-        rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
-        b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
-
-    def _define_error(self) -> L.Function:
-        """i32 error(tstate, pc): add the traceback entry the interpreter
-        would have made (a frame of the original code at `pc`, passed to
-        PyTraceBack_Here), leave the recursion count, return STATUS_ERROR."""
-        f, b = self._cold_function("error", L.FunctionType(I32, [PTR, I64]))
-        tstate, pc = f.args
-        frame, _, fail = self._frame_at(b, tstate, pc)
-        b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
-        decref(self.mb, b, frame, nullable=False)
-        b.branch(fail)
-        b.position_at_end(fail)
-        self._leave_in(b, tstate)
-        b.ret(I32(STATUS_ERROR))
-        return f
-
-    def _define_deopt(self) -> L.Function:
-        """i32 deopt(tstate, values, n, pc, counter, threshold, callback, out):
-        build the interpreter frame from `values` (new references: locals,
-        then stack), resume it at unit `pc` and return its result as
-        STATUS_BOXED in *out, or STATUS_ERROR.  Counts the exit and calls
-        `callback` when the count reaches `threshold`."""
-        fnty = L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64, I64, I64, I64, OBJ, OBJ.as_pointer()])
-        f, b = self._cold_function("deopt", fnty)
-        tstate, values, n, pc, counter, threshold, callback, out = f.args
-        frame, iframe, fail = self._frame_at(b, tstate, b.sub(pc, I64(1)))
-        localsplus = b.bitcast(field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS, OBJ), OBJ.as_pointer())
-        emit_loop(b, n, lambda i: b.store(b.load(b.gep(values, [i])), b.gep(localsplus, [i])))
-        store_field(b, iframe, abi.IFRAME_STACKTOP, b.trunc(n, I32))
-        # count the exit; at the threshold tell the runtime once
-        counted = b.append_basic_block("counted")
-        count = b.append_basic_block("count")
-        b.cbranch(b.icmp_unsigned("==", counter, I64(0)), counted, count)
-        b.position_at_end(count)
-        slot = b.inttoptr(counter, I64.as_pointer())
-        times = b.add(b.load(slot), I64(1))
-        b.store(times, slot)
-        notify = b.append_basic_block("notify")
-        b.cbranch(b.icmp_signed("==", times, threshold), notify, counted)
-        b.position_at_end(notify)
-        r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
-            callback, L.Constant(PTR, None), I64(0), L.Constant(OBJ, None)])
-        decref(self.mb, b, r)
-        b.branch(counted)
-        b.position_at_end(counted)
-        result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
-        decref(self.mb, b, frame, nullable=False)
-        self._leave_in(b, tstate)
-        failed = b.append_basic_block("resumed.failed")
-        finished = b.append_basic_block("resumed")
-        b.cbranch(is_null(b, result), failed, finished)
-        b.position_at_end(failed)
-        b.ret(I32(STATUS_ERROR))  # the resumed frame added its own entry
-        b.position_at_end(finished)
-        b.store(result, out)
-        b.ret(I32(STATUS_BOXED))
-        # no frame: drop the values
-        b.position_at_end(fail)
-        emit_loop(b, n, lambda i: decref(self.mb, b, b.load(b.gep(values, [i]))))
-        self._leave_in(b, tstate)
-        b.ret(I32(STATUS_ERROR))
-        return f
-
-    def _materialize(self, m: ir.Materializer, call_result: L.Value | None) -> L.Value:
-        """A new reference (or NULL) for one frame slot."""
-        b = self.b
+    def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
+        """How the frame slot `m` is rebuilt; appends the native values it reads to `words`."""
+        def word(v: L.Value) -> int:
+            words.append(v)
+            return len(words) - 1
         if m.how == "null":
-            return L.Constant(OBJ, None)
+            return ("null",)
         if m.how == "const":
-            o = obj_const(b, m.const)
-            incref(b, o)
-            return o
+            return ("const", m.const)
         if m.how == "call_result":
             assert call_result is not None
-            return call_result
-        if m.how == "value":
-            value = self.v(m.args[0])
-            return self._box_new(value, m.kind_name)
+            return ("obj", word(call_result))
         if m.how == "tuple":
-            items = [self._materialize(p, call_result) for p in m.parts]
-            return self._tuple_of(items)
-        if m.how in ("range", "range_iter"):
-            rng = self._range(*[self.v(a) for a in m.args])
-            if m.how == "range":
-                return rng
-            it = b.call(self.mb.c_function("PyObject_GetIter"), [rng])
-            decref(self.mb, b, rng)
-            return it
-        raise AssertionError(m.how)
+            return ("tuple", tuple(self._recipe(p, words, call_result) for p in m.parts))
+        values = [self.v(a) for a in m.args]
+        if m.how == "value":
+            return (WORD_TAG[values[0].type], word(values[0]))
+        assert m.how in ("range", "range_iter"), m.how
+        return (m.how, *[word(v) for v in values])
 
-    def _box_new(self, value: L.Value, kind_name: str) -> L.Value:
+    def _helper(self, name: str) -> L.Function:
+        return self.mb.declare(SUPPORT_PREFIX + name, SUPPORT_SIGNATURES[name])
+
+    def _box_new(self, value: L.Value) -> L.Value:
         b = self.b
         if value.type == I64:
             return b.call(self.mb.c_function("PyLong_FromLongLong"), [value])
@@ -692,7 +757,7 @@ class VersionCodegen:
             return o
         if kind == kinds.OBJECT:
             return value
-        return self._box_new(value, str(kind))
+        return self._box_new(value)
 
     def _move_traceback_entry_to_trampoline(self, tstate: L.Value) -> None:
         """The body's traceback entry is on top; the trampoline frame that

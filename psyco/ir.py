@@ -130,7 +130,6 @@ class Materializer:
     args: list[Value] = field(default_factory=list)
     parts: list[Materializer] = field(default_factory=list)
     const: object = None
-    kind_name: str = ""  # "Bool" to box an i1 as a bool
 
     def values(self) -> list[Value]:
         out = list(self.args)

@@ -201,7 +201,7 @@ class Specializer:
             return ir.Materializer("range_iter", list(av.leaves))
         if isinstance(k, kinds.RangeKind):
             return ir.Materializer("range", list(av.leaves))
-        return ir.Materializer("value", list(av.leaves), kind_name=str(k))
+        return ir.Materializer("value", list(av.leaves))
 
     def deopt_here(self, reason: str) -> None:
         """End the block: the interpreter continues at this instruction."""

@@ -95,7 +95,9 @@ def layout_matches() -> bool:
 C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "Py_IncRef": ("void", ("obj",)),
     "_Py_Dealloc": ("void", ("obj",)),
+    "Py_DecRef": ("void", ("obj",)),
     "PyLong_FromLongLong": ("obj", ("i64",)),
+    "PyLong_FromVoidPtr": ("obj", ("ptr",)),
     "PyLong_AsLongLongAndOverflow": ("i64", ("obj", "ptr")),
     "PyLong_AsDouble": ("f64", ("obj",)),
     "PyFloat_FromDouble": ("obj", ("f64",)),

@@ -310,6 +310,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
     engine.compile(codegen.build())
+    version.keepalive.extend(codegen.keep)
     version.entry_address = engine.address(entry_name)
     return version
 

@@ -1,0 +1,69 @@
+"""Resume recipes: the interpreter's values at a deoptimization exit.
+
+A deopt exit in machine code only stores its native values (64-bit ints,
+doubles, i1 flags, object pointers) into a buffer of 64-bit words and
+calls its recipe with the buffer's address.  The recipe, built by the back
+end when it lowered the exit, says how each frame slot is rebuilt from
+those words: boxed, a constant, a tuple of other slots, a range or range
+iterator, or no value.  Keeping this out of the generated code makes every
+exit a few stores and one call, which is what keeps compile times low; an
+exit is rare by design, so building the values in Python costs nothing
+that matters.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Sequence
+
+# A recipe is a tuple: (tag, *operands); operands are word indices, a
+# constant, or the recipes of a tuple's items.
+Recipe = tuple
+
+NO_VALUE = object()
+"""Stands for an empty frame slot (NULL) in the tuple a recipe returns."""
+
+
+def _word(words: ctypes.Array, i: int) -> int:
+    return words[i]
+
+
+def _double(words: ctypes.Array, i: int) -> float:
+    return ctypes.c_double.from_buffer(words, 8 * i).value
+
+
+def _object(words: ctypes.Array, i: int) -> object:
+    return ctypes.cast(ctypes.c_void_p(words[i]), ctypes.py_object).value
+
+
+_BUILD: dict[str, Callable[..., object]] = {
+    "null": lambda words: NO_VALUE,
+    "const": lambda words, value: value,
+    "int": _word,
+    "float": _double,
+    "bool": lambda words, i: bool(words[i]),
+    "obj": _object,
+    "range": lambda words, *ix: range(*(words[i] for i in ix)),
+    "range_iter": lambda words, *ix: iter(range(*(words[i] for i in ix))),
+}
+
+
+def _build(words: ctypes.Array, recipe: Recipe) -> object:
+    tag = recipe[0]
+    if tag == "tuple":
+        return tuple(_build(words, item) for item in recipe[1])
+    return _BUILD[tag](words, *recipe[1:])
+
+
+class Resume:
+    """The recipes of one exit's frame slots (locals, then stack)."""
+
+    def __init__(self, slots: Sequence[Recipe], n_words: int) -> None:
+        self.slots = tuple(slots)
+        self.n_words = n_words
+
+    def values(self, address: int) -> tuple:
+        """New objects for the frame slots, from the words at `address`;
+        NO_VALUE for an empty slot.  Objects in the words are borrowed."""
+        words = (ctypes.c_int64 * max(self.n_words, 1)).from_address(address)
+        return tuple(_build(words, slot) for slot in self.slots)
