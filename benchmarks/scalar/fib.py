@@ -8,7 +8,7 @@ def fib(n):
 
 
 def main():
-    print(fib(36))
+    print(fib(37))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ def tak(x, y, z):
 def main():
     total = 0
     for i in range(12):
-        total += tak(24 + i % 3, 16, 8)
+        total += tak(25 + i % 3, 16, 8)
     print(total)
 
 
