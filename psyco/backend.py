@@ -1169,7 +1169,7 @@ def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
     params = fn.function_type.args
     args = [b.trunc(a, t) if a.type != t and isinstance(t, L.IntType) else a for a, t in zip(args, params)]
     r = b.call(fn, args)
-    failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, I32(0))
+    failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, L.Constant(r.type, 0))
     g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
     return r
 
@@ -1207,6 +1207,114 @@ def _build_tuple(g: VersionCodegen, op: ir.Op) -> L.Value:
     t = g._tuple_of(items)
     g.fail_branch(is_null(g.b, t), op.exit, deopt=False)  # type: ignore[arg-type]
     return t
+
+
+@lower("build_list")
+def _build_list(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    lst = b.call(g.mb.c_function("PyList_New"), [I64(len(op.args))])
+    g.fail_branch(is_null(b, lst), op.exit, deopt=False)  # type: ignore[arg-type]
+    items = b.bitcast(load_field(b, lst, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
+    for i, a in enumerate(op.args):
+        item = g.v(a)
+        incref(b, item)  # the list steals; ops borrow their operands
+        b.store(item, b.gep(items, [I64(i)]))
+    return lst
+
+
+def _sequence_slot(g: VersionCodegen, seq: L.Value, index: L.Value, tp: type, exit: ir.Exit,
+                   message: str) -> L.Value:
+    """The address of seq[index] in an exact list or tuple, negative
+    indices counted from the end; IndexError(message) when out of range."""
+    b = g.b
+    size = load_field(b, seq, abi.OB_SIZE, I64)
+    index = b.select(b.icmp_signed("<", index, I64(0)), b.add(index, size), index)
+    out_of_range = b.icmp_unsigned(">=", index, size)
+    bad = b.append_basic_block("index_error")
+    ok = b.append_basic_block("in_range")
+    b.cbranch(out_of_range, bad, ok)
+    b.position_at_end(bad)
+    b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), b.bitcast(g.mb.cstring(message), PTR)])
+    g._error(exit)
+    b.position_at_end(ok)
+    if tp is list:
+        items = b.bitcast(load_field(b, seq, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
+    else:
+        items = b.bitcast(field_ptr(b, seq, abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
+    return b.gep(items, [index])
+
+
+def _by_sequence_type(g: VersionCodegen, seq: L.Value, paths: dict[type | None, Callable[[], L.Value | None]]
+                      ) -> L.Value | None:
+    """Branch on the exact type of `seq`: run paths[list], paths[tuple]...
+    or paths[None] for any other type; merge their results."""
+    b = g.b
+    done = b.append_basic_block("seq.done")
+    results = []
+    for tp, path in paths.items():
+        if tp is not None:
+            here = b.append_basic_block(f"seq.{tp.__name__}")
+            other = b.append_basic_block("seq.other")
+            b.cbranch(g._type_is(seq, tp), here, other)
+            b.position_at_end(here)
+        result = path()
+        results.append((result, b.block))
+        b.branch(done)
+        if tp is not None:
+            b.position_at_end(other)
+    b.position_at_end(done)
+    if results[0][0] is None:
+        return None
+    phi = b.phi(results[0][0].type)
+    for value, block in results:
+        phi.add_incoming(value, block)
+    return phi
+
+
+@lower("getitem_int")
+def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    seq, index = g.v(op.args[0]), g.v(op.args[1])
+
+    def item(tp: type) -> Callable[[], L.Value]:
+        def load() -> L.Value:
+            slot = _sequence_slot(g, seq, index, tp, op.exit, f"{tp.__name__} index out of range")  # type: ignore[arg-type]
+            value = b.load(slot)
+            incref(b, value)
+            return value
+        return load
+
+    def generic() -> L.Value:
+        key = b.call(g.mb.c_function("PyLong_FromLongLong"), [index])
+        g.fail_branch(is_null(b, key), op.exit, deopt=False)  # type: ignore[arg-type]
+        value = b.call(g.mb.c_function("PyObject_GetItem"), [seq, key])
+        decref(g.mb, b, key, nullable=False)
+        g.fail_branch(is_null(b, value), op.exit, deopt=False)  # type: ignore[arg-type]
+        return value
+    return _by_sequence_type(g, seq, {list: item(list), tuple: item(tuple), None: generic})  # type: ignore[return-value]
+
+
+@lower("setitem_int")
+def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    seq, index, value = (g.v(a) for a in op.args)
+
+    def store() -> None:
+        slot = _sequence_slot(g, seq, index, list, op.exit, "list assignment index out of range")  # type: ignore[arg-type]
+        old = b.load(slot)
+        incref(b, value)
+        b.store(value, slot)
+        decref(g.mb, b, old, nullable=False)
+
+    def generic() -> None:
+        key = b.call(g.mb.c_function("PyLong_FromLongLong"), [index])
+        g.fail_branch(is_null(b, key), op.exit, deopt=False)  # type: ignore[arg-type]
+        status = b.call(g.mb.c_function("PyObject_SetItem"), [seq, key, value])
+        decref(g.mb, b, key, nullable=False)
+        g.fail_branch(b.icmp_signed("<", status, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    _by_sequence_type(g, seq, {list: store, None: generic})
 
 
 @lower("guard_tuple")

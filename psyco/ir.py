@@ -67,6 +67,10 @@ OPS: dict[str, OpDef] = {
     # generic object operations
     "vectorcall": OpDef("obj", owns=True, error=True),  # args[0](*args[1:]); attrs: kwnames
     "build_tuple": OpDef("obj", owns=True, error=True),
+    "build_list": OpDef("obj", owns=True, error=True),
+    # container[index] for an i64 index: inline for exact lists and tuples
+    "getitem_int": OpDef("obj", owns=True, error=True),
+    "setitem_int": OpDef(None, error=True),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True),

@@ -555,6 +555,181 @@ def load_method(s: Specializer, ins: Instruction) -> None:
     s.push(attr)
 
 
+# --- containers, strings and attributes: the C-API calls the interpreter makes ----------
+def capi(s: Specializer, name: str, args: list[ir.Value], type_: str = "obj") -> ir.Value:
+    """Call C-API function `name`; an object result is a new reference, and
+    NULL (or a negative number) means it raised."""
+    return s.emit("c_call", args, "error", name=name, type=type_, owns=type_ == "obj")  # type: ignore[return-value]
+
+
+def push_object(s: Specializer, v: ir.Value) -> None:
+    s.push(AV(OBJECT, (v,)))
+
+
+def _const_index(key: AV, size: int) -> int | None:
+    """The constant int `key` as an index into `size` items, if in range."""
+    if isinstance(key.kind, Const) and type(key.kind.value) is int and -size <= key.kind.value < size:
+        return key.kind.value % size
+    return None
+
+
+@rule("BINARY_SUBSCR")
+def binary_subscr(s: Specializer, ins: Instruction) -> None:
+    key, container = s.pop(), s.pop()
+    if isinstance(container.kind, kinds.Tuple):
+        index = _const_index(key, len(container.kind.items))
+        if index is not None:
+            s.push(split_tuple(container)[index])
+            return
+    if category(key) == "int" and not _is_bool(key):
+        push_object(s, s.emit("getitem_int", [s.box(container), as_int(s, key)], "error"))  # type: ignore[arg-type]
+        return
+    push_object(s, capi(s, "PyObject_GetItem", [s.box(container), s.box(key)]))
+
+
+@rule("STORE_SUBSCR")
+def store_subscr(s: Specializer, ins: Instruction) -> None:
+    key, container, value = s.pop(), s.pop(), s.pop()
+    if category(key) == "int" and not _is_bool(key):
+        s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error")
+        return
+    capi(s, "PyObject_SetItem", [s.box(container), s.box(key), s.box(value)], "i32")
+
+
+@rule("DELETE_SUBSCR")
+def delete_subscr(s: Specializer, ins: Instruction) -> None:
+    key, container = s.pop(), s.pop()
+    capi(s, "PyObject_DelItem", [s.box(container), s.box(key)], "i32")
+
+
+@rule("STORE_ATTR")
+def store_attr(s: Specializer, ins: Instruction) -> None:
+    owner, value = s.pop(), s.pop()
+    capi(s, "PyObject_SetAttr", [s.box(owner), s.const(ins.argval), s.box(value)], "i32")
+
+
+@rule("BUILD_LIST")
+def build_list(s: Specializer, ins: Instruction) -> None:
+    items = s.popn(ins.arg)  # type: ignore[arg-type]
+    push_object(s, s.emit("build_list", [s.box(a) for a in items], "error"))  # type: ignore[arg-type]
+
+
+@rule("BUILD_SET")
+def build_set(s: Specializer, ins: Instruction) -> None:
+    items = s.popn(ins.arg)  # type: ignore[arg-type]
+    new = capi(s, "PySet_New", [s.const(())])
+    for item in items:
+        capi(s, "PySet_Add", [new, s.box(item)], "i32")
+    push_object(s, new)
+
+
+def _dict_of(s: Specializer, pairs: list[tuple[ir.Value, ir.Value]]) -> ir.Value:
+    new = capi(s, "PyDict_New", [])
+    for key, value in pairs:
+        capi(s, "PyDict_SetItem", [new, key, value], "i32")
+    return new
+
+
+@rule("BUILD_MAP")
+def build_map(s: Specializer, ins: Instruction) -> None:
+    flat = [s.box(a) for a in s.popn(2 * ins.arg)]  # type: ignore[operator]
+    push_object(s, _dict_of(s, list(zip(flat[::2], flat[1::2]))))
+
+
+@rule("BUILD_CONST_KEY_MAP")
+def build_const_key_map(s: Specializer, ins: Instruction) -> None:
+    keys = s.pop().kind.value  # type: ignore[attr-defined]
+    values = [s.box(a) for a in s.popn(ins.arg)]  # type: ignore[arg-type]
+    push_object(s, _dict_of(s, [(s.box(AV(Const(k))), v) for k, v in zip(keys, values)]))
+
+
+@rule("LIST_APPEND", "SET_ADD")
+def list_append(s: Specializer, ins: Instruction) -> None:
+    item = s.pop()
+    target = s.state.stack[-ins.arg]  # type: ignore[operator]
+    name = "PyList_Append" if ins.opname == "LIST_APPEND" else "PySet_Add"
+    capi(s, name, [target.leaves[0], s.box(item)], "i32")
+
+
+@rule("MAP_ADD")
+def map_add(s: Specializer, ins: Instruction) -> None:
+    value, key = s.pop(), s.pop()
+    target = s.state.stack[-ins.arg]  # type: ignore[operator]
+    capi(s, "PyDict_SetItem", [target.leaves[0], s.box(key), s.box(value)], "i32")
+
+
+@rule("LIST_EXTEND", "SET_UPDATE")
+def list_extend(s: Specializer, ins: Instruction) -> None:
+    # Only constants (list and set displays): for other iterables the
+    # interpreter rewrites the error message of a non-iterable.
+    if not isinstance(s.state.stack[-1].kind, Const):
+        s.deopt_here("unpacking into a display")
+        return
+    iterable = s.box(s.pop())
+    target = s.state.stack[-ins.arg].leaves[0]  # type: ignore[operator]
+    if ins.opname == "LIST_EXTEND":
+        capi(s, "_PyList_Extend", [target, iterable])
+    else:
+        capi(s, "_PySet_Update", [target, iterable], "i32")
+
+
+@rule("LIST_TO_TUPLE")
+def list_to_tuple(s: Specializer, ins: Instruction) -> None:
+    push_object(s, capi(s, "PyList_AsTuple", [s.pop().leaves[0]]))
+
+
+CONVERSIONS = {1: "PyObject_Str", 2: "PyObject_Repr", 3: "PyObject_ASCII"}
+
+
+@rule("FORMAT_VALUE")
+def format_value(s: Specializer, ins: Instruction) -> None:
+    flags: int = ins.arg  # type: ignore[assignment]
+    spec = s.box(s.pop()) if flags & 4 else s.const("")
+    value = s.box(s.pop())
+    if flags & 3:
+        value = capi(s, CONVERSIONS[flags & 3], [value])
+    push_object(s, capi(s, "PyObject_Format", [value, spec]))
+
+
+@rule("BUILD_STRING")
+def build_string(s: Specializer, ins: Instruction) -> None:
+    parts = s.emit("build_tuple", [s.box(a) for a in s.popn(ins.arg)], "error")  # type: ignore[arg-type]
+    push_object(s, capi(s, "PyUnicode_Join", [s.const(""), parts]))  # type: ignore[list-item]
+
+
+@rule("BUILD_SLICE")
+def build_slice(s: Specializer, ins: Instruction) -> None:
+    bounds = [s.box(a) for a in s.popn(ins.arg)]  # type: ignore[arg-type]
+    push_object(s, capi(s, "PySlice_New", bounds + [s.const(None)] * (3 - len(bounds))))
+
+
+@rule("MAKE_FUNCTION")
+def make_function(s: Specializer, ins: Instruction) -> None:
+    flags: int = ins.arg  # type: ignore[assignment]
+    if flags & 0x0C:  # closures and annotations: not yet
+        s.deopt_here("closure or annotations")
+        return
+    code = s.box(s.pop())
+    kwdefaults = s.box(s.pop()) if flags & 0x02 else None
+    defaults = s.box(s.pop()) if flags & 0x01 else None
+    func = capi(s, "PyFunction_New", [code, s.const(s.globals)])
+    if kwdefaults is not None:
+        capi(s, "PyFunction_SetKwDefaults", [func, kwdefaults], "i32")
+    if defaults is not None:
+        capi(s, "PyFunction_SetDefaults", [func, defaults], "i32")
+    push_object(s, func)
+
+
+@rule("LOAD_ASSERTION_ERROR")
+def load_assertion_error(s: Specializer, ins: Instruction) -> None:
+    s.push(AV(Const(AssertionError)))
+
+
+@rule("GET_LEN")
+def get_len(s: Specializer, ins: Instruction) -> None:
+    push_int(s, capi(s, "PyObject_Size", [s.box(s.state.stack[-1])], "i64"))
+
+
 # --- control flow -------------------------------------------------------------------------
 def _back_edge(s: Specializer, ins: Instruction) -> None:
     """Loops stay interruptible: Ctrl-C and thread switches."""

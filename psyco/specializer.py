@@ -319,6 +319,9 @@ class Specializer:
             return self.emit("build_tuple", items, "error")  # type: ignore[return-value]
         if isinstance(k, kinds.RangeKind):
             return self.emit("build_range", list(av.leaves), "error")  # type: ignore[return-value]
+        if isinstance(k, kinds.RangeIter):  # passed on (a comprehension's argument): made real
+            rng = self.emit("build_range", list(av.leaves), "error")
+            return self.emit("c_call", [rng], "error", name="PyObject_GetIter", type="obj", owns=True)  # type: ignore[list-item,return-value]
         raise CannotSpecialize(f"cannot box {k}")
 
     def _const_obj(self, value: object) -> ir.Value:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -39,4 +40,28 @@ def same(f: Callable[..., Any], *args: Any, compiled: Callable[..., Any] | None 
     g = compiled if compiled is not None else psyco.proxy(f)
     got = outcome(g, *args)
     assert got == expected, f"{f.__name__}{args}: psyco {got} != CPython {expected}"
+    return got
+
+
+def deopts(f: Callable[..., Any]) -> dict[str, int]:
+    """The deoptimization exits f's compiled versions took, by reason."""
+    entry = CodeEntry.lookup(f.__code__)
+    taken: dict[str, int] = {}
+    for v in entry.versions if entry is not None else ():
+        for reason, count in zip(v.exit_reasons, v.exit_counts):
+            if count:
+                taken[reason] = taken.get(reason, 0) + count
+    return taken
+
+
+def same_compiled(f: Callable[..., Any], *args: Any) -> tuple:
+    """Like `same` (each run gets its own copy of the arguments, which f may
+    mutate), and the call ran compiled to the end: no exit to the interpreter."""
+    g = psyco.proxy(f)
+    before = calls_compiled(g)
+    expected = outcome(f, *copy.deepcopy(args))
+    got = outcome(g, *copy.deepcopy(args))
+    assert got == expected, f"{f.__name__}{args}: psyco {got} != CPython {expected}"
+    assert calls_compiled(g) > before, f"{f.__name__} did not run compiled"
+    assert not deopts(g), f"{f.__name__}{args} left compiled code: {deopts(g)}"
     return got

@@ -26,6 +26,7 @@ LONG_DIGIT_BITS = 30
 FLOAT_FVAL = 16  # PyFloatObject.ob_fval
 DICT_VERSION_TAG = 24  # PyDictObject.ma_version_tag (uint64)
 TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
+LIST_ITEMS = 24  # PyListObject.ob_item (PyObject **)
 BYTES_DATA = 32  # PyBytesObject.ob_sval[]
 TB_NEXT = 16  # PyTracebackObject.tb_next
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
@@ -109,6 +110,26 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyIter_Next": ("obj", ("obj",)),
     "PyObject_GetItem": ("obj", ("obj", "obj")),
     "PyObject_SetItem": ("i32", ("obj", "obj", "obj")),
+    "PyObject_DelItem": ("i32", ("obj", "obj")),
+    "PyObject_SetAttr": ("i32", ("obj", "obj", "obj")),
+    "PyObject_Size": ("i64", ("obj",)),
+    "PyObject_Str": ("obj", ("obj",)),
+    "PyObject_Repr": ("obj", ("obj",)),
+    "PyObject_ASCII": ("obj", ("obj",)),
+    "PyObject_Format": ("obj", ("obj", "obj")),
+    "PyUnicode_Join": ("obj", ("obj", "obj")),
+    "PyList_New": ("obj", ("i64",)),
+    "PyList_Append": ("i32", ("obj", "obj")),
+    "PyList_AsTuple": ("obj", ("obj",)),
+    "_PyList_Extend": ("obj", ("obj", "obj")),
+    "PySet_New": ("obj", ("obj",)),
+    "PySet_Add": ("i32", ("obj", "obj")),
+    "_PySet_Update": ("i32", ("obj", "obj")),
+    "PyDict_New": ("obj", ()),
+    "PyFunction_New": ("obj", ("obj", "obj")),
+    "PyFunction_SetDefaults": ("i32", ("obj", "obj")),
+    "PyFunction_SetKwDefaults": ("i32", ("obj", "obj")),
+    "PySlice_New": ("obj", ("obj", "obj", "obj")),
     "PySequence_Contains": ("i32", ("obj", "obj")),
     "PyNumber_Negative": ("obj", ("obj",)),
     "PyNumber_Positive": ("obj", ("obj",)),

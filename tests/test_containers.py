@@ -1,0 +1,169 @@
+"""Containers, strings and attributes: compiled through the C API (or inline
+for lists and tuples indexed by ints), with CPython's results and errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.differential import same, same_compiled
+
+
+def index(xs, i):
+    return xs[i]
+
+
+def index_sum(xs, i):
+    return xs[i] + xs[-1]
+
+
+@pytest.mark.parametrize("xs", [[10, 20, 30], (10, 20, 30), "abc", range(3), {0: "a", -1: "b", 2: "c"}, b"xyz"])
+@pytest.mark.parametrize("i", [0, 2, -1, -3, 3, -4, 2**70])
+def test_index(xs, i):
+    same_compiled(index, xs, i)
+
+
+def test_index_errors_and_other_keys():
+    same_compiled(index_sum, [1, 2, 3], 1)
+    same_compiled(index_sum, [1, 2, 3], 7)
+    same_compiled(index, {"k": 1}, "k")
+    same_compiled(index, {"k": 1}, "missing")
+    same_compiled(index, [1], [])
+    same_compiled(index, 5, 0)
+    same_compiled(index, [1, 2], True)
+
+
+def store(xs, i, v):
+    xs[i] = v
+    xs[-1] = v
+    return xs
+
+
+@pytest.mark.parametrize("args", [([1, 2, 3], 0, "v"), ([1, 2, 3], -3, 9), ([1, 2], 2, 0), ([1, 2], -3, 0),
+                                  ((1, 2), 0, 0), ({}, 1, 2), ({}, [], 2), ("ab", 0, "c")])
+def test_store(args):
+    same_compiled(store, *args)
+
+
+def delete(xs, k):
+    del xs[k]
+    return xs
+
+
+@pytest.mark.parametrize("args", [([1, 2, 3], 0), ([1], 5), ({"a": 1}, "a"), ({}, "a"), ((1,), 0)])
+def test_delete(args):
+    same_compiled(delete, *args)
+
+
+def displays(n):
+    squares = []
+    for i in range(n):
+        squares.append(i * i)
+    constant_list = [1, 2, 3]
+    constant_set = {1, 2, 3}
+    mixed = [n, "x", 2.5, None]
+    mapping = {"n": n, 1: squares, (1, 2): 3}
+    keyed = {"a": n, "b": n + 1}
+    return squares, constant_list, constant_set, mixed, mapping, keyed, {n, n + 1}, tuple(mixed)
+
+
+def test_displays():
+    same_compiled(displays, 5)
+    same_compiled(displays, 0)
+
+
+def unhashable(x):
+    return {x: 1}
+
+
+def test_display_errors():
+    same_compiled(unhashable, [])
+    same_compiled(unhashable, "ok")
+
+
+def comprehensions(n):
+    return [i * 2 for i in range(n)], {i % 3 for i in range(n)}, {i: -i for i in range(n)}
+
+
+def test_comprehensions():
+    same_compiled(comprehensions, 6)
+
+
+def formatting(x, y):
+    return f"{x}|{y!r}|{x!s:>6}|{y!a}|" + "%s-%d" % (y, 3)  # noqa: UP031 - %-formatting is under test
+
+
+def format_spec(x, width):
+    return f"{x:{width}.2f}"
+
+
+@pytest.mark.parametrize("args", [(3, "é"), (2.5, None), ("s", (1,)), ([1], {"a": 2})])
+def test_formatting(args):
+    same_compiled(formatting, *args)
+
+
+@pytest.mark.parametrize("args", [(3.14159, 8), (2, 3), ("s", 4), (1.5, "x")])
+def test_format_spec(args):
+    same_compiled(format_spec, *args)
+
+
+def slicing(xs, a, b):
+    return xs[a:b], xs[::2], xs[a:], xs[:b:-1]
+
+
+@pytest.mark.parametrize("xs", [list(range(10)), "hello world", (1, 2, 3), 7])
+def test_slicing(xs):
+    same_compiled(slicing, xs, 2, 5)
+
+
+class Thing:
+    pass
+
+
+class Slotted:
+    __slots__ = ("x",)
+
+
+def set_attribute(o, v):
+    o.x = v
+    return o.x
+
+
+@pytest.mark.parametrize("o", [Thing(), Slotted(), 5, None])
+def test_attributes(o):
+    same_compiled(set_attribute, o, 4)
+
+
+def length(xs):
+    return len(xs) + 1
+
+
+@pytest.mark.parametrize("xs", [[1, 2], "abc", {}, range(10), 5])
+def test_len(xs):
+    same_compiled(length, xs)
+
+
+def make_adders(n):
+    def add(x, y=n):
+        return x + y
+
+    def kw(x, *, y=2):
+        return x * y
+
+    return add(1), add(1, 2), kw(3), kw(3, y=4)
+
+
+def test_nested_functions_with_defaults():
+    same_compiled(make_adders, 10)
+
+
+def assertion(x):
+    assert x > 0, "must be positive"
+    return x
+
+
+def test_assert():
+    same_compiled(assertion, 1)
+
+
+def test_failing_assert_raises_as_cpython():
+    same(assertion, -1)
