@@ -593,6 +593,8 @@ class VersionCodegen:
         values = [self.v(a) for a in m.args]
         if m.how == "value":
             return (WORD_TAG[values[0].type], word(values[0]))
+        if m.how == "method":
+            return ("method", word(values[0]), m.const)
         assert m.how in ("range", "range_iter"), m.how
         return (m.how, *[word(v) for v in values])
 
@@ -1183,20 +1185,32 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
     return b.icmp_signed("!=", r, I32(0))
 
 
-@lower("vectorcall")
-def _vectorcall(g: VersionCodegen, op: ir.Op) -> L.Value:
+def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value, args: list[L.Value]) -> L.Value:
+    """function(first, args array, number of positional args, kwnames)."""
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    args = [g.v(a) for a in op.args[1:]]
     array = g.alloca(OBJ, max(len(args), 1))
     for i, a in enumerate(args):
         b.store(a, b.gep(array, [I64(i)]))
     kwnames = op.attrs.get("kwnames")
     nargs = len(args) - (len(kwnames) if kwnames else 0)
     names = obj_const(b, kwnames) if kwnames else L.Constant(OBJ, None)
-    r = b.call(g.mb.c_function("PyObject_Vectorcall"), [g.v(op.args[0]), b.bitcast(array, PTR), I64(nargs), names])
+    r = b.call(g.mb.c_function(function), [first, b.bitcast(array, PTR), I64(nargs), names])
     g.fail_branch(is_null(b, r), op.exit, deopt=False)  # type: ignore[arg-type]
     return r
+
+
+@lower("vectorcall")
+def _vectorcall(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return _call_with_array(g, op, "PyObject_Vectorcall", g.v(op.args[0]), [g.v(a) for a in op.args[1:]])
+
+
+@lower("call_method")
+def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """The method is looked up on args[0] and called with it as self, with
+    no bound-method object in between (LOAD_METHOD + CALL)."""
+    return _call_with_array(g, op, "PyObject_VectorcallMethod", obj_const(g.b, op.attrs["name"]),
+                            [g.v(a) for a in op.args])
 
 
 @lower("build_tuple")

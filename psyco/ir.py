@@ -22,6 +22,7 @@ class OpDef:
     owns: bool = False  # returns a new reference
     error: bool = False  # may raise: has an error exit
     guard: bool = False  # may fail its assumption: has a deopt exit
+    only_memory_error: bool = False  # its error exit is MemoryError: it runs no Python code
 
 
 OPS: dict[str, OpDef] = {
@@ -48,8 +49,8 @@ OPS: dict[str, OpDef] = {
     "math": OpDef("f64"),  # attrs["name"]: a libm function or LLVM intrinsic
     "fround_even": OpDef("f64"),
     # boxing and unboxing
-    "box_int": OpDef("obj", owns=True, error=True),
-    "box_float": OpDef("obj", owns=True, error=True),
+    "box_int": OpDef("obj", owns=True, error=True, only_memory_error=True),
+    "box_float": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "box_bool": OpDef("obj"),  # Py_True / Py_False: borrowed, immortal enough
     "unbox_int": OpDef("i64", guard=True),  # exact int that fits in 64 bits
     "unbox_float": OpDef("f64", guard=True),  # exact float
@@ -66,14 +67,15 @@ OPS: dict[str, OpDef] = {
     "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
     # generic object operations
     "vectorcall": OpDef("obj", owns=True, error=True),  # args[0](*args[1:]); attrs: kwnames
-    "build_tuple": OpDef("obj", owns=True, error=True),
-    "build_list": OpDef("obj", owns=True, error=True),
+    "call_method": OpDef("obj", owns=True, error=True),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
+    "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
+    "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
     # container[index] for an i64 index: inline for exact lists and tuples
     "getitem_int": OpDef("obj", owns=True, error=True),
     "setitem_int": OpDef(None, error=True),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
-    "build_range": OpDef("obj", owns=True, error=True),
+    "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "iter_next": OpDef("obj", owns=True, error=True),  # NULL when exhausted
     "is_null": OpDef("i1"),
     "load_global": OpDef("obj", owns=True, error=True),  # attrs: name, globals, builtins
@@ -126,7 +128,8 @@ class Materializer:
 
     how: "value" (box args[0] by its type; obj is used as is), "const"
     (the Python object `const`), "null" (no value), "tuple" (parts are the
-    items), "range_iter" (args: current, stop, step), "call_result" (the
+    items), "range_iter" (args: current, stop, step), "method" (args[0] is
+    the owner, `const` the name: the bound attribute), "call_result" (the
     boxed object returned by a direct call that left its fast path).
     """
 

@@ -140,6 +140,19 @@ class RangeKind(Kind):
 RANGE = RangeKind()
 
 
+@dataclass(frozen=True)
+class MethodRef(Kind):
+    """A virtual `owner.name` pushed by LOAD_METHOD: only the owner exists.
+    The call looks the method up and calls it in one step, without a bound
+    method object; anything else looks it up first (`Specializer.force`)."""
+
+    name: str
+    leaves: tuple[str, ...] = ("obj",)
+
+    def __str__(self) -> str:
+        return f"Method({self.name})"
+
+
 def kind_of_type(tp: type, value: object = None) -> Kind:
     if tp is bool:
         return BOOL
@@ -159,7 +172,7 @@ def entry_kind(value: object) -> Kind:
 
 def fits(narrow: Kind, wide: Kind) -> bool:
     """Can a value of kind `narrow` be passed where `wide` is expected?"""
-    if narrow == wide or wide == OBJECT and narrow not in (UNBOUND, NULL):
+    if narrow == wide or wide == OBJECT and narrow not in (UNBOUND, NULL) and not isinstance(narrow, MethodRef):
         return True
     if isinstance(narrow, Const):
         return narrow.general() == wide
@@ -180,6 +193,6 @@ def join(a: Kind, b: Kind) -> Kind:
     if isinstance(ga, Tuple) and isinstance(gb, Tuple) and len(ga.items) == len(gb.items):
         items = tuple(join(x, y) for x, y in zip(ga.items, gb.items))
         return None if None in items else Tuple(items)  # type: ignore[return-value]
-    if UNBOUND in (a, b) or NULL in (a, b):
+    if UNBOUND in (a, b) or NULL in (a, b) or isinstance(a, MethodRef) or isinstance(b, MethodRef):
         return None  # type: ignore[return-value]
     return OBJECT

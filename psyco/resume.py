@@ -45,6 +45,7 @@ _BUILD: dict[str, Callable[..., object]] = {
     "obj": _object,
     "range": lambda words, *ix: range(*(words[i] for i in ix)),
     "range_iter": lambda words, *ix: iter(range(*(words[i] for i in ix))),
+    "method": lambda words, i, name: getattr(_object(words, i), name),
 }
 
 

@@ -549,10 +549,14 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
 
 @rule("LOAD_METHOD")
 def load_method(s: Specializer, ins: Instruction) -> None:
-    load_attr(s, ins)
-    attr = s.pop()
+    owner = s.pop()
+    attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     s.push(AV(kinds.NULL))
-    s.push(attr)
+    if attr is not None:
+        s.push(attr)
+        return
+    s.keepalive.append(ins.argval)
+    s.push(AV(kinds.MethodRef(ins.argval), (s.box(owner),)))  # type: ignore[arg-type]
 
 
 # --- containers, strings and attributes: the C-API calls the interpreter makes ----------
@@ -844,6 +848,12 @@ def call(s: Specializer, ins: Instruction) -> None:
         callable_ = second
     else:
         callable_, args = first, [second] + args
+    if kwnames is not None:
+        s.keepalive.append(kwnames)
+    if isinstance(callable_.kind, kinds.MethodRef):
+        boxed = [callable_.leaves[0]] + [s.box(a) for a in args]
+        push_object(s, s.emit("call_method", boxed, "error", name=callable_.kind.name, kwnames=kwnames))  # type: ignore[arg-type]
+        return
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None
     if kwnames is None and target is not None:
         inline = INLINE_CALLS.get(_key(target))
@@ -853,8 +863,6 @@ def call(s: Specializer, ins: Instruction) -> None:
             return
     boxed = [s.box(callable_)] + [s.box(a) for a in args]
     result = s.emit("vectorcall", boxed, "error", kwnames=kwnames)
-    if kwnames is not None:
-        s.keepalive.append(kwnames)
     known = RESULT_KINDS.get(_key(target)) if target is not None else None
     if known is not None and not s.generalized("result kind"):
         unbox = "unbox_float" if known == FLOAT else "unbox_int"

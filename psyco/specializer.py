@@ -141,6 +141,9 @@ class Specializer:
     # --- emitting --------------------------------------------------------
     def emit(self, opname: str, args: list[ir.Value], exit: str | None = None, **attrs: object) -> ir.Value | None:
         """Append an op; `exit` is "error", "deopt" or "deopt_after"."""
+        definition = ir.OPS[opname]
+        if definition.error and not definition.only_memory_error:
+            self.force_methods()
         op = ir.Op(opname, list(args), attrs)
         rtype = ir.result_type(op)
         if rtype is not None:
@@ -201,6 +204,8 @@ class Specializer:
             return ir.Materializer("range_iter", list(av.leaves))
         if isinstance(k, kinds.RangeKind):
             return ir.Materializer("range", list(av.leaves))
+        if isinstance(k, kinds.MethodRef):
+            return ir.Materializer("method", list(av.leaves), const=k.name)
         return ir.Materializer("value", list(av.leaves))
 
     def deopt_here(self, reason: str) -> None:
@@ -300,6 +305,22 @@ class Specializer:
         assert isinstance(av.kind, kinds.Const), (av, want)
         return AV(want, (self.const(av.kind.value),))
 
+    def force_methods(self) -> None:
+        """Look up the methods LOAD_METHOD left virtual on the stack, before
+        anything that may run code or raise: the interpreter looked them
+        up first.  (A deopt exit in between rebuilds them as bound
+        attributes: nothing observable has happened since the lookup.)"""
+        stack = self.state.stack
+        for i, av in enumerate(stack):
+            if isinstance(av.kind, kinds.MethodRef):
+                stack[i] = AV(kinds.OBJECT, av.leaves)  # no longer virtual while we look it up
+                stack[i] = AV(kinds.OBJECT, (self._bound_attribute(av),))
+
+    def _bound_attribute(self, method: AV) -> ir.Value:
+        name = self.const(method.kind.name)  # type: ignore[attr-defined]
+        return self.emit("c_call", [method.leaves[0], name], "error", name="PyObject_GetAttr",  # type: ignore[return-value]
+                         type="obj", owns=True)
+
     # --- boxing ----------------------------------------------------------
     def box(self, av: AV) -> ir.Value:
         """An obj value for `av` (owned or borrowed, refcount.py tracks it)."""
@@ -322,6 +343,8 @@ class Specializer:
         if isinstance(k, kinds.RangeIter):  # passed on (a comprehension's argument): made real
             rng = self.emit("build_range", list(av.leaves), "error")
             return self.emit("c_call", [rng], "error", name="PyObject_GetIter", type="obj", owns=True)  # type: ignore[list-item,return-value]
+        if isinstance(k, kinds.MethodRef):
+            return self._bound_attribute(av)
         raise CannotSpecialize(f"cannot box {k}")
 
     def _const_obj(self, value: object) -> ir.Value:

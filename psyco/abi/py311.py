@@ -105,6 +105,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_IsTrue": ("i32", ("obj",)),
     "PyObject_RichCompare": ("obj", ("obj", "obj", "i32")),
     "PyObject_Vectorcall": ("obj", ("obj", "ptr", "i64", "obj")),
+    "PyObject_VectorcallMethod": ("obj", ("obj", "ptr", "i64", "obj")),
     "PyObject_GetAttr": ("obj", ("obj", "obj")),
     "PyObject_GetIter": ("obj", ("obj",)),
     "PyIter_Next": ("obj", ("obj",)),
