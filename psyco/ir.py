@@ -23,6 +23,7 @@ class OpDef:
     error: bool = False  # may raise: has an error exit
     guard: bool = False  # may fail its assumption: has a deopt exit
     only_memory_error: bool = False  # its error exit is MemoryError: it runs no Python code
+    generic: bool = False  # a generic object operation through the C API (what the interpreter does too)
 
 
 OPS: dict[str, OpDef] = {
@@ -59,26 +60,26 @@ OPS: dict[str, OpDef] = {
     "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
     # raising
     "raise_if": OpDef(None, error=True),  # attrs: exc, message
-    "c_call": OpDef("attr", error=True),  # attrs: name (C_API), owns, fails ("null"/"neg")
-    "truth": OpDef("i1", error=True),
+    "c_call": OpDef("attr", error=True, generic=True),  # attrs: name (C_API), owns, fails ("null"/"neg")
+    "truth": OpDef("i1", error=True, generic=True),
     "check_signals": OpDef(None, error=True),
     # direct call of a compiled version: attrs["version"]
     "call_direct": OpDef("attr", error=True, guard=True),
     "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
     # generic object operations
-    "vectorcall": OpDef("obj", owns=True, error=True),  # args[0](*args[1:]); attrs: kwnames
-    "call_method": OpDef("obj", owns=True, error=True),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
+    "vectorcall": OpDef("obj", owns=True, error=True, generic=True),  # args[0](*args[1:]); attrs: kwnames
+    "call_method": OpDef("obj", owns=True, error=True, generic=True),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
     "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
     # container[index] for an i64 index: inline for exact lists and tuples
-    "getitem_int": OpDef("obj", owns=True, error=True),
-    "setitem_int": OpDef(None, error=True),  # args: container, index, value
+    "getitem_int": OpDef("obj", owns=True, error=True, generic=True),
+    "setitem_int": OpDef(None, error=True, generic=True),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
-    "iter_next": OpDef("obj", owns=True, error=True),  # NULL when exhausted
+    "iter_next": OpDef("obj", owns=True, error=True, generic=True),  # NULL when exhausted
     "is_null": OpDef("i1"),
-    "load_global": OpDef("obj", owns=True, error=True),  # attrs: name, globals, builtins
+    "load_global": OpDef("obj", owns=True, error=True, generic=True),  # attrs: name, globals, builtins
     # reference counting, inserted by refcount.py only
     "incref": OpDef(None), "decref": OpDef(None),
 }
@@ -271,6 +272,39 @@ class Function:
         block = Block(len(self.blocks), note=note)
         self.blocks.append(block)
         return block
+
+
+LOOP_WEIGHT = 10  # an op in a loop counts as this many outside one
+
+
+def blocks_in_loops(fn: Function) -> set[int]:
+    """Ids of the blocks that lie on a cycle of the control-flow graph."""
+    def reachable(start: Block) -> set[int]:
+        seen: set[int] = set()
+        todo = start.successors()
+        while todo:
+            b = todo.pop()
+            if b.id not in seen:
+                seen.add(b.id)
+                todo.extend(b.successors())
+        return seen
+    return {b.id for b in fn.blocks if b.id in reachable(b)}
+
+
+def work_profile(fn: Function) -> tuple[int, int]:
+    """(native, generic): weighted counts of the ops that compute on native
+    values (i64, f64, i1) and of the generic object operations through the
+    C API; ops in loops weigh LOOP_WEIGHT."""
+    native = generic = 0
+    looping = blocks_in_loops(fn)
+    for block in fn.blocks:
+        weight = LOOP_WEIGHT if block.id in looping else 1
+        for op in block.ops:
+            if OPS[op.name].generic:
+                generic += weight
+            elif op.result is not None and op.result.type != "obj" and not op.name.startswith("const_"):
+                native += weight
+    return native, generic
 
 
 def result_type(op: Op) -> str | None:

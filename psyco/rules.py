@@ -895,7 +895,7 @@ def _direct_call(s: Specializer, target: object, args: list[AV]) -> bool:
     # A callee that left its fast path returns a boxed object: continue in
     # the interpreter after the call with that object on the stack.
     state = [s.materializer(a) for a in s.state.locals + s.state.stack] + [ir.Materializer("call_result")]
-    deopt = ir.Exit(s.ins.next_index, state, reason="callee result kind")  # type: ignore[union-attr]
+    deopt = ir.Exit(s.resume_point(s.ins.next_index), state, reason="callee result kind")  # type: ignore[union-attr]
     value.op.deopt = s._register(deopt)  # type: ignore[union-attr]
     s.push(AV(ret, (value,)) if ret.leaves else AV(ret))  # type: ignore[arg-type]
     return True

@@ -183,7 +183,13 @@ class Specializer:
         assert self.ins is not None
         state = self.before if state is None else state
         mats = [self.materializer(a) for a in state.locals + state.stack]
-        return self._register(ir.Exit(self.ins.start if pc is None else pc, mats, reason=reason))
+        return self._register(ir.Exit(self.ins.start if pc is None else self.resume_point(pc), mats, reason=reason))
+
+    def resume_point(self, index: int) -> int:
+        """Where the interpreter resumes to run the instruction at `index`:
+        at its first EXTENDED_ARG prefix, if any."""
+        ins = self.decoded.by_index.get(index)
+        return ins.start if ins is not None else index
 
     def _register(self, exit: ir.Exit) -> ir.Exit:
         exit.id = len(self.exits)

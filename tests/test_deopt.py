@@ -175,3 +175,16 @@ def test_global_defined_after_compilation():
         assert [g(1) for _ in range(5)] == [6] * 5
     finally:
         del globals()["LATE"]
+
+
+def test_long_loop_whose_jumps_need_extended_arg():
+    # FOR_ITER's target is past 255 code units: the instruction is preceded
+    # by EXTENDED_ARG, and the loop still compiles and resumes correctly.
+    body = "".join(f"        t += i * {k} + x\n" for k in range(60))
+    namespace: dict = {}
+    exec("def long_loop(n, x):\n    t = 0\n    for i in range(n):\n" + body + "    return t\n", namespace)
+    long_loop = namespace["long_loop"]
+    compiled = psyco.proxy(long_loop)
+    for x in (1, 2**62, 1.5):
+        same(long_loop, 10, x, compiled=compiled)
+    assert calls_compiled(compiled) > 0

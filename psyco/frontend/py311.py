@@ -29,7 +29,7 @@ class Instruction:
     argval: object
     target: int | None  # code-unit index of the jump target, if a jump
     line: int | None
-    next_index: int  # code-unit index of the following instruction
+    next_index: int  # code-unit index of the following instruction (its opcode, past EXTENDED_ARG)
 
     def __str__(self) -> str:
         arg = "" if self.arg is None else f" {self.arg}"
@@ -142,9 +142,11 @@ def decode(code: types.CodeType) -> DecodedCode:
         instructions.append(Instruction(index, start, ins.opname, ins.arg, ins.argval, target, line, next_index))
     by_index = {i.index: i for i in instructions}
     by_start = {i.start: i.index for i in instructions}
-    # Jump targets may name the EXTENDED_ARG prefix; resolve to the opcode.
+    # Jump targets and the following instruction may name an EXTENDED_ARG
+    # prefix; resolve them to the opcode (resume points use `start`).
     instructions = [
-        i if i.target is None else _with_target(i, by_start.get(i.target, i.target)) for i in instructions
+        _with_target(i, None if i.target is None else by_start.get(i.target, i.target),
+                     by_start.get(i.next_index, i.next_index)) for i in instructions
     ]
     by_index = {i.index: i for i in instructions}
     handlers = parse_exception_table(code.co_exceptiontable)
@@ -191,8 +193,8 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], has_handlers: b
     return {start: frozenset(v) for start, v in live.items()}
 
 
-def _with_target(ins: Instruction, target: int) -> Instruction:
-    return Instruction(ins.index, ins.start, ins.opname, ins.arg, ins.argval, target, ins.line, ins.next_index)
+def _with_target(ins: Instruction, target: int | None, next_index: int) -> Instruction:
+    return Instruction(ins.index, ins.start, ins.opname, ins.arg, ins.argval, target, ins.line, next_index)
 
 
 def _build_cfg(

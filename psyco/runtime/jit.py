@@ -29,6 +29,7 @@ RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
 
 MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
 HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
+GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a function back
 COMPILE_LOCK = threading.RLock()
 # Guards whose site the specializer can compile without the assumption.
 GENERALIZABLE = {
@@ -75,6 +76,8 @@ class CodeEntry:
         self.code = code
         self.versions: list[Version] = []
         self.not_compiled: dict[tuple[Kind, ...], str] = {}
+        self.not_worth: set[tuple[Kind, ...]] = set()  # entry kinds for which compiling would not pay
+        self.refused_in_a_row = 0
         self.reason: str | None = None  # why no version can ever be compiled
         self.generalized: set[tuple[int, str]] = set()
         self.misses = 0
@@ -128,6 +131,7 @@ class CodeEntry:
             return SENTINEL  # without a loop, a function called once is not worth compiling
         entry_kinds = tuple(kinds.entry_kind(a) for a in args)
         if entry_kinds in self.not_compiled:
+            self._note_refusal(entry_kinds, frame)
             return SENTINEL
         if sum(v.active for v in self.versions) >= MAX_COMPILED_VERSIONS:
             return SENTINEL
@@ -135,11 +139,23 @@ class CodeEntry:
             if any(v.active and v.entry_kinds == entry_kinds for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins)
-        if version is not None and self.whole_program and decode(self.code).straight_leaf():
+        if version is None:
+            self._note_refusal(entry_kinds, frame)
+        elif self.whole_program and decode(self.code).straight_leaf():
             # Compiled callers call it directly; interpreted callers are
             # better served by the original bytecode.
             abi.function_of_frame(frame).__code__ = self.code
         return RETRY if version is not None else SENTINEL
+
+    def _note_refusal(self, entry_kinds: tuple[Kind, ...], frame: types.FrameType) -> None:
+        """Under full(), a function that keeps being called with kinds for
+        which compiling would not pay goes back to the interpreter for good:
+        each such call costs a trip through the dispatcher and this method."""
+        reason = self.not_compiled[entry_kinds]
+        self.refused_in_a_row = self.refused_in_a_row + 1 if entry_kinds in self.not_worth else 0
+        if self.whole_program and self.refused_in_a_row >= GIVE_BACK_AFTER and not self.versions:
+            self.disable(reason)
+            abi.function_of_frame(frame).__code__ = self.code
 
     def install(self, version: Version) -> None:
         self.versions.append(version)
@@ -261,9 +277,13 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     _COMPILING.active = True
     try:
         result, resolver = _specialize(entry, request)
+        if entry.whole_program:  # bind() and proxy() compile what they are asked to
+            _check_worth_compiling(result)
         version = _generate(entry, request, result, resolver)
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
+        if isinstance(exc, NotWorthCompiling):
+            entry.not_worth.add(entry_kinds)
         return None
     except Exception as exc:
         entry.not_compiled[entry_kinds] = f"internal error: {type(exc).__name__}: {exc}"
@@ -280,6 +300,20 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     STATS["compile_times"].append(version.compile_seconds)  # type: ignore[attr-defined]
     entry.install(version)
     return version
+
+
+class NotWorthCompiling(CannotSpecialize):
+    """Compiling would not make the function faster."""
+
+
+def _check_worth_compiling(result: Result) -> None:
+    """Machine code that mostly calls the C API for generic object
+    operations is no faster than CPython's specializing interpreter, often
+    slower: leave such functions to the interpreter."""
+    native, generic = ir.work_profile(result.fn)
+    if generic > native:
+        raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
+                                " the interpreter runs them as fast")
 
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver) -> Version:
