@@ -380,6 +380,7 @@ class VersionCodegen:
         self.values: dict[int, L.Value] = {}
         self.blocks: dict[int, L.Block] = {}
         self.keep: list[object] = []  # objects whose addresses the code embeds
+        self.exit_blocks: dict[int, L.Block] = {}
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -533,15 +534,25 @@ class VersionCodegen:
     def fail_branch(self, cond: L.Value, exit: ir.Exit, deopt: bool) -> None:
         """If `cond`, leave through `exit`; continue otherwise."""
         b = self.b
-        bad = b.append_basic_block("exit")
         ok = b.append_basic_block("cont")
-        b.cbranch(cond, bad, ok)
-        b.position_at_end(bad)
-        if deopt:
-            self._deopt(exit)
-        else:
-            self._error(exit)
+        b.cbranch(cond, self.exit_block(exit, deopt), ok)
         b.position_at_end(ok)
+
+    def exit_block(self, exit: ir.Exit, deopt: bool) -> L.Block:
+        """The code leaving through `exit`, made once however many places
+        of its op branch to it."""
+        block = self.exit_blocks.get(id(exit))
+        if block is None:
+            here = self.b.block
+            block = self.b.append_basic_block("exit")
+            self.b.position_at_end(block)
+            if deopt:
+                self._deopt(exit)
+            else:
+                self._error(exit)
+            self.b.position_at_end(here)
+            self.exit_blocks[id(exit)] = block
+        return block
 
     def _release(self, exit: ir.Exit) -> None:
         for v in exit.release:
@@ -1157,7 +1168,7 @@ def _raise_if(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(bad)
     message = b.bitcast(g.mb.cstring(op.attrs["message"]), PTR)
     b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, op.attrs["exc"]), message])
-    g._error(op.exit)  # type: ignore[arg-type]
+    b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)
 
 
@@ -1249,7 +1260,7 @@ def _sequence_slot(g: VersionCodegen, seq: L.Value, index: L.Value, tp: type, ex
     b.cbranch(out_of_range, bad, ok)
     b.position_at_end(bad)
     b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), b.bitcast(g.mb.cstring(message), PTR)])
-    g._error(exit)
+    b.branch(g.exit_block(exit, deopt=False))
     b.position_at_end(ok)
     if tp is list:
         items = b.bitcast(load_field(b, seq, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
@@ -1288,7 +1299,6 @@ def _by_sequence_type(g: VersionCodegen, seq: L.Value, paths: dict[type | None, 
 @lower("getitem_int")
 def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
-    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     seq, index = g.v(op.args[0]), g.v(op.args[1])
 
     def item(tp: type) -> Callable[[], L.Value]:
@@ -1300,6 +1310,7 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         return load
 
     def generic() -> L.Value:
+        g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
         key = b.call(g.mb.c_function("PyLong_FromLongLong"), [index])
         g.fail_branch(is_null(b, key), op.exit, deopt=False)  # type: ignore[arg-type]
         value = b.call(g.mb.c_function("PyObject_GetItem"), [seq, key])
@@ -1312,7 +1323,6 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("setitem_int")
 def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b
-    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     seq, index, value = (g.v(a) for a in op.args)
 
     def store() -> None:
@@ -1323,6 +1333,7 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
         decref(g.mb, b, old, nullable=False)
 
     def generic() -> None:
+        g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
         key = b.call(g.mb.c_function("PyLong_FromLongLong"), [index])
         g.fail_branch(is_null(b, key), op.exit, deopt=False)  # type: ignore[arg-type]
         status = b.call(g.mb.c_function("PyObject_SetItem"), [seq, key, value])

@@ -23,7 +23,10 @@ class OpDef:
     error: bool = False  # may raise: has an error exit
     guard: bool = False  # may fail its assumption: has a deopt exit
     only_memory_error: bool = False  # its error exit is MemoryError: it runs no Python code
-    generic: bool = False  # a generic object operation through the C API (what the interpreter does too)
+    # A generic object operation through the C API, what the interpreter
+    # does too: its weight when judging whether compiling pays.  Calls weigh
+    # more: the interpreter inlines Python-to-Python calls, we cannot.
+    generic: int = 0
 
 
 OPS: dict[str, OpDef] = {
@@ -60,26 +63,26 @@ OPS: dict[str, OpDef] = {
     "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
     # raising
     "raise_if": OpDef(None, error=True),  # attrs: exc, message
-    "c_call": OpDef("attr", error=True, generic=True),  # attrs: name (C_API), owns, fails ("null"/"neg")
-    "truth": OpDef("i1", error=True, generic=True),
+    "c_call": OpDef("attr", error=True, generic=1),  # attrs: name (C_API), owns, fails ("null"/"neg")
+    "truth": OpDef("i1", error=True, generic=1),
     "check_signals": OpDef(None, error=True),
     # direct call of a compiled version: attrs["version"]
     "call_direct": OpDef("attr", error=True, guard=True),
     "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
     # generic object operations
-    "vectorcall": OpDef("obj", owns=True, error=True, generic=True),  # args[0](*args[1:]); attrs: kwnames
-    "call_method": OpDef("obj", owns=True, error=True, generic=True),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
+    "vectorcall": OpDef("obj", owns=True, error=True, generic=3),  # args[0](*args[1:]); attrs: kwnames
+    "call_method": OpDef("obj", owns=True, error=True, generic=3),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
     "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
     # container[index] for an i64 index: inline for exact lists and tuples
-    "getitem_int": OpDef("obj", owns=True, error=True, generic=True),
-    "setitem_int": OpDef(None, error=True, generic=True),  # args: container, index, value
+    "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
+    "setitem_int": OpDef(None, error=True, generic=1),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
-    "iter_next": OpDef("obj", owns=True, error=True, generic=True),  # NULL when exhausted
+    "iter_next": OpDef("obj", owns=True, error=True, generic=1),  # NULL when exhausted
     "is_null": OpDef("i1"),
-    "load_global": OpDef("obj", owns=True, error=True, generic=True),  # attrs: name, globals, builtins
+    "load_global": OpDef("obj", owns=True, error=True, generic=1),  # attrs: name, globals, builtins
     # reference counting, inserted by refcount.py only
     "incref": OpDef(None), "decref": OpDef(None),
 }
@@ -293,16 +296,16 @@ def blocks_in_loops(fn: Function) -> set[int]:
 
 def work_profile(fn: Function) -> tuple[int, int]:
     """(native, generic): weighted counts of the ops that compute on native
-    values (i64, f64, i1) and of the generic object operations through the
-    C API; ops in loops weigh LOOP_WEIGHT."""
+    values (i64, f64, i1; unboxing is not computing) and of the generic
+    object operations through the C API; ops in loops weigh LOOP_WEIGHT."""
     native = generic = 0
     looping = blocks_in_loops(fn)
     for block in fn.blocks:
         weight = LOOP_WEIGHT if block.id in looping else 1
         for op in block.ops:
             if OPS[op.name].generic:
-                generic += weight
-            elif op.result is not None and op.result.type != "obj" and not op.name.startswith("const_"):
+                generic += weight * OPS[op.name].generic
+            elif op.result is not None and op.result.type != "obj" and not op.name.startswith(("const_", "unbox_")):
                 native += weight
     return native, generic
 

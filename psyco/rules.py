@@ -234,8 +234,35 @@ def _fold(op: str, a: AV, b: AV) -> AV | None:
     return AV(Const(value))
 
 
+# Operators that between two objects are most often arithmetic (+ and %
+# are often string operations: only guessed beside a number).
+ARITHMETIC_BETWEEN_OBJECTS = {"-", "*", "/", "//", "**"}
+
+
+def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
+    """Objects in arithmetic with numbers (or with each other: items read
+    from lists, attributes) are most often numbers: guess float, or int
+    beside an int, unboxed behind a guard.  A guess that keeps failing
+    makes the next version use the generic path."""
+    ca, cb = category(a), category(b)
+    numeric_or_object = all(category(x) or x.kind == OBJECT for x in (a, b))
+    if (ca and cb) or not numeric_or_object or s.generalized("operand kind"):
+        return a, b
+    if not (ca or cb) and op not in ARITHMETIC_BETWEEN_OBJECTS:
+        return a, b
+    want, kind = ("unbox_int", INT) if "int" in (ca, cb) else ("unbox_float", FLOAT)
+
+    def unboxed(x: AV) -> AV:
+        if category(x):
+            return x
+        return AV(kind, (s.emit(want, [x.leaves[0]], "deopt", reason="operand kind"),))  # type: ignore[arg-type]
+    return unboxed(a), unboxed(b)
+
+
 def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
     """Push a `op` b; `op` is the operator symbol without '='."""
+    if op in FLOAT_BINARY or op in INT_BINARY:
+        a, b = speculate_numbers(s, op, a, b)
     folded = _fold(op, a, b)
     if folded is not None and category(folded) is not None:
         s.push(folded)
@@ -288,6 +315,8 @@ def binary_op(s: Specializer, ins: Instruction) -> None:
     b, a = s.pop(), s.pop()
     inplace = symbol.endswith("=")
     op = symbol.rstrip("=")
+    if inplace and (op in FLOAT_BINARY or op in INT_BINARY):
+        a, b = speculate_numbers(s, op, a, b)  # numbers are immutable: += is +
     if inplace and (category(a) is None or category(b) is None):
         s.push(AV(OBJECT, (generic_binary(s, op, a, b, inplace=True),)))
         return

@@ -23,8 +23,8 @@ def test_index(xs, i):
 
 
 def test_index_errors_and_other_keys():
-    same_compiled(index_sum, [1, 2, 3], 1)
-    same_compiled(index_sum, [1, 2, 3], 7)
+    same_compiled(index_sum, [1.5, 2.0, 3.25], 1)
+    same_compiled(index_sum, [1.5, 2.0, 3.25], 7)
     same_compiled(index, {"k": 1}, "k")
     same_compiled(index, {"k": 1}, "missing")
     same_compiled(index, [1], [])

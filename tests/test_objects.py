@@ -101,3 +101,19 @@ def method_errors(xs):
 def test_method_errors():
     same_compiled(method_errors, [1, 2])
     same_compiled(method_errors, "abc")
+
+
+def add_items(xs, i, j):
+    return xs[i] * xs[j]
+
+
+def test_numbers_read_from_containers_are_speculated_then_generalized():
+    # Objects in arithmetic are guessed to be floats and unboxed behind a
+    # guard; ints and strings make the guess fail until the next version
+    # uses the generic path, and every call gives CPython's result.
+    compiled = psyco.proxy(add_items)
+    same_compiled(add_items, [0.5, 2.25], 0, 1)
+    for xs in ([1, 2], ["a", 3], [1.5, 2**70], [[1], 2], [1, 2.5]) * 30:
+        same(add_items, xs, 0, 1, compiled=compiled)
+    assert calls_compiled(compiled) > 0
+    same_compiled(add_items, ["a", 3], 0, 1)

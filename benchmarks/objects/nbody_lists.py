@@ -43,7 +43,7 @@ def energy(bodies):
 
 def main():
     bodies = make_bodies(12)
-    advance(bodies, 0.001, 30_000)
+    advance(bodies, 0.001, 60_000)
     print(round(energy(bodies), 6))
 
 

@@ -24,8 +24,9 @@ def largest_gap(flags):
 
 
 def main():
-    flags = sieve(6_000_000)
-    print(sum(flags), largest_gap(flags))
+    for n in (4_000_000, 5_000_000, 6_000_000):
+        flags = sieve(n)
+        print(sum(flags), largest_gap(flags))
 
 
 if __name__ == "__main__":

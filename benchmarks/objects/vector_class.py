@@ -30,7 +30,7 @@ def trace(n):
 
 
 def main():
-    print(round(trace(600_000), 3))
+    print(round(trace(1_800_000), 3))
 
 
 if __name__ == "__main__":

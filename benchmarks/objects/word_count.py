@@ -19,7 +19,7 @@ def count(text):
 def main():
     text = make_text(400_000)
     total = {}
-    for _ in range(6):
+    for _ in range(20):
         for word, n in count(text).items():
             total[word] = total.get(word, 0) + n
     best = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:3]

@@ -34,7 +34,7 @@ COMPILE_LOCK = threading.RLock()
 # Guards whose site the specializer can compile without the assumption.
 GENERALIZABLE = {
     "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
-    "int too large for exact true division", "int too large to compare exactly",
+    "int too large for exact true division", "int too large to compare exactly", "operand kind",
 }
 
 
