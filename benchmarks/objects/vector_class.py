@@ -22,7 +22,7 @@ def trace(n):
     velocity = Vec(1.0, 0.5, 0.25)
     gravity = Vec(0.0, -0.001, 0.0)
     total = 0.0
-    for i in range(n):
+    for _ in range(n):
         velocity = velocity.add(gravity).scale(0.9999)
         position = position.add(velocity)
         total += position.dot(velocity)
