@@ -216,7 +216,14 @@ SUPPORT_SIGNATURES = {
     "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64]),
     "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
     "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
+    "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
+    "fill_attr_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
+    "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
 }
+# An attribute cache (an i64 per instruction) holds a type version tag in
+# its high half and an index in the values arrays of that type's instances
+# in its low half; 0 when empty.
+CACHE_TAG_SHIFT = 32
 
 
 def leave_frame(b: L.IRBuilder, tstate: L.Value) -> None:
@@ -257,6 +264,99 @@ class SupportCodegen:
         address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
         store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
         return frame, iframe, fail
+
+    def _define_shared_key_index(self) -> L.Function:
+        """i64 shared_key_index(type, name): where `name` is among the keys
+        shared by the instances of heap type `type`, -1 if it is not."""
+        f, b = self._cold_function("shared_key_index")
+        tp, name = f.args
+        keys = load_field(b, tp, abi.HEAPTYPE_CACHED_KEYS, PTR)
+        none, scan, found = (b.append_basic_block(n) for n in ("none", "scan", "found"))
+        b.cbranch(is_null(b, keys), none, scan)
+        b.position_at_end(scan)
+        log2_index_bytes = b.zext(load_field(b, keys, abi.DICTKEYS_LOG2_INDEX_BYTES, I8), I64)
+        entries = b.gep(keys, [b.add(I64(abi.DICTKEYS_INDICES), b.shl(I64(1), log2_index_bytes))])
+        index = b.alloca(I64)
+        b.store(I64(-1), index)
+
+        def compare(i: L.Value) -> None:
+            key = b.load(b.bitcast(b.gep(entries, [b.mul(i, I64(abi.DICTKEYS_ENTRY_SIZE))]), OBJ.as_pointer()))
+            same, differ, hit, next_ = (b.append_basic_block(n) for n in ("same", "differ", "hit", "next"))
+            b.cbranch(b.icmp_unsigned("==", key, name), hit, differ)
+            b.position_at_end(differ)
+            b.cbranch(is_null(b, key), next_, same)
+            b.position_at_end(same)  # an equal string that is not the same object
+            equal = b.icmp_signed("==", b.call(self.mb.c_function("PyUnicode_Compare"), [key, name]), I32(0))
+            b.cbranch(equal, hit, next_)
+            b.position_at_end(hit)
+            b.store(i, index)
+            b.branch(found)
+            b.position_at_end(next_)
+        emit_loop(b, load_field(b, keys, abi.DICTKEYS_NENTRIES, I64), compare)
+        b.branch(found)
+        b.position_at_end(found)
+        b.ret(b.load(index))
+        b.position_at_end(none)
+        b.ret(I64(-1))
+        return f
+
+    def _define_instance_has(self) -> L.Function:
+        """i1 instance_has(owner, cls, name): may the instance (of exactly
+        `cls`, a class with a managed dict) have an attribute `name` of its
+        own?  Either among its class's shared keys or in its real dict."""
+        f, b = self._cold_function("instance_has")
+        owner, cls, name = f.args
+        with_values, with_dict, dict_lookup = (b.append_basic_block(n) for n in ("values", "dict", "lookup"))
+        values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
+        b.cbranch(is_null(b, values), with_dict, with_values)
+        b.position_at_end(with_values)
+        index = b.call(self.mb.module.get_global(SUPPORT_PREFIX + "shared_key_index"), [cls, name])
+        b.ret(b.icmp_signed(">=", index, I64(0)))
+        b.position_at_end(with_dict)
+        dict_ = load_field(b, owner, abi.OBJECT_MANAGED_DICT, OBJ)
+        no_dict = b.append_basic_block("no_dict")
+        b.cbranch(is_null(b, dict_), no_dict, dict_lookup)
+        b.position_at_end(no_dict)
+        b.ret(I1(0))
+        b.position_at_end(dict_lookup)
+        found = b.call(self.mb.c_function("PyDict_GetItemWithError"), [dict_, name])
+        failed = b.icmp_unsigned("!=", b.call(self.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
+        b.ret(b.or_(b.not_(is_null(b, found)), failed))  # an error: let the interpreter look again
+        return f
+
+    def _define_fill_attr_cache(self) -> L.Function:
+        """void fill_attr_cache(owner, name, cache): after a generic access
+        of `owner.name`, remember where instances of owner's type keep
+        `name`, when the interpreter's LOAD_ATTR_INSTANCE_VALUE would: a
+        class with a managed dict, generic attribute access, no class
+        attribute `name` (so no descriptor), a valid version tag, and the
+        name among the shared keys."""
+        f, b = self._cold_function("fill_attr_cache")
+        owner, name, cache = f.args
+        tp = load_field(b, owner, abi.OB_TYPE, PTR)
+        give_up = b.append_basic_block("give_up")
+
+        def require(cond: L.Value) -> None:
+            ok = b.append_basic_block("ok")
+            b.cbranch(cond, ok, give_up)
+            b.position_at_end(ok)
+
+        flags = load_field(b, tp, abi.TYPE_FLAGS, I64)
+        require(b.icmp_unsigned("!=", b.and_(flags, I64(abi.TPFLAGS_MANAGED_DICT)), I64(0)))
+        for offset, generic in ((abi.TYPE_GETATTRO, "PyObject_GenericGetAttr"),
+                                (abi.TYPE_SETATTRO, "PyObject_GenericSetAttr")):
+            slot = load_field(b, tp, offset, PTR)
+            require(b.icmp_unsigned("==", slot, b.bitcast(self.mb.c_function(generic), PTR)))
+        require(is_null(b, b.call(self.mb.c_function("_PyType_Lookup"), [tp, name])))
+        tag = b.zext(load_field(b, tp, abi.TYPE_VERSION_TAG, I32), I64)
+        require(b.icmp_unsigned("!=", tag, I64(0)))
+        index = b.call(self.mb.module.get_global(SUPPORT_PREFIX + "shared_key_index"), [tp, name])
+        require(b.icmp_signed(">=", index, I64(0)))
+        b.store(b.or_(b.shl(tag, I64(CACHE_TAG_SHIFT)), index), cache)
+        b.ret_void()
+        b.position_at_end(give_up)
+        b.ret_void()
+        return f
 
     def _define_error(self) -> L.Function:
         """i32 error(tstate, code, globals, pc): add the traceback entry the
@@ -700,7 +800,9 @@ class VersionCodegen:
 
     def _unbox_entry(self, arg: L.Value, kind: kinds.Kind, mismatch: L.Block) -> list[L.Value]:
         b = self.b
-        if kind == kinds.OBJECT:
+        if isinstance(kind, kinds.ObjectKind):
+            if kind.cls is not None:
+                self._check(self._type_is(arg, kind.cls), mismatch)
             return [arg]
         if isinstance(kind, kinds.Const):
             self._check(b.icmp_unsigned("==", arg, obj_const(b, kind.value)), mismatch)
@@ -768,7 +870,7 @@ class VersionCodegen:
             o = obj_const(b, kind.value)
             incref(b, o)
             return o
-        if kind == kinds.OBJECT:
+        if kind.is_object():
             return value
         return self._box_new(value)
 
@@ -1350,6 +1452,130 @@ def _guard_tuple(g: VersionCodegen, op: ir.Op) -> None:
     g.fail_branch(b.not_(b.and_(g._type_is(t, tuple), size_ok)), op.exit, deopt=True)  # type: ignore[arg-type]
 
 
+@lower("guard_type")
+def _guard_type(g: VersionCodegen, op: ir.Op) -> None:
+    g.fail_branch(g.b.not_(g._type_is(g.v(op.args[0]), op.attrs["cls"])), op.exit, deopt=True)  # type: ignore[arg-type]
+
+
+@lower("guard_type_version")
+def _guard_type_version(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    tag = b.load(b.inttoptr(I64(id(op.attrs["cls"]) + abi.TYPE_VERSION_TAG), I32.as_pointer()))
+    g.fail_branch(b.icmp_unsigned("!=", tag, I32(op.attrs["tag"])), op.exit, deopt=True)  # type: ignore[arg-type]
+
+
+@lower("guard_not_shadowed")
+def _guard_not_shadowed(g: VersionCodegen, op: ir.Op) -> None:
+    """The instance keeps its attributes in a values array and the name is
+    not among the shared keys: checked when the keys had as many entries
+    as now (cached); when they have more, or the instance has a real dict,
+    look again."""
+    b = g.b
+    cls = op.attrs["cls"]
+    owner = g.v(op.args[0])
+    keys = b.load(b.inttoptr(I64(id(cls) + abi.HEAPTYPE_CACHED_KEYS), PTR.as_pointer()))
+    entries = load_field(b, keys, abi.DICTKEYS_NENTRIES, I64)
+    checked = g.mb.global_i64(op.attrs["entries"])
+    have_values = b.not_(is_null(b, load_field(b, owner, abi.OBJECT_VALUES, PTR)))
+    recheck, done = b.append_basic_block("method.recheck"), b.append_basic_block("method.ok")
+    b.cbranch(b.and_(have_values, b.icmp_signed("==", entries, b.load(checked))), done, recheck)
+    b.position_at_end(recheck)
+    hidden = b.call(g._helper("instance_has"), [owner, obj_const(b, cls), obj_const(b, op.attrs["name"])])
+    g.fail_branch(hidden, op.exit, deopt=True)  # type: ignore[arg-type]
+    b.store(b.select(have_values, entries, b.load(checked)), checked)
+    b.branch(done)
+    b.position_at_end(done)
+
+
+def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Block) -> L.Value:
+    """The slot of the owner's values array the attribute cache points to;
+    branches to `slow` unless the cache holds the version tag of the owner's
+    type and the owner still keeps its attributes in the array."""
+    b = g.b
+    cached = b.load(cache)
+    tag = b.zext(load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
+    hit = b.and_(b.icmp_unsigned("==", b.lshr(cached, I64(CACHE_TAG_SHIFT)), tag),
+                 b.icmp_unsigned("!=", cached, I64(0)))
+    have_values, fast = b.append_basic_block("attr.cached"), b.append_basic_block("attr.values")
+    b.cbranch(hit, have_values, slow)
+    b.position_at_end(have_values)
+    values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
+    b.cbranch(is_null(b, values), slow, fast)
+    b.position_at_end(fast)
+    index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
+    return b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer())
+
+
+@lower("new_instance")
+def _new_instance(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """object.__new__(cls) through the type slot, as type.__call__ does."""
+    b = g.b
+    newfunc = L.FunctionType(OBJ, [OBJ, OBJ, OBJ]).as_pointer()
+    new = b.load(b.inttoptr(I64(id(object) + abi.TYPE_NEW), newfunc.as_pointer()))
+    instance = b.call(new, [obj_const(b, op.attrs["cls"]), obj_const(b, ()), L.Constant(OBJ, None)])
+    g.fail_branch(is_null(b, instance), op.exit, deopt=False)  # type: ignore[arg-type]
+    return instance
+
+
+@lower("load_attr")
+def _load_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    owner, name = g.v(op.args[0]), obj_const(g.b, op.attrs["name"])
+    cache = g.mb.global_i64(0)
+    slow, present, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.present", "attr.done"))
+    value = b.load(_cached_values(g, owner, cache, slow))
+    b.cbranch(is_null(b, value), slow, present)
+    b.position_at_end(present)
+    incref(b, value)
+    b.branch(done)
+    b.position_at_end(slow)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    looked_up = b.call(g.mb.c_function("PyObject_GetAttr"), [owner, name])
+    g.fail_branch(is_null(b, looked_up), op.exit, deopt=False)  # type: ignore[arg-type]
+    b.call(g._helper("fill_attr_cache"), [owner, name, cache])
+    b.branch(done)
+    slow_end = b.block
+    b.position_at_end(done)
+    result = b.phi(OBJ)
+    result.add_incoming(value, present)
+    result.add_incoming(looked_up, slow_end)
+    return result
+
+
+@lower("store_attr")
+def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
+    """As STORE_ATTR_INSTANCE_VALUE: a first assignment also appends the
+    index to the array's insertion order, so vars() keeps its order."""
+    b = g.b
+    owner, value, name = g.v(op.args[0]), g.v(op.args[1]), obj_const(g.b, op.attrs["name"])
+    cache = g.mb.global_i64(0)
+    slow, first, replace, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.first", "attr.replace",
+                                                                      "attr.done"))
+    slot = _cached_values(g, owner, cache, slow)
+    old = b.load(slot)
+    incref(b, value)
+    b.store(value, slot)
+    b.cbranch(is_null(b, old), first, replace)
+    b.position_at_end(first)
+    values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
+    count_ptr = b.gep(values, [I64(abi.VALUES_COUNT)])
+    count = b.add(b.load(count_ptr), I8(1))
+    b.store(count, count_ptr)
+    index = b.trunc(b.and_(b.load(cache), I64((1 << CACHE_TAG_SHIFT) - 1)), I8)
+    b.store(index, b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
+    b.branch(done)
+    b.position_at_end(replace)
+    decref(g.mb, b, old, nullable=False)
+    b.branch(done)
+    b.position_at_end(slow)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    status = b.call(g.mb.c_function("PyObject_SetAttr"), [owner, name, value])
+    g.fail_branch(b.icmp_signed("<", status, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    b.call(g._helper("fill_attr_cache"), [owner, name, cache])
+    b.branch(done)
+    b.position_at_end(done)
+
+
 @lower("tuple_item")
 def _tuple_item(g: VersionCodegen, op: ir.Op) -> L.Value:
     item = load_field(g.b, g.v(op.args[0]), abi.TUPLE_ITEMS + abi.POINTER_SIZE * op.attrs["index"], OBJ)
@@ -1425,7 +1651,22 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     sw.add_case(I32(STATUS_OK), ok)
     sw.add_case(I32(STATUS_BOXED), boxed)
     b.position_at_end(boxed)
-    g._deopt(op.deopt, call_result=b.load(boxed_slot))  # type: ignore[arg-type]
+    if op.attrs.get("init"):  # __init__ finished in the interpreter: it must have returned None
+        result = b.load(boxed_slot)
+        is_none = b.icmp_unsigned("==", result, obj_const(b, None))
+        returned_none, raising = b.append_basic_block("init.none"), b.append_basic_block("init.raise")
+        b.cbranch(is_none, returned_none, raising)
+        b.position_at_end(returned_none)
+        decref(g.mb, b, result, nullable=False)
+        b.branch(ok)
+        b.position_at_end(raising)
+        message = b.bitcast(g.mb.cstring("__init__() should return None, not '%.200s'"), PTR)
+        type_name = load_field(b, load_field(b, result, abi.OB_TYPE, PTR), abi.TYPE_NAME, PTR)
+        b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), message, type_name])
+        decref(g.mb, b, result, nullable=False)
+        b.branch(error)
+    else:
+        g._deopt(op.deopt, call_result=b.load(boxed_slot))  # type: ignore[arg-type]
     b.position_at_end(error)
     g._error(op.exit)  # type: ignore[arg-type]
     b.position_at_end(ok)

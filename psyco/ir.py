@@ -27,6 +27,9 @@ class OpDef:
     # does too: its weight when judging whether compiling pays.  Calls weigh
     # more: the interpreter inlines Python-to-Python calls, we cannot.
     generic: int = 0
+    # An object operation done inline (what the interpreter's specialized
+    # instructions do): counts as native work.
+    native: bool = False
 
 
 OPS: dict[str, OpDef] = {
@@ -66,7 +69,8 @@ OPS: dict[str, OpDef] = {
     "c_call": OpDef("attr", error=True, generic=1),  # attrs: name (C_API), owns, fails ("null"/"neg")
     "truth": OpDef("i1", error=True, generic=1),
     "check_signals": OpDef(None, error=True),
-    # direct call of a compiled version: attrs["version"]
+    # direct call of a compiled version: attrs["version"]; attrs["init"]:
+    # an __init__, whose result is checked to be None (no deopt exit)
     "call_direct": OpDef("attr", error=True, guard=True),
     "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
     # generic object operations
@@ -78,6 +82,16 @@ OPS: dict[str, OpDef] = {
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
     "setitem_int": OpDef(None, error=True, generic=1),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
+    "guard_type": OpDef(None, guard=True),  # operand's type is exactly attrs["cls"]
+    "guard_type_version": OpDef(None, guard=True),  # attrs["cls"] still has version attrs["tag"]
+    # the instance (of attrs cls) has no attribute attrs["name"] of its own
+    # (attrs entries: how many shared keys were checked at compile time)
+    "guard_not_shadowed": OpDef(None, guard=True),
+    "new_instance": OpDef("obj", owns=True, error=True, native=True),  # object.__new__(attrs["cls"])
+    # owner.<attrs name>: from the instance's values array where an
+    # attribute cache says it is, else generic (and fill the cache)
+    "load_attr": OpDef("obj", owns=True, error=True, native=True),
+    "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "iter_next": OpDef("obj", owns=True, error=True, generic=1),  # NULL when exhausted
@@ -305,7 +319,8 @@ def work_profile(fn: Function) -> tuple[int, int]:
         for op in block.ops:
             if OPS[op.name].generic:
                 generic += weight * OPS[op.name].generic
-            elif op.result is not None and op.result.type != "obj" and not op.name.startswith(("const_", "unbox_")):
+            elif OPS[op.name].native or (
+                    op.result is not None and op.result.type != "obj" and not op.name.startswith(("const_", "unbox_"))):
                 native += weight
     return native, generic
 

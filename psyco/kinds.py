@@ -10,6 +10,7 @@ kinds and leaves together as an abstract value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -73,13 +74,17 @@ BOOL = Scalar("Bool", ("i1",))
 
 @dataclass(frozen=True)
 class ObjectKind(Kind):
-    leaves: tuple[str, ...] = ("obj",)
+    """A real object; `cls` is its exact type when known (an argument's
+    type, a list display's result), which lets rules take fast paths."""
+
+    cls: type | None = None
+    leaves: ClassVar[tuple[str, ...]] = ("obj",)
 
     def is_object(self) -> bool:
         return True
 
     def __str__(self) -> str:
-        return "Object"
+        return "Object" if self.cls is None else f"Object({self.cls.__qualname__})"
 
 
 OBJECT = ObjectKind()
@@ -157,12 +162,12 @@ def kind_of_type(tp: type, value: object = None) -> Kind:
     if tp is bool:
         return BOOL
     if tp is int:
-        return INT if value is None or INT_MIN <= value <= INT_MAX else OBJECT
+        return INT if value is None or INT_MIN <= value <= INT_MAX else ObjectKind(int)
     if tp is float:
         return FLOAT
     if tp is type(None):
         return Const(None)
-    return OBJECT
+    return ObjectKind(tp)
 
 
 def entry_kind(value: object) -> Kind:
@@ -178,6 +183,8 @@ def fits(narrow: Kind, wide: Kind) -> bool:
         return narrow.general() == wide
     if isinstance(narrow, Tuple) and isinstance(wide, Tuple) and len(narrow.items) == len(wide.items):
         return all(fits(a, b) for a, b in zip(narrow.items, wide.items))
+    if isinstance(narrow, Tuple):
+        return wide == ObjectKind(tuple)
     return False
 
 

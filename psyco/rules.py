@@ -14,12 +14,16 @@ import math
 import operator
 import types
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const
 from psyco.specializer import AV, Specializer, State, split_tuple
+
+if TYPE_CHECKING:
+    from psyco.runtime.jit import Version
 
 Rule = Callable[[Specializer, Instruction], None]
 RULES: dict[str, Rule] = {}
@@ -570,15 +574,36 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     owner = s.pop()
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
-        name = s.const(ins.argval)
-        v = s.emit("c_call", [s.box(owner), name], "error", name="PyObject_GetAttr", type="obj", owns=True)
-        attr = AV(OBJECT, (v,))  # type: ignore[arg-type]
+        s.keepalive.append(ins.argval)
+        attr = AV(OBJECT, (s.emit("load_attr", [s.box(owner)], "error", name=ins.argval),))  # type: ignore[arg-type]
     s.push(attr)
+
+
+def _class_method(s: Specializer, owner: AV, name: str) -> AV | None:
+    """`owner.name` resolved now, when `owner` is an instance of a known
+    class and `name` a function of the class: the guarded function."""
+    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    slot = abi.method_slot(cls, name) if cls is not None and not s.generalized("method lookup") else None
+    if slot is None:
+        return None
+    tag, function, entries = slot
+    s.keepalive.extend((cls, function, name))
+    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="method lookup")
+    if entries is not None:
+        s.emit("guard_not_shadowed", [owner.leaves[0]], "deopt", cls=cls, name=name, entries=entries,
+               reason="method lookup")
+    return AV(Const(function))
 
 
 @rule("LOAD_METHOD")
 def load_method(s: Specializer, ins: Instruction) -> None:
-    owner = s.pop()
+    owner = s.state.stack[-1]
+    method = _class_method(s, owner, ins.argval)  # type: ignore[arg-type]
+    s.pop()
+    if method is not None:  # as the interpreter's stack: the function, then self
+        s.push(method)
+        s.push(owner)
+        return
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     s.push(AV(kinds.NULL))
     if attr is not None:
@@ -595,8 +620,9 @@ def capi(s: Specializer, name: str, args: list[ir.Value], type_: str = "obj") ->
     return s.emit("c_call", args, "error", name=name, type=type_, owns=type_ == "obj")  # type: ignore[return-value]
 
 
-def push_object(s: Specializer, v: ir.Value) -> None:
-    s.push(AV(OBJECT, (v,)))
+def push_object(s: Specializer, v: ir.Value, cls: type | None = None) -> None:
+    """Push a new object; `cls`: its exact type, when the operation fixes it."""
+    s.push(AV(kinds.ObjectKind(cls), (v,)))
 
 
 def _const_index(key: AV, size: int) -> int | None:
@@ -638,13 +664,14 @@ def delete_subscr(s: Specializer, ins: Instruction) -> None:
 @rule("STORE_ATTR")
 def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
-    capi(s, "PyObject_SetAttr", [s.box(owner), s.const(ins.argval), s.box(value)], "i32")
+    s.keepalive.append(ins.argval)
+    s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval)
 
 
 @rule("BUILD_LIST")
 def build_list(s: Specializer, ins: Instruction) -> None:
     items = s.popn(ins.arg)  # type: ignore[arg-type]
-    push_object(s, s.emit("build_list", [s.box(a) for a in items], "error"))  # type: ignore[arg-type]
+    push_object(s, s.emit("build_list", [s.box(a) for a in items], "error"), list)  # type: ignore[arg-type]
 
 
 @rule("BUILD_SET")
@@ -653,7 +680,7 @@ def build_set(s: Specializer, ins: Instruction) -> None:
     new = capi(s, "PySet_New", [s.const(())])
     for item in items:
         capi(s, "PySet_Add", [new, s.box(item)], "i32")
-    push_object(s, new)
+    push_object(s, new, set)
 
 
 def _dict_of(s: Specializer, pairs: list[tuple[ir.Value, ir.Value]]) -> ir.Value:
@@ -666,14 +693,14 @@ def _dict_of(s: Specializer, pairs: list[tuple[ir.Value, ir.Value]]) -> ir.Value
 @rule("BUILD_MAP")
 def build_map(s: Specializer, ins: Instruction) -> None:
     flat = [s.box(a) for a in s.popn(2 * ins.arg)]  # type: ignore[operator]
-    push_object(s, _dict_of(s, list(zip(flat[::2], flat[1::2]))))
+    push_object(s, _dict_of(s, list(zip(flat[::2], flat[1::2]))), dict)
 
 
 @rule("BUILD_CONST_KEY_MAP")
 def build_const_key_map(s: Specializer, ins: Instruction) -> None:
     keys = s.pop().kind.value  # type: ignore[attr-defined]
     values = [s.box(a) for a in s.popn(ins.arg)]  # type: ignore[arg-type]
-    push_object(s, _dict_of(s, [(s.box(AV(Const(k))), v) for k, v in zip(keys, values)]))
+    push_object(s, _dict_of(s, [(s.box(AV(Const(k))), v) for k, v in zip(keys, values)]), dict)
 
 
 @rule("LIST_APPEND", "SET_ADD")
@@ -708,7 +735,7 @@ def list_extend(s: Specializer, ins: Instruction) -> None:
 
 @rule("LIST_TO_TUPLE")
 def list_to_tuple(s: Specializer, ins: Instruction) -> None:
-    push_object(s, capi(s, "PyList_AsTuple", [s.pop().leaves[0]]))
+    push_object(s, capi(s, "PyList_AsTuple", [s.pop().leaves[0]]), tuple)
 
 
 CONVERSIONS = {1: "PyObject_Str", 2: "PyObject_Repr", 3: "PyObject_ASCII"}
@@ -721,19 +748,19 @@ def format_value(s: Specializer, ins: Instruction) -> None:
     value = s.box(s.pop())
     if flags & 3:
         value = capi(s, CONVERSIONS[flags & 3], [value])
-    push_object(s, capi(s, "PyObject_Format", [value, spec]))
+    push_object(s, capi(s, "PyObject_Format", [value, spec]))  # __format__ may return a str subclass
 
 
 @rule("BUILD_STRING")
 def build_string(s: Specializer, ins: Instruction) -> None:
     parts = s.emit("build_tuple", [s.box(a) for a in s.popn(ins.arg)], "error")  # type: ignore[arg-type]
-    push_object(s, capi(s, "PyUnicode_Join", [s.const(""), parts]))  # type: ignore[list-item]
+    push_object(s, capi(s, "PyUnicode_Join", [s.const(""), parts]), str)  # type: ignore[list-item]
 
 
 @rule("BUILD_SLICE")
 def build_slice(s: Specializer, ins: Instruction) -> None:
     bounds = [s.box(a) for a in s.popn(ins.arg)]  # type: ignore[arg-type]
-    push_object(s, capi(s, "PySlice_New", bounds + [s.const(None)] * (3 - len(bounds))))
+    push_object(s, capi(s, "PySlice_New", bounds + [s.const(None)] * (3 - len(bounds))), slice)
 
 
 @rule("MAKE_FUNCTION")
@@ -890,6 +917,8 @@ def call(s: Specializer, ins: Instruction) -> None:
             return
         if s.resolver is not None and not s.generalized("callee result kind") and _direct_call(s, target, args):
             return
+        if s.resolver is not None and not s.generalized("class changed") and _construct(s, target, args):
+            return
     boxed = [s.box(callable_)] + [s.box(a) for a in args]
     result = s.emit("vectorcall", boxed, "error", kwnames=kwnames)
     known = RESULT_KINDS.get(_key(target)) if target is not None else None
@@ -897,7 +926,30 @@ def call(s: Specializer, ins: Instruction) -> None:
         unbox = "unbox_float" if known == FLOAT else "unbox_int"
         s.push(AV(known, (s.emit(unbox, [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
         return
+    cls = _result_type(target)
+    if cls is not None and not s.generalized("result type"):
+        s.keepalive.append(cls)
+        s.emit("guard_type", [result], "deopt_after", cls=cls, reason="result type")  # type: ignore[list-item]
+        push_object(s, result, cls)  # type: ignore[arg-type]
+        return
     s.push(AV(OBJECT, (result,)))  # type: ignore[arg-type]
+
+
+# Builtins whose result is always of one exact type.
+EXACT_RESULT_TYPES: dict[object, type] = {list: list, dict: dict, set: set, frozenset: frozenset, tuple: tuple,
+                                          sorted: list}
+
+
+def _result_type(target: object) -> type | None:
+    """The exact type a call of `target` returns, when it is known or a
+    safe guess (instantiating a class of the program); checked after the
+    call."""
+    known = EXACT_RESULT_TYPES.get(_key(target))
+    if known is not None:
+        return known
+    if type(target) is type and target.__flags__ & abi.HEAPTYPE:  # type: ignore[attr-defined]
+        return target  # type: ignore[return-value]
+    return None
 
 
 # Builtins called through the C API whose result kind is known in advance.
@@ -909,25 +961,52 @@ RESULT_KINDS: dict[object, kinds.Kind] = {
 RESULT_KINDS.update({len: INT, ord: INT})
 
 
+def _construct(s: Specializer, cls: object, args: list[AV]) -> bool:
+    """`cls(*args)` for a class of the program with a compiled __init__:
+    object.__new__ and a direct call, as type.__call__ would do them."""
+    plain = abi.plain_class(cls)
+    if plain is None:
+        return False
+    tag, init = plain
+    instance_kind = kinds.ObjectKind(cls)  # type: ignore[arg-type]
+    version = s.resolver.version_for_call(s, init, [AV(instance_kind, ())] + args)  # type: ignore[attr-defined]
+    if version is None or version.return_kind != Const(None):
+        return False
+    s.keepalive.extend((cls, init))
+    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="class changed")
+    instance = AV(instance_kind, (s.emit("new_instance", [], "error", cls=cls),))  # type: ignore[arg-type]
+    _call_version(s, version, [instance] + args, init=True)
+    s.push(instance)
+    return True
+
+
 def _direct_call(s: Specializer, target: object, args: list[AV]) -> bool:
     """A call of a Python function psyco compiles: a direct native call."""
     version = s.resolver.version_for_call(s, target, args)  # type: ignore[attr-defined]
     if version is None:
         return False
+    value = _call_version(s, version, args)
+    ret = version.return_kind
+    s.push(AV(ret, (value,)) if ret.leaves else AV(ret))  # type: ignore[arg-type]
+    return True
+
+
+def _call_version(s: Specializer, version: Version, args: list[AV], init: bool = False) -> ir.Value:
     leaves = []
     for a, want in zip(args, version.entry_kinds):
         leaves.extend(s.convert(a, want).leaves)
     ret = version.return_kind
     rtype = ret.leaves[0] if ret.leaves else "i64"
     s.callees.append(version)
-    value = s.emit("call_direct", leaves, "error", version=version, type=rtype)
+    value = s.emit("call_direct", leaves, "error", version=version, type=rtype, owns=rtype == "obj", init=init)
+    if init:
+        return value  # type: ignore[return-value]
     # A callee that left its fast path returns a boxed object: continue in
     # the interpreter after the call with that object on the stack.
     state = [s.materializer(a) for a in s.state.locals + s.state.stack] + [ir.Materializer("call_result")]
     deopt = ir.Exit(s.resume_point(s.ins.next_index), state, reason="callee result kind")  # type: ignore[union-attr]
     value.op.deopt = s._register(deopt)  # type: ignore[union-attr]
-    s.push(AV(ret, (value,)) if ret.leaves else AV(ret))  # type: ignore[arg-type]
-    return True
+    return value  # type: ignore[return-value]
 
 
 def _key(obj: object) -> object:

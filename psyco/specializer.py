@@ -306,7 +306,7 @@ class Specializer:
         if isinstance(want, kinds.Tuple):
             items = [self.convert(a, w) for a, w in zip(split_tuple(av), want.items)]
             return AV(want, tuple(v for a in items for v in a.leaves))
-        if want == kinds.OBJECT:
+        if want.is_object():
             return AV(want, (self.box(av),))
         assert isinstance(av.kind, kinds.Const), (av, want)
         return AV(want, (self.const(av.kind.value),))
@@ -339,7 +339,7 @@ class Specializer:
             return self.emit("box_float", list(av.leaves), "error")  # type: ignore[return-value]
         if k == kinds.BOOL:
             return self.emit("box_bool", list(av.leaves))  # type: ignore[return-value]
-        if k == kinds.OBJECT:
+        if isinstance(k, kinds.ObjectKind):
             return av.leaves[0]
         if isinstance(k, kinds.Tuple):
             items = [self.box(a) for a in split_tuple(av)]
@@ -369,11 +369,12 @@ class Specializer:
         kind: Kind | None = ret_kinds[0] if ret_kinds else kinds.OBJECT
         for k in ret_kinds[1:]:
             kind = kinds.join(kind, k)  # type: ignore[arg-type]
-        if kind is None or isinstance(kind, (kinds.Tuple, kinds.RangeKind, kinds.RangeIter)):
+        if isinstance(kind, kinds.Tuple):
+            kind = kinds.ObjectKind(tuple)
+        if kind is None or isinstance(kind, (kinds.RangeKind, kinds.RangeIter)):
             kind = kinds.OBJECT
         if isinstance(kind, kinds.Const) and not isinstance(kind.value, (type(None), bool)):
             kind = kind.general()
-            kind = kind if kind in (kinds.INT, kinds.FLOAT, kinds.BOOL) else kinds.OBJECT
         self.return_kind = kind
         self.fn.ret_kind = str(kind)
         self.fn.ret_type = kind.leaves[0] if kind.leaves else "i64"

@@ -38,10 +38,20 @@ def store(xs, i, v):
     return xs
 
 
-@pytest.mark.parametrize("args", [([1, 2, 3], 0, "v"), ([1, 2, 3], -3, 9), ([1, 2], 2, 0), ([1, 2], -3, 0),
-                                  ((1, 2), 0, 0), ({}, 1, 2), ({}, [], 2), ("ab", 0, "c")])
+def store_in_other(xs, i, v):  # its own versions: a function has at most 4
+    xs[i] = v
+    xs[-1] = v
+    return xs
+
+
+@pytest.mark.parametrize("args", [([1, 2, 3], 0, "v"), ([1, 2, 3], -3, 9), ([1, 2], 2, 0), ([1, 2], -3, 0)])
 def test_store(args):
     same_compiled(store, *args)
+
+
+@pytest.mark.parametrize("args", [((1, 2), 0, 0), ({}, 1, 2), ({}, [], 2), ("ab", 0, "c")])
+def test_store_in_other_containers(args):
+    same_compiled(store_in_other, *args)
 
 
 def delete(xs, k):

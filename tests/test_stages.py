@@ -79,7 +79,13 @@ def test_kinds_fit_and_join():
     assert kinds.join(kinds.Const(1), kinds.Const(2)) == kinds.INT
     assert kinds.join(kinds.UNBOUND, kinds.INT) is None
     assert kinds.Const(0.0) != kinds.Const(-0.0)
-    assert kinds.entry_kind(2**63) == kinds.OBJECT
+    assert kinds.entry_kind(2**63) == kinds.ObjectKind(int)
+    assert kinds.entry_kind([]) == kinds.ObjectKind(list)
+    assert kinds.fits(kinds.ObjectKind(list), kinds.OBJECT)
+    assert not kinds.fits(kinds.OBJECT, kinds.ObjectKind(list))
+    assert kinds.fits(kinds.Const("s"), kinds.ObjectKind(str))
+    assert kinds.fits(kinds.Tuple((kinds.INT,)), kinds.ObjectKind(tuple))
+    assert kinds.join(kinds.ObjectKind(list), kinds.ObjectKind(dict)) == kinds.OBJECT
     assert kinds.entry_kind(True) == kinds.BOOL
 
 

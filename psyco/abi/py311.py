@@ -60,6 +60,32 @@ FRAME_F_FRAME = 24
 CODE_ADAPTIVE = 184
 CODE_UNIT = 2
 
+# PyTypeObject and PyHeapTypeObject
+TYPE_NAME = 24  # const char *
+TYPE_FLAGS = 168
+TYPE_NEW = 312  # newfunc: (type, args, kwargs) -> object
+TYPE_GETATTRO = 144
+TYPE_SETATTRO = 152
+TYPE_VERSION_TAG = 384  # unsigned int; 0: no valid tag
+HEAPTYPE_CACHED_KEYS = 872  # the keys shared by the instances' dicts
+TPFLAGS_MANAGED_DICT = 1 << 4
+HEAPTYPE = 1 << 9
+
+# An instance of a class with a managed dict keeps its attribute values in
+# a PyDictValues array (indexed like the class's shared keys) pointed to
+# from just before the object; NULL once a real dict was made.  Bytes
+# before the array: [-1] its prefix size, [-2] how many values are set,
+# [-3 - i] the key index set i-th (insertion order).
+OBJECT_VALUES = -32
+OBJECT_MANAGED_DICT = -24  # the instance's dict once made, or NULL
+VALUES_COUNT = -2
+
+# PyDictKeysObject
+DICTKEYS_LOG2_INDEX_BYTES = 9  # uint8
+DICTKEYS_NENTRIES = 24
+DICTKEYS_INDICES = 32  # then the entries, {key, value} for str-only keys
+DICTKEYS_ENTRY_SIZE = 16
+
 # PyMethodDef and the calling convention of the dispatcher builtin.
 METH_FASTCALL = 0x0080
 
@@ -119,6 +145,10 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_ASCII": ("obj", ("obj",)),
     "PyObject_Format": ("obj", ("obj", "obj")),
     "PyUnicode_Join": ("obj", ("obj", "obj")),
+    "PyUnicode_Compare": ("i32", ("obj", "obj")),
+    "PyObject_GenericGetAttr": ("obj", ("obj", "obj")),
+    "PyObject_GenericSetAttr": ("i32", ("obj", "obj", "obj")),
+    "_PyType_Lookup": ("obj", ("obj", "obj")),  # borrowed
     "PyList_New": ("obj", ("i64",)),
     "PyList_Append": ("i32", ("obj", "obj")),
     "PyList_AsTuple": ("obj", ("obj",)),
@@ -198,6 +228,76 @@ def symbol_addresses() -> dict[str, int]:
 def address_of(obj: object) -> int:
     """The PyObject* of obj (CPython's id)."""
     return id(obj)
+
+
+def _word(address: int, ctype: type = ctypes.c_void_p) -> int:
+    return ctype.from_address(address).value or 0  # type: ignore[attr-defined]
+
+
+_type_lookup = ctypes.pythonapi._PyType_Lookup
+_type_lookup.restype, _type_lookup.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.py_object]
+_GENERIC_GETATTR = ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.c_void_p).value
+
+
+def _shared_keys_entries(cls: type) -> int:
+    keys = _word(id(cls) + HEAPTYPE_CACHED_KEYS)
+    return _word(keys + DICTKEYS_NENTRIES, ctypes.c_ssize_t) if keys else -1
+
+
+def _class_function(cls: type, name: str) -> tuple[int, types.FunctionType] | None:
+    """(type version tag, function) when `name` found on class `cls` (an
+    exact type) is a Python function; valid while the tag is unchanged."""
+    found = _type_lookup(cls, name)  # also gives the type a version tag
+    tag = _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
+    if not found or not tag:
+        return None
+    function = ctypes.cast(found, ctypes.py_object).value
+    return (tag, function) if type(function) is types.FunctionType else None
+
+
+def method_slot(cls: type, name: str) -> tuple[int, types.FunctionType, int | None] | None:
+    """(type version tag, function, entries of the shared instance keys)
+    when `name` looked up on an instance of exactly `cls` is the Python
+    function `function` of its class, as the interpreter's LOAD_METHOD
+    specializations assume: generic attribute lookup, and no instance
+    attribute of that name now (entries: how many shared keys were
+    checked; None: instances have no attributes of their own)."""
+    if _word(id(cls) + TYPE_GETATTRO) != _GENERIC_GETATTR:
+        return None
+    found = _class_function(cls, name)
+    if found is None:
+        return None
+    if not cls.__flags__ & TPFLAGS_MANAGED_DICT:
+        return (*found, None) if cls.__dictoffset__ == 0 else None
+    entries = _shared_keys_entries(cls)
+    if entries < 0 or instance_attribute_index(cls, name) is not None:
+        return None
+    return (*found, entries)
+
+
+_OBJECT_NEW = _word(id(object) + TYPE_NEW)
+
+
+def plain_class(cls: object) -> tuple[int, types.FunctionType] | None:
+    """(type version tag, __init__) when calling `cls` makes an instance
+    with object.__new__ and initializes it with the Python function
+    __init__: a class of the program with no metaclass and no __new__."""
+    if type(cls) is not type or not cls.__flags__ & HEAPTYPE or _word(id(cls) + TYPE_NEW) != _OBJECT_NEW:
+        return None
+    return _class_function(cls, "__init__")
+
+
+def instance_attribute_index(cls: type, name: str) -> int | None:
+    """The index of `name` among the keys shared by instances of `cls`."""
+    keys = _word(id(cls) + HEAPTYPE_CACHED_KEYS)
+    if not keys:
+        return None
+    entries = keys + DICTKEYS_INDICES + (1 << _word(keys + DICTKEYS_LOG2_INDEX_BYTES, ctypes.c_uint8))
+    for index in range(_word(keys + DICTKEYS_NENTRIES, ctypes.c_ssize_t)):
+        key = _word(entries + DICTKEYS_ENTRY_SIZE * index)
+        if key and ctypes.cast(key, ctypes.py_object).value == name:
+            return index
+    return None
 
 
 def type_address(tp: type) -> int:

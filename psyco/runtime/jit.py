@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from psyco import backend, ir, kinds, refcount
@@ -35,6 +36,7 @@ COMPILE_LOCK = threading.RLock()
 GENERALIZABLE = {
     "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
     "int too large for exact true division", "int too large to compare exactly", "operand kind",
+    "method lookup", "result type", "class changed",
 }
 
 
@@ -80,6 +82,7 @@ class CodeEntry:
         self.refused_in_a_row = 0
         self.reason: str | None = None  # why no version can ever be compiled
         self.generalized: set[tuple[int, str]] = set()
+        self.seen_types: dict[int, object] = {}  # per argument: its one kind so far (general), None once several
         self.misses = 0
         self.compile_threshold = 1
         # Taken over by full()/profile() rather than asked for with bind():
@@ -103,6 +106,19 @@ class CodeEntry:
     def for_code(cls, code: types.CodeType) -> CodeEntry:
         entry = cls.by_code.get(code)
         return entry if entry is not None else cls(code)
+
+    def entry_kinds_for(self, arg_kinds: Iterable[Kind]) -> tuple[Kind, ...]:
+        """The entry kinds to compile for: an object argument's exact type
+        specializes a version while that argument keeps one type; once it
+        has been seen with several, versions take any object there."""
+        out = []
+        for i, k in enumerate(arg_kinds):
+            if self.seen_types.setdefault(i, k.general()) != k.general():
+                self.seen_types[i] = None
+            if isinstance(k, kinds.ObjectKind) and self.seen_types[i] is None:
+                k = kinds.OBJECT
+            out.append(k)
+        return tuple(out)
 
     @property
     def label(self) -> str:
@@ -129,7 +145,7 @@ class CodeEntry:
             return SENTINEL
         if self.whole_program and self.misses < 2 and not decode(self.code).loop_heads:
             return SENTINEL  # without a loop, a function called once is not worth compiling
-        entry_kinds = tuple(kinds.entry_kind(a) for a in args)
+        entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
         if entry_kinds in self.not_compiled:
             self._note_refusal(entry_kinds, frame)
             return SENTINEL
@@ -198,7 +214,7 @@ class Resolver:
             return None
         if len(args) != entry.code.co_argcount or entry.code.co_flags & 0x0C or entry.code.co_kwonlyargcount:
             return None
-        want = tuple(_passable(a.kind) for a in args)
+        want = entry.entry_kinds_for(_passable(a.kind) for a in args)
         if entry is self.entry and want == self.request.entry_kinds and target.__globals__ is s.globals:
             self.saw_self_call = True
             return self.self_version  # recursion: assumed return kind
@@ -215,7 +231,7 @@ class Resolver:
 def _passable(kind: Kind) -> Kind:
     """The entry kind a callee is compiled for, given an argument's kind."""
     k = kind.general()
-    if k in (kinds.INT, kinds.FLOAT, kinds.BOOL, kinds.OBJECT) or k == kinds.Const(None):
+    if k in (kinds.INT, kinds.FLOAT, kinds.BOOL) or k.is_object() or k == kinds.Const(None):
         return k
     return kinds.OBJECT
 

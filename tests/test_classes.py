@@ -1,0 +1,205 @@
+"""Instances of the program's classes: attribute reads and writes through
+attribute caches, methods resolved when compiling, instances created
+without going through type.__call__ -- each checked against CPython,
+including after the class or the instance changes under compiled code."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+import psyco
+from tests.differential import calls_compiled, deopts, same, same_compiled
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+    def moved(self, dx, dy):
+        return Point(self.x + dx, self.y + dy)
+
+
+class Other:
+    def __init__(self, y, x):  # the same names, in the other order
+        self.y = y
+        self.x = x
+
+
+class Slotted:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+class WithClassDefault:
+    x = 10.5
+    y = 20
+
+
+def read_attributes(p):
+    return p.x, p.y
+
+
+def write_attributes(p, v):
+    p.x = v
+    p.z = v
+    p.x += 1
+    return sorted(vars(p).items()) if hasattr(p, "__dict__") else (p.x, p.y)
+
+
+@pytest.mark.parametrize("make", [lambda: Point(1.5, 2), lambda: Other(2, 1.5), lambda: Slotted(1.5, 2),
+                                  WithClassDefault])
+def test_attributes(make):
+    same_compiled(read_attributes, make())
+    same_compiled(write_attributes, make(), 4)
+
+
+def insertion_order(p):
+    p.b = 1
+    p.a = 2
+    return list(vars(p))
+
+
+def test_first_assignments_keep_the_insertion_order():
+    class Bag:
+        pass
+    Bag().a = 0  # the shared keys know "a" first
+    compiled = psyco.proxy(insertion_order)
+    for _ in range(3):
+        same(insertion_order, Bag(), compiled=compiled)
+
+
+def test_attribute_errors():
+    same_compiled(read_attributes, object())
+    same_compiled(write_attributes, object(), 1)
+    same_compiled(read_attributes, Slotted.__new__(Slotted))
+
+
+def total_x(points):
+    t = 0.0
+    for p in points:
+        t += p.x
+    return t
+
+
+def test_one_site_many_classes():
+    same_compiled(total_x, [Point(1.5, 0), Other(0, 2.5), Slotted(3.5, 0), WithClassDefault()] * 3)
+
+
+def test_class_changed_after_compiling():
+    class Box:
+        def __init__(self, x):
+            self.x = x
+            self.y = 0
+
+    compiled = psyco.proxy(read_attributes)
+    box = Box(1)
+    assert compiled(box) == read_attributes(box)
+    Box.x = property(lambda self: "from the property")  # a data descriptor now wins
+    same(read_attributes, box, compiled=compiled)
+
+
+def test_instance_whose_dict_was_made():
+    p = Point(1, 2)
+    vars(p)["y"] = 5  # the instance now keeps its attributes in a real dict
+    same_compiled(read_attributes, p)
+    same_compiled(write_attributes, p, 3)
+
+
+def call_methods(p, n):
+    total = 0.0
+    for i in range(n):
+        total += p.norm2()
+        p = p.moved(1.0, i)
+    return total, p.x, p.y
+
+
+def test_methods_and_instances_created_in_compiled_code():
+    same_compiled(call_methods, Point(0.5, 0.25), 20)
+
+
+def test_method_hidden_by_an_instance_attribute_after_compiling():
+    compiled = psyco.proxy(call_methods)
+    p = Point(0.5, 0.25)
+    same(call_methods, p, 3, compiled=compiled)
+    q = Point(0.5, 0.25)
+    q.norm2 = lambda: 100.0
+    same(call_methods, q, 3, compiled=compiled)
+    same(call_methods, Point(1.0, 2.0), 3, compiled=compiled)
+
+
+def test_method_replaced_on_the_class_after_compiling():
+    class Local(Point):
+        pass
+
+    compiled = psyco.proxy(call_methods)
+    same(call_methods, Local(1.0, 2.0), 3, compiled=compiled)
+    Local.norm2 = lambda self: -1.0
+    same(call_methods, Local(1.0, 2.0), 3, compiled=compiled)
+
+
+class Failing:
+    def __init__(self, x):
+        self.x = 1 // x
+
+
+def make_failing(x):
+    return vars(Failing(x))
+
+
+def test_errors_in_init_and_init_replaced():
+    same_compiled(make_failing, 1)
+    compiled = psyco.proxy(make_failing)
+    same(make_failing, 0, compiled=compiled)
+    original = Failing.__init__
+    try:
+        Failing.__init__ = lambda self, x: None
+        same(make_failing, 1, compiled=compiled)
+        Failing.__init__ = lambda self, x: 5
+        same(make_failing, 1, compiled=compiled)
+    finally:
+        Failing.__init__ = original
+
+
+class WithNew:
+    def __new__(cls, x):
+        self = super().__new__(cls)
+        self.made_by_new = True
+        return self
+
+    def __init__(self, x):
+        self.x = x
+
+
+def make_with_new(x):
+    return sorted(vars(WithNew(x)).items())
+
+
+def test_class_with_its_own_new():
+    same_compiled(make_with_new, 3)
+
+
+def make_points(n):
+    last = None
+    for i in range(n):
+        last = Point(i, i).moved(1, 1)
+    return last.x
+
+
+def test_no_leaks_from_created_instances_and_returned_objects():
+    compiled = psyco.proxy(make_points)
+    compiled(10)
+    gc.collect()
+    before = len(gc.get_objects())
+    assert compiled(100_000) == make_points(100_000)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert calls_compiled(compiled) > 0 and not deopts(compiled)
