@@ -706,7 +706,7 @@ class VersionCodegen:
             return (WORD_TAG[values[0].type], word(values[0]))
         if m.how == "method":
             return ("method", word(values[0]), m.const)
-        assert m.how in ("range", "range_iter"), m.how
+        assert m.how in ("range", "range_iter", "seq_iter"), m.how
         return (m.how, *[word(v) for v in values])
 
     def _helper(self, name: str) -> L.Function:
@@ -1504,6 +1504,43 @@ def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Bl
     b.position_at_end(fast)
     index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
     return b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer())
+
+
+@lower("seq_next")
+def _seq_next(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    seq, index = g.v(op.args[0]), g.v(op.args[1])
+    start = b.block
+    load, done = b.append_basic_block("next.item"), b.append_basic_block("next.done")
+    b.cbranch(b.icmp_signed("<", index, load_field(b, seq, abi.OB_SIZE, I64)), load, done)
+    b.position_at_end(load)
+    if op.attrs["cls"] is list:
+        items = b.bitcast(load_field(b, seq, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
+    else:
+        items = b.bitcast(field_ptr(b, seq, abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
+    item = b.load(b.gep(items, [index]))
+    incref(b, item)
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(OBJ)
+    result.add_incoming(L.Constant(OBJ, None), start)
+    result.add_incoming(item, load)
+    return result
+
+
+@lower("dict_get")
+def _dict_get(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    d, key, default = (g.v(a) for a in op.args)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]  # the key's __hash__ and __eq__ may run
+    found = b.call(g.mb.c_function("PyDict_GetItemWithError"), [d, key])
+    missing = is_null(b, found)
+    failed = b.and_(missing, b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []),
+                                              L.Constant(OBJ, None)))
+    g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
+    value = b.select(missing, default, found)
+    incref(b, value)
+    return value
 
 
 @lower("new_instance")

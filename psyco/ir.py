@@ -87,6 +87,9 @@ OPS: dict[str, OpDef] = {
     # the instance (of attrs cls) has no attribute attrs["name"] of its own
     # (attrs entries: how many shared keys were checked at compile time)
     "guard_not_shadowed": OpDef(None, guard=True),
+    # the item at an i64 index of an exact list or tuple (attrs cls), NULL past the end
+    "seq_next": OpDef("obj", owns=True, native=True),
+    "dict_get": OpDef("obj", owns=True, error=True, native=True),  # args: dict, key, default
     "new_instance": OpDef("obj", owns=True, error=True, native=True),  # object.__new__(attrs["cls"])
     # owner.<attrs name>: from the instance's values array where an
     # attribute cache says it is, else generic (and fill the cache)
@@ -146,7 +149,8 @@ class Materializer:
 
     how: "value" (box args[0] by its type; obj is used as is), "const"
     (the Python object `const`), "null" (no value), "tuple" (parts are the
-    items), "range_iter" (args: current, stop, step), "method" (args[0] is
+    items), "range_iter" (args: current, stop, step), "seq_iter" (args: an
+    exact list or tuple, the next index), "method" (args[0] is
     the owner, `const` the name: the bound attribute), "call_result" (the
     boxed object returned by a direct call that left its fast path).
     """

@@ -146,6 +146,18 @@ RANGE = RangeKind()
 
 
 @dataclass(frozen=True)
+class SeqIter(Kind):
+    """A virtual iterator over an exact list or tuple: the sequence and the
+    index of the next item."""
+
+    cls: type
+    leaves: ClassVar[tuple[str, ...]] = ("obj", "i64")
+
+    def __str__(self) -> str:
+        return f"SeqIter({self.cls.__name__})"
+
+
+@dataclass(frozen=True)
 class MethodRef(Kind):
     """A virtual `owner.name` pushed by LOAD_METHOD: only the owner exists.
     The call looks the method up and calls it in one step, without a bound

@@ -4,8 +4,8 @@ A deopt exit in machine code only stores its native values (64-bit ints,
 doubles, i1 flags, object pointers) into a buffer of 64-bit words and
 calls its recipe with the buffer's address.  The recipe, built by the back
 end when it lowered the exit, says how each frame slot is rebuilt from
-those words: boxed, a constant, a tuple of other slots, a range or range
-iterator, or no value.  Keeping this out of the generated code makes every
+those words: boxed, a constant, a tuple of other slots, a range, a range
+iterator or a list or tuple iterator, or no value.  Keeping this out of the generated code makes every
 exit a few stores and one call, which is what keeps compile times low; an
 exit is rare by design, so building the values in Python costs nothing
 that matters.
@@ -46,7 +46,14 @@ _BUILD: dict[str, Callable[..., object]] = {
     "range": lambda words, *ix: range(*(words[i] for i in ix)),
     "range_iter": lambda words, *ix: iter(range(*(words[i] for i in ix))),
     "method": lambda words, i, name: getattr(_object(words, i), name),
+    "seq_iter": lambda words, seq, index: _sequence_iterator(_object(words, seq), words[index]),
 }
+
+
+def _sequence_iterator(sequence: object, index: int) -> object:
+    it = iter(sequence)  # type: ignore[call-overload]
+    it.__setstate__(index)
+    return it
 
 
 def _build(words: ctypes.Array, recipe: Recipe) -> object:

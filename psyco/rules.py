@@ -579,10 +579,29 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     s.push(attr)
 
 
+# Builtin types whose methods are resolved when compiling: their instances
+# have no attributes of their own and the types cannot be changed.
+BUILTIN_METHOD_TYPES = (list, dict, str, set, frozenset, tuple, bytes, int, float)
+
+
+def _builtin_method(cls: type, name: str) -> object:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            return found if type(found) is types.MethodDescriptorType else None
+    return None
+
+
 def _class_method(s: Specializer, owner: AV, name: str) -> AV | None:
     """`owner.name` resolved now, when `owner` is an instance of a known
-    class and `name` a function of the class: the guarded function."""
+    class and `name` a function of the class (guarded: the class may
+    change) or a method of a builtin type."""
     cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    if isinstance(owner.kind, Const) and type(owner.kind.value) in BUILTIN_METHOD_TYPES:
+        cls = type(owner.kind.value)
+    if cls in BUILTIN_METHOD_TYPES:
+        method = _builtin_method(cls, name)  # type: ignore[arg-type]
+        return AV(Const(method)) if method is not None else None
     slot = abi.method_slot(cls, name) if cls is not None and not s.generalized("method lookup") else None
     if slot is None:
         return None
@@ -859,6 +878,9 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
     if isinstance(value.kind, kinds.RangeKind):
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
+    if value.kind in (kinds.ObjectKind(list), kinds.ObjectKind(tuple)):
+        s.push(AV(kinds.SeqIter(value.kind.cls), (value.leaves[0], s.const(0))))  # type: ignore[attr-defined]
+        return
     it = s.emit("c_call", [s.box(value)], "error", name="PyObject_GetIter", type="obj", owns=True)
     s.push(AV(OBJECT, (it,)))  # type: ignore[arg-type]
 
@@ -877,12 +899,17 @@ def for_iter(s: Specializer, ins: Instruction) -> None:
         advanced.stack.append(AV(INT, (cur,)))
         s.branch(has_next, (ins.next_index, advanced), (ins.target, exhausted))  # type: ignore[arg-type]
         return
-    if not it.kind.is_object():
+    running = s.state.copy()
+    if isinstance(it.kind, kinds.SeqIter):
+        seq, index = it.leaves
+        item = s.emit("seq_next", [seq, index], cls=it.kind.cls)
+        running.stack[-1] = AV(it.kind, (seq, s.emit("iadd", [index, s.const(1)])))  # type: ignore[arg-type]
+    elif it.kind.is_object():
+        item = s.emit("iter_next", [it.leaves[0]], "error")
+    else:
         s.deopt_here("iterating a virtual object")
         return
-    item = s.emit("iter_next", [it.leaves[0]], "error")
     done = s.emit("is_null", [item])  # type: ignore[list-item]
-    running = s.state.copy()
     running.stack.append(AV(OBJECT, (item,)))  # type: ignore[arg-type]
     # On the exhausted edge `item` is NULL; releasing NULL is a no-op.
     s.branch(done, (ins.target, exhausted), (ins.next_index, running))  # type: ignore[arg-type]
@@ -936,8 +963,12 @@ def call(s: Specializer, ins: Instruction) -> None:
 
 
 # Builtins whose result is always of one exact type.
-EXACT_RESULT_TYPES: dict[object, type] = {list: list, dict: dict, set: set, frozenset: frozenset, tuple: tuple,
-                                          sorted: list}
+EXACT_RESULT_TYPES: dict[object, type] = {
+    list: list, dict: dict, set: set, frozenset: frozenset, tuple: tuple, sorted: list,
+    str.split: list, str.rsplit: list, str.splitlines: list, str.join: str, str.strip: str, str.lower: str,
+    str.upper: str, str.replace: str, str.format: str, bytes.split: list, dict.copy: dict, list.copy: list,
+    set.copy: set, set.union: set, set.intersection: set, set.difference: set,
+}
 
 
 def _result_type(target: object) -> type | None:
@@ -1012,7 +1043,7 @@ def _call_version(s: Specializer, version: Version, args: list[AV], init: bool =
 def _key(obj: object) -> object:
     """`obj` as a key of the builtin tables, looked up without running any
     user-defined __hash__ or __eq__."""
-    return obj if type(obj) in (types.BuiltinFunctionType, type) else None
+    return obj if type(obj) in (types.BuiltinFunctionType, type, types.MethodDescriptorType) else None
 
 
 # --- inlined builtins and math functions -------------------------------------------------------
@@ -1035,6 +1066,32 @@ def _is_bool(av: AV) -> bool:
 
 def _all_numeric(args: list[AV], n: int) -> bool:
     return len(args) == n and all(category(a) for a in args)
+
+
+@inline(len)
+def _len(s: Specializer, args: list[AV]) -> bool:
+    if len(args) != 1 or not args[0].kind.is_object():
+        return False
+    push_int(s, capi(s, "PyObject_Size", [args[0].leaves[0]], "i64"))
+    return True
+
+
+@inline(list.append)
+def _list_append(s: Specializer, args: list[AV]) -> bool:
+    if len(args) != 2 or args[0].kind != kinds.ObjectKind(list):
+        return False
+    capi(s, "PyList_Append", [args[0].leaves[0], s.box(args[1])], "i32")
+    s.push(AV(Const(None)))
+    return True
+
+
+@inline(dict.get)
+def _dict_get(s: Specializer, args: list[AV]) -> bool:
+    if len(args) not in (2, 3) or args[0].kind != kinds.ObjectKind(dict):
+        return False
+    default = s.box(args[2]) if len(args) == 3 else s.const(None)
+    push_object(s, s.emit("dict_get", [args[0].leaves[0], s.box(args[1]), default], "error"))  # type: ignore[arg-type]
+    return True
 
 
 @inline(abs)

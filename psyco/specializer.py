@@ -210,6 +210,8 @@ class Specializer:
             return ir.Materializer("range_iter", list(av.leaves))
         if isinstance(k, kinds.RangeKind):
             return ir.Materializer("range", list(av.leaves))
+        if isinstance(k, kinds.SeqIter):
+            return ir.Materializer("seq_iter", list(av.leaves))
         if isinstance(k, kinds.MethodRef):
             return ir.Materializer("method", list(av.leaves), const=k.name)
         return ir.Materializer("value", list(av.leaves))
@@ -351,6 +353,11 @@ class Specializer:
             return self.emit("c_call", [rng], "error", name="PyObject_GetIter", type="obj", owns=True)  # type: ignore[list-item,return-value]
         if isinstance(k, kinds.MethodRef):
             return self._bound_attribute(av)
+        if isinstance(k, kinds.SeqIter):  # made real: an iterator at the same index
+            it = self.emit("c_call", [av.leaves[0]], "error", name="PyObject_GetIter", type="obj", owns=True)
+            index = self.box(AV(kinds.INT, (av.leaves[1],)))
+            self.emit("call_method", [it, index], "error", name="__setstate__", kwnames=None)  # type: ignore[list-item]
+            return it  # type: ignore[return-value]
         raise CannotSpecialize(f"cannot box {k}")
 
     def _const_obj(self, value: object) -> ir.Value:

@@ -177,3 +177,64 @@ def test_assert():
 
 def test_failing_assert_raises_as_cpython():
     same(assertion, -1)
+
+
+def iterate_and_mutate(xs):
+    seen = []
+    for x in xs:
+        seen.append(x)
+        if x == 2:
+            xs.append(9)  # the loop sees items appended meanwhile
+        if x == 9:
+            xs.pop(0)
+    return seen, xs
+
+
+def iterate_and_overflow(xs):
+    total = 0
+    for x in xs:
+        total += x  # leaves compiled code past 2**63: the iterator resumes where it was
+    return total
+
+
+@pytest.mark.parametrize("xs", [[1, 2, 3], [], [2], (1, 2, 3), ()])
+def test_iterating_lists_and_tuples(xs):
+    same_compiled(iterate_and_mutate, list(xs))
+    same_compiled(iterate_and_overflow, xs)
+
+
+def test_iteration_continues_in_the_interpreter():
+    same(iterate_and_overflow, [1, 2**62, 2**62, 5, 6])
+    same(iterate_and_overflow, (1, 2**62, 2**62, 5, 6))
+
+
+def known_container_methods(words, counts):
+    out = []
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+        out.append(w.upper())
+    return out, counts, counts.get("zz"), len(out), " ".join(out).split()
+
+
+def test_methods_of_builtin_types():
+    same_compiled(known_container_methods, ["a", "b", "a"], {"b": 5})
+    same_compiled(known_container_methods, [], {})
+
+
+def unhashable_get(d, k):
+    return d.get(k, 0)
+
+
+def test_dict_get_errors():
+    same_compiled(unhashable_get, {}, [1])
+    same_compiled(unhashable_get, {1: 2}, 1.0)
+
+
+def explicit_descriptor(xs, x):
+    list.append(xs, x)
+    return xs
+
+
+def test_unbound_builtin_methods_check_their_argument():
+    same_compiled(explicit_descriptor, [1], 2)
+    same_compiled(explicit_descriptor, (1,), 2)
