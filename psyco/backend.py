@@ -1419,7 +1419,9 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         decref(g.mb, b, key, nullable=False)
         g.fail_branch(is_null(b, value), op.exit, deopt=False)  # type: ignore[arg-type]
         return value
-    return _by_sequence_type(g, seq, {list: item(list), tuple: item(tuple), None: generic})  # type: ignore[return-value]
+    paths = {list: item(list), tuple: item(tuple), None: generic}
+    known = op.attrs.get("cls")
+    return paths[known]() if known is not None else _by_sequence_type(g, seq, paths)  # type: ignore[return-value]
 
 
 @lower("setitem_int")
@@ -1441,7 +1443,10 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
         status = b.call(g.mb.c_function("PyObject_SetItem"), [seq, key, value])
         decref(g.mb, b, key, nullable=False)
         g.fail_branch(b.icmp_signed("<", status, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
-    _by_sequence_type(g, seq, {list: store, None: generic})
+    if op.attrs.get("cls") is list:
+        store()
+    else:
+        _by_sequence_type(g, seq, {list: store, None: generic})
 
 
 @lower("guard_tuple")

@@ -79,6 +79,7 @@ OPS: dict[str, OpDef] = {
     "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
     # container[index] for an i64 index: inline for exact lists and tuples
+    # (attrs["cls"]: the container's type when known)
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
     "setitem_int": OpDef(None, error=True, generic=1),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items

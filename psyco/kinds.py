@@ -75,19 +75,25 @@ BOOL = Scalar("Bool", ("i1",))
 @dataclass(frozen=True)
 class ObjectKind(Kind):
     """A real object; `cls` is its exact type when known (an argument's
-    type, a list display's result), which lets rules take fast paths."""
+    type, a list display's result), which lets rules take fast paths.
+    `mixed`: an argument already seen with several types, whose type rules
+    should not guess."""
 
     cls: type | None = None
+    mixed: bool = False
     leaves: ClassVar[tuple[str, ...]] = ("obj",)
 
     def is_object(self) -> bool:
         return True
 
     def __str__(self) -> str:
+        if self.mixed:
+            return "Object(mixed)"
         return "Object" if self.cls is None else f"Object({self.cls.__qualname__})"
 
 
 OBJECT = ObjectKind()
+MIXED = ObjectKind(mixed=True)
 
 
 @dataclass(frozen=True)

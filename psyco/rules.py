@@ -660,16 +660,32 @@ def binary_subscr(s: Specializer, ins: Instruction) -> None:
             s.push(split_tuple(container)[index])
             return
     if category(key) == "int" and not _is_bool(key):
-        push_object(s, s.emit("getitem_int", [s.box(container), as_int(s, key)], "error"))  # type: ignore[arg-type]
+        cls = _sequence_type(s, container)
+        push_object(s, s.emit("getitem_int", [s.box(container), as_int(s, key)], "error", cls=cls))  # type: ignore[arg-type]
         return
     push_object(s, capi(s, "PyObject_GetItem", [s.box(container), s.box(key)]))
+
+
+def _sequence_type(s: Specializer, container: AV) -> type | None:
+    """The exact type of a container indexed by an int, when known: or
+    guessed to be a list (guarded; refined in the locals holding it) until
+    the guess keeps failing at this instruction."""
+    kind = container.kind
+    if kind in (kinds.ObjectKind(list), kinds.ObjectKind(tuple)):
+        return kind.cls  # type: ignore[attr-defined]
+    if kind != OBJECT or s.generalized("container kind"):
+        return None
+    s.emit("guard_type", [container.leaves[0]], "deopt", cls=list, reason="container kind")
+    s.refine(container, kinds.ObjectKind(list))
+    return list
 
 
 @rule("STORE_SUBSCR")
 def store_subscr(s: Specializer, ins: Instruction) -> None:
     key, container, value = s.pop(), s.pop(), s.pop()
     if category(key) == "int" and not _is_bool(key):
-        s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error")
+        cls = _sequence_type(s, container)
+        s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls)
         return
     capi(s, "PyObject_SetItem", [s.box(container), s.box(key), s.box(value)], "i32")
 

@@ -313,6 +313,16 @@ class Specializer:
         assert isinstance(av.kind, kinds.Const), (av, want)
         return AV(want, (self.const(av.kind.value),))
 
+    def refine(self, av: AV, kind: Kind) -> AV:
+        """A guard established that `av` is of `kind`: so are the locals and
+        stack entries holding the same value."""
+        refined = AV(kind, av.leaves)
+        for slots in (self.state.locals, self.state.stack):
+            for i, other in enumerate(slots):
+                if other.leaves == av.leaves and other.kind == av.kind:
+                    slots[i] = refined
+        return refined
+
     def force_methods(self) -> None:
         """Look up the methods LOAD_METHOD left virtual on the stack, before
         anything that may run code or raise: the interpreter looked them

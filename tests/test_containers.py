@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import same, same_compiled
+import psyco
+from tests.differential import calls_compiled, same, same_compiled
 
 
 def index(xs, i):
@@ -238,3 +239,23 @@ def explicit_descriptor(xs, x):
 def test_unbound_builtin_methods_check_their_argument():
     same_compiled(explicit_descriptor, [1], 2)
     same_compiled(explicit_descriptor, (1,), 2)
+
+
+def first_items(rows):
+    total = 0
+    for row in rows:
+        total += row[0]
+        row[1] = total if type(row) is list else 0
+    return total
+
+
+def test_rows_guessed_to_be_lists_then_generalized():
+    # A container of unknown type indexed by an int is guessed to be a
+    # list (guarded); tuples make the guess fail until the next version
+    # uses the generic path, with CPython's results (and TypeError) throughout.
+    compiled = psyco.proxy(first_items)
+    same(first_items, [[1, 0], [2, 0]], compiled=compiled)
+    for _ in range(60):
+        same(first_items, [(1, 0), [2, 0]], compiled=compiled)
+        same(first_items, [[1, 0], [2, 0]], compiled=compiled)
+    assert calls_compiled(compiled) > 0

@@ -36,7 +36,7 @@ COMPILE_LOCK = threading.RLock()
 GENERALIZABLE = {
     "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
     "int too large for exact true division", "int too large to compare exactly", "operand kind",
-    "method lookup", "result type", "class changed",
+    "method lookup", "result type", "class changed", "container kind",
 }
 
 
@@ -110,13 +110,14 @@ class CodeEntry:
     def entry_kinds_for(self, arg_kinds: Iterable[Kind]) -> tuple[Kind, ...]:
         """The entry kinds to compile for: an object argument's exact type
         specializes a version while that argument keeps one type; once it
-        has been seen with several, versions take any object there."""
+        has been seen with several, versions take any object there (and
+        do not guess its type)."""
         out = []
         for i, k in enumerate(arg_kinds):
             if self.seen_types.setdefault(i, k.general()) != k.general():
                 self.seen_types[i] = None
             if isinstance(k, kinds.ObjectKind) and self.seen_types[i] is None:
-                k = kinds.OBJECT
+                k = kinds.MIXED
             out.append(k)
         return tuple(out)
 
