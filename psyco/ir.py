@@ -74,7 +74,8 @@ OPS: dict[str, OpDef] = {
     "call_direct": OpDef("attr", error=True, guard=True),
     "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
     # generic object operations
-    "vectorcall": OpDef("obj", owns=True, error=True, generic=3),  # args[0](*args[1:]); attrs: kwnames
+    # args[0](*args[1:]); attrs: kwnames
+    "vectorcall": OpDef("obj", owns=True, error=True, generic=3),
     "call_method": OpDef("obj", owns=True, error=True, generic=3),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
     "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
@@ -322,8 +323,13 @@ def work_profile(fn: Function) -> tuple[int, int]:
     for block in fn.blocks:
         weight = LOOP_WEIGHT if block.id in looping else 1
         for op in block.ops:
-            if OPS[op.name].generic:
-                generic += weight * OPS[op.name].generic
+            # attrs["generic"] overrides the op's weight: 0 for an inline path
+            # chosen by type, 1 for a call of a C function (nothing to inline)
+            op_weight = op.attrs.get("generic", OPS[op.name].generic)
+            if op_weight:
+                generic += weight * op_weight
+            elif OPS[op.name].generic:
+                native += weight
             elif OPS[op.name].native or (
                     op.result is not None and op.result.type != "obj" and not op.name.startswith(("const_", "unbox_"))):
                 native += weight

@@ -300,7 +300,27 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
         value = s.emit(want, [result], "deopt_after", reason="result kind")
         s.push(AV(FLOAT if want == "unbox_float" else INT, (value,)))  # type: ignore[arg-type]
         return
-    s.push(AV(OBJECT, (result,)))
+    push_object(s, result, _sequence_result(op, a, b))
+
+
+# Sequence operators between exact builtin types: the result's exact type.
+SEQUENCE_RESULTS = {
+    ("+", str, str): str, ("+", list, list): list, ("+", tuple, tuple): tuple, ("+", bytes, bytes): bytes,
+    ("*", str, int): str, ("*", list, int): list, ("*", tuple, int): tuple, ("*", bytes, int): bytes,
+    ("*", int, str): str, ("*", int, list): list, ("*", int, tuple): tuple, ("*", int, bytes): bytes,
+}
+
+
+def _exact_type(av: AV) -> type | None:
+    if isinstance(av.kind, kinds.ObjectKind):
+        return av.kind.cls
+    if isinstance(av.kind, Const):
+        return type(av.kind.value)
+    return int if av.kind == INT else None
+
+
+def _sequence_result(op: str, a: AV, b: AV) -> type | None:
+    return SEQUENCE_RESULTS.get((op, _exact_type(a), _exact_type(b)))
 
 
 def generic_binary(s: Specializer, op: str, a: AV, b: AV, inplace: bool = False) -> ir.Value:
@@ -322,7 +342,7 @@ def binary_op(s: Specializer, ins: Instruction) -> None:
     if inplace and (op in FLOAT_BINARY or op in INT_BINARY):
         a, b = speculate_numbers(s, op, a, b)  # numbers are immutable: += is +
     if inplace and (category(a) is None or category(b) is None):
-        s.push(AV(OBJECT, (generic_binary(s, op, a, b, inplace=True),)))
+        push_object(s, generic_binary(s, op, a, b, inplace=True), _sequence_result(op, a, b))
         return
     binary(s, op, a, b)
 
@@ -661,9 +681,13 @@ def binary_subscr(s: Specializer, ins: Instruction) -> None:
             return
     if category(key) == "int" and not _is_bool(key):
         cls = _sequence_type(s, container)
-        push_object(s, s.emit("getitem_int", [s.box(container), as_int(s, key)], "error", cls=cls))  # type: ignore[arg-type]
+        item = s.emit("getitem_int", [s.box(container), as_int(s, key)], "error", cls=cls,
+                      **({"generic": 0} if cls else {}))
+        push_object(s, item, str if _exact_type(container) is str else None)  # type: ignore[arg-type]
         return
-    push_object(s, capi(s, "PyObject_GetItem", [s.box(container), s.box(key)]))
+    sliced = _exact_type(container) if _exact_type(key) is slice else None
+    push_object(s, capi(s, "PyObject_GetItem", [s.box(container), s.box(key)]),
+                sliced if sliced in (str, list, tuple, bytes) else None)
 
 
 def _sequence_type(s: Specializer, container: AV) -> type | None:
@@ -685,7 +709,8 @@ def store_subscr(s: Specializer, ins: Instruction) -> None:
     key, container, value = s.pop(), s.pop(), s.pop()
     if category(key) == "int" and not _is_bool(key):
         cls = _sequence_type(s, container)
-        s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls)
+        s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls,
+               **({"generic": 0} if cls is list else {}))
         return
     capi(s, "PyObject_SetItem", [s.box(container), s.box(key), s.box(value)], "i32")
 
@@ -963,7 +988,7 @@ def call(s: Specializer, ins: Instruction) -> None:
         if s.resolver is not None and not s.generalized("class changed") and _construct(s, target, args):
             return
     boxed = [s.box(callable_)] + [s.box(a) for a in args]
-    result = s.emit("vectorcall", boxed, "error", kwnames=kwnames)
+    result = s.emit("vectorcall", boxed, "error", kwnames=kwnames, **({"generic": 1} if _key(target) else {}))
     known = RESULT_KINDS.get(_key(target)) if target is not None else None
     if known is not None and not s.generalized("result kind"):
         unbox = "unbox_float" if known == FLOAT else "unbox_int"

@@ -259,3 +259,16 @@ def test_rows_guessed_to_be_lists_then_generalized():
         same(first_items, [(1, 0), [2, 0]], compiled=compiled)
         same(first_items, [[1, 0], [2, 0]], compiled=compiled)
     assert calls_compiled(compiled) > 0
+
+
+def sequence_results(text, n, xs):
+    repeated = text * n
+    joined = repeated + "!"
+    more = xs + [n] + xs * 2
+    more += [1]
+    return joined[1].upper(), joined[0:2].lower(), joined[-1].isalpha(), more[1:3].count(n), len(more)
+
+
+@pytest.mark.parametrize("args", [("ab", 2, [1]), ("", 3, []), ("x", 0, [0, 0])])
+def test_results_of_sequence_operators_have_known_types(args):
+    same_compiled(sequence_results, *args)
