@@ -1492,10 +1492,12 @@ def _guard_not_shadowed(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(done)
 
 
-def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Block) -> L.Value:
-    """The slot of the owner's values array the attribute cache points to;
-    branches to `slow` unless the cache holds the version tag of the owner's
-    type and the owner still keeps its attributes in the array."""
+def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Block
+                   ) -> tuple[L.Value, L.Value, L.Value]:
+    """(slot, values array, index): where the attribute cache says the
+    owner keeps the attribute; branches to `slow` unless the cache holds the
+    version tag of the owner's type and the owner still keeps its
+    attributes in the array."""
     b = g.b
     cached = b.load(cache)
     tag = b.zext(load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
@@ -1508,7 +1510,7 @@ def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Bl
     b.cbranch(is_null(b, values), slow, fast)
     b.position_at_end(fast)
     index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
-    return b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer())
+    return b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer()), values, index
 
 
 @lower("seq_next")
@@ -1565,7 +1567,7 @@ def _load_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
     owner, name = g.v(op.args[0]), obj_const(g.b, op.attrs["name"])
     cache = g.mb.global_i64(0)
     slow, present, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.present", "attr.done"))
-    value = b.load(_cached_values(g, owner, cache, slow))
+    value = b.load(_cached_values(g, owner, cache, slow)[0])
     b.cbranch(is_null(b, value), slow, present)
     b.position_at_end(present)
     incref(b, value)
@@ -1593,18 +1595,16 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     cache = g.mb.global_i64(0)
     slow, first, replace, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.first", "attr.replace",
                                                                       "attr.done"))
-    slot = _cached_values(g, owner, cache, slow)
+    slot, values, index = _cached_values(g, owner, cache, slow)
     old = b.load(slot)
     incref(b, value)
     b.store(value, slot)
     b.cbranch(is_null(b, old), first, replace)
     b.position_at_end(first)
-    values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
     count_ptr = b.gep(values, [I64(abi.VALUES_COUNT)])
     count = b.add(b.load(count_ptr), I8(1))
     b.store(count, count_ptr)
-    index = b.trunc(b.and_(b.load(cache), I64((1 << CACHE_TAG_SHIFT) - 1)), I8)
-    b.store(index, b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
+    b.store(b.trunc(index, I8), b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
     b.branch(done)
     b.position_at_end(replace)
     decref(g.mb, b, old, nullable=False)

@@ -74,8 +74,7 @@ OPS: dict[str, OpDef] = {
     "call_direct": OpDef("attr", error=True, guard=True),
     "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
     # generic object operations
-    # args[0](*args[1:]); attrs: kwnames
-    "vectorcall": OpDef("obj", owns=True, error=True, generic=3),
+    "vectorcall": OpDef("obj", owns=True, error=True, generic=3),  # args[0](*args[1:]); attrs: kwnames
     "call_method": OpDef("obj", owns=True, error=True, generic=3),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
     "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
@@ -328,9 +327,7 @@ def work_profile(fn: Function) -> tuple[int, int]:
             op_weight = op.attrs.get("generic", OPS[op.name].generic)
             if op_weight:
                 generic += weight * op_weight
-            elif OPS[op.name].generic:
-                native += weight
-            elif OPS[op.name].native or (
+            elif OPS[op.name].generic or OPS[op.name].native or (
                     op.result is not None and op.result.type != "obj" and not op.name.startswith(("const_", "unbox_"))):
                 native += weight
     return native, generic

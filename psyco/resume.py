@@ -5,10 +5,10 @@ doubles, i1 flags, object pointers) into a buffer of 64-bit words and
 calls its recipe with the buffer's address.  The recipe, built by the back
 end when it lowered the exit, says how each frame slot is rebuilt from
 those words: boxed, a constant, a tuple of other slots, a range, a range
-iterator or a list or tuple iterator, or no value.  Keeping this out of the generated code makes every
-exit a few stores and one call, which is what keeps compile times low; an
-exit is rare by design, so building the values in Python costs nothing
-that matters.
+iterator, a list or tuple iterator, or no value.  Keeping this out of the
+generated code makes every exit a few stores and one call, which is what
+keeps compile times low; an exit is rare by design, so building the values
+in Python costs nothing that matters.
 """
 
 from __future__ import annotations

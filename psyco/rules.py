@@ -685,7 +685,7 @@ def binary_subscr(s: Specializer, ins: Instruction) -> None:
                       **({"generic": 0} if cls else {}))
         push_object(s, item, str if _exact_type(container) is str else None)  # type: ignore[arg-type]
         return
-    sliced = _exact_type(container) if _exact_type(key) is slice else None
+    sliced = _exact_type(container) if _exact_type(key) is slice else None  # a slice keeps its sequence's type
     push_object(s, capi(s, "PyObject_GetItem", [s.box(container), s.box(key)]),
                 sliced if sliced in (str, list, tuple, bytes) else None)
 

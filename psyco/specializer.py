@@ -313,15 +313,13 @@ class Specializer:
         assert isinstance(av.kind, kinds.Const), (av, want)
         return AV(want, (self.const(av.kind.value),))
 
-    def refine(self, av: AV, kind: Kind) -> AV:
+    def refine(self, av: AV, kind: Kind) -> None:
         """A guard established that `av` is of `kind`: so are the locals and
         stack entries holding the same value."""
-        refined = AV(kind, av.leaves)
         for slots in (self.state.locals, self.state.stack):
             for i, other in enumerate(slots):
                 if other.leaves == av.leaves and other.kind == av.kind:
-                    slots[i] = refined
-        return refined
+                    slots[i] = AV(kind, av.leaves)
 
     def force_methods(self) -> None:
         """Look up the methods LOAD_METHOD left virtual on the stack, before

@@ -114,7 +114,8 @@ class CodeEntry:
         do not guess its type)."""
         out = []
         for i, k in enumerate(arg_kinds):
-            if self.seen_types.setdefault(i, k.general()) != k.general():
+            general = k.general()
+            if self.seen_types.setdefault(i, general) != general:
                 self.seen_types[i] = None
             if isinstance(k, kinds.ObjectKind) and self.seen_types[i] is None:
                 k = kinds.MIXED
