@@ -35,6 +35,7 @@ LTYPE = {"i64": I64, "f64": F64, "i1": I1, "obj": OBJ, "ptr": PTR, "i32": I32, "
 NO_MATCH = 1  # entry's "arguments are of other kinds" (never a valid PyObject*)
 
 STATUS_OK, STATUS_BOXED, STATUS_ERROR = 0, 1, 2
+STATUS_NO_ENTRY = 3  # an exception without a traceback entry of this function
 
 ICMP = {"<": "<", "<=": "<=", "==": "==", "!=": "!=", ">": ">", ">=": ">="}
 FCMP_ORDERED = {"<": "<", "<=": "<=", "==": "==", ">": ">", ">=": ">="}
@@ -213,7 +214,12 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
 SUPPORT_SIGNATURES = {
+    "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64]),
     "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64]),
+    "catch": L.FunctionType(OBJ, []),
+    "exc_match": L.FunctionType(I32, [OBJ, OBJ]),
+    "raise": L.FunctionType(VOID, [OBJ, OBJ]),
+    "reraise_handled": L.FunctionType(VOID, [PTR]),
     "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
     "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
@@ -224,6 +230,45 @@ SUPPORT_SIGNATURES = {
 # its high half and an index in the values arrays of that type's instances
 # in its low half; 0 when empty.
 CACHE_TAG_SHIFT = 32
+
+
+def has_flag(b: L.IRBuilder, type_: L.Value, flag: int) -> L.Value:
+    flags = load_field(b, type_, abi.TYPE_FLAGS, I64)
+    return b.icmp_unsigned("!=", b.and_(flags, I64(flag)), I64(0))
+
+
+def is_exception_instance(b: L.IRBuilder, o: L.Value) -> L.Value:
+    return has_flag(b, load_field(b, o, abi.OB_TYPE, OBJ), abi.TPFLAGS_BASE_EXC_SUBCLASS)
+
+
+def is_exception_class(b: L.IRBuilder, o: L.Value) -> L.Value:
+    """PyExceptionClass_Check: a type (only then are its flags read) that
+    derives from BaseException."""
+    start = b.block
+    check, done = b.append_basic_block("exc_class"), b.append_basic_block("exc_class.done")
+    b.cbranch(has_flag(b, load_field(b, o, abi.OB_TYPE, OBJ), abi.TPFLAGS_TYPE_SUBCLASS), check, done)
+    b.position_at_end(check)
+    derives = has_flag(b, o, abi.TPFLAGS_BASE_EXC_SUBCLASS)
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(I1)
+    result.add_incoming(I1(0), start)
+    result.add_incoming(derives, check)
+    return result
+
+
+def restore_exception(mb: ModuleBuilder, b: L.IRBuilder, value: L.Value) -> None:
+    """Raise the exception instance `value` again, with its traceback."""
+    exc_type = load_field(b, value, abi.OB_TYPE, OBJ)
+    incref(b, exc_type)
+    incref(b, value)
+    traceback = b.call(mb.c_function("PyException_GetTraceback"), [value])
+    b.call(mb.c_function("PyErr_Restore"), [exc_type, value, traceback])
+
+
+def handled_exception_slot(b: L.IRBuilder, tstate: L.Value) -> L.Value:
+    """Where the thread keeps the exception being handled (exc_info)."""
+    return field_ptr(b, load_field(b, tstate, abi.TSTATE_EXC_INFO, PTR), abi.EXC_INFO_VALUE, OBJ)
 
 
 def leave_frame(b: L.IRBuilder, tstate: L.Value) -> None:
@@ -245,7 +290,7 @@ class SupportCodegen:
         return self.mb.module
 
     def _cold_function(self, name: str) -> tuple[L.Function, L.IRBuilder]:
-        f = L.Function(self.mb.module, SUPPORT_SIGNATURES[name], name=SUPPORT_PREFIX + name)
+        f = self.mb.declare(SUPPORT_PREFIX + name, SUPPORT_SIGNATURES[name])
         f.attributes.add("noinline")
         f.attributes.add("cold")
         return f, L.IRBuilder(f.append_basic_block("start"))
@@ -260,6 +305,10 @@ class SupportCodegen:
         b.cbranch(is_null(b, frame), fail, ok)
         b.position_at_end(ok)
         iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
+        # PyFrame_New leaves the frame's link to its object unset: the
+        # interpreter would make a second frame object pointing into this
+        # one's data (and outliving it) for tracebacks and sys._getframe().
+        store_field(b, iframe, abi.IFRAME_FRAME_OBJ, frame)
         first = b.ptrtoint(code, I64)
         address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
         store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
@@ -358,19 +407,176 @@ class SupportCodegen:
         b.ret_void()
         return f
 
-    def _define_error(self) -> L.Function:
-        """i32 error(tstate, code, globals, pc): add the traceback entry the
-        interpreter would have made (a frame of `code` at `pc`, passed to
-        PyTraceBack_Here), leave the recursion count, return STATUS_ERROR."""
-        f, b = self._cold_function("error")
+    def _define_traceback_here(self) -> L.Function:
+        """void traceback_here(tstate, code, globals, pc): add the traceback
+        entry the interpreter would have made (a frame of `code` at `pc`,
+        passed to PyTraceBack_Here)."""
+        f, b = self._cold_function("traceback_here")
         tstate, code, globals_, pc = f.args
         frame, _, fail = self._frame_at(b, tstate, code, globals_, pc)
         b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
         decref(self.mb, b, frame, nullable=False)
         b.branch(fail)
         b.position_at_end(fail)
-        leave_frame(b, tstate)
+        b.ret_void()
+        return f
+
+    def _define_error(self) -> L.Function:
+        """i32 error(tstate, code, globals, pc): traceback_here, then leave
+        the recursion count and return STATUS_ERROR."""
+        f, b = self._cold_function("error")
+        b.call(self.mb.module.get_global(SUPPORT_PREFIX + "traceback_here"), list(f.args))
+        leave_frame(b, f.args[0])
         b.ret(I32(STATUS_ERROR))
+        return f
+
+    def _define_catch(self) -> L.Function:
+        """obj catch(): take the raised exception as the interpreter's
+        unwinding does: normalized, its traceback stored in it."""
+        f, b = self._cold_function("catch")
+        slots = [b.alloca(OBJ) for _ in range(3)]
+        pointers = [b.bitcast(p, PTR) for p in slots]
+        b.call(self.mb.c_function("PyErr_Fetch"), pointers)
+        b.call(self.mb.c_function("PyErr_NormalizeException"), pointers)
+        exc_type, value, traceback = (b.load(p) for p in slots)
+        tb_or_none = b.select(is_null(b, traceback), obj_const(b, None), traceback)
+        b.call(self.mb.c_function("PyException_SetTraceback"), [value, tb_or_none])
+        decref(self.mb, b, traceback)
+        decref(self.mb, b, exc_type)
+        b.ret(value)
+        return f
+
+    def _define_exc_match(self) -> L.Function:
+        """i32 exc_match(exc, cls): CHECK_EXC_MATCH: -1 (TypeError) unless
+        `cls` is an exception class or a tuple of them, else whether `exc`
+        matches it."""
+        f, b = self._cold_function("exc_match")
+        exc, cls = f.args
+        matches, bad, single, several = (b.append_basic_block(n) for n in ("matches", "bad", "single", "tuple"))
+        b.cbranch(has_flag(b, load_field(b, cls, abi.OB_TYPE, OBJ), abi.TPFLAGS_TUPLE_SUBCLASS), several, single)
+        b.position_at_end(single)
+        b.cbranch(is_exception_class(b, cls), matches, bad)
+        b.position_at_end(several)
+        all_valid = b.alloca(I1)
+        b.store(I1(1), all_valid)
+        items = b.bitcast(field_ptr(b, cls, abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
+        emit_loop(b, load_field(b, cls, abi.OB_SIZE, I64), lambda i: b.store(
+            b.and_(b.load(all_valid), is_exception_class(b, b.load(b.gep(items, [i])))), all_valid))
+        b.cbranch(b.load(all_valid), matches, bad)
+        b.position_at_end(matches)
+        b.ret(b.call(self.mb.c_function("PyErr_GivenExceptionMatches"), [exc, cls]))
+        b.position_at_end(bad)
+        self._type_error(b, "catching classes that do not inherit from BaseException is not allowed")
+        b.ret(I32(-1))
+        return f
+
+    def _type_error(self, b: L.IRBuilder, message: str, *format_args: L.Value) -> None:
+        text = b.bitcast(self.mb.cstring(message), PTR)
+        if format_args:
+            b.call(self.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), text, *format_args])
+        else:
+            b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, TypeError), text])
+
+    def _define_raise(self) -> L.Function:
+        """void raise(exc, cause): `raise exc [from cause]` (cause NULL when
+        there is no `from`) as CPython's do_raise: a class is called, the
+        cause is set, and the exception (or the TypeError saying why not)
+        is set."""
+        f, b = self._cold_function("raise")
+        exc, cause = f.args
+        value_slot, type_slot = b.alloca(OBJ), b.alloca(OBJ)
+        have_value = b.append_basic_block("have_value")
+        failed = self._instantiate(b, exc, value_slot, have_value, "exceptions must derive from BaseException")
+        b.position_at_end(failed)
+        b.ret_void()
+        b.position_at_end(have_value)
+        value = b.load(value_slot)
+        b.store(b.select(is_exception_class(b, exc), exc, load_field(b, value, abi.OB_TYPE, OBJ)), type_slot)
+        set_cause, no_cause, set_it = (b.append_basic_block(n) for n in ("set_cause", "cause_none", "set"))
+        given = b.append_basic_block("cause_given")
+        b.cbranch(is_null(b, cause), set_it, given)
+        b.position_at_end(given)
+        fixed_slot = b.alloca(OBJ)
+        is_none = b.icmp_unsigned("==", cause, obj_const(b, None))
+        instantiate = b.append_basic_block("cause")
+        b.cbranch(is_none, no_cause, instantiate)
+        b.position_at_end(no_cause)
+        b.store(L.Constant(OBJ, None), fixed_slot)
+        b.branch(set_cause)
+        b.position_at_end(instantiate)
+        failed = self._instantiate(b, cause, fixed_slot, set_cause, "exception causes must derive from BaseException")
+        b.position_at_end(failed)
+        decref(self.mb, b, value, nullable=False)
+        b.ret_void()
+        b.position_at_end(set_cause)
+        b.call(self.mb.c_function("PyException_SetCause"), [value, b.load(fixed_slot)])
+        b.branch(set_it)
+        b.position_at_end(set_it)
+        b.call(self.mb.c_function("PyErr_SetObject"), [b.load(type_slot), value])
+        decref(self.mb, b, value, nullable=False)
+        b.ret_void()
+        return f
+
+    def _instantiate(self, b: L.IRBuilder, exc: L.Value, slot: L.Value, done: L.Block, message: str) -> L.Block:
+        """do_raise's handling of `exc` (or of a cause): an exception class is
+        called, an instance taken as is (a new reference into `slot`, then
+        to `done`), anything else is a TypeError with `message`.  Returns the
+        block reached with the error set, for the caller to fill."""
+        failed = b.append_basic_block("failed")
+        call, not_class, instance, bad = (b.append_basic_block(n) for n in ("call", "not_class", "instance", "bad"))
+        b.cbranch(is_exception_class(b, exc), call, not_class)
+        b.position_at_end(call)
+        made = b.call(self.mb.c_function("PyObject_CallNoArgs"), [exc])
+        called = b.append_basic_block("called")
+        b.cbranch(is_null(b, made), failed, called)
+        b.position_at_end(called)
+        wrong = b.append_basic_block("not_an_instance")
+        b.store(made, slot)
+        b.cbranch(is_exception_instance(b, made), done, wrong)
+        b.position_at_end(wrong)
+        self._type_error(b, "calling %R should have returned an instance of BaseException, not %R",
+                         exc, load_field(b, made, abi.OB_TYPE, OBJ))
+        decref(self.mb, b, made, nullable=False)
+        b.branch(failed)
+        b.position_at_end(not_class)
+        b.cbranch(is_exception_instance(b, exc), instance, bad)
+        b.position_at_end(instance)
+        incref(b, exc)
+        b.store(exc, slot)
+        b.branch(done)
+        b.position_at_end(bad)
+        self._type_error(b, message)
+        b.branch(failed)
+        return failed
+
+    def _define_reraise_handled(self) -> L.Function:
+        """void reraise_handled(tstate): a bare `raise`: restore the exception
+        being handled (as do_raise, RuntimeError if there is none)."""
+        f, b = self._cold_function("reraise_handled")
+        start = b.block
+        first = load_field(b, f.args[0], abi.TSTATE_EXC_INFO, PTR)
+        head, older, found = (b.append_basic_block(n) for n in ("head", "older", "found"))
+        b.branch(head)
+        b.position_at_end(head)
+        item = b.phi(PTR)
+        item.add_incoming(first, start)
+        value = load_field(b, item, abi.EXC_INFO_VALUE, OBJ)
+        previous = load_field(b, item, abi.EXC_INFO_PREVIOUS, PTR)
+        empty = b.or_(is_null(b, value), b.icmp_unsigned("==", value, obj_const(b, None)))
+        b.cbranch(b.and_(empty, b.not_(is_null(b, previous))), older, found)
+        b.position_at_end(older)
+        item.add_incoming(previous, older)
+        b.branch(head)
+        b.position_at_end(found)
+        active, none = b.append_basic_block("active"), b.append_basic_block("none")
+        b.cbranch(empty, none, active)
+        b.position_at_end(none)
+        text = b.bitcast(self.mb.cstring("No active exception to reraise"), PTR)
+        b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RuntimeError), text])
+        b.ret_void()
+        b.position_at_end(active)
+        restore_exception(self.mb, b, value)
+        b.ret_void()
         return f
 
     def _define_materialize(self) -> L.Function:
@@ -448,7 +654,21 @@ class SupportCodegen:
         finished = b.append_basic_block("resumed")
         b.cbranch(is_null(b, result), failed, finished)
         b.position_at_end(failed)
-        b.ret(I32(STATUS_ERROR))  # the resumed frame added its own entry
+        # Usually the resumed frame added its own entry; not when it
+        # re-raised another frame's exception (a bare `raise`).
+        slots = [b.alloca(OBJ) for _ in range(3)]
+        b.call(self.mb.c_function("PyErr_Fetch"), [b.bitcast(p, PTR) for p in slots])
+        tb = b.load(slots[2])
+        no_tb, check = b.append_basic_block("resumed.no_tb"), b.append_basic_block("resumed.tb")
+        b.cbranch(is_null(b, tb), no_tb, check)
+        b.position_at_end(check)
+        entry_frame = load_field(b, load_field(b, tb, abi.TB_FRAME, OBJ), abi.FRAME_F_FRAME, PTR)
+        own = b.icmp_unsigned("==", load_field(b, entry_frame, abi.IFRAME_CODE, OBJ), code)
+        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
+        b.ret(b.select(own, I32(STATUS_ERROR), I32(STATUS_NO_ENTRY)))
+        b.position_at_end(no_tb)
+        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
+        b.ret(I32(STATUS_NO_ENTRY))
         b.position_at_end(finished)
         b.store(result, out)
         b.ret(I32(STATUS_BOXED))
@@ -481,6 +701,7 @@ class VersionCodegen:
         self.blocks: dict[int, L.Block] = {}
         self.keep: list[object] = []  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
+        self.unwind_blocks: dict[int, L.Block] = {}
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -519,7 +740,7 @@ class VersionCodegen:
         recursion_error = b.append_basic_block("recursion_error")
         b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, stack_ok)
         b.position_at_end(recursion_error)
-        b.ret(I32(3))  # error, no traceback entry of ours (as the interpreter)
+        b.ret(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
         # Compiled calls use the C stack, interpreted ones do not: past a
         # depth the C stack may not hold, raise RecursionError, never crash.
         b.position_at_end(stack_ok)
@@ -531,7 +752,7 @@ class VersionCodegen:
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
         message = b.bitcast(self.mb.cstring("maximum recursion depth exceeded"), PTR)
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError), message])
-        b.ret(I32(3))
+        b.ret(I32(STATUS_NO_ENTRY))
         # Phi nodes for block parameters.
         self.phis: dict[int, list[L.Instruction]] = {}
         for blk in self.fn.blocks:
@@ -593,7 +814,7 @@ class VersionCodegen:
         b = self.b
         assert t is not None
         if t.kind in ("br", "cbr"):
-            targets = [self._edge(blk, e) for e in t.edges]
+            targets = [self._edge(f"edge{blk.id}_{e.target.id}", e) for e in t.edges]
             if t.kind == "br":
                 b.branch(targets[0])
             else:
@@ -610,12 +831,12 @@ class VersionCodegen:
         else:
             self._error(t.exit)  # type: ignore[arg-type]
 
-    def _edge(self, source: ir.Block, e: ir.Edge) -> L.Block:
+    def _edge(self, name: str, e: ir.Edge) -> L.Block:
         """An LLVM block that runs the edge's fixups and jumps to its target."""
         b = self.b
         here = b.block
         if e.fixups:
-            edge_block = b.append_basic_block(f"edge{source.id}_{e.target.id}")
+            edge_block = b.append_basic_block(name)
             b.position_at_end(edge_block)
             for op in e.fixups:
                 self._lower(op)
@@ -659,10 +880,35 @@ class VersionCodegen:
             self.b.call(self.mb.c_function("Py_DecRef"), [self.v(v)])
 
     def _error(self, exit: ir.Exit) -> None:
-        """An exception is set: release, add our traceback entry, return 2."""
+        """An exception is set: add our traceback entry (unless re-raising),
+        then go to the exception handler, or release and return 2."""
+        b = self.b
+        if exit.handler is not None:
+            b.branch(self._unwind_block(exit))
+            return
         self._release(exit)
-        self.b.ret(self.b.call(self._helper("error"), [
-            self.tstate, obj_const(self.b, self.code), obj_const(self.b, self.globals), I64(exit.pc)]))
+        if exit.traceback:
+            b.ret(b.call(self._helper("error"), [
+                self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc)]))
+        else:
+            self._leave()
+            b.ret(I32(STATUS_ERROR))
+
+    def _unwind_block(self, exit: ir.Exit) -> L.Block:
+        """The way from `exit` to its handler's landing block, made once."""
+        block = self.unwind_blocks.get(id(exit))
+        if block is None:
+            b = self.b
+            here = b.block
+            block = b.append_basic_block("unwind")
+            b.position_at_end(block)
+            if exit.traceback:
+                b.call(self._helper("traceback_here"), [
+                    self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc)])
+            b.branch(self._edge("unwind.fixups", exit.handler))  # type: ignore[arg-type]
+            b.position_at_end(here)
+            self.unwind_blocks[id(exit)] = block
+        return block
 
     def _deopt(self, exit: ir.Exit, call_result: L.Value | None = None) -> None:
         """Rebuild the interpreter frame at exit.pc and let CPython finish:
@@ -1713,6 +1959,83 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     g._error(op.exit)  # type: ignore[arg-type]
     b.position_at_end(ok)
     return b.load(ret_slot)
+
+
+@lower("catch")
+def _catch(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.call(g._helper("catch"), [])
+
+
+@lower("push_exc_info")
+def _push_exc_info(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    slot = handled_exception_slot(b, g.tstate)
+    previous = b.load(slot)
+    result = b.select(is_null(b, previous), obj_const(b, None), previous)
+    incref(b, result)
+    decref(g.mb, b, previous)  # the stack now holds it, as `result`
+    value = g.v(op.args[0])
+    incref(b, value)
+    b.store(value, slot)
+    return result
+
+
+@lower("pop_except")
+def _pop_except(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    slot = handled_exception_slot(b, g.tstate)
+    replaced = b.load(slot)
+    value = g.v(op.args[0])
+    incref(b, value)
+    b.store(value, slot)
+    decref(g.mb, b, replaced)
+
+
+@lower("exc_match")
+def _exc_match(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    r = b.call(g._helper("exc_match"), [g.v(a) for a in op.args])
+    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    return b.icmp_signed("!=", r, I32(0))
+
+
+@lower("restore_exception")
+def _restore_exception(g: VersionCodegen, op: ir.Op) -> None:
+    restore_exception(g.mb, g.b, g.v(op.args[0]))
+
+
+@lower("reraise_handled")
+def _reraise_handled(g: VersionCodegen, op: ir.Op) -> None:
+    g.b.call(g._helper("reraise_handled"), [g.tstate])
+
+
+@lower("raise")
+def _raise(g: VersionCodegen, op: ir.Op) -> None:
+    g.sync_frame(op.attrs["pc"])  # calling an exception class runs code
+    args = [g.v(a) for a in op.args]
+    cause = args[1] if len(args) > 1 else L.Constant(OBJ, None)
+    g.b.call(g._helper("raise"), [args[0], cause])
+
+
+@lower("lookup_special")
+def _lookup_special(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    owner = g.v(op.args[0])
+    found = b.call(g.mb.c_function("_PyObject_LookupSpecial"), [owner, obj_const(b, op.attrs["name"])])
+    missing, ok = b.append_basic_block("special.missing"), b.append_basic_block("special.found")
+    b.cbranch(is_null(b, found), missing, ok)
+    b.position_at_end(missing)
+    not_raised = b.append_basic_block("special.absent")
+    nothing_raised = is_null(b, b.call(g.mb.c_function("PyErr_Occurred"), []))
+    b.cbranch(nothing_raised, not_raised, g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.position_at_end(not_raised)
+    type_name = load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_NAME, PTR)
+    b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), b.bitcast(g.mb.cstring(op.attrs["message"]), PTR),
+                                             type_name])
+    b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.position_at_end(ok)
+    return found
 
 
 @lower("incref")

@@ -98,6 +98,15 @@ OPS: dict[str, OpDef] = {
     "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
+    # exceptions (the exception being handled is tstate->exc_info's)
+    "catch": OpDef("obj", owns=True),  # take the raised exception, normalized, with its traceback
+    "push_exc_info": OpDef("obj", owns=True),  # make args[0] the handled exception; returns the previous (or None)
+    "pop_except": OpDef(None),  # make args[0] the handled exception again
+    "exc_match": OpDef("i1", error=True),  # does args[0] match the class or tuple args[1] (checked)?
+    "restore_exception": OpDef(None),  # raise args[0] again, with its traceback
+    "reraise_handled": OpDef(None),  # bare `raise` in an except clause: restore the handled exception
+    "raise": OpDef(None),  # `raise args[0] [from args[1]]`: set the exception (or the TypeError); attrs: pc
+    "lookup_special": OpDef("obj", owns=True, error=True),  # type(args[0]).<attrs name>, bound; attrs: message
     "iter_next": OpDef("obj", owns=True, error=True, generic=1),  # NULL when exhausted
     "is_null": OpDef("i1"),
     "load_global": OpDef("obj", owns=True, error=True, generic=1),  # attrs: name, globals, builtins
@@ -129,6 +138,11 @@ class Exit:
 
     pc: int
     state: list[Materializer] | None = None  # deopt only
+    # error only: the exception handler (a landing block) this exit jumps
+    # to instead of leaving; `traceback`: add this function's traceback
+    # entry first (False when re-raising: the exception has it already)
+    handler: Edge | None = None
+    traceback: bool = True
     release: list[Value] = field(default_factory=list)
     reason: str = ""
     id: int = -1
@@ -138,10 +152,16 @@ class Exit:
     counter: tuple[int, int, object] | None = None
 
     def values(self) -> list[Value]:
-        out: list[Value] = []
+        out: list[Value] = list(self.handler.args) if self.handler is not None else []
         for m in self.state or ():
             out.extend(m.values())
         return out
+
+    def describe(self) -> str:
+        if self.state is not None:
+            return f"deopt@{self.pc} {{" + ", ".join(map(str, self.state)) + "}"
+        where = f"b{self.handler.target.id}(" + ", ".join(map(str, self.handler.args)) + ")" if self.handler else ""
+        return f"error@{self.pc}" + ("" if self.traceback else " (reraise)") + (f" -> {where}" if where else "")
 
 
 @dataclass(eq=False)
@@ -202,10 +222,7 @@ class Op:
         attrs = " ".join(f"{k}={_short(v)}" for k, v in self.attrs.items())
         s = f"{lhs}{self.name} " + ", ".join(map(str, self.args)) + (f" [{attrs}]" if attrs else "")
         for e in self.exits():
-            kind = "deopt" if e.state is not None else "error"
-            s += f"  -> {kind}@{e.pc}"
-            if e.state is not None:
-                s += " {" + ", ".join(map(str, e.state)) + "}"
+            s += f"  -> {e.describe()}"
         return s
 
 
@@ -260,8 +277,7 @@ class Terminator:
         if self.kind == "ret":
             return f"ret {self.value}"
         assert self.exit is not None
-        state = "" if self.exit.state is None else " {" + ", ".join(map(str, self.exit.state)) + "}"
-        return f"{self.kind}@{self.exit.pc}{state}  ; {self.exit.reason}"
+        return f"{self.exit.describe()}  ; {self.exit.reason}"
 
 
 @dataclass(eq=False)
@@ -387,7 +403,8 @@ def verify(fn: Function) -> None:
                 raise VerifyError(f"b{b.id}: {op} needs an exit")
         if b.term is None:
             raise VerifyError(f"b{b.id} has no terminator")
-        for e in b.term.edges:
+        exits = [x for op in b.ops for x in op.exits()] + ([b.term.exit] if b.term.exit else [])
+        for e in b.term.edges + [x.handler for x in exits if x.handler is not None]:
             if len(e.args) != len(e.target.params):
                 raise VerifyError(f"b{b.id} -> b{e.target.id}: {len(e.args)} args for {len(e.target.params)} params")
             for a, p in zip(e.args, e.target.params):
@@ -429,6 +446,8 @@ def forward_single_predecessor_params(fn: Function) -> None:
         if e is not None and e.state is not None:
             for m in e.state:
                 _resolve_materializer(m, resolve)
+        if e is not None and e.handler is not None:
+            e.handler.args = [resolve(v) for v in e.handler.args]
 
     for b in fn.blocks:
         for op in b.ops:

@@ -10,7 +10,10 @@ borrow their operands.  From liveness alone this pass decides:
   values that die on that edge;
 * at an error or deopt exit, record in `exit.release` the owned values live
   there; the back end drops them after handing new references to the
-  interpreter frame being rebuilt.
+  interpreter frame being rebuilt;
+* an error exit with an exception handler is an edge from the middle of a
+  block: its fixups are computed like a terminator edge's, from the values
+  live just before the failing op.
 """
 
 from __future__ import annotations
@@ -26,20 +29,47 @@ def _ref_op(name: str, v: ir.Value) -> ir.Op:
     return ir.Op(name, [v], {})
 
 
+def _handler_live(exits: list[ir.Exit], live_in: dict[int, set[ir.Value]]) -> set[ir.Value]:
+    live: set[ir.Value] = set()
+    for e in exits:
+        if e.handler is not None:
+            live |= live_in[e.handler.target.id]
+    return live
+
+
 def _term_live(b: ir.Block, live_in: dict[int, set[ir.Value]]) -> set[ir.Value]:
     t = b.term
     assert t is not None
     live = {v for v in t.uses() if _owned(v)}
     for e in t.edges:
         live |= live_in[e.target.id]
-    return live
+    return live | _handler_live([t.exit] if t.exit else [], live_in)
 
 
-def _walk_ops(b: ir.Block, live: set[ir.Value], emit: bool) -> set[ir.Value]:
+def _leave(exit: ir.Exit, live: set[ir.Value], live_in: dict[int, set[ir.Value]]) -> None:
+    """What leaving through `exit` with `live` owned values must release:
+    all of them, or, for an exception handler, those its edge does not take."""
+    if exit.handler is None:
+        exit.release = sorted(live, key=lambda v: v.id)
+    else:
+        _fill_fixups(exit.handler, live, live_in)
+
+
+def _fill_fixups(e: ir.Edge, live: set[ir.Value], live_in: dict[int, set[ir.Value]]) -> None:
+    e.fixups = []
+    for v in sorted(live, key=lambda v: v.id):
+        delta = e.args.count(v) + (v in live_in[e.target.id]) - 1
+        e.fixups += [_ref_op("incref", v)] * max(delta, 0) + [_ref_op("decref", v)] * (delta < 0)
+    for v in e.args:
+        if v.type == "obj" and not v.owned:
+            e.fixups.append(_ref_op("incref", v))
+
+
+def _walk_ops(b: ir.Block, live: set[ir.Value], live_in: dict[int, set[ir.Value]], emit: bool) -> set[ir.Value]:
     for op in reversed(b.ops):
         after = set(live)
         uses = [v for v in op.uses() if _owned(v)]
-        before = (after - {op.result}) | set(uses)
+        before = (after - {op.result}) | set(uses) | _handler_live(op.exits(), live_in)
         if emit:
             post = []
             if op.result is not None and _owned(op.result) and op.result not in after:
@@ -49,7 +79,7 @@ def _walk_ops(b: ir.Block, live: set[ir.Value], emit: bool) -> set[ir.Value]:
                     post.append(_ref_op("decref", v))
             op.post = post
             for e in op.exits():
-                e.release = sorted(before, key=lambda v: v.id)
+                _leave(e, before, live_in)
         live = before
     return live
 
@@ -60,7 +90,7 @@ def insert_refcounts(fn: ir.Function) -> None:
     while changed:
         changed = False
         for b in reversed(fn.blocks):
-            live = _walk_ops(b, _term_live(b, live_in), emit=False) - set(b.params)
+            live = _walk_ops(b, _term_live(b, live_in), live_in, emit=False) - set(b.params)
             if live != live_in[b.id]:
                 live_in[b.id] = live
                 changed = True
@@ -69,16 +99,10 @@ def insert_refcounts(fn: ir.Function) -> None:
         assert t is not None
         live = _term_live(b, live_in)
         for e in t.edges:
-            e.fixups = []
-            for v in sorted(live, key=lambda v: v.id):
-                delta = e.args.count(v) + (v in live_in[e.target.id]) - 1
-                e.fixups += [_ref_op("incref", v)] * max(delta, 0) + [_ref_op("decref", v)] * (delta < 0)
-            for v in e.args:
-                if v.type == "obj" and not v.owned:
-                    e.fixups.append(_ref_op("incref", v))
+            _fill_fixups(e, live, live_in)
         if t.kind == "ret" and t.value is not None and t.value.type == "obj" and not t.value.owned:
             b.ops.append(_ref_op("incref", t.value))
         if t.exit is not None:
-            t.exit.release = sorted(live, key=lambda v: v.id)
-        live = _walk_ops(b, live, emit=True)
+            _leave(t.exit, live, live_in)
+        live = _walk_ops(b, live, live_in, emit=True)
         b.pre = [_ref_op("decref", p) for p in b.params if _owned(p) and p not in live]

@@ -850,6 +850,92 @@ def get_len(s: Specializer, ins: Instruction) -> None:
     push_int(s, capi(s, "PyObject_Size", [s.box(s.state.stack[-1])], "i64"))
 
 
+# --- exceptions ---------------------------------------------------------------------------
+# An exception raised inside a try/with goes through the op's error exit to
+# a landing block (Specializer.error_exit) that pushes it as the
+# interpreter's unwinding does; these rules are the handlers' bytecode.
+@rule("PUSH_EXC_INFO")
+def push_exc_info(s: Specializer, ins: Instruction) -> None:
+    exc = s.box(s.pop())
+    push_object(s, s.emit("push_exc_info", [exc]))  # type: ignore[arg-type]
+    push_object(s, exc)
+
+
+@rule("POP_EXCEPT")
+def pop_except(s: Specializer, ins: Instruction) -> None:
+    s.emit("pop_except", [s.box(s.pop())])
+
+
+@rule("CHECK_EXC_MATCH")
+def check_exc_match(s: Specializer, ins: Instruction) -> None:
+    cls = s.box(s.pop())
+    push_bool(s, s.emit("exc_match", [s.box(s.state.stack[-1]), cls], "error"))
+
+
+@rule("RERAISE")
+def reraise(s: Specializer, ins: Instruction) -> None:
+    """Raise the popped exception again.  It already carries this function's
+    traceback entry; the index below it (oparg) only moves the
+    interpreter's frame back to the original instruction, which the entry
+    records."""
+    s.emit("restore_exception", [s.box(s.pop())])
+    s.terminate(ir.Terminator("error", exit=s.error_exit(traceback=False)))
+
+
+@rule("RAISE_VARARGS")
+def raise_varargs(s: Specializer, ins: Instruction) -> None:
+    if ins.arg:
+        s.emit("raise", [s.box(a) for a in s.popn(ins.arg)], pc=ins.index)  # type: ignore[arg-type]
+        s.terminate(ir.Terminator("error", exit=s.error_exit()))
+    elif _in_except_block(s, ins):
+        # Re-raises the exception this function caught, which carries its
+        # traceback entry already (the interpreter adds none).
+        s.emit("reraise_handled", [])
+        s.terminate(ir.Terminator("error", exit=s.error_exit(traceback=False)))
+    else:
+        # Another frame's exception, with no entry of ours: only the
+        # interpreter can leave this frame out of the traceback.
+        s.deopt_here("bare raise outside an except block")
+
+
+def _in_except_block(s: Specializer, ins: Instruction) -> bool:
+    """Is `ins` in the body of an except clause (or of a finally run for an
+    exception)?  Those unwind, perhaps through the deletion of the `as`
+    name first, to the compiler's cleanup `COPY 3; POP_EXCEPT; RERAISE 1`."""
+    index, seen = ins.index, set()
+    while index not in seen:
+        seen.add(index)
+        handler = s.decoded.handler_for(index)
+        if handler is None or not handler.lasti:
+            return False
+        cleanup = s.decoded.by_index[handler.target]
+        if cleanup.opname == "COPY" and cleanup.arg == 3:
+            return s.decoded.by_index[cleanup.next_index].opname == "POP_EXCEPT"
+        index = handler.target
+    return False
+
+
+@rule("BEFORE_WITH")
+def before_with(s: Specializer, ins: Instruction) -> None:
+    manager = s.box(s.pop())
+    protocol = "'%.200s' object does not support the context manager protocol"
+    enter = s.emit("lookup_special", [manager], "error", name="__enter__", message=protocol)
+    exit_ = s.emit("lookup_special", [manager], "error", name="__exit__",
+                   message=protocol + " (missed __exit__ method)")
+    push_object(s, exit_)  # type: ignore[arg-type]
+    push_object(s, s.emit("vectorcall", [enter], "error", kwnames=None))  # type: ignore[arg-type,list-item]
+
+
+@rule("WITH_EXCEPT_START")
+def with_except_start(s: Specializer, ins: Instruction) -> None:
+    """exit(type(exc), exc, exc.__traceback__), below it the index, the
+    previous exception and the exception."""
+    exit_, exc = s.box(s.state.stack[-4]), s.box(s.state.stack[-1])
+    exc_type = capi(s, "PyObject_Type", [exc])
+    traceback = capi(s, "PyObject_GetAttr", [exc, s.const("__traceback__")])
+    push_object(s, s.emit("vectorcall", [exit_, exc_type, exc, traceback], "error", kwnames=None))  # type: ignore[arg-type]
+
+
 # --- control flow -------------------------------------------------------------------------
 def _back_edge(s: Specializer, ins: Instruction) -> None:
     """Loops stay interruptible: Ctrl-C and thread switches."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from psyco import ir, kinds
 from psyco.frontend import decode
-from psyco.frontend.py311 import DecodedCode, Instruction
+from psyco.frontend.py311 import DecodedCode, Handler, Instruction
 from psyco.kinds import Kind
 
 MAX_BLOCK_VERSIONS = 4
@@ -92,6 +92,7 @@ class Specializer:
         self.callees: list[object] = []
         self.exits: list[ir.Exit] = []
         self.returns: list[tuple[ir.Block, AV]] = []
+        self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.block: ir.Block | None = None
         self.state = State([], [])
         self.before = State([], [])
@@ -126,9 +127,6 @@ class Specializer:
         for ins in bc_block.instructions:
             self.ins = ins
             self.before = self.state.copy()
-            if self.decoded.protected(ins.index):
-                self.deopt_here("inside try/with")
-                return
             rule = rules.get(ins.opname)
             if rule is None:
                 self.deopt_here(f"opcode {ins.opname} not compiled")
@@ -173,9 +171,39 @@ class Specializer:
         self.keepalive.append(value)
         return self.emit("const_obj", [], value=value)  # type: ignore[return-value]
 
-    def error_exit(self) -> ir.Exit:
+    def error_exit(self, traceback: bool = True) -> ir.Exit:
+        """Where an exception raised by the current instruction goes: out of
+        the function, or to the handler of the try/with around it."""
         assert self.ins is not None
-        return self._register(ir.Exit(self.ins.index))
+        exit = ir.Exit(self.ins.index, traceback=traceback)
+        handler = self.decoded.handler_for(self.ins.index)
+        if handler is not None:
+            exit.handler = self._landing_edge(handler)
+        return self._register(exit)
+
+    def _landing_edge(self, handler: Handler) -> ir.Edge:
+        """An edge to the landing block of `handler` for the state before
+        the current instruction: the interpreter's unwinding (pop the stack
+        to the handler's depth, push the instruction's index if asked, then
+        the exception) as a block that catches the exception and jumps to
+        the handler's bytecode."""
+        state = State(list(self.before.locals), self.before.stack[:handler.depth])
+        lasti = [self.const(self.ins.index)] if handler.lasti else []  # type: ignore[union-attr]
+        key = (handler.target, state.kinds())
+        block = self.landings.get(key)
+        if block is None:
+            block = self.landings[key] = self.fn.new_block(f"handler {handler.target}")
+            landed = self._state_for(block, key[1], len(state.locals))
+            if handler.lasti:
+                index = self.fn.new_value("i64")
+                block.params.append(index)
+                landed.stack.append(AV(kinds.INT, (index,)))
+            saved = self.block, self.state
+            self.block = block
+            landed.stack.append(AV(kinds.OBJECT, (self.emit("catch", []),)))  # type: ignore[arg-type]
+            self.jump(handler.target, landed)
+            self.block, self.state = saved
+        return ir.Edge(block, state.leaves() + lasti)
 
     def deopt_exit(self, reason: str, state: State | None = None, pc: int | None = None) -> ir.Exit:
         """An exit that resumes the interpreter before the current instruction

@@ -1,5 +1,6 @@
 """Guards, deoptimization and tracebacks, compared with plain CPython."""
 
+import gc
 import math
 import traceback
 
@@ -142,6 +143,31 @@ def test_traceback_after_deopt():
         return x // (n - n)
 
     assert _traceback_text(psyco.proxy(boom), 3) == _traceback_text(boom, 3)
+
+
+def overflow_then_fail(n):
+    x = 2**62
+    x = x + x  # overflow: the interpreter continues in a frame of its own
+    return x // (n - n)
+
+
+def calls_overflow_then_fail(n):
+    return overflow_then_fail(n) + 1
+
+
+def test_traceback_through_a_direct_callee_that_deopts():
+    """The callee's resumed frame stays in the traceback: it must be a
+    frame object that lives as long as the traceback."""
+    expected = _traceback_text(calls_overflow_then_fail, 3)
+    g = psyco.proxy(calls_overflow_then_fail)
+    psyco.bind(overflow_then_fail)
+    try:
+        for _ in range(3):
+            got = _traceback_text(g, 3)
+            gc.collect()
+            assert got == expected
+    finally:
+        psyco.unbind(overflow_then_fail)
 
 
 COUNTER = 0

@@ -29,6 +29,7 @@ TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
 LIST_ITEMS = 24  # PyListObject.ob_item (PyObject **)
 BYTES_DATA = 32  # PyBytesObject.ob_sval[]
 TB_NEXT = 16  # PyTracebackObject.tb_next
+TB_FRAME = 24  # PyTracebackObject.tb_frame
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
 # PyThreadState
@@ -36,7 +37,9 @@ TSTATE_INTERP = 16
 TSTATE_RECURSION_REMAINING = 32
 TSTATE_RECURSION_LIMIT = 36
 TSTATE_CFRAME = 56
-TSTATE_CUREXC_TRACEBACK = 120
+TSTATE_EXC_INFO = 120  # _PyErr_StackItem *: its first field is the handled exception
+EXC_INFO_VALUE = 0  # _PyErr_StackItem: the exception being handled (or None/NULL)
+EXC_INFO_PREVIOUS = 8  # the item below it (generators push their own)
 CFRAME_USE_TRACING = 0
 CFRAME_CURRENT_FRAME = 8
 
@@ -49,6 +52,7 @@ INTERP_GIL_DROP_REQUEST = 104
 IFRAME_FUNC = 0
 IFRAME_GLOBALS = 8
 IFRAME_CODE = 32
+IFRAME_FRAME_OBJ = 40  # the PyFrameObject of this frame (NULL until one is made)
 IFRAME_PREV_INSTR = 56
 IFRAME_STACKTOP = 64
 IFRAME_LOCALSPLUS = 72
@@ -70,6 +74,9 @@ TYPE_VERSION_TAG = 384  # unsigned int; 0: no valid tag
 HEAPTYPE_CACHED_KEYS = 872  # the keys shared by the instances' dicts
 TPFLAGS_MANAGED_DICT = 1 << 4
 HEAPTYPE = 1 << 9
+TPFLAGS_TUPLE_SUBCLASS = 1 << 26
+TPFLAGS_BASE_EXC_SUBCLASS = 1 << 30
+TPFLAGS_TYPE_SUBCLASS = 1 << 31
 
 # An instance of a class with a managed dict keeps its attribute values in
 # a PyDictValues array (indexed like the class's shared keys) pointed to
@@ -88,6 +95,10 @@ DICTKEYS_ENTRY_SIZE = 16
 
 # PyMethodDef and the calling convention of the dispatcher builtin.
 METH_FASTCALL = 0x0080
+
+
+class _LayoutProbe(Exception):
+    pass
 
 
 def _check_layout() -> bool:
@@ -109,6 +120,12 @@ def _check_layout() -> bool:
     limit = ctypes.c_int.from_address(interp + INTERP_RECURSION_LIMIT).value  # type: ignore[operator]
     if limit != sys.getrecursionlimit():
         return False
+    try:
+        raise _LayoutProbe
+    except _LayoutProbe as handled:
+        exc_info = ctypes.c_void_p.from_address(get_tstate() + TSTATE_EXC_INFO).value
+        if ctypes.c_void_p.from_address(exc_info).value != id(handled):  # type: ignore[arg-type]
+            return False
     return bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe) and data == b"psyco"
 
 
@@ -176,6 +193,15 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyErr_Occurred": ("obj", ()),
     "PyErr_Fetch": ("void", ("ptr", "ptr", "ptr")),
     "PyErr_Restore": ("void", ("obj", "obj", "obj")),
+    "PyErr_NormalizeException": ("void", ("ptr", "ptr", "ptr")),
+    "PyErr_GivenExceptionMatches": ("i32", ("obj", "obj")),
+    "PyErr_GetHandledException": ("obj", ()),
+    "PyException_GetTraceback": ("obj", ("obj",)),
+    "PyException_SetTraceback": ("i32", ("obj", "obj")),
+    "PyException_SetCause": ("void", ("obj", "obj")),
+    "_PyObject_LookupSpecial": ("obj", ("obj", "obj")),
+    "PyObject_CallNoArgs": ("obj", ("obj",)),
+    "PyObject_Type": ("obj", ("obj",)),
     "PyErr_CheckSignals": ("i32", ()),
     "Py_MakePendingCalls": ("i32", ()),
     "PyThreadState_Get": ("ptr", ()),

@@ -70,9 +70,13 @@ class DecodedCode:
         from the interpreter costs more than it saves."""
         return not self.loop_heads and not any(i.opname == "CALL" for i in self.instructions)
 
-    def protected(self, index: int) -> bool:
-        """Is the instruction at `index` inside a try/with region?"""
-        return any(h.start <= index < h.end for h in self.handlers)
+    def handler_for(self, index: int) -> Handler | None:
+        """The handler an exception raised at unit `index` unwinds to (the
+        3.11 table is flat: at most one entry covers an instruction)."""
+        for h in self.handlers:
+            if h.start <= index < h.end:
+                return h
+        return None
 
 
 def parse_exception_table(table: bytes) -> list[Handler]:

@@ -1,0 +1,331 @@
+"""try/except/else/finally, raise, with and assert compiled: handlers are
+code of the version, not exits to the interpreter.  Each case is checked
+against CPython: results, exception types and messages, chaining
+(__cause__, __context__), the exception being handled, and tracebacks."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import traceback
+
+import pytest
+
+import psyco
+from tests.differential import calls_compiled, deopts, same, same_compiled
+
+
+def divide_or_default(x, y):
+    try:
+        q = x // y
+    except ZeroDivisionError:
+        q = -1
+    return q
+
+
+def count_failures(n):
+    failures = 0
+    total = 0
+    for i in range(n):
+        try:
+            total += 100 // (i % 4)
+        except ZeroDivisionError:
+            failures += 1
+        else:
+            total += 1
+        finally:
+            total += 2
+    return total, failures
+
+
+def match_tuple(items, i):
+    try:
+        return items[i]
+    except (KeyError, IndexError) as e:
+        return type(e).__name__ + ": " + str(e)
+
+
+def nested(x):
+    log = []
+    try:
+        try:
+            log.append(1 // x)
+        except TypeError:
+            log.append("inner")
+        finally:
+            log.append("inner finally")
+    except ZeroDivisionError as e:
+        log.append(str(e))
+    return log
+
+
+def finally_return(x):
+    try:
+        if x:
+            return 1 // x
+    finally:
+        x = -x
+    return x
+
+
+def handled_inside_handler(x):
+    try:
+        1 // x
+    except ZeroDivisionError:
+        try:
+            {}[x]
+        except KeyError as inner:
+            return repr(inner.__context__), repr(sys.exception())
+    return None
+
+
+def reraise_bare(x):
+    try:
+        return 10 // x
+    except ZeroDivisionError:
+        raise
+
+
+def reraise_bare_named(x):
+    try:
+        return 10 // x
+    except ZeroDivisionError as e:
+        if str(e):
+            raise
+    return 0
+
+
+def reraise_bare_in_finally(x):
+    try:
+        return 10 // x
+    finally:
+        if x == 0:
+            raise
+
+
+def raise_from(x):
+    try:
+        return {}[x]
+    except KeyError as e:
+        raise ValueError(f"no {x}") from e
+
+
+def raise_from_none(x):
+    try:
+        return {}[x]
+    except KeyError:
+        raise ValueError("hidden") from None
+
+
+def raise_in_handler(x):
+    try:
+        return {}[x]
+    except KeyError:
+        raise RuntimeError("while handling")  # noqa: B904 - the implicit context is the point
+
+
+def raise_class(x):
+    if x > 0:
+        raise ValueError
+    raise KeyError(x)
+
+
+def raise_not_an_exception(x):
+    raise x
+
+
+def raise_bad_cause(x):
+    raise ValueError("v") from x
+
+
+class NotAnInstance(Exception):
+    def __new__(cls):
+        return 42
+
+
+def raise_class_returning_other():
+    raise NotAnInstance
+
+
+def bare_raise_without_exception():
+    raise
+
+
+def catch_non_class(x):
+    try:
+        return 1 // x
+    except x:
+        return "caught"
+
+
+def catch_bad_tuple(x):
+    try:
+        return 1 // x
+    except (ZeroDivisionError, 3):  # noqa: B030 - the TypeError is the point
+        return "caught"
+
+
+def assert_positive(x):
+    assert x > 0, f"not positive: {x}"
+    return x
+
+
+class Recorder:
+    def __init__(self, suppress):
+        self.suppress = suppress
+        self.log = []
+
+    def __enter__(self):
+        self.log.append("enter")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.log.append(("exit", exc_type, str(exc) if exc is not None else None, tb is not None))
+        return self.suppress
+
+
+def with_statement(suppress, x):
+    recorder = Recorder(suppress)
+    with recorder as r:
+        r.log.append(10 // x)
+    return r.log
+
+
+def with_not_a_manager(x):
+    with x:
+        return 1
+
+
+class EnterOnly:
+    def __enter__(self):
+        return self
+
+
+def with_missing_exit():
+    with EnterOnly():
+        return 1
+
+
+@pytest.mark.parametrize("f, args_list", [
+    (divide_or_default, [(7, 2), (7, 0), (-7, 2)]),
+    (count_failures, [(0,), (1,), (50,)]),
+    (match_tuple, [([1, 2], 1), ([1, 2], 5), ({"a": 1}, "b"), ({"a": 1}, "a")]),
+    (nested, [(1,), (0,), ("s",)]),
+    (finally_return, [(0,), (2,)]),
+    (handled_inside_handler, [(0,), (1,)]),
+    (reraise_bare, [(0,), (5,)]),
+    (reraise_bare_named, [(0,), (5,)]),
+    (reraise_bare_in_finally, [(0,)]),
+    (raise_from, [("k",)]),
+    (raise_from_none, [("k",)]),
+    (raise_in_handler, [("k",)]),
+    (raise_class, [(1,), (-1,)]),
+    (raise_not_an_exception, [(1,), ("text",), (ValueError("ok"),), (int,)]),
+    (raise_bad_cause, [(3,), (None,), (KeyError,), (KeyError("k"),)]),
+    (raise_class_returning_other, [()]),
+    (catch_non_class, [(0,), (1,)]),
+    (catch_bad_tuple, [(0,), (1,)]),
+    (assert_positive, [(1,), (-1,)]),
+    (with_statement, [(False, 1), (False, 0), (True, 0)]),
+    (with_not_a_manager, [(3,)]),
+    (with_missing_exit, [()]),
+])
+def test_differential(f, args_list):
+    for args in args_list:
+        same_compiled(f, *args)
+
+
+def _chain(f, *args):
+    """The exception f raises, with its causes and contexts, as comparable data."""
+    try:
+        f(*args)
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        out = []
+        seen: BaseException | None = exc
+        while seen is not None:
+            out.append((type(seen), str(seen), seen.__suppress_context__,
+                        [(fs.name, fs.lineno, fs.line) for fs in traceback.extract_tb(seen.__traceback__)][1:]))
+            seen = seen.__cause__ or seen.__context__
+        return out
+    raise AssertionError(f"{f.__name__}{args} did not raise")
+
+
+@pytest.mark.parametrize("f, args", [
+    (reraise_bare, (0,)), (reraise_bare_named, (0,)), (raise_from, ("k",)), (raise_from_none, ("k",)),
+    (raise_in_handler, ("k",)), (raise_class, (1,)), (catch_non_class, (0,)), (with_statement, (False, 0)),
+    (with_not_a_manager, (3,)),
+])
+def test_chaining_and_tracebacks(f, args):
+    def call(g):
+        return g(*args)
+
+    compiled = psyco.proxy(f)
+    assert _chain(call, compiled) == _chain(call, f)
+    assert calls_compiled(compiled) > 0
+
+
+def test_handlers_are_compiled_code():
+    compiled = psyco.proxy(count_failures)
+    assert compiled(1000) == count_failures(1000)
+    assert calls_compiled(compiled) > 0 and not deopts(compiled)
+    text = psyco.dump(compiled)
+    assert "catch" in text and "push_exc_info" in text and "exc_match" in text
+
+
+def test_handled_exception_is_restored_after_the_handler():
+    def probe(x):
+        try:
+            1 // x
+        except ZeroDivisionError:
+            inside = sys.exc_info()[0]
+        return inside, sys.exc_info()[0]
+
+    compiled = psyco.proxy(probe)
+    try:
+        raise KeyError("outer")
+    except KeyError:
+        assert same(probe, 0) == ("returns", tuple, (ZeroDivisionError, KeyError))
+        assert compiled(0) == (ZeroDivisionError, KeyError)
+    assert compiled(0) == (ZeroDivisionError, None)
+
+
+def test_bare_raise_outside_an_except_block_is_left_to_the_interpreter():
+    """It re-raises another frame's exception without a traceback entry of
+    its own, which only the interpreter can do; the entries already in the
+    traceback stay (psyco's trampoline frame adds one, see the README)."""
+    compiled = psyco.proxy(bare_raise_without_exception)
+    same(bare_raise_without_exception)
+    try:
+        raise KeyError("outer")
+    except KeyError as outer:
+        with pytest.raises(KeyError) as info:
+            compiled()
+        assert info.value is outer
+        lines = [fs.line for fs in traceback.extract_tb(outer.__traceback__)]
+        assert lines[-1] == 'raise KeyError("outer")'
+    assert "bare raise outside an except block @" in "".join(deopts(compiled))
+
+
+def test_exceptions_caught_in_loops_do_not_leak():
+    compiled = psyco.proxy(count_failures)
+    compiled(100)
+    gc.collect()
+    before = len(gc.get_objects())
+    refs_before = sys.getrefcount(ZeroDivisionError)
+    assert compiled(200_000) == count_failures(200_000)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert sys.getrefcount(ZeroDivisionError) == refs_before
+    assert not deopts(compiled)
+
+
+def test_with_statement_releases_its_manager():
+    compiled = psyco.proxy(with_statement)
+    compiled(True, 0)
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(20_000):
+        compiled(True, 0)
+        compiled(False, 1)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
