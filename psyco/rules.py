@@ -928,8 +928,8 @@ def before_with(s: Specializer, ins: Instruction) -> None:
 
 @rule("WITH_EXCEPT_START")
 def with_except_start(s: Specializer, ins: Instruction) -> None:
-    """exit(type(exc), exc, exc.__traceback__), below it the index, the
-    previous exception and the exception."""
+    """Call __exit__(type(exc), exc, exc.__traceback__); the stack holds
+    __exit__, the failing instruction's index, the previous exception and exc."""
     exit_, exc = s.box(s.state.stack[-4]), s.box(s.state.stack[-1])
     exc_type = capi(s, "PyObject_Type", [exc])
     traceback = capi(s, "PyObject_GetAttr", [exc, s.const("__traceback__")])
