@@ -44,7 +44,7 @@ def main():
     totals = {f"acct{i}": 0 for i in range(12)}
     grand = 0
     rejected = 0
-    for _ in range(12):
+    for _ in range(24):
         with Batch(totals) as batch:
             for line in lines:
                 grand += post(batch, line)
