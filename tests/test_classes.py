@@ -5,11 +5,14 @@ including after the class or the instance changes under compiled code."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
 
 import pytest
 
 import psyco
+from psyco import backend
+from psyco.abi import current as abi
 from tests.differential import calls_compiled, deopts, same, same_compiled
 
 
@@ -203,3 +206,24 @@ def test_no_leaks_from_created_instances_and_returned_objects():
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
+def test_shared_key_scans_agree():
+    """The compiler (abi.instance_attribute_index, in Python) and compiled
+    code (the support function shared_key_index) find an attribute among a
+    class's shared keys independently: they must agree."""
+    address = backend.Engine.get().address(backend.SUPPORT_PREFIX + "shared_key_index")
+    native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.py_object, ctypes.py_object)(address)
+
+    class Many:
+        def __init__(self):
+            for i in range(40):
+                setattr(self, f"a{i}", i)
+
+    for cls, make in ((Point, lambda: Point(1, 2)), (Other, lambda: Other(1, 2)), (Many, Many)):
+        make()
+        names = list(vars(make())) + ["missing", "x_"]
+        for name in names:
+            index = abi.instance_attribute_index(cls, name)
+            assert native(cls, name) == (-1 if index is None else index), (cls, name)
+        assert any(abi.instance_attribute_index(cls, n) is not None for n in names)
