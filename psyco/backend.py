@@ -305,10 +305,6 @@ class SupportCodegen:
         b.cbranch(is_null(b, frame), fail, ok)
         b.position_at_end(ok)
         iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
-        # PyFrame_New leaves the frame's link to its object unset: the
-        # interpreter would make a second frame object pointing into this
-        # one's data (and outliving it) for tracebacks and sys._getframe().
-        store_field(b, iframe, abi.IFRAME_FRAME_OBJ, frame)
         first = b.ptrtoint(code, I64)
         address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
         store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
@@ -647,7 +643,16 @@ class SupportCodegen:
         decref(self.mb, b, r)
         b.branch(counted)
         b.position_at_end(counted)
+        # PyFrame_New leaves the frame's link to its object unset: while it
+        # runs, the interpreter would make a second frame object pointing
+        # into this one's data (and outliving it) for tracebacks and
+        # sys._getframe().  The link is a counted reference, undone after.
+        incref(b, frame)
+        store_field(b, iframe, abi.IFRAME_FRAME_OBJ, frame)
         result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
+        store_field(b, iframe, abi.IFRAME_FRAME_OBJ, L.Constant(OBJ, None))
+        store_field(b, iframe, abi.IFRAME_PREVIOUS, L.Constant(PTR, None))  # as a finished frame's (f_back)
+        decref(self.mb, b, frame, nullable=False)
         decref(self.mb, b, frame, nullable=False)
         leave_frame(b, tstate)
         failed = b.append_basic_block("resumed.failed")

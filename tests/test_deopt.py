@@ -2,6 +2,7 @@
 
 import gc
 import math
+import sys
 import traceback
 
 import psyco
@@ -214,3 +215,22 @@ def test_long_loop_whose_jumps_need_extended_arg():
     for x in (1, 2**62, 1.5):
         same(long_loop, 10, x, compiled=compiled)
     assert calls_compiled(compiled) > 0
+
+
+def collect_after_overflow(n):
+    items = [n, str(n)]
+    x = 2**62
+    x = x + x  # overflow: the rest runs in a frame psyco built
+    gc.collect()
+    frame = sys._getframe()
+    return items, x, frame.f_code.co_name, frame.f_lineno
+
+
+def test_frame_built_for_a_deopt_survives_gc_and_introspection():
+    """The frame psyco hands to the interpreter is linked to its frame
+    object by a counted reference while it runs: the garbage collector
+    must not see it as garbage, sys._getframe() must return it."""
+    g = psyco.proxy(collect_after_overflow)
+    for n in range(3):
+        assert g(n) == collect_after_overflow(n)
+    assert calls_compiled(g) > 0

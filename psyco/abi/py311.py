@@ -53,6 +53,7 @@ IFRAME_FUNC = 0
 IFRAME_GLOBALS = 8
 IFRAME_CODE = 32
 IFRAME_FRAME_OBJ = 40  # the PyFrameObject of this frame (NULL until one is made)
+IFRAME_PREVIOUS = 48  # the calling frame, while this one runs
 IFRAME_PREV_INSTR = 56
 IFRAME_STACKTOP = 64
 IFRAME_LOCALSPLUS = 72
