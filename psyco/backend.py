@@ -214,8 +214,8 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
 SUPPORT_SIGNATURES = {
-    "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64]),
-    "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64]),
+    "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
+    "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
     "catch": L.FunctionType(OBJ, []),
     "exc_match": L.FunctionType(I32, [OBJ, OBJ]),
     "raise": L.FunctionType(VOID, [OBJ, OBJ]),
@@ -305,10 +305,14 @@ class SupportCodegen:
         b.cbranch(is_null(b, frame), fail, ok)
         b.position_at_end(ok)
         iframe = load_field(b, frame, abi.FRAME_F_FRAME, PTR)
-        first = b.ptrtoint(code, I64)
-        address = b.add(first, b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
-        store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
+        self._point_at(b, iframe, code, pc)
         return frame, iframe, fail
+
+    @staticmethod
+    def _point_at(b: L.IRBuilder, iframe: L.Value, code: L.Value, pc: L.Value) -> None:
+        """Set the frame's prev_instr to unit `pc` of `code`."""
+        address = b.add(b.ptrtoint(code, I64), b.add(I64(abi.CODE_ADAPTIVE), b.mul(pc, I64(abi.CODE_UNIT))))
+        store_field(b, iframe, abi.IFRAME_PREV_INSTR, b.inttoptr(address, PTR))
 
     def _define_shared_key_index(self) -> L.Function:
         """i64 shared_key_index(type, name): where `name` is among the keys
@@ -404,22 +408,36 @@ class SupportCodegen:
         return f
 
     def _define_traceback_here(self) -> L.Function:
-        """void traceback_here(tstate, code, globals, pc): add the traceback
-        entry the interpreter would have made (a frame of `code` at `pc`,
-        passed to PyTraceBack_Here)."""
+        """void traceback_here(tstate, code, globals, pc, slot): add the
+        traceback entry the interpreter would have made: a frame of `code`
+        at `pc`, passed to PyTraceBack_Here.  The entry records the
+        instruction itself, so one frame per version serves all its
+        entries: it is made once and kept in `slot`."""
         f, b = self._cold_function("traceback_here")
-        tstate, code, globals_, pc = f.args
-        frame, _, fail = self._frame_at(b, tstate, code, globals_, pc)
+        tstate, code, globals_, pc, slot = f.args
+        start = b.block
+        make, ready = b.append_basic_block("make_frame"), b.append_basic_block("ready")
+        kept = b.load(slot)
+        b.cbranch(is_null(b, kept), make, ready)
+        b.position_at_end(make)
+        made = b.call(self.mb.c_function("PyFrame_New"), [tstate, code, globals_, L.Constant(OBJ, None)])
+        b.store(made, slot)
+        no_frame = b.append_basic_block("no_frame")
+        b.cbranch(is_null(b, made), no_frame, ready)
+        b.position_at_end(no_frame)
+        b.ret_void()
+        b.position_at_end(ready)
+        frame = b.phi(OBJ)
+        frame.add_incoming(kept, start)
+        frame.add_incoming(made, make)
+        self._point_at(b, load_field(b, frame, abi.FRAME_F_FRAME, PTR), code, pc)
         b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
-        decref(self.mb, b, frame, nullable=False)
-        b.branch(fail)
-        b.position_at_end(fail)
         b.ret_void()
         return f
 
     def _define_error(self) -> L.Function:
-        """i32 error(tstate, code, globals, pc): traceback_here, then leave
-        the recursion count and return STATUS_ERROR."""
+        """i32 error(tstate, code, globals, pc, slot): traceback_here, then
+        leave the recursion count and return STATUS_ERROR."""
         f, b = self._cold_function("error")
         b.call(self.mb.module.get_global(SUPPORT_PREFIX + "traceback_here"), list(f.args))
         leave_frame(b, f.args[0])
@@ -707,6 +725,7 @@ class VersionCodegen:
         self.keep: list[object] = []  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
         self.unwind_blocks: dict[int, L.Block] = {}
+        self.frame_slot: L.GlobalVariable | None = None
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -893,11 +912,18 @@ class VersionCodegen:
             return
         self._release(exit)
         if exit.traceback:
-            b.ret(b.call(self._helper("error"), [
-                self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc)]))
+            b.ret(b.call(self._helper("error"), self._traceback_args(exit)))
         else:
             self._leave()
             b.ret(I32(STATUS_ERROR))
+
+    def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
+        if self.frame_slot is None:  # the frame traceback entries are made with
+            self.frame_slot = L.GlobalVariable(self.mb.module, OBJ, name="traceback_frame")
+            self.frame_slot.linkage = "internal"
+            self.frame_slot.initializer = L.Constant(OBJ, None)
+        b = self.b
+        return [self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc), self.frame_slot]
 
     def _unwind_block(self, exit: ir.Exit) -> L.Block:
         """The way from `exit` to its handler's landing block, made once."""
@@ -908,8 +934,7 @@ class VersionCodegen:
             block = b.append_basic_block("unwind")
             b.position_at_end(block)
             if exit.traceback:
-                b.call(self._helper("traceback_here"), [
-                    self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc)])
+                b.call(self._helper("traceback_here"), self._traceback_args(exit))
             b.branch(self._edge("unwind.fixups", exit.handler))  # type: ignore[arg-type]
             b.position_at_end(here)
             self.unwind_blocks[id(exit)] = block
