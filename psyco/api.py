@@ -220,6 +220,7 @@ def report() -> list[dict]:
                 "return_kind": str(v.return_kind),
                 "calls": v.calls.value,
                 "compile_ms": round(v.compile_seconds * 1000, 2),
+                "optimized": v.optimized,
                 "deopts": v.deopts(),
                 "active": v.active,
             }
@@ -249,8 +250,9 @@ def format_report(rows: list[dict] | None = None) -> str:
         for v in r["versions"]:
             total += v["compile_ms"]
             state = "" if v["active"] else "  [retired]"
+            codegen = "" if v["optimized"] else " (quick codegen)"
             lines.append(f"    ({', '.join(v['entry_kinds'])}) -> {v['return_kind']}: entered {v['calls']}x, "
-                         f"compiled in {v['compile_ms']:.1f} ms{state}")
+                         f"compiled in {v['compile_ms']:.1f} ms{codegen}{state}")
             for reason, n in sorted(v["deopts"].items()):
                 lines.append(f"      deopt {n}x: {reason}")
     lines.append("not compiled:")

@@ -89,6 +89,23 @@ def test_report_and_dump():
     assert "function spin" in psyco.dump(p)
 
 
+def describe(items):
+    return ", ".join(str(x) for x in items)
+
+
+def test_codegen_effort_follows_the_native_work():
+    """Loops and recursion on native values get optimized machine code;
+    code that mostly calls the C API gets quick codegen (same results)."""
+    def versions(f):
+        return [v for r in psyco.report() if r["function"] == f.__name__ for v in r["versions"]]
+
+    for f, args, optimized in ((spin, (100,), True), (countdown, (20,), True), (describe, ([1, "a"],), False)):
+        assert same(f, *args)[0] == "returns"
+        got = [v["optimized"] for v in versions(f)]
+        assert got and all(o == optimized for o in got), (f.__name__, got)
+    assert "(quick codegen)" in psyco.format_report()
+
+
 def test_tracing_runs_interpreted():
     p = psyco.proxy(spin)
     p(5)
