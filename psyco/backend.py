@@ -1102,6 +1102,10 @@ class VersionCodegen:
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
         cframe = load_field(b, tstate, abi.TSTATE_CFRAME, PTR)
         trampoline_frame = load_field(b, cframe, abi.CFRAME_CURRENT_FRAME, PTR)
+        # A closure's cells: the trampoline's stub copied them into its frame.
+        first_free = abi.nlocalsplus(self.code) - len(self.code.co_freevars)
+        for i in range(len(self.code.co_freevars)):
+            leaves.append(load_field(b, trampoline_frame, abi.IFRAME_LOCALSPLUS + 8 * (first_free + i), OBJ))
         status = b.call(self.body, [tstate, trampoline_frame] + leaves + [ret_slot, boxed_slot])
         b.store(b.sub(b.load(rem_ptr), I32(1)), rem_ptr)
         on_ok = b.append_basic_block("ok")
@@ -2003,6 +2007,58 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     g._error(op.exit)  # type: ignore[arg-type]
     b.position_at_end(ok)
     return b.load(ret_slot)
+
+
+NAME_KEYWORD = ("name",)
+
+
+@lower("make_cell")
+def _make_cell(g: VersionCodegen, op: ir.Op) -> L.Value:
+    content = g.v(op.args[0]) if op.args else L.Constant(OBJ, None)
+    cell = g.b.call(g.mb.c_function("PyCell_New"), [content])
+    g.fail_branch(is_null(g.b, cell), op.exit, deopt=False)  # type: ignore[arg-type]
+    return cell
+
+
+@lower("cell_get")
+def _cell_get(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    content = load_field(b, g.v(op.args[0]), abi.CELL_REF, OBJ)
+    empty, ok = b.append_basic_block("cell.empty"), b.append_basic_block("cell.full")
+    b.cbranch(is_null(b, content), empty, ok)
+    b.position_at_end(empty)
+    exc, name = op.attrs["exc"], op.attrs["name"]
+    if exc is NameError:  # like the interpreter's, it knows the name (for suggestions)
+        args = (op.attrs["message"], name)
+        g.keep.append(args)
+        array = g.alloca(OBJ, 2)
+        for i, a in enumerate(args):
+            b.store(obj_const(b, a), b.gep(array, [I64(i)]))
+        error = b.call(g.mb.c_function("PyObject_Vectorcall"), [
+            obj_const(b, exc), b.bitcast(array, PTR), I64(1), obj_const(b, NAME_KEYWORD)])
+        made = b.append_basic_block("cell.error")
+        b.cbranch(is_null(b, error), g.exit_block(op.exit, deopt=False), made)  # type: ignore[arg-type]
+        b.position_at_end(made)
+        b.call(g.mb.c_function("PyErr_SetObject"), [obj_const(b, exc), error])
+        decref(g.mb, b, error, nullable=False)
+    else:
+        message = b.bitcast(g.mb.cstring(op.attrs["message"]), PTR)
+        b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, exc), message])
+    b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.position_at_end(ok)
+    incref(b, content)
+    return content
+
+
+@lower("cell_set")
+def _cell_set(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    slot = field_ptr(b, g.v(op.args[0]), abi.CELL_REF, OBJ)
+    replaced = b.load(slot)
+    value = g.v(op.args[1])
+    incref(b, value)
+    b.store(value, slot)
+    decref(g.mb, b, replaced)
 
 
 @lower("catch")

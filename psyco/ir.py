@@ -98,6 +98,10 @@ OPS: dict[str, OpDef] = {
     "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
+    # cells (variables shared with nested functions)
+    "make_cell": OpDef("obj", owns=True, error=True, only_memory_error=True),  # a cell holding args[0] (or empty)
+    "cell_get": OpDef("obj", owns=True, error=True),  # the content; empty: raise attrs exc(message), name
+    "cell_set": OpDef(None),  # args: cell, value
     # exceptions (the exception being handled is tstate->exc_info's)
     "catch": OpDef("obj", owns=True),  # take the raised exception, normalized, with its traceback
     "push_exc_info": OpDef("obj", owns=True),  # make args[0] the handled exception; returns the previous (or None)

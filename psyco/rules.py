@@ -478,6 +478,45 @@ def delete_fast(s: Specializer, ins: Instruction) -> None:
     s.state.locals[ins.arg] = AV(kinds.UNBOUND)  # type: ignore[index]
 
 
+# --- cells: variables shared with nested functions -------------------------
+UNBOUND = "where it is not associated with a value"  # the interpreter's messages
+@rule("MAKE_CELL")
+def make_cell(s: Specializer, ins: Instruction) -> None:
+    value = s.state.locals[ins.arg]  # type: ignore[index]
+    content = [] if value.kind == kinds.UNBOUND else [s.box(value)]
+    cell = s.emit("make_cell", content, "error")
+    s.state.locals[ins.arg] = AV(kinds.ObjectKind(types.CellType), (cell,))  # type: ignore[index,arg-type]
+
+
+@rule("COPY_FREE_VARS")
+def copy_free_vars(s: Specializer, ins: Instruction) -> None:
+    first = len(s.state.locals) - ins.arg  # type: ignore[operator]
+    s.state.locals[first:] = s.free_cells
+
+
+@rule("LOAD_CLOSURE")
+def load_closure(s: Specializer, ins: Instruction) -> None:
+    s.push(s.state.locals[ins.arg])  # type: ignore[index]
+
+
+@rule("LOAD_DEREF")
+def load_deref(s: Specializer, ins: Instruction) -> None:
+    """The cell's content; empty, the interpreter's error for a local of
+    this function or a free variable."""
+    cell = s.state.locals[ins.arg].leaves[0]  # type: ignore[index]
+    if ins.arg < len(s.state.locals) - len(s.code.co_freevars):  # type: ignore[operator]
+        exc, message = UnboundLocalError, f"cannot access local variable '{ins.argval}' {UNBOUND}"
+    else:
+        exc, message = NameError, f"cannot access free variable '{ins.argval}' {UNBOUND} in enclosing scope"
+    push_object(s, s.emit("cell_get", [cell], "error", exc=exc, message=message, name=ins.argval))  # type: ignore[arg-type]
+
+
+@rule("STORE_DEREF")
+def store_deref(s: Specializer, ins: Instruction) -> None:
+    cell = s.state.locals[ins.arg].leaves[0]  # type: ignore[index]
+    s.emit("cell_set", [cell, s.box(s.pop())])
+
+
 @rule("LOAD_CONST")
 def load_const(s: Specializer, ins: Instruction) -> None:
     s.push(AV(Const(ins.argval)))
@@ -826,13 +865,16 @@ def build_slice(s: Specializer, ins: Instruction) -> None:
 @rule("MAKE_FUNCTION")
 def make_function(s: Specializer, ins: Instruction) -> None:
     flags: int = ins.arg  # type: ignore[assignment]
-    if flags & 0x0C:  # closures and annotations: not yet
-        s.deopt_here("closure or annotations")
+    if flags & 0x04:  # annotations: not yet
+        s.deopt_here("annotations")
         return
     code = s.box(s.pop())
+    closure = s.box(s.pop()) if flags & 0x08 else None
     kwdefaults = s.box(s.pop()) if flags & 0x02 else None
     defaults = s.box(s.pop()) if flags & 0x01 else None
     func = capi(s, "PyFunction_New", [code, s.const(s.globals)])
+    if closure is not None:
+        capi(s, "PyFunction_SetClosure", [func, closure], "i32")
     if kwdefaults is not None:
         capi(s, "PyFunction_SetKwDefaults", [func, kwdefaults], "i32")
     if defaults is not None:

@@ -16,6 +16,7 @@ import types
 from dataclasses import dataclass, field
 
 from psyco import ir, kinds
+from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.frontend.py311 import DecodedCode, Handler, Instruction
 from psyco.kinds import Kind
@@ -103,14 +104,18 @@ class Specializer:
         from psyco.rules import RULES
 
         code = self.code
-        nlocals = code.co_nlocals
         entry = self.fn.new_block("entry")
         params: list[AV] = []
         for kind in self.request.entry_kinds:
             leaves = tuple(self.fn.new_value(t, owned=False) for t in kind.leaves)
             self.fn.params.extend(leaves)
             params.append(AV(kind, leaves))
-        locals_ = params + [AV(kinds.UNBOUND)] * (nlocals - len(params))
+        # A closure's cells come after the arguments (the entry reads them
+        # from the frame); COPY_FREE_VARS puts them in their slots.
+        cell = kinds.ObjectKind(types.CellType)
+        self.free_cells = [AV(cell, (self.fn.new_value("obj", owned=False),)) for _ in code.co_freevars]
+        self.fn.params.extend(av.leaves[0] for av in self.free_cells)
+        locals_ = params + [AV(kinds.UNBOUND)] * (abi.nlocalsplus(code) - len(params))
         self.block = entry
         first = self.decoded.instructions[0].index
         self.jump(first, State(locals_, []))

@@ -29,6 +29,7 @@ TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
 LIST_ITEMS = 24  # PyListObject.ob_item (PyObject **)
 BYTES_DATA = 32  # PyBytesObject.ob_sval[]
 TB_NEXT = 16  # PyTracebackObject.tb_next
+CELL_REF = 16  # PyCellObject.ob_ref: the content, NULL when empty
 TB_FRAME = 24  # PyTracebackObject.tb_frame
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
@@ -203,6 +204,8 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "_PyObject_LookupSpecial": ("obj", ("obj", "obj")),
     "PyObject_CallNoArgs": ("obj", ("obj",)),
     "PyObject_Type": ("obj", ("obj",)),
+    "PyCell_New": ("obj", ("obj",)),
+    "PyFunction_SetClosure": ("i32", ("obj", "obj")),
     "PyErr_CheckSignals": ("i32", ()),
     "Py_MakePendingCalls": ("i32", ()),
     "PyThreadState_Get": ("ptr", ()),
@@ -347,45 +350,73 @@ def _unit(op: str, arg: int = 0) -> list[int]:
 def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) -> types.CodeType:
     """A copy of `code` that first calls `dispatcher` with the arguments.
 
-    A stub is prepended to the original bytecode: it performs `RESUME`,
-    calls the dispatcher and returns its result, unless the result is
-    `sentinel`, in which case it jumps past the original `RESUME` and the
-    original bytecode runs unchanged.  All 3.11 jumps are relative, so the
-    shifted original keeps its meaning; the exception table is shifted and
-    the stub has no source position except its RESUME's (the `def` line), so
-    the trampoline's frame is a faithful frame of `code`.
+    A stub is prepended to the original bytecode: it copies the closure's
+    cells into the frame (the original's COPY_FREE_VARS), performs
+    `RESUME`, calls the dispatcher and returns its result, unless the
+    result is `sentinel`: then it makes the cells of the original's
+    MAKE_CELL prologue and jumps past the original prologue and `RESUME`,
+    and the original bytecode runs unchanged.  All 3.11 jumps are
+    relative, so the shifted original keeps its meaning; the exception
+    table is shifted and the stub has no source position except its
+    RESUME's (the `def` line), so the trampoline's frame is a faithful
+    frame of `code`.
     """
-    nargs = argument_count(code)
     consts = code.co_consts + (dispatcher, sentinel)
-    k_dispatch, k_sentinel = len(consts) - 2, len(consts) - 1
-    stub: list[int] = _unit("RESUME", 0) + _unit("PUSH_NULL") + _unit("LOAD_CONST", k_dispatch)
+    stub, resume_at = _stub(code, len(consts) - 2, len(consts) - 1)
+    shift = len(stub)
+    handlers = [
+        Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
+        for h in parse_exception_table(code.co_exceptiontable)
+    ]
+    linetable = _no_location_entries(resume_at) + _STUB_RESUME_LOCATION + _no_location_entries(shift - resume_at - 1)
+    return code.replace(
+        co_code=b"".join(u.to_bytes(2, "little") for u in stub) + code.co_code,
+        co_consts=consts,
+        co_linetable=linetable + code.co_linetable,
+        co_exceptiontable=encode_exception_table(handlers),
+        co_stacksize=max(code.co_stacksize, argument_count(code) + 2),
+    )
+
+
+def _stub(code: types.CodeType, k_dispatch: int, k_sentinel: int) -> tuple[list[int], int]:
+    """The trampoline's stub as code units, and the index of its RESUME."""
+    prologue = _prologue(code)
+    stub = [u for op, arg in prologue if op == "COPY_FREE_VARS" for u in _unit(op, arg)]
+    resume_at = len(stub)
+    nargs = argument_count(code)
+    stub += _unit("RESUME", 0) + _unit("PUSH_NULL") + _unit("LOAD_CONST", k_dispatch)
     for i in range(nargs):
         stub += _unit("LOAD_FAST", i)
     stub += _unit("PRECALL", nargs) + _unit("CALL", nargs)
     stub += _unit("COPY", 1) + _unit("LOAD_CONST", k_sentinel) + _unit("IS_OP", 0)
     stub += _unit("POP_JUMP_FORWARD_IF_TRUE", 1) + _unit("RETURN_VALUE")
     # Fall back past the original RESUME: a tracer must see one 'call' event.
-    stub += _unit("POP_TOP") + _unit("JUMP_FORWARD", len(_unit("RESUME")))
-    shift = len(stub)
-    handlers = [
-        Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
-        for h in parse_exception_table(code.co_exceptiontable)
-    ]
-    return code.replace(
-        co_code=b"".join(u.to_bytes(2, "little") for u in stub) + code.co_code,
-        co_consts=consts,
-        co_linetable=_STUB_RESUME_LOCATION + _no_location_entries(shift - 1) + code.co_linetable,
-        co_exceptiontable=encode_exception_table(handlers),
-        co_stacksize=max(code.co_stacksize, nargs + 2),
-    )
+    stub += _unit("POP_TOP") + [u for op, arg in prologue if op == "MAKE_CELL" for u in _unit(op, arg)]
+    stub += _unit("JUMP_FORWARD", len(prologue) + len(_unit("RESUME")))
+    return stub, resume_at
+
+
+def _prologue(code: types.CodeType) -> list[tuple[str, int]]:
+    """The instructions the 3.11 compiler puts before RESUME (MAKE_CELL for
+    each cell, COPY_FREE_VARS for a closure), one code unit each."""
+    out = []
+    for unit in range(0, len(code.co_code), 2):
+        op, arg = code.co_code[unit], code.co_code[unit + 1]
+        if op == _OP["RESUME"]:
+            break
+        out.append((dis.opname[op], arg))
+    return out
 
 
 def trampoline_shift(code: types.CodeType) -> int:
     """Code units the trampoline's stub adds in front of `code`."""
-    n = len(_unit("RESUME") + _unit("PUSH_NULL") + _unit("LOAD_CONST") + _unit("PRECALL") + _unit("CALL"))
-    n += len(_unit("COPY") + _unit("LOAD_CONST") + _unit("IS_OP") + _unit("POP_JUMP_FORWARD_IF_TRUE"))
-    n += len(_unit("RETURN_VALUE") + _unit("POP_TOP") + _unit("JUMP_FORWARD"))
-    return n + argument_count(code) * len(_unit("LOAD_FAST"))
+    return len(_stub(code, len(code.co_consts), len(code.co_consts) + 1)[0])
+
+
+def nlocalsplus(code: types.CodeType) -> int:
+    """Slots before the value stack in a frame: locals, cells that are not
+    arguments, free variables."""
+    return code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(code.co_freevars)
 
 
 def argument_count(code: types.CodeType) -> int:
@@ -413,10 +444,8 @@ def trampoline_supported(code: types.CodeType) -> str | None:
     """Why `code` cannot get a trampoline, or None."""
     if code.co_flags & (0x20 | 0x80 | 0x100 | 0x200):
         return "generator, coroutine or async generator"
-    if code.co_cellvars or code.co_freevars:
-        return "uses closures (cell or free variables)"
-    if code.co_code[0] != _OP["RESUME"]:
-        return "does not start with RESUME"
+    if any(op not in ("MAKE_CELL", "COPY_FREE_VARS") for op, _ in _prologue(code)):
+        return "unexpected instructions before RESUME"
     if argument_count(code) > 0xF0:
         return "too many arguments"
     return None

@@ -170,8 +170,8 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], has_handlers: b
     exception handlers every local is kept (handlers read them from
     anywhere in their range).
     """
-    everything = frozenset(range(code.co_nlocals))
-    if has_handlers or code.co_flags & 0x08 or code.co_cellvars:
+    everything = frozenset(range(code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars)))
+    if has_handlers or code.co_flags & 0x08 or code.co_cellvars or code.co_freevars:
         return {start: everything for start in blocks}
     gen: dict[int, set[int]] = {}
     kill: dict[int, set[int]] = {}

@@ -1,0 +1,131 @@
+"""Cells and closures compiled: functions whose variables nested functions
+share (MAKE_CELL, LOAD_DEREF, STORE_DEREF), closures themselves
+(COPY_FREE_VARS), comprehensions reading the enclosing function's locals,
+lambdas -- each checked against CPython, error messages included."""
+
+from __future__ import annotations
+
+import gc
+
+import psyco
+from tests.differential import calls_compiled, deopts, same, same_compiled
+
+
+def scale_all(xs, k):
+    return [x * k for x in xs if x > k]
+
+
+def weighted(n):
+    weight = 3
+
+    def term(x):
+        return x * weight
+
+    total = 0
+    for i in range(n):
+        total += term(i)
+    weight = 5  # the cell changes: the closure sees it
+    return total + term(1)
+
+
+def argument_in_a_cell(a, b):
+    def both():
+        return a + b
+
+    a += 1
+    return both()
+
+
+def make_counter(start):
+    count = start
+
+    def bump(by):
+        nonlocal count
+        count += by
+        return count
+
+    return bump
+
+
+def sort_by_distance(points, origin):
+    return sorted(points, key=lambda p: abs(p - origin))
+
+
+def free_variable_unbound():
+    def read():
+        return later
+
+    try:
+        read()
+    except NameError as e:
+        result = (type(e).__name__, str(e), e.name)
+    later = 1
+    return result, later
+
+
+def cell_unbound_local():
+    def read():
+        return value
+
+    try:
+        return value  # noqa: F821 - read before assignment is the point
+    except UnboundLocalError as e:
+        message = str(e)
+    value = read
+    return message
+
+
+def overflow_with_cells(n):
+    big = 2**62
+
+    def grow(x):
+        return x + big
+
+    x = n + 2**62
+    x = x + x  # overflow: the rest runs in the interpreter, cells and all
+    return grow(x)
+
+
+def test_differential():
+    for f, args_list in (
+        (scale_all, [([1, 5, 9], 4), ([], 0)]),
+        (weighted, [(0,), (50,)]),
+        (argument_in_a_cell, [(1, 2), (-5, 7)]),
+        (sort_by_distance, [([5, -3, 10, 1], 2)]),
+        (free_variable_unbound, [()]),
+        (cell_unbound_local, [()]),
+    ):
+        for args in args_list:
+            same_compiled(f, *args)
+
+
+def test_compiled_closure_shares_its_cell():
+    plain, compiled = make_counter(10), psyco.proxy(make_counter(10))
+    assert [compiled(i) for i in range(5)] == [plain(i) for i in range(5)]
+    assert compiled.__closure__[0].cell_contents == plain.__closure__[0].cell_contents == 20
+    assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
+def test_closures_made_by_compiled_code():
+    make = psyco.proxy(make_counter)
+    bump = make(0)
+    assert [bump(2) for _ in range(3)] == [2, 4, 6]
+    assert calls_compiled(make) > 0
+
+
+def test_deopt_keeps_the_cells():
+    assert same(overflow_with_cells, 1)[0] == "returns"
+    compiled = psyco.proxy(overflow_with_cells)
+    assert compiled(1) == overflow_with_cells(1)
+    assert any(reason.startswith("overflow") for reason in deopts(compiled))
+
+
+def test_no_leaks_from_cells():
+    compiled = psyco.proxy(weighted)
+    compiled(10)
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(20_000):
+        compiled(3)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
