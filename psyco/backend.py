@@ -62,7 +62,7 @@ class Engine:
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.triple = llvm.get_process_triple()
         self.counter = 0
-        self.compile(SupportCodegen().build())
+        self.compile(SupportCodegen().build(), optimize=False)  # cold paths: quick codegen
 
     @classmethod
     def get(cls) -> Engine:
