@@ -1753,7 +1753,17 @@ def _guard_tuple(g: VersionCodegen, op: ir.Op) -> None:
 
 @lower("guard_type")
 def _guard_type(g: VersionCodegen, op: ir.Op) -> None:
-    g.fail_branch(g.b.not_(g._type_is(g.v(op.args[0]), op.attrs["cls"])), op.exit, deopt=True)  # type: ignore[arg-type]
+    b = g.b
+    value = g.v(op.args[0])
+    if not op.attrs.get("nullable"):
+        g.fail_branch(b.not_(g._type_is(value, op.attrs["cls"])), op.exit, deopt=True)  # type: ignore[arg-type]
+        return
+    check, done = b.append_basic_block("guard.value"), b.append_basic_block("guard.done")
+    b.cbranch(is_null(b, value), done, check)
+    b.position_at_end(check)
+    g.fail_branch(b.not_(g._type_is(value, op.attrs["cls"])), op.exit, deopt=True)  # type: ignore[arg-type]
+    b.branch(done)
+    b.position_at_end(done)
 
 
 @lower("guard_type_version")

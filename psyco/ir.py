@@ -83,7 +83,7 @@ OPS: dict[str, OpDef] = {
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
     "setitem_int": OpDef(None, error=True, generic=1),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
-    "guard_type": OpDef(None, guard=True),  # operand's type is exactly attrs["cls"]
+    "guard_type": OpDef(None, guard=True),  # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
     "guard_type_version": OpDef(None, guard=True),  # attrs["cls"] still has version attrs["tag"]
     # the instance (of attrs cls) has no attribute attrs["name"] of its own
     # (attrs entries: how many shared keys were checked at compile time)

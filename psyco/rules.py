@@ -634,8 +634,41 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
         s.keepalive.append(ins.argval)
-        attr = AV(OBJECT, (s.emit("load_attr", [s.box(owner)], "error", name=ins.argval),))  # type: ignore[arg-type]
+        value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval)
+        sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
+        attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
     s.push(attr)
+
+
+# Types a sample may suggest for a value (checked by a guard): builtin
+# containers and the program's own classes.
+SAMPLED_TYPES = (list, dict, tuple, str, set)
+
+
+NUMBER_KINDS = {int: INT, float: FLOAT}
+
+
+def _suggested_type(sample: object) -> type | None:
+    cls = type(sample)
+    return cls if cls in SAMPLED_TYPES or (cls.__flags__ & abi.HEAPTYPE and type(cls) is type) else None
+
+
+def typed_by_sample(s: Specializer, value: ir.Value, sample: object, reason: str, nullable: bool = False) -> AV:
+    """`value`, just produced by the current instruction, as an object of
+    its sample's type behind a guard (resuming after the instruction when
+    it fails), unless the guess kept failing here."""
+    if s.generalized(reason) or sample is None:
+        return AV(OBJECT, (value,), sample)
+    number = NUMBER_KINDS.get(type(sample))
+    if number is not None and not nullable and (number != INT or -2**63 <= sample < 2**63):  # type: ignore[operator]
+        unbox = "unbox_int" if number == INT else "unbox_float"
+        return AV(number, (s.emit(unbox, [value], "deopt_after", reason=reason),))  # type: ignore[arg-type]
+    cls = _suggested_type(sample)
+    if cls is None:
+        return AV(OBJECT, (value,), sample)
+    s.keepalive.append(cls)
+    s.emit("guard_type", [value], "deopt" if nullable else "deopt_after", cls=cls, reason=reason, nullable=nullable)
+    return AV(kinds.ObjectKind(cls), (value,), sample)
 
 
 # Builtin types whose methods are resolved when compiling: their instances
@@ -722,11 +755,25 @@ def binary_subscr(s: Specializer, ins: Instruction) -> None:
         cls = _sequence_type(s, container)
         item = s.emit("getitem_int", [s.box(container), as_int(s, key)], "error", cls=cls,
                       **({"generic": 0} if cls else {}))
-        push_object(s, item, str if _exact_type(container) is str else None)  # type: ignore[arg-type]
+        if _exact_type(container) is str:
+            push_object(s, item, str)  # type: ignore[arg-type]
+        else:
+            s.push(typed_by_sample(s, item, _item_sample(container.sample), "item type"))  # type: ignore[arg-type]
         return
     sliced = _exact_type(container) if _exact_type(key) is slice else None  # a slice keeps its sequence's type
     push_object(s, capi(s, "PyObject_GetItem", [s.box(container), s.box(key)]),
                 sliced if sliced in (str, list, tuple, bytes) else None)
+
+
+def _item_sample(sample: object) -> object:
+    """A sample of a list's or tuple's items: its first one, if a few items
+    spread over it all have its type (a mixed container suggests nothing)."""
+    if type(sample) not in (list, tuple) or not sample:
+        return None
+    n = len(sample)  # type: ignore[arg-type]
+    first = sample[0]  # type: ignore[index]
+    spread = {type(sample[i * (n - 1) // 4]) for i in range(5)}  # type: ignore[index]
+    return first if spread == {type(first)} else None
 
 
 def _sequence_type(s: Specializer, container: AV) -> type | None:
@@ -738,9 +785,10 @@ def _sequence_type(s: Specializer, container: AV) -> type | None:
         return kind.cls  # type: ignore[attr-defined]
     if kind != OBJECT or s.generalized("container kind"):
         return None
-    s.emit("guard_type", [container.leaves[0]], "deopt", cls=list, reason="container kind")
-    s.refine(container, kinds.ObjectKind(list))
-    return list
+    guess = tuple if type(container.sample) is tuple else list
+    s.emit("guard_type", [container.leaves[0]], "deopt", cls=guess, reason="container kind")
+    s.refine(container, kinds.ObjectKind(guess))
+    return guess
 
 
 @rule("STORE_SUBSCR")
@@ -1048,7 +1096,7 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
     if value.kind in (kinds.ObjectKind(list), kinds.ObjectKind(tuple)):
-        s.push(AV(kinds.SeqIter(value.kind.cls), (value.leaves[0], s.const(0))))  # type: ignore[attr-defined]
+        s.push(AV(kinds.SeqIter(value.kind.cls), (value.leaves[0], s.const(0)), value.sample))  # type: ignore[attr-defined]
         return
     it = s.emit("c_call", [s.box(value)], "error", name="PyObject_GetIter", type="obj", owns=True)
     s.push(AV(OBJECT, (it,)))  # type: ignore[arg-type]
@@ -1072,14 +1120,16 @@ def for_iter(s: Specializer, ins: Instruction) -> None:
     if isinstance(it.kind, kinds.SeqIter):
         seq, index = it.leaves
         item = s.emit("seq_next", [seq, index], cls=it.kind.cls)
-        running.stack[-1] = AV(it.kind, (seq, s.emit("iadd", [index, s.const(1)])))  # type: ignore[arg-type]
+        running.stack[-1] = AV(it.kind, (seq, s.emit("iadd", [index, s.const(1)])), it.sample)  # type: ignore[arg-type]
+        # Reading the item changed nothing: a failed guess resumes at FOR_ITER.
+        running.stack.append(typed_by_sample(s, item, _item_sample(it.sample), "item type", nullable=True))  # type: ignore[arg-type]
     elif it.kind.is_object():
         item = s.emit("iter_next", [it.leaves[0]], "error")
+        running.stack.append(AV(OBJECT, (item,)))  # type: ignore[arg-type]
     else:
         s.deopt_here("iterating a virtual object")
         return
     done = s.emit("is_null", [item])  # type: ignore[list-item]
-    running.stack.append(AV(OBJECT, (item,)))  # type: ignore[arg-type]
     # On the exhausted edge `item` is NULL; releasing NULL is a no-op.
     s.branch(done, (ins.target, exhausted), (ins.next_index, running))  # type: ignore[arg-type]
 

@@ -34,6 +34,10 @@ class AV:
 
     kind: Kind
     leaves: tuple[ir.Value, ...] = ()
+    # A value this one had when compiling was asked for (an argument of
+    # that call, or read from one without running code): a hint for
+    # guesses, which guards check.
+    sample: object = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.kind}" + (f"<{', '.join(map(str, self.leaves))}>" if self.leaves else "")
@@ -65,6 +69,7 @@ class Request:
     entry_kinds: tuple[Kind, ...]
     generalized: frozenset[tuple[int, str]] = frozenset()  # guards that kept failing
     assumed_return: Kind | None = None  # for recursive calls to itself
+    samples: tuple | None = None  # the arguments of the call that asked for it
 
 
 @dataclass
@@ -106,10 +111,11 @@ class Specializer:
         code = self.code
         entry = self.fn.new_block("entry")
         params: list[AV] = []
-        for kind in self.request.entry_kinds:
+        samples = self.request.samples or (None,) * len(self.request.entry_kinds)
+        for kind, sample in zip(self.request.entry_kinds, samples):
             leaves = tuple(self.fn.new_value(t, owned=False) for t in kind.leaves)
             self.fn.params.extend(leaves)
-            params.append(AV(kind, leaves))
+            params.append(AV(kind, leaves, sample if kind != kinds.MIXED else None))  # mixed: no hint
         # A closure's cells come after the arguments (the entry reads them
         # from the frame); COPY_FREE_VARS puts them in their slots.
         cell = kinds.ObjectKind(types.CellType)
@@ -307,6 +313,8 @@ class Specializer:
             return self._deopt_edge(pc, state)
         block = self.fn.new_block(f"bytecode {pc}")
         new_state = self._state_for(block, target, len(state.locals))
+        new_state.locals = [AV(n.kind, n.leaves, a.sample) for n, a in zip(new_state.locals, state.locals)]
+        new_state.stack = [AV(n.kind, n.leaves, a.sample) for n, a in zip(new_state.stack, state.stack)]
         versions.append((target, block))
         self.worklist.append((pc, block, new_state))
         return ir.Edge(block, self.coerce(state, target))
@@ -352,7 +360,7 @@ class Specializer:
         for slots in (self.state.locals, self.state.stack):
             for i, other in enumerate(slots):
                 if other.leaves == av.leaves and other.kind == av.kind:
-                    slots[i] = AV(kind, av.leaves)
+                    slots[i] = AV(kind, av.leaves, av.sample)
 
     def force_methods(self) -> None:
         """Look up the methods LOAD_METHOD left virtual on the stack, before

@@ -227,3 +227,59 @@ def test_shared_key_scans_agree():
             index = abi.instance_attribute_index(cls, name)
             assert native(cls, name) == (-1 if index is None else index), (cls, name)
         assert any(abi.instance_attribute_index(cls, n) is not None for n in names)
+
+
+class Job:
+    def __init__(self, size):
+        self.size = size
+        self.done = 0
+
+    def work(self, amount):
+        step = amount if amount < self.size - self.done else self.size - self.done
+        self.done += step
+        return step
+
+
+class Pool:
+    def __init__(self, jobs, amount):
+        self.jobs = jobs
+        self.amount = amount
+
+    def run(self):
+        total = 0
+        for job in self.jobs:
+            total += job.work(self.amount)
+        return total
+
+
+def test_samples_of_the_first_call_type_attributes_and_items():
+    """The arguments of the call that asked for a version are samples: its
+    attributes and a list's items have types, checked by guards, so the
+    methods they call are direct native calls."""
+    expected = Pool.run(Pool([Job(i % 7 + 1) for i in range(50)], 3))
+    psyco.bind(Job.work)
+    try:
+        compiled = psyco.proxy(Pool.run)
+        assert compiled(Pool([Job(i % 7 + 1) for i in range(50)], 3)) == expected
+        assert calls_compiled(compiled) > 0 and not deopts(compiled)
+        assert "call_direct" in psyco.dump(compiled) and "item type" in psyco.dump(compiled)
+    finally:
+        psyco.unbind(Job.work)
+
+
+def test_wrong_samples_only_cost_a_deopt():
+    compiled = psyco.proxy(Pool.run)
+    ints = Pool([Job(5) for _ in range(10)], 2)
+    assert compiled(ints) == 20
+    others = Pool([Job(5), Job(2.5), Point(1, 2)], 2)  # not Jobs past the first: the guesses fail
+    try:
+        expected = Pool.run(Pool([Job(5), Job(2.5), Point(1, 2)], 2))
+    except AttributeError as e:
+        expected = str(e)
+    try:
+        got = compiled(others)
+    except AttributeError as e:
+        got = str(e)
+    assert got == expected
+    for _ in range(60):
+        assert compiled(Pool([Job(1), Job(1.5)], 1)) == Pool.run(Pool([Job(1), Job(1.5)], 1))

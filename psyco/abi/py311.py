@@ -330,6 +330,19 @@ def instance_attribute_index(cls: type, name: str) -> int | None:
     return None
 
 
+def peek_attribute(obj: object, name: str) -> object | None:
+    """The instance attribute `name` of `obj` as its values array holds it,
+    read without running any code (no descriptor, no __getattr__, the
+    instance unchanged); None when it is not there."""
+    cls = type(obj)
+    if not cls.__flags__ & TPFLAGS_MANAGED_DICT:
+        return None
+    values = _word(id(obj) + OBJECT_VALUES)
+    index = instance_attribute_index(cls, name) if values else None
+    item = _word(values + 8 * index) if index is not None else 0
+    return ctypes.cast(item, ctypes.py_object).value if item else None
+
+
 def type_address(tp: type) -> int:
     return id(tp)
 

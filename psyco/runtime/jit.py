@@ -36,7 +36,7 @@ COMPILE_LOCK = threading.RLock()
 GENERALIZABLE = {
     "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
     "int too large for exact true division", "int too large to compare exactly", "operand kind",
-    "method lookup", "result type", "class changed", "container kind",
+    "method lookup", "result type", "class changed", "container kind", "attribute type", "item type",
 }
 
 
@@ -80,6 +80,7 @@ class CodeEntry:
         self.versions: list[Version] = []
         self.not_compiled: dict[tuple[Kind, ...], str] = {}
         self.not_worth: set[tuple[Kind, ...]] = set()  # entry kinds for which compiling would not pay
+        self.sampled: set[tuple[Kind, ...]] = set()  # entry kinds compiled with sample arguments
         self.refused_in_a_row = 0
         self.reason: str | None = None  # why no version can ever be compiled
         self.generalized: set[tuple[int, str]] = set()
@@ -149,15 +150,18 @@ class CodeEntry:
         if self.whole_program and self.misses < 2 and not decode(self.code).loop_heads:
             return SENTINEL  # without a loop, a function called once is not worth compiling
         entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
-        if entry_kinds in self.not_compiled:
+        # Refused as not worth it when compiled for a direct call (without
+        # sample arguments)?  Samples may make the difference: try once more.
+        if entry_kinds in self.not_compiled and (entry_kinds in self.sampled or entry_kinds not in self.not_worth):
             self._note_refusal(entry_kinds, frame)
             return SENTINEL
+        self.sampled.add(entry_kinds)
         if sum(v.active for v in self.versions) >= MAX_COMPILED_VERSIONS:
             return SENTINEL
         with COMPILE_LOCK:
             if any(v.active and v.entry_kinds == entry_kinds for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
-            version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins)
+            version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args)
         if version is None:
             self._note_refusal(entry_kinds, frame)
         elif self.whole_program and decode(self.code).straight_leaf():
@@ -228,7 +232,8 @@ class Resolver:
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
-        return compile_version(entry, want, target.__globals__, target.__builtins__)
+        samples = tuple(a.sample for a in args)
+        return compile_version(entry, want, target.__globals__, target.__builtins__, samples if any(samples) else None)
 
 
 def _passable(kind: Kind) -> Kind:
@@ -287,11 +292,13 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
     return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"))
 
 
-def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict) -> Version | None:
-    """Compile and install a version; None (and the reason recorded) if not."""
+def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
+                    samples: tuple | None = None) -> Version | None:
+    """Compile and install a version; None (and the reason recorded) if
+    not.  `samples`: the arguments of the call that asked for it."""
     started = time.perf_counter()
     nested_before = _NESTED_SECONDS[0]
-    request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized))
+    request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples)
     _IN_PROGRESS.add(entry)
     _COMPILING.active = True
     try:
@@ -317,6 +324,8 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     STATS["compile_seconds"] += version.compile_seconds  # type: ignore[operator]
     STATS["versions"] += 1  # type: ignore[operator]
     STATS["compile_times"].append(version.compile_seconds)  # type: ignore[attr-defined]
+    entry.not_compiled.pop(entry_kinds, None)  # refused earlier without samples
+    entry.not_worth.discard(entry_kinds)
     entry.install(version)
     return version
 
