@@ -1713,9 +1713,49 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         decref(g.mb, b, key, nullable=False)
         g.fail_branch(is_null(b, value), op.exit, deopt=False)  # type: ignore[arg-type]
         return value
-    paths = {list: item(list), tuple: item(tuple), None: generic}
+    def character() -> L.Value:
+        """A compact ASCII string's character: one of the interpreter's
+        one-character strings (made once each); other strings: generic."""
+        state = load_field(b, seq, abi.UNICODE_STATE, I32)
+        mask = I32(abi.UNICODE_COMPACT_ASCII)
+        fast, slow, done = (b.append_basic_block(n) for n in ("str.ascii", "str.other", "str.done"))
+        b.cbranch(b.icmp_unsigned("==", b.and_(state, mask), mask), fast, slow)
+        b.position_at_end(fast)
+        size = load_field(b, seq, abi.UNICODE_LENGTH, I64)
+        at = b.select(b.icmp_signed("<", index, I64(0)), b.add(index, size), index)
+        bad, ok = b.append_basic_block("str.index_error"), b.append_basic_block("str.in_range")
+        b.cbranch(b.icmp_unsigned(">=", at, size), bad, ok)
+        b.position_at_end(bad)
+        message = b.bitcast(g.mb.cstring("string index out of range"), PTR)
+        b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), message])
+        b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+        b.position_at_end(ok)
+        code = b.zext(b.load(b.gep(field_ptr(b, seq, abi.UNICODE_ASCII_DATA, I8), [at])), I64)
+        table = b.bitcast(field_ptr(b, obj_const(b, ASCII_CHARACTERS), abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
+        char = b.load(b.gep(table, [code]))
+        incref(b, char)
+        from_fast = b.block
+        b.branch(done)
+        b.position_at_end(slow)
+        other = generic()
+        from_slow = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        result = b.phi(OBJ)
+        result.add_incoming(char, from_fast)
+        result.add_incoming(other, from_slow)
+        return result
+
+    paths = {list: item(list), tuple: item(tuple), str: character, None: generic}
     known = op.attrs.get("cls")
-    return paths[known]() if known is not None else _by_sequence_type(g, seq, paths)  # type: ignore[return-value]
+    if known is not None:
+        return paths[known]()
+    del paths[str]
+    return _by_sequence_type(g, seq, paths)  # type: ignore[return-value]
+
+
+# The interpreter's one-character strings (chr() returns them for code points < 256).
+ASCII_CHARACTERS = tuple(chr(i) for i in range(128))
 
 
 @lower("setitem_int")
@@ -2020,6 +2060,25 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 
 NAME_KEYWORD = ("name",)
+
+
+@lower("str_eq")
+def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """Two exact strings are equal: the same object, or _PyUnicode_EQ (no
+    error possible)."""
+    b = g.b
+    a, c = (g.v(x) for x in op.args)
+    start = b.block
+    compare, done = b.append_basic_block("str.compare"), b.append_basic_block("str.compared")
+    b.cbranch(b.icmp_unsigned("==", a, c), done, compare)
+    b.position_at_end(compare)
+    equal = b.icmp_signed("!=", b.call(g.mb.c_function("_PyUnicode_EQ"), [a, c]), I32(0))
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(I1)
+    result.add_incoming(I1(1), start)
+    result.add_incoming(equal, compare)
+    return result
 
 
 @lower("make_cell")

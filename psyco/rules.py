@@ -372,6 +372,9 @@ def compare_op(s: Specializer, ins: Instruction) -> None:
                 small = s.emit("and", [_icmp(s, v, "<=", TWO_53), _icmp(s, v, ">=", -TWO_53)])
                 guard(s, small, "int too large to compare exactly")  # type: ignore[arg-type]
         push_bool(s, s.emit("fcmp", [as_float(s, a), as_float(s, b)], pred=pred))
+    elif pred in ("==", "!=") and _exact_type(a) is str and _exact_type(b) is str:
+        equal = s.emit("str_eq", [s.box(a), s.box(b)])
+        push_bool(s, equal if pred == "==" else s.emit("not", [equal]))  # type: ignore[list-item]
     else:
         x, y = s.box(a), s.box(b)
         op = abi.RICH_COMPARE[pred]
@@ -752,7 +755,7 @@ def binary_subscr(s: Specializer, ins: Instruction) -> None:
             s.push(split_tuple(container)[index])
             return
     if category(key) == "int" and not _is_bool(key):
-        cls = _sequence_type(s, container)
+        cls = str if _exact_type(container) is str else _sequence_type(s, container)
         item = s.emit("getitem_int", [s.box(container), as_int(s, key)], "error", cls=cls,
                       **({"generic": 0} if cls else {}))
         if _exact_type(container) is str:
@@ -1169,7 +1172,7 @@ def call(s: Specializer, ins: Instruction) -> None:
     result = s.emit("vectorcall", boxed, "error", kwnames=kwnames, **({"generic": 1} if _key(target) else {}))
     known = RESULT_KINDS.get(_key(target)) if target is not None else None
     if known is not None and not s.generalized("result kind"):
-        unbox = "unbox_float" if known == FLOAT else "unbox_int"
+        unbox = {FLOAT: "unbox_float", INT: "unbox_int", BOOL: "unbox_bool"}[known]
         s.push(AV(known, (s.emit(unbox, [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
         return
     cls = _result_type(target)
@@ -1209,6 +1212,9 @@ RESULT_KINDS: dict[object, kinds.Kind] = {
                  "log1p", "expm1", "degrees", "radians", "copysign", "fmod", "erf", "erfc", "gamma", "lgamma")
 }
 RESULT_KINDS.update({len: INT, ord: INT})
+RESULT_KINDS.update({getattr(str, name): BOOL for name in (
+    "isspace", "isdigit", "isalpha", "isalnum", "isupper", "islower", "isdecimal", "isnumeric", "isidentifier",
+    "isascii", "isprintable", "istitle", "startswith", "endswith")})
 
 
 def _construct(s: Specializer, cls: object, args: list[AV]) -> bool:

@@ -272,3 +272,28 @@ def sequence_results(text, n, xs):
 @pytest.mark.parametrize("args", [("ab", 2, [1]), ("", 3, []), ("x", 0, [0, 0])])
 def test_results_of_sequence_operators_have_known_types(args):
     same_compiled(sequence_results, *args)
+
+
+def classify(text):
+    out = []
+    for i in range(-len(text), len(text)):
+        c = text[i]
+        if c == "_" or c.isalpha():
+            out.append("w")
+        elif c != " " and c.isdigit():
+            out.append("d")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def test_strings_indexed_and_compared_inline():
+    """Indexing an exact str by an int (one-character strings of ASCII text
+    inline, other text through the C API), == and != between strings,
+    str predicates as booleans."""
+    for text in ("a_1 b2", "", "héllo wörld 42", "€ 5", "x" * 300):
+        same_compiled(classify, text)
+    same_compiled(index, "héllo", 9)
+    same_compiled(index, "hello", -6)
+    text = psyco.dump(psyco.proxy(classify))
+    assert "str_eq" in text and "unbox_bool" in text

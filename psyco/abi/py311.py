@@ -30,6 +30,10 @@ LIST_ITEMS = 24  # PyListObject.ob_item (PyObject **)
 BYTES_DATA = 32  # PyBytesObject.ob_sval[]
 TB_NEXT = 16  # PyTracebackObject.tb_next
 CELL_REF = 16  # PyCellObject.ob_ref: the content, NULL when empty
+UNICODE_LENGTH = 16  # PyASCIIObject.length (code points)
+UNICODE_STATE = 32  # PyASCIIObject.state bit field
+UNICODE_COMPACT_ASCII = (1 << 5) | (1 << 6)  # state bits: compact and ASCII (then kind is 1 byte)
+UNICODE_ASCII_DATA = 48  # a compact ASCII string's characters follow its PyASCIIObject
 TB_FRAME = 24  # PyTracebackObject.tb_frame
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
@@ -205,6 +209,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_CallNoArgs": ("obj", ("obj",)),
     "PyObject_Type": ("obj", ("obj",)),
     "PyCell_New": ("obj", ("obj",)),
+    "_PyUnicode_EQ": ("i32", ("obj", "obj")),
     "PyFunction_SetClosure": ("i32", ("obj", "obj")),
     "PyErr_CheckSignals": ("i32", ()),
     "Py_MakePendingCalls": ("i32", ()),
