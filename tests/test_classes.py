@@ -283,3 +283,44 @@ def test_wrong_samples_only_cost_a_deopt():
     assert got == expected
     for _ in range(60):
         assert compiled(Pool([Job(1), Job(1.5)], 1)) == Pool.run(Pool([Job(1), Job(1.5)], 1))
+
+
+class Trap:
+    """Counts every use the program could observe."""
+
+    touched = 0
+
+    def __bool__(self):
+        Trap.touched += 1
+        return True
+
+    def __len__(self):
+        Trap.touched += 1
+        return 1
+
+    def __eq__(self, other):
+        Trap.touched += 1
+        return False
+
+    __hash__ = object.__hash__
+
+
+def add_one(trap, x):
+    return x + 1
+
+
+def sum_with(trap, n):
+    total = 0
+    for i in range(n):
+        total += add_one(trap, i)
+    return total
+
+
+def test_samples_never_run_the_programs_code():
+    psyco.bind(add_one)
+    try:
+        compiled = psyco.proxy(sum_with)
+        assert compiled(Trap(), 10) == sum_with(Trap(), 10)
+        assert calls_compiled(compiled) > 0 and Trap.touched == 0
+    finally:
+        psyco.unbind(add_one)

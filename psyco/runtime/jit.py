@@ -232,8 +232,9 @@ class Resolver:
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
-        samples = tuple(a.sample for a in args)
-        return compile_version(entry, want, target.__globals__, target.__builtins__, samples if any(samples) else None)
+        samples = tuple(a.sample for a in args)  # never tested for truth: that could run the program's code
+        known = any(sample is not None for sample in samples)
+        return compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None)
 
 
 def _passable(kind: Kind) -> Kind:
