@@ -141,8 +141,9 @@ class ModuleBuilder:
 
 
 def obj_const(b: L.IRBuilder, obj: object) -> L.Value:
-    """A PyObject* constant; the caller keeps `obj` alive."""
-    return b.inttoptr(I64(abi.address_of(obj)), OBJ)
+    """A PyObject* constant (a constant expression, not an instruction);
+    the caller keeps `obj` alive."""
+    return I64(abi.address_of(obj)).inttoptr(OBJ)
 
 
 WORD_TAG = {I64: "int", F64: "float", I1: "bool", OBJ: "obj"}
@@ -859,7 +860,7 @@ class VersionCodegen:
         b.position_at_end(have)
         shift = abi.trampoline_shift(self.code)
         address = abi.address_of(self.trampoline) + abi.CODE_ADAPTIVE + abi.CODE_UNIT * (shift + pc)
-        store_field(b, self.frame, abi.IFRAME_PREV_INSTR, b.inttoptr(I64(address), PTR))
+        store_field(b, self.frame, abi.IFRAME_PREV_INSTR, I64(address).inttoptr(PTR))
         b.branch(done)
         b.position_at_end(done)
 
@@ -1093,7 +1094,7 @@ class VersionCodegen:
         for i, kind in enumerate(self.entry_kinds):
             arg = b.load(b.gep(args, [I64(i)]))
             leaves.extend(self._unbox_entry(arg, kind, mismatch))
-        calls = b.inttoptr(I64(self.calls_address), I64.as_pointer())
+        calls = I64(self.calls_address).inttoptr(I64.as_pointer())
         b.store(b.add(b.load(calls), I64(1)), calls)
         ret_slot = self.alloca(self.ret_type)
         boxed_slot = self.alloca(OBJ)
@@ -1127,7 +1128,7 @@ class VersionCodegen:
         b.position_at_end(on_bare_error)
         b.ret(L.Constant(OBJ, None))
         b.position_at_end(mismatch)
-        b.ret(b.inttoptr(I64(NO_MATCH), OBJ))
+        b.ret(I64(NO_MATCH).inttoptr(OBJ))
 
     def _unbox_entry(self, arg: L.Value, kind: kinds.Kind, mismatch: L.Block) -> list[L.Value]:
         b = self.b
