@@ -316,7 +316,7 @@ def _exact_type(av: AV) -> type | None:
         return av.kind.cls
     if isinstance(av.kind, Const):
         return type(av.kind.value)
-    return int if av.kind == INT else None
+    return {INT: int, FLOAT: float, BOOL: bool}.get(av.kind)
 
 
 def _sequence_result(op: str, a: AV, b: AV) -> type | None:
@@ -1184,6 +1184,24 @@ def call(s: Specializer, ins: Instruction) -> None:
     s.push(AV(OBJECT, (result,)))  # type: ignore[arg-type]
 
 
+@rule("CALL_FUNCTION_EX")
+def call_function_ex(s: Specializer, ins: Instruction) -> None:
+    """f(*args) and f(*args, **kwargs) when args is a tuple and kwargs a
+    dict (the interpreter's conversions, with their error messages, are
+    left to it)."""
+    kwargs = s.pop() if ins.arg & 0x01 else None  # type: ignore[operator]
+    callargs, func = s.pop(), s.pop()
+    s.pop()  # the NULL the compiler pushed below the callable
+    if not (_exact_type(callargs) is tuple or isinstance(callargs.kind, kinds.Tuple)) or (
+            kwargs is not None and _exact_type(kwargs) is not dict):
+        s.deopt_here("star arguments of other types")
+        return
+    if kwargs is None:
+        push_object(s, capi(s, "PyObject_CallObject", [s.box(func), s.box(callargs)]))
+    else:
+        push_object(s, capi(s, "PyObject_Call", [s.box(func), s.box(callargs), s.box(kwargs)]))
+
+
 # Builtins whose result is always of one exact type.
 EXACT_RESULT_TYPES: dict[object, type] = {
     list: list, dict: dict, set: set, frozenset: frozenset, tuple: tuple, sorted: list,
@@ -1298,6 +1316,29 @@ def _len(s: Specializer, args: list[AV]) -> bool:
     if len(args) != 1 or not args[0].kind.is_object():
         return False
     push_int(s, capi(s, "PyObject_Size", [args[0].leaves[0]], "i64"))
+    return True
+
+
+@inline(isinstance)
+def _isinstance(s: Specializer, args: list[AV]) -> bool:
+    """isinstance(x, C) when x's exact type is known and C is a class (or a
+    tuple of classes) whose checks the metaclass does not override: the
+    answer is known when compiling (the type of x cannot change; its
+    bases can, which changes its version tag: guarded)."""
+    if len(args) != 2 or not isinstance(args[1].kind, Const):
+        return False
+    cls = _exact_type(args[0]) if not isinstance(args[0].kind, kinds.Tuple) else tuple
+    classes = args[1].kind.value
+    classes = classes if type(classes) is tuple else (classes,)
+    if cls is None or not all(type(c) is type for c in classes):
+        return False
+    if cls.__flags__ & abi.HEAPTYPE:
+        tag = abi.version_tag(cls)
+        if not tag:
+            return False
+        s.keepalive.append(cls)
+        s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="class changed")
+    s.push(AV(Const(issubclass(cls, classes))))
     return True
 
 

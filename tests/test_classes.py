@@ -324,3 +324,53 @@ def test_samples_never_run_the_programs_code():
         assert calls_compiled(compiled) > 0 and Trap.touched == 0
     finally:
         psyco.unbind(add_one)
+
+
+class Base:
+    def __init__(self, x):
+        self.x = x
+
+    def value(self):
+        return self.x
+
+
+class Derived(Base):
+    def __init__(self, x, y):
+        super().__init__(x)
+        self.y = y
+
+    def value(self):
+        return super().value() * 10 + self.y
+
+
+def kinds_of(x):
+    return isinstance(x, Base), isinstance(x, (int, float)), isinstance(x, Derived), isinstance(x, bool)
+
+
+def is_base(x):
+    return isinstance(x, Base)
+
+
+def sum_derived(n):
+    total = 0
+    for i in range(n):
+        total += Derived(i, 1).value()
+    return total
+
+
+def star_calls(*args, **kwargs):
+    return kinds_of(*args), len(args), max(*args) if args else None
+
+
+def test_isinstance_known_when_compiling():
+    for value in (Base(1), Derived(1, 2), 3, 2.5, True, "s", [1]):
+        same_compiled(kinds_of, value)
+    compiled = psyco.proxy(is_base)
+    assert compiled(Derived(1, 2)) is True
+    assert "vectorcall" not in psyco.dump(compiled) and "guard_type_version" in psyco.dump(compiled)
+
+
+def test_super_and_star_arguments():
+    same_compiled(sum_derived, 50)
+    same_compiled(star_calls, 3)
+    same_compiled(star_calls, 4.5)

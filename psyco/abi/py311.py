@@ -209,6 +209,8 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_CallNoArgs": ("obj", ("obj",)),
     "PyObject_Type": ("obj", ("obj",)),
     "PyCell_New": ("obj", ("obj",)),
+    "PyObject_Call": ("obj", ("obj", "obj", "obj")),
+    "PyObject_CallObject": ("obj", ("obj", "obj")),
     "_PyUnicode_EQ": ("i32", ("obj", "obj")),
     "PyFunction_SetClosure": ("i32", ("obj", "obj")),
     "PyErr_CheckSignals": ("i32", ()),
@@ -311,6 +313,13 @@ def method_slot(cls: type, name: str) -> tuple[int, types.FunctionType, int | No
 
 
 _OBJECT_NEW = _word(id(object) + TYPE_NEW)
+
+
+def version_tag(cls: type) -> int:
+    """The type's version tag now (assigning one if it has none); 0 if it
+    cannot have one."""
+    _type_lookup(cls, "__class__")  # a lookup gives the type a valid tag
+    return _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
 
 
 def plain_class(cls: object) -> tuple[int, types.FunctionType] | None:
