@@ -246,15 +246,25 @@ ARITHMETIC_BETWEEN_OBJECTS = {"-", "*", "/", "//", "**"}
 def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
     """Objects in arithmetic with numbers (or with each other: items read
     from lists, attributes) are most often numbers: guess float, or int
-    beside an int, unboxed behind a guard.  A guess that keeps failing
+    beside an int or when their samples are ints, unboxed behind a guard
+    (no guess when a sample is not a number).  A guess that keeps failing
     makes the next version use the generic path."""
     ca, cb = category(a), category(b)
     numeric_or_object = all(category(x) or x.kind == OBJECT for x in (a, b))
     if (ca and cb) or not numeric_or_object or s.generalized("operand kind"):
         return a, b
-    if not (ca or cb) and op not in ARITHMETIC_BETWEEN_OBJECTS:
+    objects = [x for x in (a, b) if x.kind == OBJECT]
+    samples = [type(x.sample) for x in objects if x.sample is not None]
+    if any(t not in (int, float) for t in samples):
+        return a, b  # sampled values that are not numbers: no guess
+    all_sampled = bool(samples) and len(samples) == len(objects)
+    if not (ca or cb) and op not in ARITHMETIC_BETWEEN_OBJECTS and not all_sampled:
         return a, b
-    want, kind = ("unbox_int", INT) if "int" in (ca, cb) else ("unbox_float", FLOAT)
+    if float in samples:
+        ints = False
+    else:
+        ints = "int" in (ca, cb) or all_sampled
+    want, kind = ("unbox_int", INT) if ints else ("unbox_float", FLOAT)
 
     def unboxed(x: AV) -> AV:
         if category(x):
