@@ -2063,6 +2063,15 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
 NAME_KEYWORD = ("name",)
 
 
+@lower("del_attr")
+def _del_attr(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    r = b.call(g.mb.c_function("PyObject_SetAttr"), [g.v(op.args[0]), obj_const(b, op.attrs["name"]),
+                                                      L.Constant(OBJ, None)])
+    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+
+
 @lower("str_eq")
 def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
     """Two exact strings are equal: the same object, or _PyUnicode_EQ (no

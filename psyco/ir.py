@@ -96,6 +96,7 @@ OPS: dict[str, OpDef] = {
     # attribute cache says it is, else generic (and fill the cache)
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
     "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
+    "del_attr": OpDef(None, error=True, generic=1),  # del args[0].<attrs name>
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "str_eq": OpDef("i1", native=True),  # two exact str objects are equal

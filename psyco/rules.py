@@ -821,6 +821,12 @@ def delete_subscr(s: Specializer, ins: Instruction) -> None:
     capi(s, "PyObject_DelItem", [s.box(container), s.box(key)], "i32")
 
 
+@rule("DELETE_ATTR")
+def delete_attr(s: Specializer, ins: Instruction) -> None:
+    s.keepalive.append(ins.argval)
+    s.emit("del_attr", [s.box(s.pop())], "error", name=ins.argval)
+
+
 @rule("STORE_ATTR")
 def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
@@ -891,6 +897,18 @@ def list_extend(s: Specializer, ins: Instruction) -> None:
         capi(s, "_PyList_Extend", [target, iterable])
     else:
         capi(s, "_PySet_Update", [target, iterable], "i32")
+
+
+@rule("DICT_UPDATE")
+def dict_update(s: Specializer, ins: Instruction) -> None:
+    """{**a, ...} with a dict `a` (anything else: the interpreter, for its
+    error message)."""
+    update = s.state.stack[-1]
+    if _exact_type(update) is not dict:
+        s.deopt_here("dict update with another type")
+        return
+    s.pop()
+    capi(s, "PyDict_Update", [s.box(s.state.stack[-ins.arg]), update.leaves[0]], "i32")  # type: ignore[operator]
 
 
 @rule("LIST_TO_TUPLE")

@@ -374,3 +374,18 @@ def test_super_and_star_arguments():
     same_compiled(sum_derived, 50)
     same_compiled(star_calls, 3)
     same_compiled(star_calls, 4.5)
+
+
+def delete_then_read(p):
+    before = p.x
+    del p.x
+    try:
+        return before, p.x
+    except AttributeError as e:
+        return before, str(e)
+
+
+def test_delete_attribute():
+    for _ in range(3):  # the attribute caches are warm after the first call
+        same_compiled(delete_then_read, Point(1, 2))
+    same_compiled(delete_then_read, Slotted(1, 2))

@@ -297,3 +297,12 @@ def test_strings_indexed_and_compared_inline():
     same_compiled(index, "hello", -6)
     text = psyco.dump(psyco.proxy(classify))
     assert "str_eq" in text and "unbox_bool" in text
+
+
+def merged(a, b):
+    return {**a, "k": 0, **b}
+
+
+def test_dict_displays_with_unpacking():
+    same_compiled(merged, {"x": 1, "k": 5}, {"y": 2})
+    same(merged, {"x": 1}, [1, 2])  # not a mapping: the interpreter's TypeError

@@ -211,6 +211,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyCell_New": ("obj", ("obj",)),
     "PyObject_Call": ("obj", ("obj", "obj", "obj")),
     "PyObject_CallObject": ("obj", ("obj", "obj")),
+    "PyDict_Update": ("i32", ("obj", "obj")),
     "_PyUnicode_EQ": ("i32", ("obj", "obj")),
     "PyFunction_SetClosure": ("i32", ("obj", "obj")),
     "PyErr_CheckSignals": ("i32", ()),
