@@ -229,6 +229,7 @@ SUPPORT_SIGNATURES = {
     "raise": L.FunctionType(VOID, [OBJ, OBJ]),
     "reraise_handled": L.FunctionType(VOID, [PTR]),
     "move_traceback_entry": L.FunctionType(VOID, [PTR, I64]),
+    "dict_merge": L.FunctionType(I32, [OBJ, OBJ, OBJ]),
     "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
     "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
@@ -363,6 +364,53 @@ class SupportCodegen:
         new_tb.add_incoming(rest, moved_from)
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
         b.ret_void()
+        return f
+
+    def _define_dict_merge(self) -> L.Function:
+        """i32 dict_merge(func, dict, update): DICT_MERGE for a call of
+        `func` with **update (a dict): merge, a repeated keyword being the
+        interpreter's TypeError; -1 on error."""
+        f, b = self._cold_function("dict_merge")
+        func, dict_, update = f.args
+        r = b.call(self.mb.c_function("_PyDict_MergeEx"), [dict_, update, I32(2)])
+        failed, merged = b.append_basic_block("failed"), b.append_basic_block("merged")
+        b.cbranch(b.icmp_signed("<", r, I32(0)), failed, merged)
+        b.position_at_end(merged)
+        b.ret(I32(0))
+        b.position_at_end(failed)
+        repeated, other = b.append_basic_block("repeated"), b.append_basic_block("other")
+        key_error = b.call(self.mb.c_function("PyErr_ExceptionMatches"), [obj_const(b, KeyError)])
+        b.cbranch(b.icmp_signed("!=", key_error, I32(0)), repeated, other)
+        b.position_at_end(other)
+        b.ret(I32(-1))
+        b.position_at_end(repeated)
+        # The KeyError's value is still the tuple (key,) it was raised with.
+        slots = [b.alloca(OBJ) for _ in range(3)]
+        b.call(self.mb.c_function("PyErr_Fetch"), [b.bitcast(p, PTR) for p in slots])
+        value = b.load(slots[1])
+        have, restore = b.append_basic_block("have_value"), b.append_basic_block("restore")
+        b.cbranch(is_null(b, value), restore, have)
+        b.position_at_end(have)
+        one_key, format_ = b.append_basic_block("one_key"), b.append_basic_block("format")
+        b.cbranch(b.icmp_unsigned("==", load_field(b, value, abi.OB_TYPE, OBJ), obj_const(b, tuple)), one_key, restore)
+        b.position_at_end(one_key)
+        b.cbranch(b.icmp_signed("==", load_field(b, value, abi.OB_SIZE, I64), I64(1)), format_, restore)
+        b.position_at_end(format_)
+        name = b.call(self.mb.c_function("_PyObject_FunctionStr"), [func])
+        named, done = b.append_basic_block("named"), b.append_basic_block("done")
+        b.cbranch(is_null(b, name), done, named)
+        b.position_at_end(named)
+        key = load_field(b, value, abi.TUPLE_ITEMS, OBJ)
+        self._type_error(b, "%U got multiple values for keyword argument '%S'", name, key)
+        decref(self.mb, b, name, nullable=False)
+        b.branch(done)
+        b.position_at_end(done)
+        for p in slots:
+            decref(self.mb, b, b.load(p))
+        b.ret(I32(-1))
+        b.position_at_end(restore)
+        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
+        b.ret(I32(-1))
         return f
 
     def _define_shared_key_index(self) -> L.Function:
@@ -2069,6 +2117,14 @@ def _del_attr(g: VersionCodegen, op: ir.Op) -> None:
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     r = b.call(g.mb.c_function("PyObject_SetAttr"), [g.v(op.args[0]), obj_const(b, op.attrs["name"]),
                                                       L.Constant(OBJ, None)])
+    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+
+
+@lower("dict_merge")
+def _dict_merge(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    r = b.call(g._helper("dict_merge"), [g.v(a) for a in op.args])
     g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
 
 

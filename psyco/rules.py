@@ -884,11 +884,15 @@ def map_add(s: Specializer, ins: Instruction) -> None:
     capi(s, "PyDict_SetItem", [target.leaves[0], s.box(key), s.box(value)], "i32")
 
 
+BUILTIN_ITERABLES = (list, tuple, set, frozenset, dict, str, bytes)
+
+
 @rule("LIST_EXTEND", "SET_UPDATE")
 def list_extend(s: Specializer, ins: Instruction) -> None:
-    # Only constants (list and set displays): for other iterables the
-    # interpreter rewrites the error message of a non-iterable.
-    if not isinstance(s.state.stack[-1].kind, Const):
+    # Constants (list and set displays) and iterables of builtin types: for
+    # others the interpreter rewrites the error message of a non-iterable.
+    iterable = s.state.stack[-1]
+    if not (isinstance(iterable.kind, (Const, kinds.Tuple)) or _exact_type(iterable) in BUILTIN_ITERABLES):
         s.deopt_here("unpacking into a display")
         return
     iterable = s.box(s.pop())
@@ -909,6 +913,19 @@ def dict_update(s: Specializer, ins: Instruction) -> None:
         return
     s.pop()
     capi(s, "PyDict_Update", [s.box(s.state.stack[-ins.arg]), update.leaves[0]], "i32")  # type: ignore[operator]
+
+
+@rule("DICT_MERGE")
+def dict_merge(s: Specializer, ins: Instruction) -> None:
+    """f(**a): merge the dict `a` into the call's keywords (anything else:
+    the interpreter, for its error message)."""
+    update = s.state.stack[-1]
+    if _exact_type(update) is not dict:
+        s.deopt_here("keywords of another type")
+        return
+    s.pop()
+    func, keywords = s.state.stack[-2 - ins.arg], s.state.stack[-ins.arg]  # type: ignore[operator]
+    s.emit("dict_merge", [s.box(func), s.box(keywords), update.leaves[0]], "error")
 
 
 @rule("LIST_TO_TUPLE")

@@ -5,7 +5,7 @@ import math
 import pytest
 
 import psyco
-from tests.differential import calls_compiled, same
+from tests.differential import calls_compiled, deopts, same
 
 LIMIT = 100
 
@@ -169,3 +169,23 @@ def test_inline_math_has_no_generic_call():
     g(1.0)
     text = psyco.dump(g)
     assert "math" in text and "name='sqrt'" in text
+
+
+def keywords_of(*args, **kwargs):
+    return len(args), sorted(kwargs.items())
+
+
+def forward_keywords(*args, **kwargs):
+    out = [keywords_of(*args, **kwargs), keywords_of(x=1, **kwargs), keywords_of(1, *args)]
+    try:
+        keywords_of(y=1, **kwargs)
+    except TypeError as e:
+        out.append(str(e))
+    return out
+
+
+def test_star_and_double_star_calls():
+    compiled = psyco.proxy(forward_keywords)
+    for args, kwargs in (((1, 2), {}), ((), {"y": 3}), ((1,), {"z": 2, "y": 3})):
+        assert compiled(*args, **kwargs) == forward_keywords(*args, **kwargs)
+    assert calls_compiled(compiled) > 0 and not deopts(compiled)
