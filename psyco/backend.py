@@ -2111,6 +2111,17 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
 NAME_KEYWORD = ("name",)
 
 
+@lower("lookup_attr")
+def _lookup_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    slot = g.alloca(OBJ)
+    r = b.call(g.mb.c_function("_PyObject_LookupAttr"), [g.v(op.args[0]), obj_const(b, op.attrs["name"]),
+                                                          b.bitcast(slot, PTR)])
+    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    return b.load(slot)
+
+
 @lower("del_attr")
 def _del_attr(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b

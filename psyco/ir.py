@@ -97,6 +97,7 @@ OPS: dict[str, OpDef] = {
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
     "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
     "del_attr": OpDef(None, error=True, generic=1),  # del args[0].<attrs name>
+    "lookup_attr": OpDef("obj", owns=True, error=True, generic=1),  # args[0].<attrs name>, NULL if no such attribute
     "dict_merge": OpDef(None, error=True, generic=1),  # args: callable, keywords dict, dict merged in (DICT_MERGE)
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),

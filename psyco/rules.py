@@ -10,6 +10,7 @@ once here.  Everything a rule needs from the specializer is `s.emit`,
 
 from __future__ import annotations
 
+import builtins
 import math
 import operator
 import types
@@ -617,6 +618,36 @@ def load_global(s: Specializer, ins: Instruction) -> None:
     s.emit("guard_global", [], "deopt", name=name, value=value, globals=globals_, builtins=builtins,
            reason="global rebound")
     s.push(AV(Const(value)))
+
+
+@rule("IMPORT_NAME")
+def import_name(s: Specializer, ins: Instruction) -> None:
+    """`import name` as the interpreter does it when builtins' __import__
+    is the original: PyImport_ImportModuleLevelObject (a replaced
+    __import__, or a global of that name, is left to the interpreter)."""
+    fromlist, level = s.pop(), s.pop()
+    original = builtins.__import__
+    found, value = _lookup_global(s, "__import__")
+    if not (found and value is original and "__import__" not in s.globals) or not isinstance(level.kind, Const):
+        s.deopt_here("import with a replaced __import__")
+        return
+    s.keepalive.extend((ins.argval, s.globals, s.builtins, original))
+    s.emit("guard_global", [], "deopt", name="__import__", value=original, globals=s.globals, builtins=s.builtins,
+           reason="global rebound")
+    args = [s.const(ins.argval), s.const(s.globals), s.const(None), s.box(fromlist), s.const(level.kind.value)]
+    push_object(s, capi(s, "PyImport_ImportModuleLevelObject", args))
+
+
+@rule("IMPORT_FROM")
+def import_from(s: Specializer, ins: Instruction) -> None:
+    """`from module import name`: the attribute; when it is missing the
+    interpreter takes over (it looks in sys.modules, then makes its
+    ImportError)."""
+    module = s.state.stack[-1]
+    s.keepalive.append(ins.argval)
+    value = s.emit("lookup_attr", [s.box(module)], "error", name=ins.argval)
+    s.emit("guard_true", [s.emit("not", [s.emit("is_null", [value])])], "deopt", reason="import from")  # type: ignore[list-item]
+    push_object(s, value)  # type: ignore[arg-type]
 
 
 @rule("STORE_GLOBAL")

@@ -1,11 +1,12 @@
 """Differential tests of control flow, loops, tuples and calls."""
 
+import builtins
 import math
 
 import pytest
 
 import psyco
-from tests.differential import calls_compiled, deopts, same
+from tests.differential import calls_compiled, deopts, same, same_compiled
 
 LIMIT = 100
 
@@ -189,3 +190,38 @@ def test_star_and_double_star_calls():
     for args, kwargs in (((1, 2), {}), ((), {"y": 3}), ((1,), {"z": 2, "y": 3})):
         assert compiled(*args, **kwargs) == forward_keywords(*args, **kwargs)
     assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
+def imports_inside(x):
+    import math
+    import os.path
+    from json import dumps
+    return math.sqrt(x), os.path.basename("/a/b"), dumps([x])
+
+
+def import_missing_module():
+    import psyco_no_such_module  # noqa: F401
+
+
+def import_missing_name():
+    from json import psyco_no_such_name  # noqa: F401
+
+
+def test_imports_inside_functions():
+    same_compiled(imports_inside, 4.0)
+    same_compiled(import_missing_module)
+    same(import_missing_name)
+    compiled = psyco.proxy(imports_inside)
+    original = builtins.__import__
+    seen = []
+
+    def tracing_import(name, *args):
+        seen.append(name)
+        return original(name, *args)
+
+    builtins.__import__ = tracing_import
+    try:
+        assert compiled(9.0) == imports_inside(9.0)
+    finally:
+        builtins.__import__ = original
+    assert seen.count("math") == 2  # the replaced __import__ was called by compiled code's fallback too
