@@ -582,6 +582,30 @@ def unpack_sequence(s: Specializer, ins: Instruction) -> None:
         s.deopt_here("unpacking a non-tuple")
 
 
+@rule("UNPACK_EX")
+def unpack_ex(s: Specializer, ins: Instruction) -> None:
+    """`a, *rest, z = seq` for a list or a tuple (other iterables and too
+    short sequences: the interpreter, with its error messages)."""
+    before, after = ins.arg & 0xFF, ins.arg >> 8  # type: ignore[operator]
+    seq = s.state.stack[-1]
+    cls = _exact_type(seq)
+    if cls not in (list, tuple):
+        s.deopt_here("unpacking a star target of another type")
+        return
+    s.pop()
+    container = seq.leaves[0]
+    size = capi(s, "PyObject_Size", [container], "i64")
+    guard(s, _icmp(s, size, ">=", before + after), "unpacking too few values")
+    head = [s.emit("getitem_int", [container, s.const(i)], "error", cls=cls, generic=0) for i in range(before)]
+    tail = [s.emit("getitem_int", [container, s.emit("isub", [size, s.const(after - j)])], "error", cls=cls, generic=0)
+            for j in range(after)]
+    end = s.emit("isub", [size, s.const(after)])
+    middle = capi(s, "PySequence_GetSlice", [container, s.const(before), end])  # type: ignore[list-item]
+    rest = middle if cls is list else capi(s, "PySequence_List", [middle])
+    for item in reversed(head + [rest] + tail):
+        s.push(AV(kinds.ObjectKind(list) if item is rest else OBJECT, (item,)))  # type: ignore[arg-type]
+
+
 @rule("RETURN_VALUE")
 def return_value(s: Specializer, ins: Instruction) -> None:
     s.ret(s.pop())

@@ -225,3 +225,17 @@ def test_imports_inside_functions():
     finally:
         builtins.__import__ = original
     assert seen.count("math") == 2  # the replaced __import__ was called by compiled code's fallback too
+
+
+def star_targets(seq):
+    a, *rest = seq
+    *init, z = seq
+    p, *mid, q = seq
+    return a, rest, init, z, p, mid, q
+
+
+def test_star_targets():
+    for seq in ([1, 2, 3, 4], [7, 8]):
+        same_compiled(star_targets, seq)
+    for seq in ((5, 6), ("x", "y", "z"), [1], (), "ab", iter([1, 2])):  # tuples after lists: mixed kinds
+        same(star_targets, seq)  # too short, or not a list or tuple: the interpreter
