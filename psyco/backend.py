@@ -825,6 +825,7 @@ class VersionCodegen:
         self.exit_blocks: dict[int, L.Block] = {}
         self.unwind_blocks: dict[int, L.Block] = {}
         self.frame_slot: L.GlobalVariable | None = None
+        self.materializers: dict[int, L.Function] = {}
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -1046,12 +1047,9 @@ class VersionCodegen:
         words: list[L.Value] = []
         slots = [self._recipe(m, words, call_result) for m in exit.state or ()]
         assert len(slots) >= self.code.co_nlocals
-        buffer = self.alloca(I64, max(len(words), 1))
-        for i, w in enumerate(words):
-            b.store(as_word(b, w), b.gep(buffer, [I64(i)]))
         recipe = resume.Resume(slots, len(words)).values
         self.keep.append(recipe)
-        values = b.call(self._helper("materialize"), [obj_const(b, recipe), b.bitcast(buffer, PTR)])
+        values = b.call(self._materializer(len(words)), [obj_const(b, recipe)] + [as_word(b, w) for w in words])
         self._release(exit)
         if call_result is not None:
             self.b.call(self.mb.c_function("Py_DecRef"), [call_result])
@@ -1061,6 +1059,23 @@ class VersionCodegen:
             self.tstate, obj_const(b, self.code), obj_const(b, self.globals), values,
             I64(exit.pc), I64(address), I64(threshold), obj_const(b, callback), self.boxed_slot])
         b.ret(status)
+
+    def _materializer(self, n: int) -> L.Function:
+        """obj materialize_n(recipe, word0, ..., word{n-1}): the words in a
+        buffer for the support function `materialize`.  One per number of
+        words in a version, so that each exit is a single call (exits are
+        most of a version's code)."""
+        stub = self.materializers.get(n)
+        if stub is None:
+            fnty = L.FunctionType(OBJ, [OBJ] + [I64] * n)
+            stub = self.materializers[n] = L.Function(self.mb.module, fnty, name=f"materialize_{n}")
+            stub.linkage = "internal"
+            b = L.IRBuilder(stub.append_basic_block("start"))
+            buffer = b.alloca(I64, max(n, 1))
+            for i, word in enumerate(stub.args[1:]):
+                b.store(word, b.gep(buffer, [I64(i)]))
+            b.ret(b.call(self._helper("materialize"), [stub.args[0], b.bitcast(buffer, PTR)]))
+        return stub
 
     def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
         """How the frame slot `m` is rebuilt; appends the native values it reads to `words`."""
