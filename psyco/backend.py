@@ -2216,8 +2216,11 @@ def _cell_set(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b
     slot = field_ptr(b, g.v(op.args[0]), abi.CELL_REF, OBJ)
     replaced = b.load(slot)
-    value = g.v(op.args[1])
-    incref(b, value)
+    if len(op.args) > 1:
+        value = g.v(op.args[1])
+        incref(b, value)
+    else:  # emptied (del)
+        value = L.Constant(OBJ, None)
     b.store(value, slot)
     decref(g.mb, b, replaced)
 

@@ -105,7 +105,7 @@ OPS: dict[str, OpDef] = {
     # cells (variables shared with nested functions)
     "make_cell": OpDef("obj", owns=True, error=True, only_memory_error=True),  # a cell holding args[0] (or empty)
     "cell_get": OpDef("obj", owns=True, error=True),  # the content; empty: raise attrs exc(message), name
-    "cell_set": OpDef(None),  # args: cell, value
+    "cell_set": OpDef(None),  # args: cell, value (none: empty the cell)
     # exceptions (the exception being handled is tstate->exc_info's)
     "catch": OpDef("obj", owns=True),  # take the raised exception, normalized, with its traceback
     "push_exc_info": OpDef("obj", owns=True),  # make args[0] the handled exception; returns the previous (or None)

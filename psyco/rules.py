@@ -525,6 +525,13 @@ def load_deref(s: Specializer, ins: Instruction) -> None:
     push_object(s, s.emit("cell_get", [cell], "error", exc=exc, message=message, name=ins.argval))  # type: ignore[arg-type]
 
 
+@rule("DELETE_DEREF")
+def delete_deref(s: Specializer, ins: Instruction) -> None:
+    load_deref(s, ins)  # the interpreter's error when the cell is empty
+    s.pop()
+    s.emit("cell_set", [s.state.locals[ins.arg].leaves[0]])  # type: ignore[index]
+
+
 @rule("STORE_DEREF")
 def store_deref(s: Specializer, ins: Instruction) -> None:
     cell = s.state.locals[ins.arg].leaves[0]  # type: ignore[index]
@@ -672,6 +679,31 @@ def import_from(s: Specializer, ins: Instruction) -> None:
     value = s.emit("lookup_attr", [s.box(module)], "error", name=ins.argval)
     s.emit("guard_true", [s.emit("not", [s.emit("is_null", [value])])], "deopt", reason="import from")  # type: ignore[list-item]
     push_object(s, value)  # type: ignore[arg-type]
+
+
+@rule("DELETE_GLOBAL")
+def delete_global(s: Specializer, ins: Instruction) -> None:
+    """`del name` of a global that exists (else the interpreter's NameError)."""
+    s.keepalive.append(ins.argval)
+    globals_, name = s.const(s.globals), s.const(ins.argval)
+    present = capi(s, "PyDict_Contains", [globals_, name], "i32")
+    guard(s, s.emit("icmp", [present, s.const(0)], pred="!="), "undefined global")  # type: ignore[arg-type]
+    capi(s, "PyDict_DelItem", [globals_, name], "i32")
+
+
+@rule("LOAD_BUILD_CLASS")
+def load_build_class(s: Specializer, ins: Instruction) -> None:
+    """builtins.__build_class__, guarded like a global (a global of that
+    name, or none in builtins: the interpreter)."""
+    found = "__build_class__" in s.builtins and "__build_class__" not in s.globals
+    if not found:
+        s.deopt_here("__build_class__ replaced")
+        return
+    value = s.builtins["__build_class__"]
+    s.keepalive.append(value)
+    s.emit("guard_global", [], "deopt", name="__build_class__", value=value, globals=s.globals, builtins=s.builtins,
+           reason="global rebound")
+    s.push(AV(Const(value)))
 
 
 @rule("STORE_GLOBAL")

@@ -129,3 +129,19 @@ def test_no_leaks_from_cells():
         compiled(3)
     gc.collect()
     assert len(gc.get_objects()) - before < 100
+
+
+def delete_shared(x):
+    def read():
+        return x  # noqa: F821 - deleted below: the point
+
+    first = read()
+    del x
+    try:
+        read()
+    except NameError as e:
+        return first, type(e).__name__, str(e)
+
+
+def test_delete_a_shared_variable():
+    same_compiled(delete_shared, 3)

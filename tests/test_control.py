@@ -239,3 +239,32 @@ def test_star_targets():
         same_compiled(star_targets, seq)
     for seq in ((5, 6), ("x", "y", "z"), [1], (), "ab", iter([1, 2])):  # tuples after lists: mixed kinds
         same(star_targets, seq)  # too short, or not a list or tuple: the interpreter
+
+
+COUNTER_GLOBAL = 0
+
+
+def class_in_a_function(n):
+    class Local:
+        scale = n
+
+        def value(self):
+            return self.scale * 2
+
+    return Local().value(), Local.__qualname__
+
+
+def delete_global_twice():
+    global COUNTER_GLOBAL
+    COUNTER_GLOBAL = 1
+    del COUNTER_GLOBAL
+    try:
+        del COUNTER_GLOBAL
+    except NameError as e:
+        return str(e)
+
+
+def test_class_statements_and_global_deletion():
+    same_compiled(class_in_a_function, 4)
+    same(delete_global_twice)
+    assert "COUNTER_GLOBAL" not in globals()

@@ -212,6 +212,8 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_Call": ("obj", ("obj", "obj", "obj")),
     "PyObject_CallObject": ("obj", ("obj", "obj")),
     "PyDict_Update": ("i32", ("obj", "obj")),
+    "PyDict_Contains": ("i32", ("obj", "obj")),
+    "PyDict_DelItem": ("i32", ("obj", "obj")),
     "PySequence_GetSlice": ("obj", ("obj", "i64", "i64")),
     "PySequence_List": ("obj", ("obj",)),
     "_PyObject_LookupAttr": ("i32", ("obj", "obj", "ptr")),
