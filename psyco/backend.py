@@ -2154,6 +2154,11 @@ def _dict_merge(g: VersionCodegen, op: ir.Op) -> None:
     g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
 
 
+@lower("type_flag")
+def _type_flag(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return has_flag(g.b, load_field(g.b, g.v(op.args[0]), abi.OB_TYPE, OBJ), op.attrs["flag"])
+
+
 @lower("str_eq")
 def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
     """Two exact strings are equal: the same object, or _PyUnicode_EQ (no

@@ -102,6 +102,7 @@ OPS: dict[str, OpDef] = {
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "str_eq": OpDef("i1", native=True),  # two exact str objects are equal
+    "type_flag": OpDef("i1", native=True),  # type(args[0]) has the tp_flags bit attrs["flag"]
     # cells (variables shared with nested functions)
     "make_cell": OpDef("obj", owns=True, error=True, only_memory_error=True),  # a cell holding args[0] (or empty)
     "cell_get": OpDef("obj", owns=True, error=True),  # the content; empty: raise attrs exc(message), name

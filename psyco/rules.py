@@ -579,6 +579,12 @@ def unpack_sequence(s: Specializer, ins: Instruction) -> None:
     elif isinstance(seq.kind, Const) and type(seq.kind.value) is tuple and len(seq.kind.value) == ins.arg:
         for item in reversed(seq.kind.value):
             s.push(AV(Const(item)))
+    elif _exact_type(seq) is list:
+        items = seq.leaves[0]
+        size = capi(s, "PyObject_Size", [items], "i64")
+        guard(s, _icmp(s, size, "==", ins.arg), "unpacking a list of another size")  # type: ignore[arg-type]
+        for i in reversed(range(ins.arg)):  # type: ignore[arg-type]
+            s.push(AV(OBJECT, (s.emit("getitem_int", [items, s.const(i)], "error", cls=list, generic=0),)))  # type: ignore[arg-type]
     elif seq.kind.is_object():
         t = seq.leaves[0]
         s.emit("guard_tuple", [t], "deopt", size=ins.arg, reason="unpacking a non-tuple")
@@ -1068,6 +1074,18 @@ def make_function(s: Specializer, ins: Instruction) -> None:
 @rule("LOAD_ASSERTION_ERROR")
 def load_assertion_error(s: Specializer, ins: Instruction) -> None:
     s.push(AV(Const(AssertionError)))
+
+
+@rule("MATCH_SEQUENCE", "MATCH_MAPPING")
+def match_kind(s: Specializer, ins: Instruction) -> None:
+    """Is the subject a sequence (mapping) for pattern matching: its type's flag."""
+    flag = abi.TPFLAGS_SEQUENCE if ins.opname == "MATCH_SEQUENCE" else abi.TPFLAGS_MAPPING
+    subject = s.state.stack[-1]
+    cls = _exact_type(subject)
+    if cls is not None:
+        s.push(AV(Const(bool(cls.__flags__ & flag))))
+    else:
+        push_bool(s, s.emit("type_flag", [s.box(subject)], flag=flag))
 
 
 @rule("GET_LEN")

@@ -268,3 +268,31 @@ def test_class_statements_and_global_deletion():
     same_compiled(class_in_a_function, 4)
     same(delete_global_twice)
     assert "COUNTER_GLOBAL" not in globals()
+
+
+def shape(p):
+    match p:
+        case []:
+            return "empty"
+        case [x]:
+            return ("one", x)
+        case [x, y, *rest]:
+            return ("many", x, y, len(rest))
+        case {"k": v}:
+            return ("map", v)
+        case _:
+            return "other"
+
+
+def unpack_list(items):
+    a, b, c = items
+    return c, b, a
+
+
+def test_pattern_matching_and_list_unpacking():
+    for value in ([], [1], [1, 2, 3]):
+        same_compiled(shape, value)
+    for value in ((), (1, 2), {"k": 5}, {"j": 1}, "abc", 3.5):
+        same(shape, value)  # mapping patterns (MATCH_KEYS) and class patterns: the interpreter
+    same_compiled(unpack_list, [1, 2, 3])
+    same(unpack_list, [1, 2])
