@@ -1958,6 +1958,37 @@ def _dict_get(g: VersionCodegen, op: ir.Op) -> L.Value:
     return value
 
 
+@lower("dict_getitem")
+def _dict_getitem(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """d[key] for an exact dict, as dict_subscript: KeyError((key,)) when
+    missing (exact dicts have no __missing__)."""
+    b = g.b
+    d, key = (g.v(a) for a in op.args)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]  # the key's __hash__ and __eq__ may run
+    found = b.call(g.mb.c_function("PyDict_GetItemWithError"), [d, key])
+    missing, ok = b.append_basic_block("dict.missing"), b.append_basic_block("dict.found")
+    b.cbranch(is_null(b, found), missing, ok)
+    b.position_at_end(missing)
+    raise_key_error = b.append_basic_block("dict.key_error")
+    raised = b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
+    b.cbranch(raised, g.exit_block(op.exit, deopt=False), raise_key_error)  # type: ignore[arg-type]
+    b.position_at_end(raise_key_error)
+    array = g.alloca(OBJ)
+    b.store(key, array)
+    args = b.call(g.mb.c_function("PyTuple_New"), [I64(1)])
+    made = b.append_basic_block("dict.args")
+    b.cbranch(is_null(b, args), g.exit_block(op.exit, deopt=False), made)  # type: ignore[arg-type]
+    b.position_at_end(made)
+    incref(b, key)
+    store_field(b, args, abi.TUPLE_ITEMS, key)
+    b.call(g.mb.c_function("PyErr_SetObject"), [obj_const(b, KeyError), args])
+    decref(g.mb, b, args, nullable=False)
+    b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.position_at_end(ok)
+    incref(b, found)
+    return found
+
+
 @lower("new_instance")
 def _new_instance(g: VersionCodegen, op: ir.Op) -> L.Value:
     """object.__new__(cls) through the type slot, as type.__call__ does."""

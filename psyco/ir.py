@@ -91,6 +91,7 @@ OPS: dict[str, OpDef] = {
     # the item at an i64 index of an exact list or tuple (attrs cls), NULL past the end
     "seq_next": OpDef("obj", owns=True, native=True),
     "dict_get": OpDef("obj", owns=True, error=True, native=True),  # args: dict, key, default
+    "dict_getitem": OpDef("obj", owns=True, error=True, native=True),  # args: exact dict, key (KeyError if missing)
     "new_instance": OpDef("obj", owns=True, error=True, native=True),  # object.__new__(attrs["cls"])
     # owner.<attrs name>: from the instance's values array where an
     # attribute cache says it is, else generic (and fill the cache)

@@ -306,3 +306,17 @@ def merged(a, b):
 def test_dict_displays_with_unpacking():
     same_compiled(merged, {"x": 1, "k": 5}, {"y": 2})
     same(merged, {"x": 1}, [1, 2])  # not a mapping: the interpreter's TypeError
+
+
+def lookup_or_reason(d, k):
+    try:
+        return d[k]
+    except KeyError as e:
+        return "missing", e.args, str(e)
+
+
+def test_exact_dict_indexing():
+    for key in ("a", "zz", (1, 2), 5, 5.0):
+        same_compiled(lookup_or_reason, {"a": 1, 5: [1]}, key)
+    same(lookup_or_reason, {"a": 1}, [1])  # unhashable: the TypeError
+    assert "dict_getitem" in psyco.dump(psyco.proxy(lookup_or_reason))
