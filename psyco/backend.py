@@ -1189,6 +1189,11 @@ class VersionCodegen:
         b.call(self._helper("move_traceback_entry"), [tstate, I64(shift)])
         b.ret(L.Constant(OBJ, None))
         b.position_at_end(on_bare_error)
+        # No entry of ours: the trampoline frame must not add one either.
+        # Pointed before its first instruction it is "incomplete", which the
+        # interpreter leaves out of tracebacks (as a frame that failed to start).
+        code = load_field(b, trampoline_frame, abi.IFRAME_CODE, PTR)
+        store_field(b, trampoline_frame, abi.IFRAME_PREV_INSTR, b.gep(code, [I64(abi.CODE_ADAPTIVE - abi.CODE_UNIT)]))
         b.ret(L.Constant(OBJ, None))
         b.position_at_end(mismatch)
         b.ret(I64(NO_MATCH).inttoptr(OBJ))
