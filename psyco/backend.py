@@ -227,9 +227,10 @@ SUPPORT_SIGNATURES = {
     "catch": L.FunctionType(OBJ, []),
     "exc_match": L.FunctionType(I32, [OBJ, OBJ]),
     "raise": L.FunctionType(VOID, [OBJ, OBJ]),
-    "reraise_handled": L.FunctionType(VOID, [PTR]),
+    "reraise_handled": L.FunctionType(I1, [PTR]),
     "move_traceback_entry": L.FunctionType(VOID, [PTR, I64]),
     "dict_merge": L.FunctionType(I32, [OBJ, OBJ, OBJ]),
+    "raised_status": L.FunctionType(I32, [OBJ]),
     "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
     "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
@@ -364,6 +365,27 @@ class SupportCodegen:
         new_tb.add_incoming(rest, moved_from)
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
         b.ret_void()
+        return f
+
+    def _define_raised_status(self) -> L.Function:
+        """i32 raised_status(code): the status of an exception re-raised as
+        it was (RERAISE, a bare `raise`): STATUS_ERROR when the entry on top
+        of its traceback is one of `code`'s, STATUS_NO_ENTRY when it is
+        another frame's exception."""
+        f, b = self._cold_function("raised_status")
+        slots = [b.alloca(OBJ) for _ in range(3)]
+        b.call(self.mb.c_function("PyErr_Fetch"), [b.bitcast(p, PTR) for p in slots])
+        tb = b.load(slots[2])
+        no_tb, check = b.append_basic_block("no_tb"), b.append_basic_block("tb")
+        b.cbranch(is_null(b, tb), no_tb, check)
+        b.position_at_end(check)
+        entry_frame = load_field(b, load_field(b, tb, abi.TB_FRAME, OBJ), abi.FRAME_F_FRAME, PTR)
+        own = b.icmp_unsigned("==", load_field(b, entry_frame, abi.IFRAME_CODE, OBJ), f.args[0])
+        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
+        b.ret(b.select(own, I32(STATUS_ERROR), I32(STATUS_NO_ENTRY)))
+        b.position_at_end(no_tb)
+        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
+        b.ret(I32(STATUS_NO_ENTRY))
         return f
 
     def _define_dict_merge(self) -> L.Function:
@@ -663,8 +685,9 @@ class SupportCodegen:
         return failed
 
     def _define_reraise_handled(self) -> L.Function:
-        """void reraise_handled(tstate): a bare `raise`: restore the exception
-        being handled (as do_raise, RuntimeError if there is none)."""
+        """i1 reraise_handled(tstate): a bare `raise`: restore the exception
+        being handled (true), or, as do_raise, set RuntimeError if there is
+        none (false)."""
         f, b = self._cold_function("reraise_handled")
         start = b.block
         first = load_field(b, f.args[0], abi.TSTATE_EXC_INFO, PTR)
@@ -686,10 +709,10 @@ class SupportCodegen:
         b.position_at_end(none)
         text = b.bitcast(self.mb.cstring("No active exception to reraise"), PTR)
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RuntimeError), text])
-        b.ret_void()
+        b.ret(I1(0))
         b.position_at_end(active)
         restore_exception(self.mb, b, value)
-        b.ret_void()
+        b.ret(I1(1))
         return f
 
     def _define_materialize(self) -> L.Function:
@@ -778,19 +801,7 @@ class SupportCodegen:
         b.position_at_end(failed)
         # Usually the resumed frame added its own entry; not when it
         # re-raised another frame's exception (a bare `raise`).
-        slots = [b.alloca(OBJ) for _ in range(3)]
-        b.call(self.mb.c_function("PyErr_Fetch"), [b.bitcast(p, PTR) for p in slots])
-        tb = b.load(slots[2])
-        no_tb, check = b.append_basic_block("resumed.no_tb"), b.append_basic_block("resumed.tb")
-        b.cbranch(is_null(b, tb), no_tb, check)
-        b.position_at_end(check)
-        entry_frame = load_field(b, load_field(b, tb, abi.TB_FRAME, OBJ), abi.FRAME_F_FRAME, PTR)
-        own = b.icmp_unsigned("==", load_field(b, entry_frame, abi.IFRAME_CODE, OBJ), code)
-        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
-        b.ret(b.select(own, I32(STATUS_ERROR), I32(STATUS_NO_ENTRY)))
-        b.position_at_end(no_tb)
-        b.call(self.mb.c_function("PyErr_Restore"), [b.load(p) for p in slots])
-        b.ret(I32(STATUS_NO_ENTRY))
+        b.ret(b.call(self.mb.declare(SUPPORT_PREFIX + "raised_status", SUPPORT_SIGNATURES["raised_status"]), [code]))
         b.position_at_end(finished)
         b.store(result, out)
         b.ret(I32(STATUS_BOXED))
@@ -1013,9 +1024,9 @@ class VersionCodegen:
         self._release(exit)
         if exit.traceback:
             b.ret(b.call(self._helper("error"), self._traceback_args(exit)))
-        else:
+        else:  # re-raised: with our entry on top, or another frame's exception
             self._leave()
-            b.ret(I32(STATUS_ERROR))
+            b.ret(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
 
     def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
         if self.frame_slot is None:  # the frame traceback entries are made with
@@ -2310,8 +2321,8 @@ def _restore_exception(g: VersionCodegen, op: ir.Op) -> None:
 
 
 @lower("reraise_handled")
-def _reraise_handled(g: VersionCodegen, op: ir.Op) -> None:
-    g.b.call(g._helper("reraise_handled"), [g.tstate])
+def _reraise_handled(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return g.b.call(g._helper("reraise_handled"), [g.tstate])
 
 
 @lower("raise")

@@ -114,7 +114,7 @@ OPS: dict[str, OpDef] = {
     "pop_except": OpDef(None),  # make args[0] the handled exception again
     "exc_match": OpDef("i1", error=True),  # does args[0] match the class or tuple args[1] (checked)?
     "restore_exception": OpDef(None),  # raise args[0] again, with its traceback
-    "reraise_handled": OpDef(None),  # bare `raise` in an except clause: restore the handled exception
+    "reraise_handled": OpDef("i1"),  # bare `raise`: restore the handled exception (true) or set RuntimeError
     "raise": OpDef(None),  # `raise args[0] [from args[1]]`: set the exception (or the TypeError); attrs: pc
     "lookup_special": OpDef("obj", owns=True, error=True),  # type(args[0]).<attrs name>, bound; attrs: message
     "iter_next": OpDef("obj", owns=True, error=True, generic=1),  # NULL when exhausted
@@ -150,7 +150,7 @@ class Exit:
     state: list[Materializer] | None = None  # deopt only
     # error only: the exception handler (a landing block) this exit jumps
     # to instead of leaving; `traceback`: add this function's traceback
-    # entry first (False when re-raising: the exception has it already)
+    # entry first (False when re-raising an exception as it is)
     handler: Edge | None = None
     traceback: bool = True
     release: list[Value] = field(default_factory=list)

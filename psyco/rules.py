@@ -1134,10 +1134,9 @@ def check_exc_match(s: Specializer, ins: Instruction) -> None:
 
 @rule("RERAISE")
 def reraise(s: Specializer, ins: Instruction) -> None:
-    """Raise the popped exception again.  It already carries this function's
-    traceback entry; the index below it (oparg) only moves the
-    interpreter's frame back to the original instruction, which the entry
-    records."""
+    """Raise the popped exception again, as it is (its traceback has this
+    function's entry when it was raised here; the index below it, oparg,
+    only moves the interpreter's frame back to that instruction)."""
     s.emit("restore_exception", [s.box(s.pop())])
     s.terminate(ir.Terminator("error", exit=s.error_exit(traceback=False)))
 
@@ -1147,32 +1146,15 @@ def raise_varargs(s: Specializer, ins: Instruction) -> None:
     if ins.arg:
         s.emit("raise", [s.box(a) for a in s.popn(ins.arg)], pc=ins.index)  # type: ignore[arg-type]
         s.terminate(ir.Terminator("error", exit=s.error_exit()))
-    elif _in_except_block(s, ins):
-        # Re-raises the exception this function caught, which carries its
-        # traceback entry already (the interpreter adds none).
-        s.emit("reraise_handled", [])
-        s.terminate(ir.Terminator("error", exit=s.error_exit(traceback=False)))
-    else:
-        # Another frame's exception, with no entry of ours: only the
-        # interpreter can leave this frame out of the traceback.
-        s.deopt_here("bare raise outside an except block")
-
-
-def _in_except_block(s: Specializer, ins: Instruction) -> bool:
-    """Is `ins` in the body of an except clause (or of a finally run for an
-    exception)?  Those unwind, perhaps through the deletion of the `as`
-    name first, to the compiler's cleanup `COPY 3; POP_EXCEPT; RERAISE 1`."""
-    index, seen = ins.index, set()
-    while index not in seen:
-        seen.add(index)
-        handler = s.decoded.handler_for(index)
-        if handler is None or not handler.lasti:
-            return False
-        cleanup = s.decoded.by_index[handler.target]
-        if cleanup.opname == "COPY" and cleanup.arg == 3:
-            return s.decoded.by_index[cleanup.next_index].opname == "POP_EXCEPT"
-        index = handler.target
-    return False
+        return
+    # A bare `raise` re-raises the handled exception as it is (no new
+    # traceback entry); without one, the RuntimeError gets an entry.
+    active = s.emit("reraise_handled", [])
+    reraised, no_active = s.fn.new_block("reraise"), s.fn.new_block("no active exception")
+    s.terminate(ir.Terminator("cbr", cond=active, edges=[ir.Edge(reraised, []), ir.Edge(no_active, [])]))
+    for block, traceback in ((reraised, False), (no_active, True)):
+        s.block = block
+        s.terminate(ir.Terminator("error", exit=s.error_exit(traceback=traceback)))
 
 
 @rule("BEFORE_WITH")

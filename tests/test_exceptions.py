@@ -289,31 +289,39 @@ def test_handled_exception_is_restored_after_the_handler():
     assert compiled(0) == (ZeroDivisionError, None)
 
 
-def _reraised_trace(fn):
+def _reraised_trace(fn, *args):
     """The traceback of a fresh exception `fn` re-raises from inside its handler."""
     try:
         raise KeyError("outer")
     except KeyError:
         try:
-            fn()
+            fn(*args)
         except KeyError as e:
             return [(fs.name, fs.line) for fs in traceback.extract_tb(e.__traceback__)]
     raise AssertionError("not re-raised")
 
 
-def test_bare_raise_outside_an_except_block_is_left_to_the_interpreter():
-    """It re-raises another frame's exception without a traceback entry of
-    its own, which only the interpreter can do: the traceback is CPython's."""
-    compiled = psyco.proxy(bare_raise_without_exception)
-    same(bare_raise_without_exception)
+def bare_raise_through_finally(log):
     try:
-        raise KeyError("outer")
-    except KeyError as outer:
-        with pytest.raises(KeyError) as info:
-            compiled()
-        assert info.value is outer
-    assert _reraised_trace(compiled) == _reraised_trace(bare_raise_without_exception)
-    assert "bare raise outside an except block @" in "".join(deopts(compiled))
+        raise
+    finally:
+        log.append("cleaned up")
+
+
+def test_bare_raise_of_a_callers_exception():
+    """It re-raises another frame's exception without a traceback entry for
+    this function, also through its own finally: the traceback is CPython's."""
+    for f, args in ((bare_raise_without_exception, ()), (bare_raise_through_finally, ([],))):
+        compiled = psyco.proxy(f)
+        same(f, *args)
+        try:
+            raise KeyError("outer")
+        except KeyError as outer:
+            with pytest.raises(KeyError) as info:
+                compiled(*args)
+            assert info.value is outer
+        assert _reraised_trace(compiled, *args) == _reraised_trace(f, *args)
+        assert calls_compiled(compiled) > 0 and not deopts(compiled)
 
 
 def test_exceptions_caught_in_loops_do_not_leak():
