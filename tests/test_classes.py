@@ -389,3 +389,28 @@ def test_delete_attribute():
     for _ in range(3):  # the attribute caches are warm after the first call
         same_compiled(delete_then_read, Point(1, 2))
     same_compiled(delete_then_read, Slotted(1, 2))
+
+
+def total_sizes(jobs):
+    total = 0
+    for job in jobs:
+        total += job.size
+    return total
+
+
+def make_and_total(n):
+    jobs = [Job(i + 1) for i in range(n)]
+    return total_sizes(jobs)
+
+
+def test_a_callee_with_loops_waits_for_real_arguments():
+    """Compiled code calling a function with loops on objects it made (no
+    samples) calls it generically: the callee is compiled at that call,
+    with the real arguments as samples."""
+    psyco.bind(total_sizes)
+    try:
+        compiled = psyco.proxy(make_and_total)
+        assert compiled(30) == make_and_total(30)
+        assert "item type" in psyco.dump(total_sizes)
+    finally:
+        psyco.unbind(total_sizes)

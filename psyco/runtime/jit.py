@@ -109,17 +109,18 @@ class CodeEntry:
         entry = cls.by_code.get(code)
         return entry if entry is not None else cls(code)
 
-    def entry_kinds_for(self, arg_kinds: Iterable[Kind]) -> tuple[Kind, ...]:
+    def entry_kinds_for(self, arg_kinds: Iterable[Kind], record: bool = True) -> tuple[Kind, ...]:
         """The entry kinds to compile for: an object argument's exact type
         specializes a version while that argument keeps one type; once it
         has been seen with several, versions take any object there (and
-        do not guess its type)."""
+        do not guess its type).  `record`: count these kinds as seen."""
         out = []
         for i, k in enumerate(arg_kinds):
             general = k.general()
-            if self.seen_types.setdefault(i, general) != general:
-                self.seen_types[i] = None
-            if isinstance(k, kinds.ObjectKind) and self.seen_types[i] is None:
+            seen = self.seen_types.get(i, general)
+            if record:
+                self.seen_types[i] = seen = seen if seen == general else None
+            if isinstance(k, kinds.ObjectKind) and (seen is None or seen != general):
                 k = kinds.MIXED
             out.append(k)
         return tuple(out)
@@ -221,7 +222,12 @@ class Resolver:
             return None
         if len(args) != entry.code.co_argcount or entry.code.co_flags & 0x0C or entry.code.co_kwonlyargcount:
             return None
-        want = entry.entry_kinds_for(_passable(a.kind) for a in args)
+        passable = [_passable(a.kind) for a in args]
+        samples = tuple(a.sample for a in args)  # never tested for truth: that could run the program's code
+        known = any(sample is not None for sample in samples)
+        if entry is not self.entry and not known and self._waits_for_samples(entry, passable):
+            return None
+        want = entry.entry_kinds_for(passable)
         if entry is self.entry and want == self.request.entry_kinds and target.__globals__ is s.globals:
             self.saw_self_call = True
             return self.self_version  # recursion: assumed return kind
@@ -232,9 +238,18 @@ class Resolver:
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
-        samples = tuple(a.sample for a in args)  # never tested for truth: that could run the program's code
-        known = any(sample is not None for sample in samples)
         return compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None)
+
+    @staticmethod
+    def _waits_for_samples(entry: CodeEntry, passable: list[Kind]) -> bool:
+        """A callee with loops over objects we have no samples of: rather
+        than compile it without guesses, call it generically; its first
+        call compiles it with the real arguments as samples (a function
+        with loops can afford the generic call)."""
+        if not decode(entry.code).loop_heads or not any(k.is_object() for k in passable):
+            return False
+        want = entry.entry_kinds_for(passable, record=False)
+        return not any(v.active and v.entry_kinds == want for v in entry.versions)
 
 
 def _passable(kind: Kind) -> Kind:
