@@ -619,14 +619,14 @@ class SupportCodegen:
         is set."""
         f, b = self._cold_function("raise")
         exc, cause = f.args
-        value_slot, type_slot = b.alloca(OBJ), b.alloca(OBJ)
+        value_slot = b.alloca(OBJ)
         have_value = b.append_basic_block("have_value")
         failed = self._instantiate(b, exc, value_slot, have_value, "exceptions must derive from BaseException")
         b.position_at_end(failed)
         b.ret_void()
         b.position_at_end(have_value)
         value = b.load(value_slot)
-        b.store(b.select(is_exception_class(b, exc), exc, load_field(b, value, abi.OB_TYPE, OBJ)), type_slot)
+        exc_type = b.select(is_exception_class(b, exc), exc, load_field(b, value, abi.OB_TYPE, OBJ))
         set_cause, no_cause, set_it = (b.append_basic_block(n) for n in ("set_cause", "cause_none", "set"))
         given = b.append_basic_block("cause_given")
         b.cbranch(is_null(b, cause), set_it, given)
@@ -647,7 +647,7 @@ class SupportCodegen:
         b.call(self.mb.c_function("PyException_SetCause"), [value, b.load(fixed_slot)])
         b.branch(set_it)
         b.position_at_end(set_it)
-        b.call(self.mb.c_function("PyErr_SetObject"), [b.load(type_slot), value])
+        b.call(self.mb.c_function("PyErr_SetObject"), [exc_type, value])
         decref(self.mb, b, value, nullable=False)
         b.ret_void()
         return f

@@ -245,6 +245,10 @@ def _fold(op: str, a: AV, b: AV) -> AV | None:
 ARITHMETIC_BETWEEN_OBJECTS = {"-", "*", "/", "//", "**"}
 
 
+# The guard that unboxes an object to each native kind.
+UNBOX = {INT: "unbox_int", FLOAT: "unbox_float", BOOL: "unbox_bool"}
+
+
 def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
     """Objects in arithmetic with numbers (or with each other: items read
     from lists, attributes) are most often numbers: guess float, or int
@@ -266,7 +270,8 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
         ints = False
     else:
         ints = "int" in (ca, cb) or all_sampled
-    want, kind = ("unbox_int", INT) if ints else ("unbox_float", FLOAT)
+    kind = INT if ints else FLOAT
+    want = UNBOX[kind]
 
     def unboxed(x: AV) -> AV:
         if category(x):
@@ -308,9 +313,8 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
     # operands' category and fall back to the interpreter when wrong.
     if ca and cb and op == "**" and not s.generalized("result kind"):
         negative = isinstance(b.kind, Const) and b.kind.value < 0  # type: ignore[operator]
-        want = "unbox_float" if "float" in (ca, cb) or negative else "unbox_int"
-        value = s.emit(want, [result], "deopt_after", reason="result kind")
-        s.push(AV(FLOAT if want == "unbox_float" else INT, (value,)))  # type: ignore[arg-type]
+        kind = FLOAT if "float" in (ca, cb) or negative else INT
+        s.push(AV(kind, (s.emit(UNBOX[kind], [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
         return
     push_object(s, result, _sequence_result(op, a, b))
 
@@ -772,8 +776,7 @@ def typed_by_sample(s: Specializer, value: ir.Value, sample: object, reason: str
         return AV(OBJECT, (value,), sample)
     number = NUMBER_KINDS.get(type(sample))
     if number is not None and not nullable and (number != INT or -2**63 <= sample < 2**63):  # type: ignore[operator]
-        unbox = "unbox_int" if number == INT else "unbox_float"
-        return AV(number, (s.emit(unbox, [value], "deopt_after", reason=reason),))  # type: ignore[arg-type]
+        return AV(number, (s.emit(UNBOX[number], [value], "deopt_after", reason=reason),))  # type: ignore[arg-type]
     cls = _suggested_type(sample)
     if cls is None:
         return AV(OBJECT, (value,), sample)
@@ -886,16 +889,18 @@ def _item_sample(sample: object) -> object:
     if type(sample) not in (list, tuple) or not sample:
         return None
     n = len(sample)  # type: ignore[arg-type]
-    first = sample[0]  # type: ignore[index]
-    spread = {type(sample[i * (n - 1) // 4]) for i in range(5)}  # type: ignore[index]
-    return first if spread == {type(first)} else None
+    return _uniform_first([sample[i * (n - 1) // 4] for i in range(5)])  # type: ignore[index]
 
 
 def _value_sample(sample: object) -> object:
     """A sample of a dict's values: the first, if the first few share its type."""
     if type(sample) is not dict or not sample:
         return None
-    values = list(itertools.islice(sample.values(), 5))  # type: ignore[attr-defined]
+    return _uniform_first(list(itertools.islice(sample.values(), 5)))  # type: ignore[attr-defined]
+
+
+def _uniform_first(values: list) -> object:
+    """values[0] when all of `values` are of its exact type, else None."""
     return values[0] if {type(v) for v in values} == {type(values[0])} else None
 
 
@@ -1321,8 +1326,7 @@ def call(s: Specializer, ins: Instruction) -> None:
     result = s.emit("vectorcall", boxed, "error", kwnames=kwnames, **({"generic": 1} if _key(target) else {}))
     known = RESULT_KINDS.get(_key(target)) if target is not None else None
     if known is not None and not s.generalized("result kind"):
-        unbox = {FLOAT: "unbox_float", INT: "unbox_int", BOOL: "unbox_bool"}[known]
-        s.push(AV(known, (s.emit(unbox, [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
+        s.push(AV(known, (s.emit(UNBOX[known], [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
         return
     cls = _result_type(target)
     if cls is not None and not s.generalized("result type"):
