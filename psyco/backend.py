@@ -2073,6 +2073,43 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(done)
 
 
+@lower("load_slot")
+def _load_slot(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """As LOAD_ATTR_SLOT; an unset entry takes the generic path, which
+    raises the member descriptor's AttributeError."""
+    b = g.b
+    owner = g.v(op.args[0])
+    value = load_field(b, owner, op.attrs["offset"], OBJ)
+    present, unset, done = (b.append_basic_block(n) for n in ("slot.present", "slot.unset", "slot.done"))
+    b.cbranch(is_null(b, value), unset, present)
+    b.position_at_end(present)
+    incref(b, value)
+    b.branch(done)
+    b.position_at_end(unset)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    looked_up = b.call(g.mb.c_function("PyObject_GetAttr"), [owner, obj_const(b, op.attrs["name"])])
+    g.fail_branch(is_null(b, looked_up), op.exit, deopt=False)  # type: ignore[arg-type]
+    b.branch(done)
+    unset_end = b.block
+    b.position_at_end(done)
+    result = b.phi(OBJ)
+    result.add_incoming(value, present)
+    result.add_incoming(looked_up, unset_end)
+    return result
+
+
+@lower("store_slot")
+def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
+    """As STORE_ATTR_SLOT: the old value, if any, is released after."""
+    b = g.b
+    owner, value = g.v(op.args[0]), g.v(op.args[1])
+    slot = field_ptr(b, owner, op.attrs["offset"], OBJ)
+    old = b.load(slot)
+    incref(b, value)
+    b.store(value, slot)
+    decref(g.mb, b, old, nullable=True)
+
+
 @lower("tuple_item")
 def _tuple_item(g: VersionCodegen, op: ir.Op) -> L.Value:
     item = load_field(g.b, g.v(op.args[0]), abi.TUPLE_ITEMS + abi.POINTER_SIZE * op.attrs["index"], OBJ)
@@ -2184,6 +2221,130 @@ def _lookup_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
     return b.load(slot)
 
 
+def _drop_and_branch(g: VersionCodegen, cond: L.Value, owned: list[L.Value], target: L.Block) -> None:
+    """If `cond`, release `owned` and go to `target`; continue otherwise."""
+    b = g.b
+    leave, stay = b.append_basic_block("drop"), b.append_basic_block("cont")
+    b.cbranch(cond, leave, stay)
+    b.position_at_end(leave)
+    for o in owned:
+        decref(g.mb, b, o, nullable=False)
+    b.branch(target)
+    b.position_at_end(stay)
+
+
+def _matched_or_none(g: VersionCodegen, build: Callable[[L.Block], L.Value]) -> L.Value:
+    """The phi of a pattern's tuple of values, built by `build` (which
+    branches to the block it is given when something is missing), and None."""
+    b = g.b
+    no_match, done = b.append_basic_block("match.none"), b.append_basic_block("match.done")
+    values = build(no_match)
+    matched = b.block
+    b.branch(done)
+    b.position_at_end(no_match)
+    none = obj_const(b, None)
+    incref(b, none)
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(OBJ)
+    result.add_incoming(values, matched)
+    result.add_incoming(none, no_match)
+    return result
+
+
+@lower("match_class")
+def _match_class(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """As the interpreter's match_class once the class's __match_args__ is
+    known: isinstance, then each attribute, a missing one (AttributeError)
+    meaning no match."""
+    b = g.b
+    subject, error = g.v(op.args[0]), g.exit_block(op.exit, deopt=False)  # type: ignore[arg-type]
+    names, match_self = op.attrs["names"], op.attrs["match_self"]
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+
+    def build(no_match: L.Block) -> L.Value:
+        is_instance = b.call(g.mb.c_function("PyObject_IsInstance"), [subject, obj_const(b, op.attrs["cls"])])
+        g.fail_branch(b.icmp_signed("<", is_instance, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+        _drop_and_branch(g, b.icmp_signed("==", is_instance, I32(0)), [], no_match)
+        values = b.call(g.mb.c_function("PyTuple_New"), [I64(len(names) + match_self)])
+        g.fail_branch(is_null(b, values), op.exit, deopt=False)  # type: ignore[arg-type]
+        if match_self:
+            incref(b, subject)
+            store_field(b, values, abi.TUPLE_ITEMS, subject)
+        slot = g.alloca(OBJ)
+        for i, name in enumerate(names, match_self):
+            found = b.call(g.mb.c_function("_PyObject_LookupAttr"), [subject, obj_const(b, name), b.bitcast(slot, PTR)])
+            _drop_and_branch(g, b.icmp_signed("<", found, I32(0)), [values], error)
+            _drop_and_branch(g, b.icmp_signed("==", found, I32(0)), [values], no_match)
+            store_field(b, values, abi.TUPLE_ITEMS + abi.POINTER_SIZE * i, b.load(slot))
+        return values
+
+    return _matched_or_none(g, build)
+
+
+@lower("match_keys")
+def _match_keys(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """As the interpreter's match_keys: each key's value from the
+    subject's get(key, marker), a fresh marker object meaning missing;
+    for an exact dict, the lookup dict.get makes."""
+    b = g.b
+    subject, error = g.v(op.args[0]), g.exit_block(op.exit, deopt=False)  # type: ignore[arg-type]
+    keys = op.attrs["keys"]
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+
+    def exact_dict(no_match: L.Block) -> L.Value:
+        values = b.call(g.mb.c_function("PyTuple_New"), [I64(len(keys))])
+        g.fail_branch(is_null(b, values), op.exit, deopt=False)  # type: ignore[arg-type]
+        for i, key in enumerate(keys):
+            value = b.call(g.mb.c_function("PyDict_GetItemWithError"), [subject, obj_const(b, key)])
+            failed = b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
+            _drop_and_branch(g, b.and_(is_null(b, value), failed), [values], error)
+            _drop_and_branch(g, is_null(b, value), [values], no_match)
+            incref(b, value)
+            store_field(b, values, abi.TUPLE_ITEMS + abi.POINTER_SIZE * i, value)
+        return values
+
+    def with_get(no_match: L.Block) -> L.Value:
+        get = b.call(g.mb.c_function("PyObject_GetAttr"), [subject, obj_const(b, "get")])
+        g.fail_branch(is_null(b, get), op.exit, deopt=False)  # type: ignore[arg-type]
+        marker = b.call(g.mb.c_function("PyObject_CallNoArgs"), [obj_const(b, object)])
+        _drop_and_branch(g, is_null(b, marker), [get], error)
+        values = b.call(g.mb.c_function("PyTuple_New"), [I64(len(keys))])
+        _drop_and_branch(g, is_null(b, values), [get, marker], error)
+        args = g.alloca(OBJ, 2)
+        b.store(marker, b.gep(args, [I64(1)]))
+        missing = b.append_basic_block("keys.missing")
+        for i, key in enumerate(keys):
+            b.store(obj_const(b, key), args)
+            value = b.call(g.mb.c_function("PyObject_Vectorcall"), [get, b.bitcast(args, PTR), I64(2),
+                                                                      L.Constant(PTR, None)])
+            _drop_and_branch(g, is_null(b, value), [get, marker, values], error)
+            _drop_and_branch(g, b.icmp_unsigned("==", value, marker), [value], missing)
+            store_field(b, values, abi.TUPLE_ITEMS + abi.POINTER_SIZE * i, value)
+        for o in (get, marker):
+            decref(g.mb, b, o, nullable=False)
+        found = b.block
+        b.position_at_end(missing)
+        for o in (get, marker, values):
+            decref(g.mb, b, o, nullable=False)
+        b.branch(no_match)
+        b.position_at_end(found)
+        return values
+
+    dict_path, other_path, joined = (b.append_basic_block(n) for n in ("keys.dict", "keys.other", "keys.done"))
+    b.cbranch(g._type_is(subject, dict), dict_path, other_path)
+    results = []
+    for block, build in ((dict_path, exact_dict), (other_path, with_get)):
+        b.position_at_end(block)
+        results.append((_matched_or_none(g, build), b.block))
+        b.branch(joined)
+    b.position_at_end(joined)
+    result = b.phi(OBJ)
+    for value, block in results:
+        result.add_incoming(value, block)
+    return result
+
+
 @lower("del_attr")
 def _del_attr(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b
@@ -2191,6 +2352,27 @@ def _del_attr(g: VersionCodegen, op: ir.Op) -> None:
     r = b.call(g.mb.c_function("PyObject_SetAttr"), [g.v(op.args[0]), obj_const(b, op.attrs["name"]),
                                                       L.Constant(OBJ, None)])
     g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+
+
+@lower("dict_update")
+def _dict_update(g: VersionCodegen, op: ir.Op) -> None:
+    """As DICT_UPDATE: an AttributeError (no keys()) becomes its TypeError."""
+    b = g.b
+    dict_, update = (g.v(a) for a in op.args)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    failed, not_mapping = b.append_basic_block("update.failed"), b.append_basic_block("update.not_mapping")
+    done = b.append_basic_block("update.done")
+    r = b.call(g.mb.c_function("PyDict_Update"), [dict_, update])
+    b.cbranch(b.icmp_signed("<", r, I32(0)), failed, done)
+    b.position_at_end(failed)
+    attribute_error = b.call(g.mb.c_function("PyErr_ExceptionMatches"), [obj_const(b, AttributeError)])
+    b.cbranch(b.icmp_signed("!=", attribute_error, I32(0)), not_mapping, g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.position_at_end(not_mapping)
+    message = b.bitcast(g.mb.cstring("'%.200s' object is not a mapping"), PTR)
+    type_name = load_field(b, load_field(b, update, abi.OB_TYPE, PTR), abi.TYPE_NAME, PTR)
+    b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), message, type_name])
+    b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.position_at_end(done)
 
 
 @lower("dict_merge")

@@ -97,12 +97,21 @@ OPS: dict[str, OpDef] = {
     # attribute cache says it is, else generic (and fill the cache)
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
     "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
+    # the __slots__ entry at byte offset attrs["offset"] of the owner (its
+    # class guarded); load: AttributeError, as the interpreter words it, when unset
+    "load_slot": OpDef("obj", owns=True, error=True, native=True),
+    "store_slot": OpDef(None, native=True),  # args: owner, value
     "del_attr": OpDef(None, error=True, generic=1),  # del args[0].<attrs name>
     "lookup_attr": OpDef("obj", owns=True, error=True, generic=1),  # args[0].<attrs name>, NULL if no such attribute
+    # PyDict_Update(args[0], args[1]), its AttributeError made the TypeError "... is not a mapping"
+    "dict_update": OpDef(None, error=True, generic=1),
     "dict_merge": OpDef(None, error=True, generic=1),  # args: callable, keywords dict, dict merged in (DICT_MERGE)
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "str_eq": OpDef("i1", native=True),  # two exact str objects are equal
+    # pattern matching: a tuple of the values matched, or None
+    "match_class": OpDef("obj", owns=True, error=True, generic=1),  # isinstance(args[0], cls), attrs names
+    "match_keys": OpDef("obj", owns=True, error=True, generic=1),  # args[0].get(k) for each of attrs keys
     "type_flag": OpDef("i1", native=True),  # type(args[0]) has the tp_flags bit attrs["flag"]
     # cells (variables shared with nested functions)
     "make_cell": OpDef("obj", owns=True, error=True, only_memory_error=True),  # a cell holding args[0] (or empty)

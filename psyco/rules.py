@@ -749,10 +749,27 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
         s.keepalive.append(ins.argval)
-        value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval)
+        offset = _slot_offset(s, owner, ins.argval)  # type: ignore[arg-type]
+        if offset is not None:
+            value = s.emit("load_slot", [s.box(owner)], "error", name=ins.argval, offset=offset)
+        else:
+            value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval)
         sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
         attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
     s.push(attr)
+
+
+def _slot_offset(s: Specializer, owner: AV, name: str) -> int | None:
+    """Where instances keep the __slots__ entry `name`, when `owner`'s
+    exact class is known and has one (guarded: the class may change)."""
+    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    found = abi.slot_attribute(cls, name) if cls is not None and not s.generalized("attribute lookup") else None
+    if found is None:
+        return None
+    tag, offset = found
+    s.keepalive.append(cls)
+    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="attribute lookup")
+    return offset
 
 
 # Types a sample may suggest for a value (checked by a guard): builtin
@@ -946,7 +963,11 @@ def delete_attr(s: Specializer, ins: Instruction) -> None:
 def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
     s.keepalive.append(ins.argval)
-    s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval)
+    offset = _slot_offset(s, owner, ins.argval)  # type: ignore[arg-type]
+    if offset is not None:
+        s.emit("store_slot", [s.box(owner), s.box(value)], offset=offset)
+    else:
+        s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval)
 
 
 @rule("BUILD_LIST")
@@ -1020,14 +1041,9 @@ def list_extend(s: Specializer, ins: Instruction) -> None:
 
 @rule("DICT_UPDATE")
 def dict_update(s: Specializer, ins: Instruction) -> None:
-    """{**a, ...} with a dict `a` (anything else: the interpreter, for its
-    error message)."""
-    update = s.state.stack[-1]
-    if _exact_type(update) is not dict:
-        s.deopt_here("dict update with another type")
-        return
-    s.pop()
-    capi(s, "PyDict_Update", [s.box(s.state.stack[-ins.arg]), update.leaves[0]], "i32")  # type: ignore[operator]
+    """{**a, ...} (also a mapping pattern's **rest)."""
+    update = s.box(s.pop())
+    s.emit("dict_update", [s.box(s.state.stack[-ins.arg]), update], "error")  # type: ignore[operator]
 
 
 @rule("DICT_MERGE")
@@ -1108,6 +1124,71 @@ def match_kind(s: Specializer, ins: Instruction) -> None:
         s.push(AV(Const(bool(cls.__flags__ & flag))))
     else:
         push_bool(s, s.emit("type_flag", [s.box(subject)], flag=flag))
+
+
+def _class_pattern(cls: object, keywords: tuple, nargs: int) -> tuple[int, tuple[str, ...], bool] | None:
+    """What MATCH_CLASS reads for `case cls(<nargs>, **keywords)`, decided
+    when compiling: (cls's version tag, the attribute names in order,
+    whether the subject itself is the one positional value), or None when
+    the interpreter should decide (another metaclass, a TypeError to
+    raise, no version tag)."""
+    if type(cls) is not type or not abi.version_tag(cls):  # type: ignore[arg-type]
+        return None
+    names: tuple = ()
+    match_self = False
+    if nargs:
+        found = [k.__dict__["__match_args__"] for k in cls.__mro__ if "__match_args__" in k.__dict__]  # type: ignore[attr-defined]
+        if found and type(found[0]) is not tuple:
+            return None
+        match_self = not found and bool(cls.__flags__ & abi.TPFLAGS_MATCH_SELF)  # type: ignore[attr-defined]
+        allowed = 1 if match_self else len(found[0]) if found else 0
+        if allowed < nargs:
+            return None
+        names = () if match_self else found[0][:nargs]
+    names += keywords
+    if any(type(n) is not str for n in names) or len(set(names)) != len(names):
+        return None
+    return abi.version_tag(cls), names, match_self  # type: ignore[arg-type]
+
+
+@rule("MATCH_CLASS")
+def match_class(s: Specializer, ins: Instruction) -> None:
+    """`case cls(...)`: isinstance, then the attributes as a tuple (None
+    when one is missing), for a class known when compiling (guarded)."""
+    cls, keywords = s.state.stack[-2].kind, s.state.stack[-1].kind
+    plan = (_class_pattern(cls.value, keywords.value, ins.arg)  # type: ignore[arg-type]
+            if isinstance(cls, Const) and isinstance(keywords, Const) else None)
+    if plan is None or s.generalized("class changed"):
+        s.deopt_here("class pattern")
+        return
+    tag, names, match_self = plan
+    s.popn(2)
+    subject = s.box(s.pop())
+    s.keepalive.extend((cls.value, names))  # type: ignore[attr-defined]
+    s.emit("guard_type_version", [], "deopt", cls=cls.value, tag=tag, reason="class changed")  # type: ignore[attr-defined]
+    push_object(s, s.emit("match_class", [subject], "error", cls=cls.value,  # type: ignore[arg-type,attr-defined]
+                          names=names, match_self=match_self))
+
+
+# Keys whose hash and equality run no code of the program: duplicates
+# among them are found when compiling.
+PLAIN_KEY_TYPES = (str, int, bool, bytes, type(None))
+
+
+@rule("MATCH_KEYS")
+def match_keys(s: Specializer, ins: Instruction) -> None:
+    """`case {k: ...}` with constant keys: their values as a tuple, or None
+    when one is missing (looked up with the subject's get(), inline for
+    exact dicts)."""
+    keys = s.state.stack[-1].kind
+    plain = (isinstance(keys, Const) and all(type(k) in PLAIN_KEY_TYPES for k in keys.value)  # type: ignore[attr-defined]
+             and len(set(keys.value)) == len(keys.value))  # type: ignore[attr-defined]
+    if not plain:
+        s.deopt_here("mapping pattern")
+        return
+    s.keepalive.append(keys.value)  # type: ignore[attr-defined]
+    subject = s.box(s.state.stack[-2])
+    push_object(s, s.emit("match_keys", [subject], "error", keys=keys.value))  # type: ignore[arg-type,attr-defined]
 
 
 @rule("GET_LEN")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import sys
 
 import pytest
 
@@ -414,3 +415,53 @@ def test_a_callee_with_loops_waits_for_real_arguments():
         assert "item type" in psyco.dump(total_sizes)
     finally:
         psyco.unbind(total_sizes)
+
+
+class SlottedChild(Slotted):
+    __slots__ = ("z",)
+
+
+class SlottedWithDict:
+    __slots__ = ("x", "y", "__dict__")
+
+
+def shift_slots(p, n):
+    for i in range(n):
+        p.x = p.x + i
+        p.y = p.x
+    return p.x, p.y
+
+
+def replace_slot(p, value):
+    p.x = value
+
+
+@pytest.mark.parametrize("cls", [Slotted, SlottedChild, SlottedWithDict])
+def test_slots_read_and_written_in_place(cls):
+    p = cls.__new__(cls)
+    p.x, p.y = 1, 2
+    assert same_compiled(shift_slots, p, 10)[0] == "returns"
+    assert "load_slot" in psyco.dump(shift_slots) and "store_slot" in psyco.dump(shift_slots)
+
+
+def test_slot_unset_or_replaced_on_the_class_after_compiling():
+    class Pair:
+        __slots__ = ("x", "y")
+
+    compiled = psyco.proxy(read_attributes)
+    p = Pair()
+    p.x, p.y = 1, 2
+    assert compiled(p) == (1, 2)
+    del p.y
+    same(read_attributes, p, compiled=compiled)  # the member descriptor's AttributeError
+    p.y = 3
+    Pair.x = property(lambda self: "from the property")
+    same(read_attributes, p, compiled=compiled)
+
+
+def test_slot_stores_release_the_old_value():
+    p, old = Slotted(0, 0), object()
+    p.x = old
+    before = sys.getrefcount(old)
+    psyco.proxy(replace_slot)(p, 1)
+    assert p.x == 1 and sys.getrefcount(old) == before - 1

@@ -3,6 +3,8 @@ for lists and tuples indexed by ints), with CPython's results and errors."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 
 import psyco
@@ -305,7 +307,18 @@ def merged(a, b):
 
 def test_dict_displays_with_unpacking():
     same_compiled(merged, {"x": 1, "k": 5}, {"y": 2})
-    same(merged, {"x": 1}, [1, 2])  # not a mapping: the interpreter's TypeError
+    same_compiled(merged, {"x": 1}, [1, 2])  # not a mapping: the interpreter's TypeError
+    same_compiled(merged, {"x": 1}, OrderedDict(z=3))
+
+
+class KeysRaisesAttributeError:
+    def keys(self):
+        raise AttributeError("inside keys()")
+
+
+def test_dict_update_errors():
+    outcome = same_compiled(merged, {}, KeysRaisesAttributeError())
+    assert outcome[1] is TypeError and "is not a mapping" in outcome[2]  # as CPython turns it
 
 
 def lookup_or_reason(d, k):

@@ -82,6 +82,7 @@ TPFLAGS_MANAGED_DICT = 1 << 4
 HEAPTYPE = 1 << 9
 TPFLAGS_SEQUENCE = 1 << 5  # matches sequence patterns
 TPFLAGS_MAPPING = 1 << 6  # matches mapping patterns
+TPFLAGS_MATCH_SELF = 1 << 22  # `case cls(x)` binds the subject itself (int, str, list, ...)
 TPFLAGS_TUPLE_SUBCLASS = 1 << 26
 TPFLAGS_BASE_EXC_SUBCLASS = 1 << 30
 TPFLAGS_TYPE_SUBCLASS = 1 << 31
@@ -100,6 +101,14 @@ DICTKEYS_LOG2_INDEX_BYTES = 9  # uint8
 DICTKEYS_NENTRIES = 24
 DICTKEYS_INDICES = 32  # then the entries, {key, value} for str-only keys
 DICTKEYS_ENTRY_SIZE = 16
+
+# __slots__: a member descriptor points at its PyMemberDef.
+MEMBER_DESCR_MEMBER = 40  # PyMemberDescrObject.d_member
+MEMBERDEF_TYPE = 8  # PyMemberDef.type (int)
+MEMBERDEF_OFFSET = 16  # PyMemberDef.offset (Py_ssize_t): where the instance keeps the value
+MEMBERDEF_FLAGS = 24  # PyMemberDef.flags (int)
+T_OBJECT_EX = 16  # the member type of a __slots__ entry: NULL when unset (AttributeError)
+MEMBER_READONLY = 1
 
 # PyMethodDef and the calling convention of the dispatcher builtin.
 METH_FASTCALL = 0x0080
@@ -219,6 +228,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PySequence_GetSlice": ("obj", ("obj", "i64", "i64")),
     "PySequence_List": ("obj", ("obj",)),
     "_PyObject_LookupAttr": ("i32", ("obj", "obj", "ptr")),
+    "PyObject_IsInstance": ("i32", ("obj", "obj")),
     "PyImport_ImportModuleLevelObject": ("obj", ("obj", "obj", "obj", "obj", "i32")),
     "_PyDict_MergeEx": ("i32", ("obj", "obj", "i32")),
     "PyErr_ExceptionMatches": ("i32", ("obj",)),
@@ -286,6 +296,7 @@ def _word(address: int, ctype: type = ctypes.c_void_p) -> int:
 _type_lookup = ctypes.pythonapi._PyType_Lookup
 _type_lookup.restype, _type_lookup.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.py_object]
 _GENERIC_GETATTR = ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.c_void_p).value
+_GENERIC_SETATTR = ctypes.cast(ctypes.pythonapi.PyObject_GenericSetAttr, ctypes.c_void_p).value
 
 
 def _shared_keys_entries(cls: type) -> int:
@@ -356,16 +367,40 @@ def instance_attribute_index(cls: type, name: str) -> int | None:
     return None
 
 
-def peek_attribute(obj: object, name: str) -> object | None:
-    """The instance attribute `name` of `obj` as its values array holds it,
-    read without running any code (no descriptor, no __getattr__, the
-    instance unchanged); None when it is not there."""
-    cls = type(obj)
-    if not cls.__flags__ & TPFLAGS_MANAGED_DICT:
+def slot_attribute(cls: type, name: str) -> tuple[int, int] | None:
+    """(type version tag, byte offset) when `name` on an instance of
+    exactly `cls` is a writable __slots__ entry kept at that offset, as
+    the interpreter's LOAD_ATTR_SLOT specialization assumes: generic
+    attribute access and a member descriptor found on the class."""
+    if (_word(id(cls) + TYPE_GETATTRO) != _GENERIC_GETATTR
+            or _word(id(cls) + TYPE_SETATTRO) != _GENERIC_SETATTR):
         return None
-    values = _word(id(obj) + OBJECT_VALUES)
-    index = instance_attribute_index(cls, name) if values else None
-    item = _word(values + 8 * index) if index is not None else 0
+    found = _type_lookup(cls, name)
+    tag = _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
+    if not found or not tag or type(ctypes.cast(found, ctypes.py_object).value) is not types.MemberDescriptorType:
+        return None
+    member = _word(found + MEMBER_DESCR_MEMBER)
+    if (_word(member + MEMBERDEF_TYPE, ctypes.c_int) != T_OBJECT_EX
+            or _word(member + MEMBERDEF_FLAGS, ctypes.c_int) & MEMBER_READONLY):
+        return None
+    return tag, _word(member + MEMBERDEF_OFFSET, ctypes.c_ssize_t)
+
+
+def peek_attribute(obj: object, name: str) -> object | None:
+    """The instance attribute `name` of `obj` as its values array or its
+    __slots__ entry holds it, read without running any code (no other
+    descriptor, no __getattr__, the instance unchanged); None when it is
+    not there."""
+    cls = type(obj)
+    slot = slot_attribute(cls, name)
+    if slot is not None:
+        item = _word(id(obj) + slot[1])
+    elif not cls.__flags__ & TPFLAGS_MANAGED_DICT:
+        return None
+    else:
+        values = _word(id(obj) + OBJECT_VALUES)
+        index = instance_attribute_index(cls, name) if values else None
+        item = _word(values + 8 * index) if index is not None else 0
     return ctypes.cast(item, ctypes.py_object).value if item else None
 
 
