@@ -22,9 +22,9 @@ import types
 from collections.abc import Callable
 
 import llvmlite.binding as llvm
-from llvmlite import ir as L
 
 from psyco import ir, kinds, resume
+from psyco import llvm_text as L
 from psyco.abi import current as abi
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
@@ -96,10 +96,13 @@ class Engine:
 
 # --- module-level helpers --------------------------------------------------------
 class ModuleBuilder:
-    """One LLVM module, with declarations made on first use."""
+    """One LLVM module, with declarations made on first use.
+    `inline_refcounts`: reference counts changed inline (fast code) or by
+    calls (less code to generate: for quick codegen)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, inline_refcounts: bool = True) -> None:
         self.module = L.Module(name=name)
+        self.inline_refcounts = inline_refcounts
         self.functions: dict[str, L.Function] = {}
         self._globals = 0
 
@@ -112,11 +115,9 @@ class ModuleBuilder:
             self.functions[name] = L.Function(self.module, fnty, name=name)
         return self.functions[name]
 
-    def intrinsic(self, name: str, types_: list[L.Type]) -> L.Function:
-        key = f"llvm.{name}.f64"
-        if key not in self.functions:
-            self.functions[key] = self.module.declare_intrinsic(f"llvm.{name}", types_)
-        return self.functions[key]
+    def intrinsic(self, name: str) -> L.Function:
+        """The LLVM intrinsic `name` of one double (sqrt, floor, ...)."""
+        return self.declare(f"llvm.{name}.f64", L.FunctionType(F64, [F64]))
 
     def declare(self, name: str, fnty: L.FunctionType) -> L.Function:
         if name not in self.functions:
@@ -174,13 +175,21 @@ def store_field(b: L.IRBuilder, base: L.Value, offset: int, value: L.Value) -> N
     b.store(value, field_ptr(b, base, offset, value.type))
 
 
-def incref(b: L.IRBuilder, o: L.Value) -> None:
+def incref(mb: ModuleBuilder, b: L.IRBuilder, o: L.Value) -> None:
+    """Py_INCREF: inline, or a call in modules made for quick codegen."""
+    if not mb.inline_refcounts:
+        b.call(mb.c_function("Py_IncRef"), [o])
+        return
     p = field_ptr(b, o, abi.OB_REFCNT, I64)
     b.store(b.add(b.load(p), I64(1)), p)
 
 
 def decref(mb: ModuleBuilder, b: L.IRBuilder, o: L.Value, nullable: bool = True) -> None:
-    """Py_XDECREF, inline; _Py_Dealloc when the count reaches zero."""
+    """Py_XDECREF: inline (_Py_Dealloc when the count reaches zero), or a
+    call in modules made for quick codegen."""
+    if not mb.inline_refcounts:
+        b.call(mb.c_function("Py_DecRef"), [o])
+        return
     done = b.append_basic_block("decref.done")
     if nullable:
         live = b.append_basic_block("decref.live")
@@ -271,8 +280,8 @@ def is_exception_class(b: L.IRBuilder, o: L.Value) -> L.Value:
 def restore_exception(mb: ModuleBuilder, b: L.IRBuilder, value: L.Value) -> None:
     """Raise the exception instance `value` again, with its traceback."""
     exc_type = load_field(b, value, abi.OB_TYPE, OBJ)
-    incref(b, exc_type)
-    incref(b, value)
+    incref(mb, b, exc_type)
+    incref(mb, b, value)
     traceback = b.call(mb.c_function("PyException_GetTraceback"), [value])
     b.call(mb.c_function("PyErr_Restore"), [exc_type, value, traceback])
 
@@ -293,7 +302,7 @@ class SupportCodegen:
     (traceback entry) and deoptimizing (rebuilding the interpreter frame)."""
 
     def __init__(self) -> None:
-        self.mb = ModuleBuilder("psyco_support")
+        self.mb = ModuleBuilder("psyco_support", inline_refcounts=False)
 
     def build(self) -> L.Module:
         for name in SUPPORT_SIGNATURES:
@@ -348,7 +357,7 @@ class SupportCodegen:
         after = b.append_basic_block("tb.moved")
         b.cbranch(is_null(b, rest), after, non_null)
         b.position_at_end(non_null)
-        incref(b, rest)
+        incref(self.mb, b, rest)
         b.branch(after)
         b.position_at_end(after)
         decref(self.mb, b, tb, nullable=False)
@@ -676,7 +685,7 @@ class SupportCodegen:
         b.position_at_end(not_class)
         b.cbranch(is_exception_instance(b, exc), instance, bad)
         b.position_at_end(instance)
-        incref(b, exc)
+        incref(self.mb, b, exc)
         b.store(exc, slot)
         b.branch(done)
         b.position_at_end(bad)
@@ -787,7 +796,7 @@ class SupportCodegen:
         # runs, the interpreter would make a second frame object pointing
         # into this one's data (and outliving it) for tracebacks and
         # sys._getframe().  The link is a counted reference, undone after.
-        incref(b, frame)
+        incref(self.mb, b, frame)
         store_field(b, iframe, abi.IFRAME_FRAME_OBJ, frame)
         result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
         store_field(b, iframe, abi.IFRAME_FRAME_OBJ, L.Constant(OBJ, None))
@@ -819,7 +828,7 @@ class VersionCodegen:
 
     def __init__(self, fn: ir.Function, code: types.CodeType, globals_: dict, entry_kinds: tuple,
                  return_kind: kinds.Kind, names: tuple[str, str], callee_names: dict[int, str],
-                 calls_address: int, trampoline: types.CodeType) -> None:
+                 calls_address: int, trampoline: types.CodeType, optimize: bool = True) -> None:
         self.calls_address = calls_address
         self.trampoline = trampoline
         self.fn = fn
@@ -829,7 +838,7 @@ class VersionCodegen:
         self.return_kind = return_kind
         self.body_name, self.entry_name = names
         self.callee_names = callee_names
-        self.mb = ModuleBuilder(self.body_name)
+        self.mb = ModuleBuilder(self.body_name, inline_refcounts=optimize)
         self.values: dict[int, L.Value] = {}
         self.blocks: dict[int, L.Block] = {}
         self.keep: list[object] = []  # objects whose addresses the code embeds
@@ -927,10 +936,8 @@ class VersionCodegen:
     def alloca(self, ty: L.Type, count: int = 1) -> L.Value:
         """Stack memory in the function's first block (allocas elsewhere
         would grow the stack on every loop iteration)."""
-        entry = self.b.function.entry_basic_block
-        b = L.IRBuilder(entry)
-        if entry.instructions:
-            b.position_before(entry.instructions[0])
+        b = L.IRBuilder()
+        b.position_at_start(self.b.function.entry_basic_block)
         return b.alloca(ty, count) if count > 1 else b.alloca(ty)
 
     def v(self, value: ir.Value) -> L.Value:
@@ -1123,7 +1130,7 @@ class VersionCodegen:
             o = b.select(value, obj_const(b, True), obj_const(b, False))
         else:
             o = value
-        incref(b, o)
+        incref(self.mb, b, o)
         return o
 
     def _tuple_of(self, items: list[L.Value]) -> L.Value:
@@ -1279,7 +1286,7 @@ class VersionCodegen:
         b = self.b
         if isinstance(kind, kinds.Const):
             o = obj_const(b, kind.value)
-            incref(b, o)
+            incref(self.mb, b, o)
             return o
         if kind.is_object():
             return value
@@ -1456,7 +1463,7 @@ def _fneg(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 def _call_math(g: VersionCodegen, name: str, args: list[L.Value]) -> L.Value:
     if name in INTRINSICS:
-        return g.b.call(g.mb.intrinsic(name, [F64]), args)
+        return g.b.call(g.mb.intrinsic(name), args)
     return g.b.call(g.mb.c_function(name), args)
 
 
@@ -1472,7 +1479,7 @@ def _math(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("fround_even")
 def _fround_even(g: VersionCodegen, op: ir.Op) -> L.Value:
-    return g.b.call(g.mb.intrinsic("roundeven", [F64]), [g.v(op.args[0])])
+    return g.b.call(g.mb.intrinsic("roundeven"), [g.v(op.args[0])])
 
 
 def _copysign(g: VersionCodegen, magnitude: L.Value, sign: L.Value) -> L.Value:
@@ -1631,7 +1638,7 @@ def _load_global(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.position_at_end(fail)
     g._error(op.exit)  # type: ignore[arg-type]
     b.position_at_end(found)
-    incref(b, value)
+    incref(g.mb, b, value)
     return value
 
 
@@ -1655,7 +1662,7 @@ def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
     fn = g.mb.c_function(op.attrs["name"])
     args = [g.v(a) for a in op.args]
     # int constants are i64 in the IR; C parameters may be narrower
-    params = fn.function_type.args
+    params = fn.ftype.args
     args = [b.trunc(a, t) if a.type != t and isinstance(t, L.IntType) else a for a, t in zip(args, params)]
     r = b.call(fn, args)
     failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, L.Constant(r.type, 0))
@@ -1704,7 +1711,7 @@ def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
 def _build_tuple(g: VersionCodegen, op: ir.Op) -> L.Value:
     items = [g.v(a) for a in op.args]
     for item in items:
-        incref(g.b, item)  # the tuple steals; ops borrow their operands
+        incref(g.mb, g.b, item)  # the tuple steals; ops borrow their operands
     t = g._tuple_of(items)
     g.fail_branch(is_null(g.b, t), op.exit, deopt=False)  # type: ignore[arg-type]
     return t
@@ -1718,7 +1725,7 @@ def _build_list(g: VersionCodegen, op: ir.Op) -> L.Value:
     items = b.bitcast(load_field(b, lst, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
     for i, a in enumerate(op.args):
         item = g.v(a)
-        incref(b, item)  # the list steals; ops borrow their operands
+        incref(g.mb, b, item)  # the list steals; ops borrow their operands
         b.store(item, b.gep(items, [I64(i)]))
     return lst
 
@@ -1781,7 +1788,7 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         def load() -> L.Value:
             slot = _sequence_slot(g, seq, index, tp, op.exit, f"{tp.__name__} index out of range")  # type: ignore[arg-type]
             value = b.load(slot)
-            incref(b, value)
+            incref(g.mb, b, value)
             return value
         return load
 
@@ -1813,7 +1820,7 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         code = b.zext(b.load(b.gep(field_ptr(b, seq, abi.UNICODE_ASCII_DATA, I8), [at])), I64)
         table = b.bitcast(field_ptr(b, obj_const(b, ASCII_CHARACTERS), abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
         char = b.load(b.gep(table, [code]))
-        incref(b, char)
+        incref(g.mb, b, char)
         from_fast = b.block
         b.branch(done)
         b.position_at_end(slow)
@@ -1846,7 +1853,7 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
     def store() -> None:
         slot = _sequence_slot(g, seq, index, list, op.exit, "list assignment index out of range")  # type: ignore[arg-type]
         old = b.load(slot)
-        incref(b, value)
+        incref(g.mb, b, value)
         b.store(value, slot)
         decref(g.mb, b, old, nullable=False)
 
@@ -1950,7 +1957,7 @@ def _seq_next(g: VersionCodegen, op: ir.Op) -> L.Value:
     else:
         items = b.bitcast(field_ptr(b, seq, abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
     item = b.load(b.gep(items, [index]))
-    incref(b, item)
+    incref(g.mb, b, item)
     b.branch(done)
     b.position_at_end(done)
     result = b.phi(OBJ)
@@ -1970,7 +1977,7 @@ def _dict_get(g: VersionCodegen, op: ir.Op) -> L.Value:
                                               L.Constant(OBJ, None)))
     g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
     value = b.select(missing, default, found)
-    incref(b, value)
+    incref(g.mb, b, value)
     return value
 
 
@@ -1995,13 +2002,13 @@ def _dict_getitem(g: VersionCodegen, op: ir.Op) -> L.Value:
     made = b.append_basic_block("dict.args")
     b.cbranch(is_null(b, args), g.exit_block(op.exit, deopt=False), made)  # type: ignore[arg-type]
     b.position_at_end(made)
-    incref(b, key)
+    incref(g.mb, b, key)
     store_field(b, args, abi.TUPLE_ITEMS, key)
     b.call(g.mb.c_function("PyErr_SetObject"), [obj_const(b, KeyError), args])
     decref(g.mb, b, args, nullable=False)
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)
-    incref(b, found)
+    incref(g.mb, b, found)
     return found
 
 
@@ -2025,7 +2032,7 @@ def _load_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
     value = b.load(_cached_values(g, owner, cache, slow)[0])
     b.cbranch(is_null(b, value), slow, present)
     b.position_at_end(present)
-    incref(b, value)
+    incref(g.mb, b, value)
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
@@ -2052,7 +2059,7 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
                                                                       "attr.done"))
     slot, values, index = _cached_values(g, owner, cache, slow)
     old = b.load(slot)
-    incref(b, value)
+    incref(g.mb, b, value)
     b.store(value, slot)
     b.cbranch(is_null(b, old), first, replace)
     b.position_at_end(first)
@@ -2083,7 +2090,7 @@ def _load_slot(g: VersionCodegen, op: ir.Op) -> L.Value:
     present, unset, done = (b.append_basic_block(n) for n in ("slot.present", "slot.unset", "slot.done"))
     b.cbranch(is_null(b, value), unset, present)
     b.position_at_end(present)
-    incref(b, value)
+    incref(g.mb, b, value)
     b.branch(done)
     b.position_at_end(unset)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
@@ -2105,7 +2112,7 @@ def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
     owner, value = g.v(op.args[0]), g.v(op.args[1])
     slot = field_ptr(b, owner, op.attrs["offset"], OBJ)
     old = b.load(slot)
-    incref(b, value)
+    incref(g.mb, b, value)
     b.store(value, slot)
     decref(g.mb, b, old, nullable=True)
 
@@ -2113,7 +2120,7 @@ def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
 @lower("tuple_item")
 def _tuple_item(g: VersionCodegen, op: ir.Op) -> L.Value:
     item = load_field(g.b, g.v(op.args[0]), abi.TUPLE_ITEMS + abi.POINTER_SIZE * op.attrs["index"], OBJ)
-    incref(g.b, item)
+    incref(g.mb, g.b, item)
     return item
 
 
@@ -2243,7 +2250,7 @@ def _matched_or_none(g: VersionCodegen, build: Callable[[L.Block], L.Value]) -> 
     b.branch(done)
     b.position_at_end(no_match)
     none = obj_const(b, None)
-    incref(b, none)
+    incref(g.mb, b, none)
     b.branch(done)
     b.position_at_end(done)
     result = b.phi(OBJ)
@@ -2269,7 +2276,7 @@ def _match_class(g: VersionCodegen, op: ir.Op) -> L.Value:
         values = b.call(g.mb.c_function("PyTuple_New"), [I64(len(names) + match_self)])
         g.fail_branch(is_null(b, values), op.exit, deopt=False)  # type: ignore[arg-type]
         if match_self:
-            incref(b, subject)
+            incref(g.mb, b, subject)
             store_field(b, values, abi.TUPLE_ITEMS, subject)
         slot = g.alloca(OBJ)
         for i, name in enumerate(names, match_self):
@@ -2300,7 +2307,7 @@ def _match_keys(g: VersionCodegen, op: ir.Op) -> L.Value:
             failed = b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
             _drop_and_branch(g, b.and_(is_null(b, value), failed), [values], error)
             _drop_and_branch(g, is_null(b, value), [values], no_match)
-            incref(b, value)
+            incref(g.mb, b, value)
             store_field(b, values, abi.TUPLE_ITEMS + abi.POINTER_SIZE * i, value)
         return values
 
@@ -2441,7 +2448,7 @@ def _cell_get(g: VersionCodegen, op: ir.Op) -> L.Value:
         b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, exc), message])
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)
-    incref(b, content)
+    incref(g.mb, b, content)
     return content
 
 
@@ -2452,7 +2459,7 @@ def _cell_set(g: VersionCodegen, op: ir.Op) -> None:
     replaced = b.load(slot)
     if len(op.args) > 1:
         value = g.v(op.args[1])
-        incref(b, value)
+        incref(g.mb, b, value)
     else:  # emptied (del)
         value = L.Constant(OBJ, None)
     b.store(value, slot)
@@ -2470,10 +2477,10 @@ def _push_exc_info(g: VersionCodegen, op: ir.Op) -> L.Value:
     slot = handled_exception_slot(b, g.tstate)
     previous = b.load(slot)
     result = b.select(is_null(b, previous), obj_const(b, None), previous)
-    incref(b, result)
+    incref(g.mb, b, result)
     decref(g.mb, b, previous)  # the stack now holds it, as `result`
     value = g.v(op.args[0])
-    incref(b, value)
+    incref(g.mb, b, value)
     b.store(value, slot)
     return result
 
@@ -2484,7 +2491,7 @@ def _pop_except(g: VersionCodegen, op: ir.Op) -> None:
     slot = handled_exception_slot(b, g.tstate)
     replaced = b.load(slot)
     value = g.v(op.args[0])
-    incref(b, value)
+    incref(g.mb, b, value)
     b.store(value, slot)
     decref(g.mb, b, replaced)
 
@@ -2538,7 +2545,7 @@ def _lookup_special(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("incref")
 def _incref(g: VersionCodegen, op: ir.Op) -> None:
-    incref(g.b, g.v(op.args[0]))
+    incref(g.mb, g.b, g.v(op.args[0]))
 
 
 @lower("decref")

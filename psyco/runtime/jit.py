@@ -382,12 +382,13 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         e.counter = (base + 8 * i, HOT_EXIT_THRESHOLD, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
+    version.optimized = _worth_optimizing(result.fn, resolver)
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
         (body_name, entry_name), callee_names, ctypes.addressof(version.calls), entry.trampoline,
+        optimize=version.optimized,
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
-    version.optimized = _worth_optimizing(result.fn, resolver)
     engine.compile(codegen.build(), optimize=version.optimized)
     version.keepalive.extend(codegen.keep)
     version.entry_address = engine.address(entry_name)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from llvmlite import ir as L
-
+from psyco import llvm_text as L
 from psyco.abi import current as abi
 from psyco.backend import I8, I64, NO_MATCH, OBJ, PTR, Engine, ModuleBuilder, field_ptr, incref, is_null, load_field
 
@@ -120,7 +119,7 @@ def _build_dispatcher() -> int:
     attempt.add_incoming(I64(1), answered)
     b.cbranch(retry, head, give_up)
     b.position_at_end(give_up)
-    incref(b, sentinel)
+    incref(mb, b, sentinel)
     b.ret(sentinel)
     engine.compile(mb.module)
     return engine.address(name)

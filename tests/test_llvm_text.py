@@ -1,0 +1,76 @@
+"""The LLVM assembly the back end writes as text: what LLVM parses from it
+and what the machine code then does."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import struct
+
+import pytest
+
+from psyco import backend
+from psyco import llvm_text as L
+
+I8, I32, I64, F64 = L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
+PTR = I8.as_pointer()
+
+
+def compiled(module: L.Module, name: str, ctype: type) -> object:
+    engine = backend.Engine.get()
+    engine.compile(module, optimize=False)
+    return ctype(engine.address(name))
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 1.5, 0.1, math.inf, -math.inf, math.nan, 5e-324, 1.7976931348623157e308])
+def test_double_constants_are_exact(value):
+    name = backend.Engine.get().unique("double")
+    m = L.Module(name)
+    f = L.Function(m, L.FunctionType(F64, []), name)
+    L.IRBuilder(f.append_basic_block("start")).ret(F64(value))
+    got = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_double))()
+    assert struct.pack("<d", got) == struct.pack("<d", value)
+
+
+def test_strings_switches_phis_and_variadic_calls():
+    name = backend.Engine.get().unique("pick")
+    m = L.Module(name)
+    texts = [b'plain\0', b'quote " and \\ backslash\0', bytes(range(1, 40)) + b"\0"]
+    strings = []
+    for i, data in enumerate(texts):
+        g = L.GlobalVariable(m, L.ArrayType(I8, len(data)), f"s{i}")
+        g.linkage, g.global_constant = "internal", True
+        g.initializer = L.Constant(L.ArrayType(I8, len(data)), bytearray(data))
+        strings.append(g)
+    snprintf = L.Function(m, L.FunctionType(I32, [PTR, I64, PTR], var_arg=True), "snprintf")
+    f = L.Function(m, L.FunctionType(PTR, [I32, PTR]), name)
+    which, out = f.args
+    b = L.IRBuilder(f.append_basic_block("start"))
+    cases = [f.append_basic_block("case") for _ in strings]
+    done = f.append_basic_block("done")
+    sw = b.switch(which, cases[0])
+    for i, block in enumerate(cases):
+        sw.add_case(I32(i), block)
+    b.position_at_end(done)
+    chosen = b.phi(PTR, name="chosen")
+    for block, g in zip(cases, strings):
+        b.position_at_end(block)
+        chosen.add_incoming(b.bitcast(g, PTR), block)
+        b.branch(done)
+    b.position_at_end(done)
+    fmt = L.GlobalVariable(m, L.ArrayType(I8, 5), "fmt")
+    fmt.initializer = L.Constant(L.ArrayType(I8, 5), bytearray(b"<%s>\0"))
+    b.call(snprintf, [out, I64(100), b.bitcast(fmt, PTR), chosen])
+    b.ret(chosen)
+    run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int32, ctypes.c_char_p))
+    for i, data in enumerate(texts):
+        buffer = ctypes.create_string_buffer(100)
+        assert ctypes.string_at(run(i, buffer)) == data[:-1]
+        assert buffer.value == b"<" + data[:-1] + b">"
+
+
+def test_duplicate_globals_are_refused():
+    m = L.Module("dup")
+    L.Function(m, L.FunctionType(I64, []), "f")
+    with pytest.raises(NameError):
+        L.Function(m, L.FunctionType(I64, []), "f")
