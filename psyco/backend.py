@@ -870,6 +870,11 @@ class VersionCodegen:
             self.blocks[blk.id] = f.append_basic_block(f"b{blk.id}")
         b = L.IRBuilder(start)
         self.b = b
+        # Where sync_frame writes: the trampoline frame, or, in a direct call
+        # (no frame), a scratch area nobody reads; one store, no branch.
+        scratch = L.GlobalVariable(self.mb.module, L.ArrayType(I8, abi.IFRAME_LOCALSPLUS), name="no_frame")
+        scratch.linkage = "internal"
+        self.sync_target = b.select(is_null(b, self.frame), b.bitcast(scratch, PTR), self.frame)
         # Recursion is counted as the interpreter counts Python frames.
         rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         rem = b.load(rem_ptr)
@@ -922,16 +927,9 @@ class VersionCodegen:
         signal handlers): point the trampoline frame, if we have one, at
         instruction `pc`, so f_lineno, warnings and tracebacks taken from
         callees see the current line."""
-        b = self.b
-        have = b.append_basic_block("sync")
-        done = b.append_basic_block("synced")
-        b.cbranch(is_null(b, self.frame), done, have)
-        b.position_at_end(have)
         shift = abi.trampoline_shift(self.code)
         address = abi.address_of(self.trampoline) + abi.CODE_ADAPTIVE + abi.CODE_UNIT * (shift + pc)
-        store_field(b, self.frame, abi.IFRAME_PREV_INSTR, I64(address).inttoptr(PTR))
-        b.branch(done)
-        b.position_at_end(done)
+        store_field(self.b, self.sync_target, abi.IFRAME_PREV_INSTR, I64(address).inttoptr(PTR))
 
     def alloca(self, ty: L.Type, count: int = 1) -> L.Value:
         """Stack memory in the function's first block (allocas elsewhere
@@ -2550,7 +2548,7 @@ def _incref(g: VersionCodegen, op: ir.Op) -> None:
 
 @lower("decref")
 def _decref(g: VersionCodegen, op: ir.Op) -> None:
-    decref(g.mb, g.b, g.v(op.args[0]))
+    decref(g.mb, g.b, g.v(op.args[0]), nullable=ir.may_be_null(op.args[0]))
 
 
 assert set(LOWER) == set(ir.OPS), set(ir.OPS) ^ set(LOWER)

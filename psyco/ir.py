@@ -368,6 +368,18 @@ def work_profile(fn: Function) -> tuple[int, int]:
     return native, generic
 
 
+
+# Ops whose obj result may be NULL with no error (end of iteration, no such
+# attribute); the results of other ops, once their error exit is passed, are
+# real objects.
+MAY_BE_NULL = {"seq_next", "lookup_attr", "iter_next"}
+
+
+def may_be_null(value: Value) -> bool:
+    """Whether an obj value can be NULL (block parameters: not known)."""
+    return value.op is None or value.op.name in MAY_BE_NULL
+
+
 def result_type(op: Op) -> str | None:
     spec = OPS[op.name].result
     if spec == "arg0":
