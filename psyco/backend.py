@@ -1670,11 +1670,26 @@ def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("truth")
 def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """As the interpreter's conditional jumps: True and False without a
+    call, anything else through PyObject_IsTrue."""
     b = g.b
+    value = g.v(op.args[0])
+    is_true = b.icmp_unsigned("==", value, obj_const(b, True))
+    is_bool = b.or_(is_true, b.icmp_unsigned("==", value, obj_const(b, False)))
+    start, ask, done = b.block, b.append_basic_block("truth.ask"), b.append_basic_block("truth.done")
+    b.cbranch(is_bool, done, ask)
+    b.position_at_end(ask)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    r = b.call(g.mb.c_function("PyObject_IsTrue"), [g.v(op.args[0])])
+    r = b.call(g.mb.c_function("PyObject_IsTrue"), [value])
     g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
-    return b.icmp_signed("!=", r, I32(0))
+    answered = b.icmp_signed("!=", r, I32(0))
+    ask_end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(I1)
+    result.add_incoming(is_true, start)
+    result.add_incoming(answered, ask_end)
+    return result
 
 
 def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value, args: list[L.Value]) -> L.Value:

@@ -276,7 +276,9 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
     def unboxed(x: AV) -> AV:
         if category(x):
             return x
-        return AV(kind, (s.emit(want, [x.leaves[0]], "deopt", reason="operand kind"),))  # type: ignore[arg-type]
+        number = AV(kind, (s.emit(want, [x.leaves[0]], "deopt", reason="operand kind"),))  # type: ignore[arg-type]
+        s.substitute(x, number)  # a local holding it is that number too
+        return number
     return unboxed(a), unboxed(b)
 
 
@@ -374,6 +376,8 @@ PY_COMPARE = {
 def compare_op(s: Specializer, ins: Instruction) -> None:
     pred = CMP_OPS[ins.arg]  # type: ignore[index]
     b, a = s.pop(), s.pop()
+    if pred not in ("==", "!="):  # objects ordered against numbers are most often numbers
+        a, b = speculate_numbers(s, pred, a, b)
     ca, cb = category(a), category(b)
     if isinstance(a.kind, Const) and isinstance(b.kind, Const) and ca and cb:
         s.push(AV(Const(PY_COMPARE[pred](a.kind.value, b.kind.value))))
@@ -409,6 +413,9 @@ def is_op(s: Specializer, ins: Instruction) -> None:
     numeric = category(a) and not isinstance(ka, Const)
     if numeric and isinstance(kb, Const) and kb.value is None:
         s.push(AV(Const(negate)))  # a number is never None
+        return
+    if a.kind == b.kind and a.leaves == b.leaves and not isinstance(ka, Const):
+        s.push(AV(Const(not negate)))  # one value in two places: one object in CPython
         return
     x, y = s.box(a), s.box(b)
     same = s.emit("icmp", [x, y], pred="!=" if negate else "==")

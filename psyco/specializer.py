@@ -43,6 +43,19 @@ class AV:
         return f"{self.kind}" + (f"<{', '.join(map(str, self.leaves))}>" if self.leaves else "")
 
 
+UNBOXING_OPS = {"unbox_int", "unbox_float", "unbox_bool"}
+
+
+def unboxed_from(av: AV) -> ir.Value | None:
+    """The object a number was unboxed from, if it was: boxing the number
+    again gives back that object, so `is` and id() see what CPython sees."""
+    if av.kind in (kinds.INT, kinds.FLOAT, kinds.BOOL):
+        op = av.leaves[0].op
+        if op is not None and op.name in UNBOXING_OPS:
+            return op.args[0]
+    return None
+
+
 @dataclass
 class State:
     locals: list[AV]
@@ -253,7 +266,16 @@ class Specializer:
             return ir.Materializer("seq_iter", list(av.leaves))
         if isinstance(k, kinds.MethodRef):
             return ir.Materializer("method", list(av.leaves), const=k.name)
-        return ir.Materializer("value", list(av.leaves))
+        origin = unboxed_from(av)
+        return ir.Materializer("value", [origin] if origin is not None else list(av.leaves))
+
+    def substitute(self, old: AV, new: AV) -> None:
+        """A guard proved what the object of `old` is: every slot holding
+        that same object now holds `new` (its unboxed form)."""
+        for slots in (self.state.locals, self.state.stack):
+            for i, av in enumerate(slots):
+                if av.kind == old.kind and av.leaves == old.leaves:
+                    slots[i] = new
 
     def deopt_here(self, reason: str) -> None:
         """End the block: the interpreter continues at this instruction."""
@@ -384,6 +406,9 @@ class Specializer:
         k = av.kind
         if isinstance(k, kinds.Const):
             return self.const(k.value) if not isinstance(k.value, (bool, int, float)) else self._const_obj(k.value)
+        origin = unboxed_from(av)
+        if origin is not None:
+            return origin
         if k == kinds.INT:
             return self.emit("box_int", list(av.leaves), "error")  # type: ignore[return-value]
         if k == kinds.FLOAT:

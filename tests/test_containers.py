@@ -333,3 +333,41 @@ def test_exact_dict_indexing():
         same_compiled(lookup_or_reason, {"a": 1, 5: [1]}, key)
     same(lookup_or_reason, {"a": 1}, [1])  # unhashable: the TypeError
     assert "dict_getitem" in psyco.dump(psyco.proxy(lookup_or_reason))
+
+
+def reverse_prefix(items):
+    """fannkuch's inner loop: bounds read from the list are compared and
+    decremented as ints once guessed (no generic comparison left)."""
+    k = items[0]
+    i, j = 0, k
+    while i < j:
+        items[i], items[j] = items[j], items[i]
+        i += 1
+        j -= 1
+    return items
+
+
+def test_items_ordered_against_ints_are_unboxed_everywhere():
+    same_compiled(reverse_prefix, [5, 1, 2, 3, 4, 0, 9])
+    text = psyco.dump(psyco.proxy(reverse_prefix))
+    assert "PyObject_RichCompare" not in text and "PyObject_GetItem" not in text
+    same(reverse_prefix, [2.5, 1, 2])  # not an int: the guess fails, the interpreter finishes
+
+
+class Holder:
+    def __init__(self, value):
+        self.value = value
+
+
+def aliases(a, holder):
+    b = a
+    first = a is b
+    v = holder.value
+    positive = v + 1 > 0  # v is unboxed here
+    return first, positive, v is holder.value, id(v) == id(holder.value), [v][0] is holder.value
+
+
+def test_identity_of_numbers_psyco_unboxed():
+    assert same_compiled(aliases, 12345678901, Holder(10**12))[2] == (True, True, True, True, True)
+    for a, value in ((2.5, 1.5), (7, 3)):
+        same(aliases, a, Holder(value))
