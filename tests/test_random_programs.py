@@ -70,3 +70,47 @@ def test_random_program(seed):
         got = outcome(compiled, *args)
         assert got == expected, f"{args}\n{source}"
     assert calls_compiled(compiled) > 0, source
+
+
+# Lists whose items are read, compared, changed and swapped: items are
+# objects psyco guesses to be numbers (a guard checks each guess).  (`is`
+# between large numbers is left out: psyco may box an unboxed number anew,
+# see the README's limitations.)
+LIST_STATEMENTS = [
+    "k = xs[i % len(xs)]",
+    "if k {cmp} {name}:\n            t += 1",
+    "xs[(i * 3) % len(xs)] = {expr}",
+    "xs[i % len(xs)], xs[0] = xs[0], xs[i % len(xs)]",
+    "j = k\n        while j {cmp} {name} and t < 40:\n            j = j - 1 if j > 0 else j + 1\n            t += 1",
+    "{name} = k {op} {expr}",
+]
+LIST_ITEMS = [0, 1, -3, 7, 2**63 - 1, -(2**63), 2**64, 0.5, -2.5, True, False]
+
+
+def list_program(rng: random.Random, name: str) -> str:
+    names = ["a", "b", "k", "t"]
+    lines = [f"def {name}(xs, a, b):", "    t = 0", "    k = a", f"    for i in range({rng.randint(3, 12)}):"]
+    for _ in range(rng.randint(2, 5)):
+        template = rng.choice(LIST_STATEMENTS)
+        lines.append("        " + template.format(
+            cmp=rng.choice(COMPARISONS[:2] + COMPARISONS[4:]), name=rng.choice(names),
+            op=rng.choice(["+", "-", "*", "//", "%"]), expr=expression(rng, 2, names + ["i"])))
+    lines.append("    return t, k, xs")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_list_program(seed):
+    rng = random.Random(1000 + seed)
+    source = list_program(rng, f"listy_{seed}")
+    namespace: dict = {}
+    exec(compile(source, f"<generated {seed}>", "exec"), namespace)
+    f = namespace[f"listy_{seed}"]
+    compiled = psyco.proxy(f)
+    for _ in range(6):
+        items = [rng.choice(LIST_ITEMS) for _ in range(rng.randint(1, 6))]
+        a, b = rng.choice(INPUTS), rng.choice(INPUTS)
+        expected = outcome(f, list(items), a, b)
+        got = outcome(compiled, list(items), a, b)
+        assert got == expected, f"{items, a, b}\n{source}"
+    assert calls_compiled(compiled) > 0, source
