@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
-from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const
+from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
 from psyco.specializer import AV, Specializer, State, split_tuple
 
 if TYPE_CHECKING:
@@ -762,7 +762,11 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
         else:
             value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval)
         sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
-        attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
+        hint = _attribute_hint(s, owner, ins.argval) if sample is None else None  # type: ignore[arg-type]
+        if hint is not None:
+            attr = unboxed_guess(s, value, hint, "attribute type")  # type: ignore[arg-type]
+        else:
+            attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
     s.push(attr)
 
 
@@ -792,6 +796,37 @@ def _suggested_type(sample: object) -> type | None:
     return cls if cls in SAMPLED_TYPES or (cls.__flags__ & abi.HEAPTYPE and type(cls) is type) else None
 
 
+def unboxed_guess(s: Specializer, value: ir.Value, kind: Kind, reason: str) -> AV:
+    """`value`, just produced by the current instruction, unboxed as a
+    number of `kind` behind a guard (resuming after the instruction when it
+    fails), unless the guess kept failing here."""
+    if s.generalized(reason):
+        return AV(OBJECT, (value,))
+    return AV(kind, (s.emit(UNBOX[kind], [value], "deopt_after", reason=reason),))  # type: ignore[arg-type]
+
+
+def _attribute_hint(s: Specializer, owner: AV, name: str) -> Kind | None:
+    """The number kind compiled code stored into `name` of instances of
+    `owner`'s class, when it always stored that kind."""
+    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    return s.request.attribute_kinds.get(cls, {}).get(name) if cls is not None else None
+
+
+def stored_attribute(s: Specializer, owner: AV, name: str, value: AV) -> None:
+    """Remember the kind stored into `name` of an instance of a known class
+    (see Request.attribute_kinds)."""
+    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    if cls is None:
+        return
+    kind = value.kind.general() if isinstance(value.kind, Const) else value.kind
+    number = kind if kind in (INT, FLOAT) else None
+    key = (cls, name)
+    if key not in s.attribute_stores:
+        s.attribute_stores[key] = number
+    elif s.attribute_stores[key] != number:
+        s.attribute_stores[key] = None
+
+
 def typed_by_sample(s: Specializer, value: ir.Value, sample: object, reason: str, nullable: bool = False) -> AV:
     """`value`, just produced by the current instruction, as an object of
     its sample's type behind a guard (resuming after the instruction when
@@ -800,7 +835,7 @@ def typed_by_sample(s: Specializer, value: ir.Value, sample: object, reason: str
         return AV(OBJECT, (value,), sample)
     number = NUMBER_KINDS.get(type(sample))
     if number is not None and not nullable and (number != INT or -2**63 <= sample < 2**63):  # type: ignore[operator]
-        return AV(number, (s.emit(UNBOX[number], [value], "deopt_after", reason=reason),))  # type: ignore[arg-type]
+        return unboxed_guess(s, value, number, reason)
     cls = _suggested_type(sample)
     if cls is None:
         return AV(OBJECT, (value,), sample)
@@ -970,6 +1005,7 @@ def delete_attr(s: Specializer, ins: Instruction) -> None:
 def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
     s.keepalive.append(ins.argval)
+    stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
     offset = _slot_offset(s, owner, ins.argval)  # type: ignore[arg-type]
     if offset is not None:
         s.emit("store_slot", [s.box(owner), s.box(value)], offset=offset)

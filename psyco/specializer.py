@@ -13,6 +13,7 @@ records how to rebuild the interpreter's frame at that instruction.
 from __future__ import annotations
 
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from psyco import ir, kinds
@@ -83,6 +84,9 @@ class Request:
     generalized: frozenset[tuple[int, str]] = frozenset()  # guards that kept failing
     assumed_return: Kind | None = None  # for recursive calls to itself
     samples: tuple | None = None  # the arguments of the call that asked for it
+    # Number kinds compiled code stored into attributes of instances of a
+    # class, per class and name (hints for reading them; a guard checks).
+    attribute_kinds: Mapping[type, Mapping[str, Kind]] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +97,9 @@ class Result:
     callees: list[object] = field(default_factory=list)
     exits: list[ir.Exit] = field(default_factory=list)
     return_site_kinds: list[Kind] = field(default_factory=list)
+    # (class, attribute) -> kind of every value this version stores there
+    # (None: values of several kinds, or not numbers)
+    attribute_stores: dict[tuple[type, str], Kind | None] = field(default_factory=dict)
 
 
 class Specializer:
@@ -111,6 +118,7 @@ class Specializer:
         self.callees: list[object] = []
         self.exits: list[ir.Exit] = []
         self.returns: list[tuple[ir.Block, AV]] = []
+        self.attribute_stores: dict[tuple[type, str], Kind | None] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.block: ir.Block | None = None
         self.state = State([], [])
@@ -144,7 +152,7 @@ class Specializer:
             self._specialize_block(pc, RULES)
         self._finish_returns()
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
-                      [av.kind for _, av in self.returns])
+                      [av.kind for _, av in self.returns], self.attribute_stores)
 
     def _specialize_block(self, pc: int, rules: dict) -> None:
         bc_block = self.decoded.blocks[pc]

@@ -465,3 +465,42 @@ def test_slot_stores_release_the_old_value():
     before = sys.getrefcount(old)
     psyco.proxy(replace_slot)(p, 1)
     assert p.x == 1 and sys.getrefcount(old) == before - 1
+
+
+class Particle:
+    def __init__(self, x, v):
+        self.x = x
+        self.v = v
+
+    def step(self, dt):
+        return Particle(self.x + self.v * dt, self.v)
+
+
+def drift(n):
+    p = Particle(0.0, 1.5)
+    for _ in range(n):
+        p = p.step(0.25)
+    return p.x
+
+
+def relabel(p):
+    p.x = "moved"
+    return p.step(2).x
+
+
+def step_values(p, dt):
+    q = p.step(dt)
+    return q.x, q.v
+
+
+def test_attribute_kinds_stored_by_compiled_code_are_guessed():
+    """Particle.step is compiled (for drift) with no sample, but the
+    compiled __init__ stored floats: its reads are unboxed floats."""
+    psyco.bind(Particle.step)
+    try:
+        same_compiled(drift, 40)
+        assert "unbox_float" in psyco.dump(Particle.step)
+        same(relabel, Particle(1.0, 2.0))  # another kind stored later: the guards catch it
+        same(step_values, Particle("a", "b"), 2)
+    finally:
+        psyco.unbind(Particle.step)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -269,6 +270,9 @@ class _Compiling(threading.local):
 
 _COMPILING = _Compiling()
 _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
+# What compiled versions stored into attributes of instances of each class:
+# name -> the number kind always stored, or None once stores disagreed.
+ATTRIBUTE_KINDS: weakref.WeakKeyDictionary[type, dict[str, Kind | None]] = weakref.WeakKeyDictionary()
 STATS = {"compile_seconds": 0.0, "versions": 0, "compile_times": []}
 
 
@@ -289,6 +293,13 @@ def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:
             return attempt, candidate
         guess = _guess_return(attempt)
     return result, resolver  # recursive calls stay generic calls
+
+
+def _learn_attribute_kinds(result: Result) -> None:
+    """Hints for later compiles: what this version stores into attributes."""
+    for (cls, name), kind in result.attribute_stores.items():
+        known = ATTRIBUTE_KINDS.setdefault(cls, {})
+        known[name] = kind if known.get(name, kind) == kind else None
 
 
 def _guess_return(result: Result) -> Kind | None:
@@ -314,7 +325,8 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     not.  `samples`: the arguments of the call that asked for it."""
     started = time.perf_counter()
     nested_before = _NESTED_SECONDS[0]
-    request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples)
+    request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples,
+                      attribute_kinds=ATTRIBUTE_KINDS)
     _IN_PROGRESS.add(entry)
     _COMPILING.active = True
     try:
@@ -322,6 +334,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         if entry.whole_program:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result)
         version = _generate(entry, request, result, resolver)
+        _learn_attribute_kinds(result)
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
         if isinstance(exc, NotWorthCompiling):
