@@ -81,7 +81,8 @@ LIST_STATEMENTS = [
     "if k {cmp} {name}:\n            t += 1",
     "xs[(i * 3) % len(xs)] = {expr}",
     "xs[i % len(xs)], xs[0] = xs[0], xs[i % len(xs)]",
-    "j = k\n        while j {cmp} {name} and t < 40:\n            j = j - 1 if j > 0 else j + 1\n            t += 1",
+    "j = k\n        for _ in range(8):\n            if not j {cmp} {name}:\n                break\n"
+    "            j = j - 1 if j > 0 else j + 1\n            t += 1",
     "{name} = k {op} {expr}",
 ]
 LIST_ITEMS = [0, 1, -3, 7, 2**63 - 1, -(2**63), 2**64, 0.5, -2.5, True, False]
