@@ -23,9 +23,6 @@ class Type:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def __str__(self) -> str:
-        return self.text
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Type) and other.text == self.text
 
@@ -104,9 +101,6 @@ class Value:
         self.type = type_
         self.ref = ref
 
-    def __str__(self) -> str:
-        return self.ref
-
     @property
     def typed(self) -> str:
         return f"{self.type.text} {self.ref}"
@@ -147,10 +141,6 @@ class Block:
         self.function = function
         self.name = name
         self.lines: list[object] = []
-
-    @property
-    def instructions(self) -> list[object]:
-        return self.lines
 
     @property
     def ref(self) -> str:

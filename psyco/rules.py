@@ -414,8 +414,8 @@ def is_op(s: Specializer, ins: Instruction) -> None:
     if numeric and isinstance(kb, Const) and kb.value is None:
         s.push(AV(Const(negate)))  # a number is never None
         return
-    if a.kind == b.kind and a.leaves == b.leaves and not isinstance(ka, Const):
-        s.push(AV(Const(not negate)))  # one value in two places: one object in CPython
+    if a is b or (numeric and a.kind == b.kind and a.leaves == b.leaves):
+        s.push(AV(Const(not negate)))  # one value (virtual or unboxed) in two places: one object in CPython
         return
     x, y = s.box(a), s.box(b)
     same = s.emit("icmp", [x, y], pred="!=" if negate else "==")

@@ -367,7 +367,16 @@ def aliases(a, holder):
     return first, positive, v is holder.value, id(v) == id(holder.value), [v][0] is holder.value
 
 
+def virtual_aliases(a, b):
+    x, y = (a, b), (a, b)
+    z = x
+    r, q = range(a), range(a)
+    w = r
+    return x is y, x is z, r is q, r is w
+
+
 def test_identity_of_numbers_psyco_unboxed():
+    same_compiled(virtual_aliases, 3, 4)  # tuples and ranges psyco never built
     assert same_compiled(aliases, 12345678901, Holder(10**12))[2] == (True, True, True, True, True)
     for a, value in ((2.5, 1.5), (7, 3)):
         same(aliases, a, Holder(value))
