@@ -2408,6 +2408,11 @@ def _type_flag(g: VersionCodegen, op: ir.Op) -> L.Value:
     return has_flag(g.b, load_field(g.b, g.v(op.args[0]), abi.OB_TYPE, OBJ), op.attrs["flag"])
 
 
+@lower("container_len")
+def _container_len(g: VersionCodegen, op: ir.Op) -> L.Value:
+    return load_field(g.b, g.v(op.args[0]), op.attrs["offset"], I64)
+
+
 @lower("str_eq")
 def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
     """Two exact strings are equal: the same object, or _PyUnicode_EQ (no

@@ -108,6 +108,7 @@ OPS: dict[str, OpDef] = {
     "dict_merge": OpDef(None, error=True, generic=1),  # args: callable, keywords dict, dict merged in (DICT_MERGE)
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
+    "container_len": OpDef("i64", native=True),  # len() of an exact builtin container: its field attrs["offset"]
     "str_eq": OpDef("i1", native=True),  # two exact str objects are equal
     # pattern matching: a tuple of the values matched, or None
     "match_class": OpDef("obj", owns=True, error=True, generic=1),  # isinstance(args[0], cls), attrs names

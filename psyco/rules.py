@@ -1236,7 +1236,7 @@ def match_keys(s: Specializer, ins: Instruction) -> None:
 
 @rule("GET_LEN")
 def get_len(s: Specializer, ins: Instruction) -> None:
-    push_int(s, capi(s, "PyObject_Size", [s.box(s.state.stack[-1])], "i64"))
+    push_int(s, _length(s, s.state.stack[-1]))
 
 
 # --- exceptions ---------------------------------------------------------------------------
@@ -1592,8 +1592,16 @@ def _all_numeric(args: list[AV], n: int) -> bool:
 def _len(s: Specializer, args: list[AV]) -> bool:
     if len(args) != 1 or not args[0].kind.is_object():
         return False
-    push_int(s, capi(s, "PyObject_Size", [args[0].leaves[0]], "i64"))
+    push_int(s, _length(s, args[0]))
     return True
+
+
+def _length(s: Specializer, container: AV) -> ir.Value:
+    """len(container): read from an exact builtin container, else the C API."""
+    offset = abi.LEN_FIELD.get(_exact_type(container))  # type: ignore[arg-type]
+    if offset is not None:
+        return s.emit("container_len", [s.box(container)], offset=offset)  # type: ignore[return-value]
+    return capi(s, "PyObject_Size", [s.box(container)], "i64")
 
 
 @inline(isinstance)

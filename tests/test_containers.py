@@ -380,3 +380,12 @@ def test_identity_of_numbers_psyco_unboxed():
     assert same_compiled(aliases, 12345678901, Holder(10**12))[2] == (True, True, True, True, True)
     for a, value in ((2.5, 1.5), (7, 3)):
         same(aliases, a, Holder(value))
+
+
+def lengths(items, pair, table, data, text, bag):
+    return len(items), len(pair), len(table), len(data), len(text), len(bag)
+
+
+def test_len_of_builtin_containers():
+    same_compiled(lengths, [1, 2, 3], (1,), {1: 2, 3: 4}, b"xyz", "héllo", {1, 2})
+    assert "container_len" in psyco.dump(psyco.proxy(lengths))

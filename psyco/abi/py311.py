@@ -25,6 +25,7 @@ LONG_DIGITS = 24  # PyLongObject.ob_digit[], 30-bit digits in uint32
 LONG_DIGIT_BITS = 30
 FLOAT_FVAL = 16  # PyFloatObject.ob_fval
 DICT_VERSION_TAG = 24  # PyDictObject.ma_version_tag (uint64)
+DICT_USED = 16  # PyDictObject.ma_used: the number of items
 TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
 LIST_ITEMS = 24  # PyListObject.ob_item (PyObject **)
 BYTES_DATA = 32  # PyBytesObject.ob_sval[]
@@ -110,6 +111,10 @@ MEMBERDEF_FLAGS = 24  # PyMemberDef.flags (int)
 T_OBJECT_EX = 16  # the member type of a __slots__ entry: NULL when unset (AttributeError)
 MEMBER_READONLY = 1
 
+# Where len() of an exact builtin container is kept (a Py_ssize_t).  Not
+# str: a string made by the legacy C API has its length only once "ready".
+LEN_FIELD = {list: OB_SIZE, tuple: OB_SIZE, bytes: OB_SIZE, dict: DICT_USED}
+
 # PyMethodDef and the calling convention of the dispatcher builtin.
 METH_FASTCALL = 0x0080
 
@@ -143,7 +148,10 @@ def _check_layout() -> bool:
         exc_info = ctypes.c_void_p.from_address(get_tstate() + TSTATE_EXC_INFO).value
         if ctypes.c_void_p.from_address(exc_info).value != id(handled):  # type: ignore[arg-type]
             return False
-    return bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe) and data == b"psyco"
+    samples = {list: [1, 2], tuple: (1, 2, 3), bytes: b"four", dict: {1: 2}}
+    lengths = all(ctypes.c_ssize_t.from_address(id(v) + LEN_FIELD[t]).value == len(v) for t, v in samples.items())
+    return (bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe) and data == b"psyco"
+            and lengths)
 
 
 def layout_matches() -> bool:
