@@ -2413,6 +2413,41 @@ def _container_len(g: VersionCodegen, op: ir.Op) -> L.Value:
     return load_field(g.b, g.v(op.args[0]), op.attrs["offset"], I64)
 
 
+@lower("str_predicate")
+def _str_predicate(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """For a one-character ASCII string, the answer's bit in the table
+    (made from the method's own answers); any other string: the method."""
+    b = g.b
+    text = g.v(op.args[0])
+    mask = I32(abi.UNICODE_COMPACT_ASCII)
+    ascii_ = b.icmp_unsigned("==", b.and_(load_field(b, text, abi.UNICODE_STATE, I32), mask), mask)
+    one = b.icmp_signed("==", load_field(b, text, abi.UNICODE_LENGTH, I64), I64(1))
+    fast, slow, done = (b.append_basic_block(n) for n in ("char.table", "char.method", "char.done"))
+    b.cbranch(b.and_(ascii_, one), fast, slow)
+    b.position_at_end(fast)
+    code = b.zext(load_field(b, text, abi.UNICODE_ASCII_DATA, I8), I64)
+    table = field_ptr(b, obj_const(b, op.attrs["table"]), abi.BYTES_DATA, I8)
+    bits = b.zext(b.load(b.gep(table, [code])), I64)
+    from_table = b.trunc(b.lshr(bits, I64(op.attrs["bit"])), I1)
+    b.branch(done)
+    b.position_at_end(slow)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    arg = g.alloca(OBJ)
+    b.store(text, arg)
+    answer = b.call(g.mb.c_function("PyObject_Vectorcall"), [obj_const(b, op.attrs["method"]), b.bitcast(arg, PTR),
+                                                              I64(1), L.Constant(OBJ, None)])
+    g.fail_branch(is_null(b, answer), op.exit, deopt=False)  # type: ignore[arg-type]
+    from_method = b.icmp_unsigned("==", answer, obj_const(b, True))
+    decref(g.mb, b, answer, nullable=False)
+    slow_end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    result = b.phi(I1)
+    result.add_incoming(from_table, fast)
+    result.add_incoming(from_method, slow_end)
+    return result
+
+
 @lower("str_eq")
 def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
     """Two exact strings are equal: the same object, or _PyUnicode_EQ (no

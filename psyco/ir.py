@@ -109,7 +109,9 @@ OPS: dict[str, OpDef] = {
     "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "container_len": OpDef("i64", native=True),  # len() of an exact builtin container: its field attrs["offset"]
-    "str_eq": OpDef("i1", native=True),  # two exact str objects are equal
+    "str_eq": OpDef("i1", native=True),
+    # a str method about characters (attrs method; bit in attrs table, per ASCII code) of an exact str
+    "str_predicate": OpDef("i1", error=True, native=True),  # two exact str objects are equal
     # pattern matching: a tuple of the values matched, or None
     "match_class": OpDef("obj", owns=True, error=True, generic=1),  # isinstance(args[0], cls), attrs names
     "match_keys": OpDef("obj", owns=True, error=True, generic=1),  # args[0].get(k) for each of attrs keys

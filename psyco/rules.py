@@ -1636,6 +1636,31 @@ def _list_append(s: Specializer, args: list[AV]) -> bool:
     return True
 
 
+# str methods asking about characters, and for each ASCII code a bit per
+# method: what the methods themselves answer for that one-character string.
+CHAR_PREDICATES = ("isspace", "isdigit", "isalpha", "isalnum", "isupper", "islower", "isdecimal", "isnumeric")
+ASCII_PREDICATE_BITS = bytes(sum(1 << bit for bit, name in enumerate(CHAR_PREDICATES) if getattr(chr(code), name)())
+                             for code in range(128))
+
+
+def _char_predicate(bit: int) -> Inline:
+    method = getattr(str, CHAR_PREDICATES[bit])
+
+    def rule(s: Specializer, args: list[AV]) -> bool:
+        """`text.isdigit()` (...) on an exact str: a table lookup for one
+        ASCII character, the method otherwise."""
+        if len(args) != 1 or _exact_type(args[0]) is not str:
+            return False
+        push_bool(s, s.emit("str_predicate", [s.box(args[0])], "error", bit=bit, method=method,
+                            table=ASCII_PREDICATE_BITS))
+        return True
+    return rule
+
+
+for _bit, _name in enumerate(CHAR_PREDICATES):
+    inline(getattr(str, _name))(_char_predicate(_bit))
+
+
 @inline(dict.get)
 def _dict_get(s: Specializer, args: list[AV]) -> bool:
     if len(args) not in (2, 3) or args[0].kind != kinds.ObjectKind(dict):

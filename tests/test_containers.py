@@ -292,13 +292,13 @@ def classify(text):
 def test_strings_indexed_and_compared_inline():
     """Indexing an exact str by an int (one-character strings of ASCII text
     inline, other text through the C API), == and != between strings,
-    str predicates as booleans."""
+    str predicates as booleans (inline for characters)."""
     for text in ("a_1 b2", "", "héllo wörld 42", "€ 5", "x" * 300):
         same_compiled(classify, text)
     same_compiled(index, "héllo", 9)
     same_compiled(index, "hello", -6)
     text = psyco.dump(psyco.proxy(classify))
-    assert "str_eq" in text and "unbox_bool" in text
+    assert "str_eq" in text and "str_predicate" in text
 
 
 def merged(a, b):
@@ -389,3 +389,21 @@ def lengths(items, pair, table, data, text, bag):
 def test_len_of_builtin_containers():
     same_compiled(lengths, [1, 2, 3], (1,), {1: 2, 3: 4}, b"xyz", "héllo", {1, 2})
     assert "container_len" in psyco.dump(psyco.proxy(lengths))
+
+
+def character_classes(text):
+    answers = []
+    for i in range(len(text)):
+        c = text[i]
+        answers.append((c.isspace(), c.isdigit(), c.isalpha(), c.isalnum(), c.isupper(), c.islower(),
+                        c.isdecimal(), c.isnumeric()))
+    return answers, text.isdigit(), text[:3].isalpha(), "".isspace()
+
+
+def test_str_predicates_of_characters():
+    """One ASCII character: a table made from the methods' own answers;
+    any other string (longer, empty, not ASCII): the method."""
+    every_ascii = "".join(chr(code) for code in range(128))
+    for text in (every_ascii, "é½٣\u2003Ⅻ", "123", "abc"):
+        same_compiled(character_classes, text)
+    assert "str_predicate" in psyco.dump(psyco.proxy(character_classes))
