@@ -898,10 +898,10 @@ def load_method(s: Specializer, ins: Instruction) -> None:
 
 
 # --- containers, strings and attributes: the C-API calls the interpreter makes ----------
-def capi(s: Specializer, name: str, args: list[ir.Value], type_: str = "obj") -> ir.Value:
+def capi(s: Specializer, name: str, args: list[ir.Value], type_: str = "obj", **attrs: object) -> ir.Value:
     """Call C-API function `name`; an object result is a new reference, and
     NULL (or a negative number) means it raised."""
-    return s.emit("c_call", args, "error", name=name, type=type_, owns=type_ == "obj")  # type: ignore[return-value]
+    return s.emit("c_call", args, "error", name=name, type=type_, owns=type_ == "obj", **attrs)  # type: ignore[return-value]
 
 
 def push_object(s: Specializer, v: ir.Value, cls: type | None = None) -> None:
@@ -981,6 +981,9 @@ def _sequence_type(s: Specializer, container: AV) -> type | None:
 @rule("STORE_SUBSCR")
 def store_subscr(s: Specializer, ins: Instruction) -> None:
     key, container, value = s.pop(), s.pop(), s.pop()
+    if _exact_type(container) is dict:  # what dict's own subscript assignment calls (weighs nothing either way)
+        capi(s, "PyDict_SetItem", [s.box(container), s.box(key), s.box(value)], "i32", generic=0)
+        return
     if category(key) == "int" and not _is_bool(key):
         cls = _sequence_type(s, container)
         s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls,

@@ -407,3 +407,20 @@ def test_str_predicates_of_characters():
     for text in (every_ascii, "é½٣\u2003Ⅻ", "123", "abc"):
         same_compiled(character_classes, text)
     assert "str_predicate" in psyco.dump(psyco.proxy(character_classes))
+
+
+def store_keys(table, keys):
+    for k in keys:
+        table[k] = table.get(k, 0) + 1
+    return sorted(table.items(), key=repr)
+
+
+class LoggingDict(dict):
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value * 10)
+
+
+def test_dict_stores():
+    same_compiled(store_keys, {}, ["a", 1, 2.5, "a", (1, 2), None])
+    same_compiled(store_keys, {}, ["a", [1]])  # unhashable: the interpreter's TypeError
+    same_compiled(store_keys, LoggingDict(), ["a", "b", "a"])  # a subclass's __setitem__ runs
