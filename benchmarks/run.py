@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.util
 import json
 import math
 import os
@@ -131,7 +132,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best time counts")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
-    compileall.compile_dir(HERE.parent / "psyco", quiet=1)
+    spec = importlib.util.find_spec("psyco")  # the psyco that `python -m psyco` runs
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(location, quiet=1)
     results = []
     for program in programs(args.filter):
         result = measure(program, args.repeat)
