@@ -245,6 +245,7 @@ SUPPORT_SIGNATURES = {
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
     "fill_attr_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
+    "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
 }
 # An attribute cache (an i64 per instruction) holds a type version tag in
 # its high half and an index in the values arrays of that type's instances
@@ -374,6 +375,25 @@ class SupportCodegen:
         new_tb.add_incoming(rest, moved_from)
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
         b.ret_void()
+        return f
+
+    def _define_str_predicate(self) -> L.Function:
+        """i32 str_predicate(method, text): method(text) as 1 or 0 (a str
+        predicate answers a bool), -1 if it raised."""
+        f, b = self._cold_function("str_predicate")
+        method, text = f.args
+        arg = b.alloca(OBJ)
+        b.store(text, arg)
+        answer = b.call(self.mb.c_function("PyObject_Vectorcall"), [method, b.bitcast(arg, PTR), I64(1),
+                                                                     L.Constant(OBJ, None)])
+        failed, answered = b.append_basic_block("failed"), b.append_basic_block("answered")
+        b.cbranch(is_null(b, answer), failed, answered)
+        b.position_at_end(failed)
+        b.ret(I32(-1))
+        b.position_at_end(answered)
+        true = b.icmp_unsigned("==", answer, obj_const(b, True))
+        decref(self.mb, b, answer, nullable=False)
+        b.ret(b.zext(true, I32))
         return f
 
     def _define_raised_status(self) -> L.Function:
@@ -2432,13 +2452,9 @@ def _str_predicate(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    arg = g.alloca(OBJ)
-    b.store(text, arg)
-    answer = b.call(g.mb.c_function("PyObject_Vectorcall"), [obj_const(b, op.attrs["method"]), b.bitcast(arg, PTR),
-                                                              I64(1), L.Constant(OBJ, None)])
-    g.fail_branch(is_null(b, answer), op.exit, deopt=False)  # type: ignore[arg-type]
-    from_method = b.icmp_unsigned("==", answer, obj_const(b, True))
-    decref(g.mb, b, answer, nullable=False)
+    answer = b.call(g._helper("str_predicate"), [obj_const(b, op.attrs["method"]), text])
+    g.fail_branch(b.icmp_signed("<", answer, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    from_method = b.icmp_signed("!=", answer, I32(0))
     slow_end = b.block
     b.branch(done)
     b.position_at_end(done)
