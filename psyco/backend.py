@@ -2058,20 +2058,31 @@ def _new_instance(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("load_attr")
 def _load_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
+    owner, cache = g.v(op.args[0]), g.mb.global_i64(0)
+    slow = g.b.append_basic_block("attr.slow")
+    value = g.b.load(_cached_values(g, owner, cache, slow)[0])
+    return _present_or_looked_up(g, op, owner, value, slow, cache)
+
+
+def _present_or_looked_up(g: VersionCodegen, op: ir.Op, owner: L.Value, value: L.Value, slow: L.Block,
+                          cache: L.Value | None = None) -> L.Value:
+    """`value`, read inline from where instances keep the attribute, as a
+    new reference; when it is NULL (and from `slow`'s other predecessors)
+    owner.<attrs name> through the generic lookup, which raises the
+    interpreter's AttributeError, then refills the attribute cache if any."""
     b = g.b
-    owner, name = g.v(op.args[0]), obj_const(g.b, op.attrs["name"])
-    cache = g.mb.global_i64(0)
-    slow, present, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.present", "attr.done"))
-    value = b.load(_cached_values(g, owner, cache, slow)[0])
+    present, done = b.append_basic_block("attr.present"), b.append_basic_block("attr.done")
     b.cbranch(is_null(b, value), slow, present)
     b.position_at_end(present)
     incref(g.mb, b, value)
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    name = obj_const(b, op.attrs["name"])
     looked_up = b.call(g.mb.c_function("PyObject_GetAttr"), [owner, name])
     g.fail_branch(is_null(b, looked_up), op.exit, deopt=False)  # type: ignore[arg-type]
-    b.call(g._helper("fill_attr_cache"), [owner, name, cache])
+    if cache is not None:
+        b.call(g._helper("fill_attr_cache"), [owner, name, cache])
     b.branch(done)
     slow_end = b.block
     b.position_at_end(done)
@@ -2117,25 +2128,9 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
 def _load_slot(g: VersionCodegen, op: ir.Op) -> L.Value:
     """As LOAD_ATTR_SLOT; an unset entry takes the generic path, which
     raises the member descriptor's AttributeError."""
-    b = g.b
     owner = g.v(op.args[0])
-    value = load_field(b, owner, op.attrs["offset"], OBJ)
-    present, unset, done = (b.append_basic_block(n) for n in ("slot.present", "slot.unset", "slot.done"))
-    b.cbranch(is_null(b, value), unset, present)
-    b.position_at_end(present)
-    incref(g.mb, b, value)
-    b.branch(done)
-    b.position_at_end(unset)
-    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    looked_up = b.call(g.mb.c_function("PyObject_GetAttr"), [owner, obj_const(b, op.attrs["name"])])
-    g.fail_branch(is_null(b, looked_up), op.exit, deopt=False)  # type: ignore[arg-type]
-    b.branch(done)
-    unset_end = b.block
-    b.position_at_end(done)
-    result = b.phi(OBJ)
-    result.add_incoming(value, present)
-    result.add_incoming(looked_up, unset_end)
-    return result
+    value = load_field(g.b, owner, op.attrs["offset"], OBJ)
+    return _present_or_looked_up(g, op, owner, value, g.b.append_basic_block("slot.unset"))
 
 
 @lower("store_slot")

@@ -770,10 +770,15 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     s.push(attr)
 
 
+def _object_class(av: AV) -> type | None:
+    """The exact class of a real object, when known."""
+    return av.kind.cls if isinstance(av.kind, kinds.ObjectKind) else None
+
+
 def _slot_offset(s: Specializer, owner: AV, name: str) -> int | None:
     """Where instances keep the __slots__ entry `name`, when `owner`'s
     exact class is known and has one (guarded: the class may change)."""
-    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    cls = _object_class(owner)
     found = abi.slot_attribute(cls, name) if cls is not None and not s.generalized("attribute lookup") else None
     if found is None:
         return None
@@ -808,14 +813,14 @@ def unboxed_guess(s: Specializer, value: ir.Value, kind: Kind, reason: str) -> A
 def _attribute_hint(s: Specializer, owner: AV, name: str) -> Kind | None:
     """The number kind compiled code stored into `name` of instances of
     `owner`'s class, when it always stored that kind."""
-    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    cls = _object_class(owner)
     return s.request.attribute_kinds.get(cls, {}).get(name) if cls is not None else None
 
 
 def stored_attribute(s: Specializer, owner: AV, name: str, value: AV) -> None:
     """Remember the kind stored into `name` of an instance of a known class
     (see Request.attribute_kinds)."""
-    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    cls = _object_class(owner)
     if cls is None:
         return
     kind = value.kind.general() if isinstance(value.kind, Const) else value.kind
@@ -861,7 +866,7 @@ def _class_method(s: Specializer, owner: AV, name: str) -> AV | None:
     """`owner.name` resolved now, when `owner` is an instance of a known
     class and `name` a function of the class (guarded: the class may
     change) or a method of a builtin type."""
-    cls = owner.kind.cls if isinstance(owner.kind, kinds.ObjectKind) else None
+    cls = _object_class(owner)
     if isinstance(owner.kind, Const) and type(owner.kind.value) in BUILTIN_METHOD_TYPES:
         cls = type(owner.kind.value)
     if cls in BUILTIN_METHOD_TYPES:

@@ -5,7 +5,9 @@ comparisons, conditional expressions, builtins, loops with break/continue
 and kind changes; each is compared with plain CPython on edge-case inputs.
 """
 
+import copy
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -56,20 +58,26 @@ def program(rng: random.Random, name: str) -> str:
     return "\n".join(lines)
 
 
+def check_generated(source: str, name: str, arguments: Callable[[], tuple]) -> None:
+    """Compile the generated function `name` and call it, plain and
+    compiled, on six argument tuples (each call gets its own copies)."""
+    namespace: dict = {}
+    exec(compile(source, f"<{name}>", "exec"), namespace)
+    f = namespace[name]
+    compiled = psyco.proxy(f)
+    for _ in range(6):
+        args = arguments()
+        expected = outcome(f, *copy.deepcopy(args))
+        got = outcome(compiled, *copy.deepcopy(args))
+        assert got == expected, f"{args}\n{source}"
+    assert calls_compiled(compiled) > 0, source
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_random_program(seed):
     rng = random.Random(seed)
     source = program(rng, f"generated_{seed}")
-    namespace: dict = {}
-    exec(compile(source, f"<generated {seed}>", "exec"), namespace)
-    f = namespace[f"generated_{seed}"]
-    compiled = psyco.proxy(f)
-    for _ in range(6):
-        args = tuple(rng.choice(INPUTS) for _ in range(3))
-        expected = outcome(f, *args)
-        got = outcome(compiled, *args)
-        assert got == expected, f"{args}\n{source}"
-    assert calls_compiled(compiled) > 0, source
+    check_generated(source, f"generated_{seed}", lambda: tuple(rng.choice(INPUTS) for _ in range(3)))
 
 
 # Lists whose items are read, compared, changed and swapped: items are
@@ -104,14 +112,8 @@ def list_program(rng: random.Random, name: str) -> str:
 def test_random_list_program(seed):
     rng = random.Random(1000 + seed)
     source = list_program(rng, f"listy_{seed}")
-    namespace: dict = {}
-    exec(compile(source, f"<generated {seed}>", "exec"), namespace)
-    f = namespace[f"listy_{seed}"]
-    compiled = psyco.proxy(f)
-    for _ in range(6):
+
+    def arguments() -> tuple:
         items = [rng.choice(LIST_ITEMS) for _ in range(rng.randint(1, 6))]
-        a, b = rng.choice(INPUTS), rng.choice(INPUTS)
-        expected = outcome(f, list(items), a, b)
-        got = outcome(compiled, list(items), a, b)
-        assert got == expected, f"{items, a, b}\n{source}"
-    assert calls_compiled(compiled) > 0, source
+        return items, rng.choice(INPUTS), rng.choice(INPUTS)
+    check_generated(source, f"listy_{seed}", arguments)

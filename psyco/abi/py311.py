@@ -307,6 +307,14 @@ _GENERIC_GETATTR = ctypes.cast(ctypes.pythonapi.PyObject_GenericGetAttr, ctypes.
 _GENERIC_SETATTR = ctypes.cast(ctypes.pythonapi.PyObject_GenericSetAttr, ctypes.c_void_p).value
 
 
+def _lookup(cls: type, name: str) -> tuple[int, int]:
+    """(address of what `name` finds on the class through its MRO, 0 if
+    nothing; the type's version tag after the lookup, which assigns one if
+    it can: 0 if not)."""
+    found = _type_lookup(cls, name) or 0
+    return found, _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
+
+
 def _shared_keys_entries(cls: type) -> int:
     keys = _word(id(cls) + HEAPTYPE_CACHED_KEYS)
     return _word(keys + DICTKEYS_NENTRIES, ctypes.c_ssize_t) if keys else -1
@@ -315,8 +323,7 @@ def _shared_keys_entries(cls: type) -> int:
 def _class_function(cls: type, name: str) -> tuple[int, types.FunctionType] | None:
     """(type version tag, function) when `name` found on class `cls` (an
     exact type) is a Python function; valid while the tag is unchanged."""
-    found = _type_lookup(cls, name)  # also gives the type a version tag
-    tag = _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
+    found, tag = _lookup(cls, name)
     if not found or not tag:
         return None
     function = ctypes.cast(found, ctypes.py_object).value
@@ -349,8 +356,7 @@ _OBJECT_NEW = _word(id(object) + TYPE_NEW)
 def version_tag(cls: type) -> int:
     """The type's version tag now (assigning one if it has none); 0 if it
     cannot have one."""
-    _type_lookup(cls, "__class__")  # a lookup gives the type a valid tag
-    return _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
+    return _lookup(cls, "__class__")[1]
 
 
 def plain_class(cls: object) -> tuple[int, types.FunctionType] | None:
@@ -383,8 +389,7 @@ def slot_attribute(cls: type, name: str) -> tuple[int, int] | None:
     if (_word(id(cls) + TYPE_GETATTRO) != _GENERIC_GETATTR
             or _word(id(cls) + TYPE_SETATTRO) != _GENERIC_SETATTR):
         return None
-    found = _type_lookup(cls, name)
-    tag = _word(id(cls) + TYPE_VERSION_TAG, ctypes.c_uint)
+    found, tag = _lookup(cls, name)
     if not found or not tag or type(ctypes.cast(found, ctypes.py_object).value) is not types.MemberDescriptorType:
         return None
     member = _word(found + MEMBER_DESCR_MEMBER)
