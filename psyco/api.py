@@ -97,19 +97,19 @@ def cannotcompile(func: F) -> F:
 
 
 # --- whole programs -------------------------------------------------------------------
-_SKIP_PREFIXES = tuple(
-    os.path.realpath(p) + os.sep
-    for p in {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-)
-_PSYCO_DIR = os.path.dirname(os.path.realpath(__file__)) + os.sep
+# The standard library, site-packages and psyco itself, each spelt as given
+# and resolved: most files are recognised by their name as given, without
+# resolving links (realpath costs a system call per path component).
+_NOT_USER_DIRS = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+_NOT_USER_DIRS.add(os.path.dirname(__file__))
+_SKIP_PREFIXES = tuple({os.path.join(f(d), "") for d in _NOT_USER_DIRS for f in (os.path.abspath, os.path.realpath)})
 
 
 def is_user_code(filename: str) -> bool:
     """Code full() takes over: not the standard library, site-packages or psyco."""
     if not filename or filename.startswith("<"):
         return filename in ("<string>", "<stdin>")
-    path = os.path.realpath(filename)
-    return not path.startswith(_SKIP_PREFIXES) and not path.startswith(_PSYCO_DIR)
+    return not filename.startswith(_SKIP_PREFIXES) and not os.path.realpath(filename).startswith(_SKIP_PREFIXES)
 
 
 def transform_code(code: types.CodeType, threshold: int = 1) -> types.CodeType:

@@ -11,12 +11,13 @@ increments and decrements from that ownership, nothing else does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from psyco.records import field, record
 
 TYPES = ("i64", "f64", "i1", "obj")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OpDef:
     result: str | None  # IR type, "arg0" (same as first operand) or None
     owns: bool = False  # returns a new reference
@@ -137,7 +138,7 @@ OPS: dict[str, OpDef] = {
 }
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Value:
     id: int
     type: str
@@ -148,7 +149,7 @@ class Value:
         return f"%{self.id}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Exit:
     """Where control goes when an op fails.
 
@@ -186,7 +187,7 @@ class Exit:
         return f"error@{self.pc}" + ("" if self.traceback else " (reraise)") + (f" -> {where}" if where else "")
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Materializer:
     """How to rebuild one interpreter stack or local slot from native values.
 
@@ -219,7 +220,7 @@ class Materializer:
         return f"{self.how}(" + ", ".join(map(str, self.args)) + ")"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Op:
     name: str
     args: list[Value]
@@ -262,14 +263,14 @@ def _short(v: object) -> str:
     return f"<{name}>"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Edge:
     target: Block
     args: list[Value]
     fixups: list[Op] = field(default_factory=list)  # refcount ops on this edge
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Terminator:
     """br (edges[0]), cbr (cond; edges[0] if true, edges[1] if false),
     ret (value), deopt (exit), error (exit: the exception is already set)."""
@@ -302,7 +303,7 @@ class Terminator:
         return f"{self.exit.describe()}  ; {self.exit.reason}"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Block:
     id: int
     params: list[Value] = field(default_factory=list)
@@ -315,7 +316,7 @@ class Block:
         return [e.target for e in self.term.edges] if self.term else []
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Function:
     name: str
     params: list[Value]

@@ -9,8 +9,9 @@ kinds and leaves together as an abstract value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+from psyco.records import record
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -29,7 +30,7 @@ class Kind:
         return False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Const(Kind):
     value: object
 
@@ -58,7 +59,7 @@ def _same_number(a: object, b: object) -> bool:
     return _is_number(a) and a == b
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scalar(Kind):
     name: str
     leaves: tuple[str, ...]
@@ -72,7 +73,7 @@ FLOAT = Scalar("Float", ("f64",))
 BOOL = Scalar("Bool", ("i1",))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ObjectKind(Kind):
     """A real object; `cls` is its exact type when known (an argument's
     type, a list display's result), which lets rules take fast paths.
@@ -96,7 +97,7 @@ OBJECT = ObjectKind()
 MIXED = ObjectKind(mixed=True)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Marker(Kind):
     """Stack or local entries with no value: an unbound local, a NULL."""
 
@@ -110,7 +111,7 @@ UNBOUND = Marker("Unbound")
 NULL = Marker("Null")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tuple(Kind):
     items: tuple[Kind, ...]
 
@@ -125,7 +126,7 @@ class Tuple(Kind):
         return "Tuple(" + ", ".join(map(str, self.items)) + ")"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RangeIter(Kind):
     """A virtual `iter(range(...))`: current value, stop and step."""
 
@@ -138,7 +139,7 @@ class RangeIter(Kind):
 RANGE_ITER = RangeIter()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RangeKind(Kind):
     """A virtual `range(start, stop, step)` object."""
 
@@ -151,7 +152,7 @@ class RangeKind(Kind):
 RANGE = RangeKind()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SeqIter(Kind):
     """A virtual iterator over an exact list or tuple: the sequence and the
     index of the next item."""
@@ -163,7 +164,7 @@ class SeqIter(Kind):
         return f"SeqIter({self.cls.__name__})"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MethodRef(Kind):
     """A virtual `owner.name` pushed by LOAD_METHOD: only the owner exists.
     The call looks the method up and calls it in one step, without a bound

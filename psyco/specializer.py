@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.frontend.py311 import DecodedCode, Handler, Instruction
 from psyco.kinds import Kind
+from psyco.records import field, record
 
 MAX_BLOCK_VERSIONS = 4
 
@@ -29,7 +29,7 @@ class CannotSpecialize(Exception):
     """The function as a whole cannot be compiled (reason in the message)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AV:
     """An abstract value: a kind and the native values that represent it."""
 
@@ -57,7 +57,7 @@ def unboxed_from(av: AV) -> ir.Value | None:
     return None
 
 
-@dataclass
+@record
 class State:
     locals: list[AV]
     stack: list[AV]
@@ -72,7 +72,7 @@ class State:
         return [v for a in self.locals + self.stack for v in a.leaves]
 
 
-@dataclass
+@record
 class Request:
     """What to compile: a code object in its namespaces, for entry kinds,
     with what earlier versions learnt."""
@@ -89,7 +89,7 @@ class Request:
     attribute_kinds: Mapping[type, Mapping[str, Kind]] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Result:
     fn: ir.Function
     return_kind: Kind

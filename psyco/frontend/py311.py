@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dis
 import types
-from dataclasses import dataclass, field
+
+from psyco.records import field, record
 
 NB_OPS = [symbol for _, symbol in dis._nb_ops]
 CMP_OPS = list(dis.cmp_op)
@@ -20,7 +21,7 @@ JUMPS_UNCONDITIONAL = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERR
 BLOCK_ENDS = JUMPS_UNCONDITIONAL | {"RETURN_VALUE", "RAISE_VARARGS", "RERAISE"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Instruction:
     index: int  # code-unit index of the opcode itself
     start: int  # code-unit index of its first EXTENDED_ARG prefix (resume point)
@@ -37,7 +38,7 @@ class Instruction:
         return f"{self.index:4d} {self.opname}{arg}{tgt}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Handler:
     """One exception-table entry: units [start, end) jump to target."""
 
@@ -48,14 +49,14 @@ class Handler:
     lasti: bool
 
 
-@dataclass
+@record
 class Block:
     start: int  # code-unit index of its first instruction
     instructions: list[Instruction] = field(default_factory=list)
     successors: list[int] = field(default_factory=list)
 
 
-@dataclass
+@record
 class DecodedCode:
     code: types.CodeType
     instructions: list[Instruction]

@@ -17,12 +17,12 @@ import time
 import types
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from psyco import backend, ir, kinds, refcount
 from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.kinds import Kind
+from psyco.records import field, record
 from psyco.runtime.native import MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, Request, Result, Specializer
 
@@ -41,7 +41,7 @@ GENERALIZABLE = {
 }
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Version:
     """One compiled version of a code object, for one tuple of entry kinds."""
 
