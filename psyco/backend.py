@@ -19,7 +19,7 @@ from __future__ import annotations
 import resource
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import llvmlite.binding as llvm
 
@@ -62,7 +62,7 @@ class Engine:
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.triple = llvm.get_process_triple()
         self.counter = 0
-        self.compile(SupportCodegen().build(), optimize=False)  # cold paths: quick codegen
+        self.support: set[str] = set()  # support functions compiled so far
 
     @classmethod
     def get(cls) -> Engine:
@@ -77,6 +77,28 @@ class Engine:
         pipeline doubled compile time for no run-time gain; instruction
         selection and register allocation run at O2 if `optimize`, else at
         O0 (the object is then made apart and linked into the engine)."""
+        self._compile_support(module)
+        self._emit(module, optimize)
+
+    def _compile_support(self, module: L.Module) -> None:
+        """Compile, before `module`, the support functions it calls that no
+        earlier module defined, and those they call (cold paths: quick
+        codegen).  Made on first use, a program compiles the few its
+        versions need: the whole set takes a small program's compile time."""
+        wanted = [n for n in SUPPORT_SIGNATURES if n not in self.support and SUPPORT_PREFIX + n in module.globals]
+        if not wanted:
+            return
+        while True:
+            support = SupportCodegen(self.unique("support")).build(wanted)
+            missing = [n for n in SUPPORT_SIGNATURES if n not in self.support and n not in wanted
+                       and SUPPORT_PREFIX + n in support.globals]
+            if not missing:
+                break
+            wanted += missing
+        self.support.update(wanted)
+        self._emit(support, optimize=False)
+
+    def _emit(self, module: L.Module, optimize: bool) -> None:
         module.triple = self.triple
         mod = llvm.parse_assembly(str(module))
         mod.verify()
@@ -302,16 +324,21 @@ class SupportCodegen:
     """The cold paths of every exit, compiled once per process: raising
     (traceback entry) and deoptimizing (rebuilding the interpreter frame)."""
 
-    def __init__(self) -> None:
-        self.mb = ModuleBuilder("psyco_support", inline_refcounts=False)
+    def __init__(self, name: str) -> None:
+        self.mb = ModuleBuilder(name, inline_refcounts=False)
 
-    def build(self) -> L.Module:
-        for name in SUPPORT_SIGNATURES:
+    def build(self, names: Iterable[str]) -> L.Module:
+        for name in names:
             getattr(self, f"_define_{name}")()
         return self.mb.module
 
+    def _support(self, name: str) -> L.Function:
+        """Another support function: defined in this module if it is built
+        here too, else by an earlier module."""
+        return self.mb.declare(SUPPORT_PREFIX + name, SUPPORT_SIGNATURES[name])
+
     def _cold_function(self, name: str) -> tuple[L.Function, L.IRBuilder]:
-        f = self.mb.declare(SUPPORT_PREFIX + name, SUPPORT_SIGNATURES[name])
+        f = self._support(name)
         f.attributes.add("noinline")
         f.attributes.add("cold")
         return f, L.IRBuilder(f.append_basic_block("start"))
@@ -509,7 +536,7 @@ class SupportCodegen:
         values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
         b.cbranch(is_null(b, values), with_dict, with_values)
         b.position_at_end(with_values)
-        index = b.call(self.mb.module.get_global(SUPPORT_PREFIX + "shared_key_index"), [cls, name])
+        index = b.call(self._support("shared_key_index"), [cls, name])
         b.ret(b.icmp_signed(">=", index, I64(0)))
         b.position_at_end(with_dict)
         dict_ = load_field(b, owner, abi.OBJECT_MANAGED_DICT, OBJ)
@@ -549,7 +576,7 @@ class SupportCodegen:
         require(is_null(b, b.call(self.mb.c_function("_PyType_Lookup"), [tp, name])))
         tag = b.zext(load_field(b, tp, abi.TYPE_VERSION_TAG, I32), I64)
         require(b.icmp_unsigned("!=", tag, I64(0)))
-        index = b.call(self.mb.module.get_global(SUPPORT_PREFIX + "shared_key_index"), [tp, name])
+        index = b.call(self._support("shared_key_index"), [tp, name])
         require(b.icmp_signed(">=", index, I64(0)))
         b.store(b.or_(b.shl(tag, I64(CACHE_TAG_SHIFT)), index), cache)
         b.ret_void()
@@ -589,7 +616,7 @@ class SupportCodegen:
         """i32 error(tstate, code, globals, pc, slot): traceback_here, then
         leave the recursion count and return STATUS_ERROR."""
         f, b = self._cold_function("error")
-        b.call(self.mb.module.get_global(SUPPORT_PREFIX + "traceback_here"), list(f.args))
+        b.call(self._support("traceback_here"), list(f.args))
         leave_frame(b, f.args[0])
         b.ret(I32(STATUS_ERROR))
         return f
@@ -830,7 +857,7 @@ class SupportCodegen:
         b.position_at_end(failed)
         # Usually the resumed frame added its own entry; not when it
         # re-raised another frame's exception (a bare `raise`).
-        b.ret(b.call(self.mb.declare(SUPPORT_PREFIX + "raised_status", SUPPORT_SIGNATURES["raised_status"]), [code]))
+        b.ret(b.call(self._support("raised_status"), [code]))
         b.position_at_end(finished)
         b.store(result, out)
         b.ret(I32(STATUS_BOXED))
@@ -866,6 +893,7 @@ class VersionCodegen:
         self.unwind_blocks: dict[int, L.Block] = {}
         self.frame_slot: L.GlobalVariable | None = None
         self.materializers: dict[int, L.Function] = {}
+        self.releasers: dict[int, L.Function] = {}
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -1035,9 +1063,27 @@ class VersionCodegen:
             self.exit_blocks[id(exit)] = block
         return block
 
-    def _release(self, exit: ir.Exit) -> None:
-        for v in exit.release:
-            self.b.call(self.mb.c_function("Py_DecRef"), [self.v(v)])
+    def _release(self, exit: ir.Exit, *more: L.Value) -> None:
+        """Drop the references `exit` owns (and `more`): one call, so that an
+        exit stays small however many values are live."""
+        owned = [self.v(v) for v in exit.release] + list(more)
+        if len(owned) == 1:
+            self.b.call(self.mb.c_function("Py_DecRef"), owned)
+        elif owned:
+            self.b.call(self._releaser(len(owned)), owned)
+
+    def _releaser(self, n: int) -> L.Function:
+        """void release_n(obj0, ..., obj{n-1}): Py_DecRef of each; one per
+        number of values in a version."""
+        stub = self.releasers.get(n)
+        if stub is None:
+            stub = self.releasers[n] = L.Function(self.mb.module, L.FunctionType(VOID, [OBJ] * n), name=f"release_{n}")
+            stub.linkage = "internal"
+            b = L.IRBuilder(stub.append_basic_block("start"))
+            for o in stub.args:
+                b.call(self.mb.c_function("Py_DecRef"), [o])
+            b.ret_void()
+        return stub
 
     def _error(self, exit: ir.Exit) -> None:
         """An exception is set: add our traceback entry (unless re-raising),
@@ -1086,9 +1132,7 @@ class VersionCodegen:
         recipe = resume.Resume(slots, len(words)).values
         self.keep.append(recipe)
         values = b.call(self._materializer(len(words)), [obj_const(b, recipe)] + [as_word(b, w) for w in words])
-        self._release(exit)
-        if call_result is not None:
-            self.b.call(self.mb.c_function("Py_DecRef"), [call_result])
+        self._release(exit, *([] if call_result is None else [call_result]))
         address, threshold, callback = exit.counter if exit.counter is not None else (0, 0, None)
         self.keep.append(callback)
         status = b.call(self._helper("deopt"), [
