@@ -10,7 +10,7 @@ increments and decrements from that ownership, nothing else does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from psyco.records import field, record
 
@@ -456,26 +456,40 @@ def verify(fn: Function) -> None:
 
 
 
-def forward_single_predecessor_params(fn: Function) -> None:
-    """A block with one incoming edge needs no parameters: its uses of them
-    become uses of the edge's arguments (keeps the LLVM phi count down)."""
+def remove_redundant_params(fn: Function) -> None:
+    """A block parameter that receives the same value on every incoming
+    edge (or that value and itself, around a loop) is that value: its uses
+    become uses of the value and the parameter goes.  Blocks with one
+    incoming edge lose them all; loop-invariant locals stop being phis.
+    Without this LLVM makes a phi and a copy on every edge of each."""
     incoming: dict[int, list[Edge]] = {b.id: [] for b in fn.blocks}
-    for b in fn.blocks:
-        for e in b.term.edges if b.term else ():
-            incoming[e.target.id].append(e)
+    for e in _edges(fn):
+        incoming[e.target.id].append(e)
     replace: dict[int, Value] = {}
-    for b in fn.blocks[1:]:
-        edges = incoming[b.id]
-        if len(edges) == 1 and b.params:
-            for p, a in zip(b.params, edges[0].args):
-                replace[p.id] = a
-            b.params = []
-            edges[0].args = []
 
     def resolve(v: Value) -> Value:
         while v.id in replace:
             v = replace[v.id]
         return v
+
+    changed = True
+    while changed:  # a parameter found redundant can make others so
+        changed = False
+        for b in fn.blocks[1:]:
+            edges = incoming[b.id]
+            kept = []
+            for i, p in enumerate(b.params):
+                values = {resolve(e.args[i]).id: resolve(e.args[i]) for e in edges}
+                values.pop(p.id, None)
+                if len(values) == 1:
+                    replace[p.id] = next(iter(values.values()))
+                    changed = True
+                else:
+                    kept.append(i)
+            if len(kept) < len(b.params):
+                b.params = [b.params[i] for i in kept]
+                for e in edges:
+                    e.args = [e.args[i] for i in kept]
 
     def resolve_exit(e: Exit | None) -> None:
         if e is not None and e.state is not None:
@@ -496,6 +510,16 @@ def forward_single_predecessor_params(fn: Function) -> None:
             for e in t.edges:
                 e.args = [resolve(v) for v in e.args]
             resolve_exit(t.exit)
+
+
+def _edges(fn: Function) -> Iterator[Edge]:
+    """Every edge: jumps and branches, and exception-handler edges."""
+    for b in fn.blocks:
+        exits = [e for op in b.ops for e in op.exits()] + [b.term.exit if b.term else None]
+        for exit in exits:
+            if exit is not None and exit.handler is not None:
+                yield exit.handler
+        yield from b.term.edges if b.term else ()
 
 
 def _resolve_materializer(m: Materializer, resolve: Callable[[Value], Value]) -> None:

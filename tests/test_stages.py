@@ -105,7 +105,7 @@ def test_verifier_rejects_bad_ir():
 def _specialized(f, entry_kinds):
     request = Request(f.__code__, f.__globals__, f.__builtins__, entry_kinds)
     result = Specializer(request, None).run()
-    ir.forward_single_predecessor_params(result.fn)
+    ir.remove_redundant_params(result.fn)
     refcount.insert_refcounts(result.fn)
     ir.verify(result.fn)
     return result
@@ -134,3 +134,21 @@ def test_specializer_types_scalar_code():
     result = _specialized(generic, (kinds.INT, kinds.INT))
     assert result.return_kind == kinds.INT
     assert "iadd_ovf" in ir.format_function(result.fn)
+
+
+def invariant_in_loop(n, step, scale):
+    total = 0
+    for i in range(n):
+        total += i * step
+    return total * scale
+
+
+def test_loop_invariant_values_are_not_block_parameters():
+    result = _specialized(invariant_in_loop, (kinds.INT, kinds.INT, kinds.INT))
+    n, step, scale = result.fn.params
+    ops = [op for b in result.fn.blocks for op in b.ops]
+    # `step` and `scale` reach their uses in and after the loop unchanged
+    assert any(op.name == "imul_ovf" and step in op.args for op in ops)
+    assert any(op.name == "imul_ovf" and scale in op.args for op in ops)
+    looped = [b for b in result.fn.blocks if len(b.params) > 0]
+    assert looped and all(len(b.params) <= 3 for b in looped)  # total, i and the range's position

@@ -375,7 +375,7 @@ def _check_worth_compiling(result: Result) -> None:
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver) -> Version:
     engine = backend.Engine.get()
-    ir.forward_single_predecessor_params(result.fn)
+    ir.remove_redundant_params(result.fn)
     refcount.insert_refcounts(result.fn)
     ir.verify(result.fn)
     pending = resolver.self_version
