@@ -910,8 +910,8 @@ class VersionCodegen:
     def _build_body(self) -> None:
         f = self.body
         self.tstate, self.frame = f.args[0], f.args[1]
-        self.ret_slot, self.boxed_slot = f.args[-2], f.args[-1]
-        for v, a in zip(self.fn.params, f.args[2:-2]):
+        self.boxed_slot = f.args[-1]
+        for v, a in zip(self.fn.params, f.args[2:-1]):
             self.values[v.id] = a
         start = f.append_basic_block("start")
         for blk in self.fn.blocks:
@@ -937,7 +937,7 @@ class VersionCodegen:
         recursion_error = b.append_basic_block("recursion_error")
         b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, stack_ok)
         b.position_at_end(recursion_error)
-        b.ret(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
+        self._return(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
         # Compiled calls use the C stack, interpreted ones do not: past a
         # depth the C stack may not hold, raise RecursionError, never crash.
         b.position_at_end(stack_ok)
@@ -949,7 +949,7 @@ class VersionCodegen:
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
         message = b.bitcast(self.mb.cstring("maximum recursion depth exceeded"), PTR)
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError), message])
-        b.ret(I32(STATUS_NO_ENTRY))
+        self._return(I32(STATUS_NO_ENTRY))
         # Phi nodes for block parameters.
         self.phis: dict[int, list[L.Instruction]] = {}
         for blk in self.fn.blocks:
@@ -997,6 +997,11 @@ class VersionCodegen:
     def _leave(self) -> None:
         leave_frame(self.b, self.tstate)
 
+    def _return(self, status: L.Value, value: L.Value | None = None) -> None:
+        """Leave the body with `status` (and, for STATUS_OK, the result)."""
+        pair = self.b.insert_value(L.Constant(body_result(self.fn.ret_type), None), status, 0)
+        self.b.ret(self.b.insert_value(pair, value, 1) if value is not None else pair)
+
     def _terminate(self, blk: ir.Block) -> None:
         t = blk.term
         b = self.b
@@ -1011,9 +1016,8 @@ class VersionCodegen:
             value = self.v(t.value)  # type: ignore[arg-type]
             if value.type != self.ret_type:
                 value = L.Constant(self.ret_type, 0) if self.ret_type != OBJ else L.Constant(OBJ, None)
-            b.store(value, self.ret_slot)
             self._leave()
-            b.ret(I32(STATUS_OK))
+            self._return(I32(STATUS_OK), value)
         elif t.kind == "deopt":
             self._deopt(t.exit)  # type: ignore[arg-type]
         else:
@@ -1094,10 +1098,10 @@ class VersionCodegen:
             return
         self._release(exit)
         if exit.traceback:
-            b.ret(b.call(self._helper("error"), self._traceback_args(exit)))
+            self._return(b.call(self._helper("error"), self._traceback_args(exit)))
         else:  # re-raised: with our entry on top, or another frame's exception
             self._leave()
-            b.ret(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
+            self._return(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
 
     def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
         if self.frame_slot is None:  # the frame traceback entries are made with
@@ -1138,7 +1142,7 @@ class VersionCodegen:
         status = b.call(self._helper("deopt"), [
             self.tstate, obj_const(b, self.code), obj_const(b, self.globals), values,
             I64(exit.pc), I64(address), I64(threshold), obj_const(b, callback), self.boxed_slot])
-        b.ret(status)
+        self._return(status)
 
     def _materializer(self, n: int) -> L.Function:
         """obj materialize_n(recipe, word0, ..., word{n-1}): the words in a
@@ -1239,7 +1243,6 @@ class VersionCodegen:
             leaves.extend(self._unbox_entry(arg, kind, mismatch))
         calls = I64(self.calls_address).inttoptr(I64.as_pointer())
         b.store(b.add(b.load(calls), I64(1)), calls)
-        ret_slot = self.alloca(self.ret_type)
         boxed_slot = self.alloca(OBJ)
         # The trampoline's frame already counted this call's recursion depth.
         rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
@@ -1250,7 +1253,8 @@ class VersionCodegen:
         first_free = abi.nlocalsplus(self.code) - len(self.code.co_freevars)
         for i in range(len(self.code.co_freevars)):
             leaves.append(load_field(b, trampoline_frame, abi.IFRAME_LOCALSPLUS + 8 * (first_free + i), OBJ))
-        status = b.call(self.body, [tstate, trampoline_frame] + leaves + [ret_slot, boxed_slot])
+        pair = b.call(self.body, [tstate, trampoline_frame] + leaves + [boxed_slot])
+        status = b.extract_value(pair, 0)
         b.store(b.sub(b.load(rem_ptr), I32(1)), rem_ptr)
         on_ok = b.append_basic_block("ok")
         on_boxed = b.append_basic_block("boxed")
@@ -1261,7 +1265,7 @@ class VersionCodegen:
         sw.add_case(I32(STATUS_BOXED), on_boxed)
         sw.add_case(I32(STATUS_ERROR), on_error)
         b.position_at_end(on_ok)
-        b.ret(self._box_return(b.load(ret_slot)))
+        b.ret(self._box_return(b.extract_value(pair, 1)))
         b.position_at_end(on_boxed)
         b.ret(b.load(boxed_slot))
         b.position_at_end(on_error)
@@ -1366,11 +1370,17 @@ def c_stack_depth() -> int:
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
-    """i32 body(tstate, frame, leaves..., ret*, boxed*): `frame` is the
-    trampoline's interpreter frame when called from it, NULL when called
-    directly by another compiled body."""
-    params = [PTR, PTR] + [LTYPE[t] for t in param_types] + [LTYPE[ret_type].as_pointer(), OBJ.as_pointer()]
-    return L.FunctionType(I32, params)
+    """{i32 status, result} body(tstate, frame, leaves..., boxed*): `frame` is
+    the trampoline's interpreter frame when called from it, NULL when called
+    directly by another compiled body.  The status and the unboxed result
+    come back in registers (the result is undefined unless STATUS_OK); a
+    boxed result (STATUS_BOXED, after a deopt) is stored in *boxed."""
+    params = [PTR, PTR] + [LTYPE[t] for t in param_types] + [OBJ.as_pointer()]
+    return L.FunctionType(body_result(ret_type), params)
+
+
+def body_result(ret_type: str) -> L.LiteralStructType:
+    return L.LiteralStructType([I32, LTYPE[ret_type]])
 
 
 # --- op lowering: one function per IR op ---------------------------------------------------
@@ -2254,9 +2264,9 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     rtype = op.attrs["type"]
     name = g.callee_names[id(version)]
     callee = g.mb.declare(name, body_signature(list(version.param_types), rtype))
-    ret_slot = g.alloca(LTYPE[rtype])
     boxed_slot = g.alloca(OBJ)
-    status = b.call(callee, [g.tstate, L.Constant(PTR, None)] + [g.v(a) for a in op.args] + [ret_slot, boxed_slot])
+    pair = b.call(callee, [g.tstate, L.Constant(PTR, None)] + [g.v(a) for a in op.args] + [boxed_slot])
+    status, returned = b.extract_value(pair, 0), b.extract_value(pair, 1)
     boxed = b.append_basic_block("call.boxed")
     error = b.append_basic_block("call.error")
     ok = b.append_basic_block("call.ok")
@@ -2283,7 +2293,7 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.position_at_end(error)
     g._error(op.exit)  # type: ignore[arg-type]
     b.position_at_end(ok)
-    return b.load(ret_slot)
+    return returned
 
 
 NAME_KEYWORD = ("name",)

@@ -116,6 +116,8 @@ def _format_constant(type_: Type, value: object) -> str:
         return f"0x{bits:016x}"  # LLVM reads doubles exactly in hex
     if isinstance(type_, PointerType) and value is None:
         return "null"
+    if isinstance(type_, LiteralStructType) and value is None:
+        return "undef"
     if isinstance(type_, ArrayType) and isinstance(value, (bytes, bytearray)):
         return 'c"' + "".join(chr(c) if 32 <= c < 127 and c not in (34, 92) else f"\\{c:02X}" for c in value) + '"'
     raise TypeError(f"no constant of type {type_} from {value!r}")
@@ -461,6 +463,9 @@ class IRBuilder:
     def extract_value(self, aggregate: Value, index: int) -> Value:
         element = aggregate.type.elements[index]  # type: ignore[attr-defined]
         return self._value(element, f"extractvalue {aggregate.typed}, {index}")
+
+    def insert_value(self, aggregate: Value, value: Value, index: int) -> Value:
+        return self._value(aggregate.type, f"insertvalue {aggregate.typed}, {value.typed}, {index}")
 
     def phi(self, type_: Type, name: str = "") -> Phi:
         phi = Phi(type_, self.block.function.new_value_ref(name))

@@ -74,3 +74,22 @@ def test_duplicate_globals_are_refused():
     L.Function(m, L.FunctionType(I64, []), "f")
     with pytest.raises(NameError):
         L.Function(m, L.FunctionType(I64, []), "f")
+
+
+def test_struct_values_built_and_taken_apart():
+    """Bodies return {status, result}: insertvalue into undef, extractvalue."""
+    name = backend.Engine.get().unique("pair")
+    m = L.Module(name)
+    pair_type = L.LiteralStructType([I32, F64])
+    make = L.Function(m, L.FunctionType(pair_type, [I32, F64]), f"{name}_make")
+    make.linkage = "internal"
+    b = L.IRBuilder(make.append_basic_block("start"))
+    pair = b.insert_value(L.Constant(pair_type, None), make.args[0], 0)
+    b.ret(b.insert_value(pair, make.args[1], 1))
+    f = L.Function(m, L.FunctionType(F64, [I32, F64]), name)
+    b = L.IRBuilder(f.append_basic_block("start"))
+    pair = b.call(make, list(f.args))
+    status = b.sitofp(b.extract_value(pair, 0), F64)
+    b.ret(b.fadd(status, b.extract_value(pair, 1)))
+    add = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int32, ctypes.c_double))
+    assert add(3, 0.25) == 3.25 and add(-2, 1.5) == -0.5
