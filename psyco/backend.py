@@ -942,7 +942,7 @@ class VersionCodegen:
         # depth the C stack may not hold, raise RecursionError, never crash.
         b.position_at_end(stack_ok)
         limit = load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32)
-        depth = b.sub(limit, b.load(rem_ptr))
+        depth = b.sub(limit, b.load(rem_ptr))  # reloaded: the slow path may have raised the limit
         c_stack_error = b.append_basic_block("c_stack_error")
         b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), c_stack_error, go)
         b.position_at_end(c_stack_error)
@@ -1675,9 +1675,10 @@ def _guard_global(g: VersionCodegen, op: ir.Op) -> None:
     namespaces = [d for d in (globals_, builtins) if d is not None and not (d is builtins and found_in_globals)]
     cached = [g.mb.global_i64(0) for _ in namespaces]
     tags = [load_field(b, obj_const(b, d), abi.DICT_VERSION_TAG, I64) for d in namespaces]
-    same = I1(1)
-    for tag, cache in zip(tags, cached):
-        same = b.and_(same, b.icmp_unsigned("==", tag, b.load(cache)))
+    unchanged = [b.icmp_unsigned("==", tag, b.load(cache)) for tag, cache in zip(tags, cached)]
+    same = unchanged[0]
+    for also in unchanged[1:]:
+        same = b.and_(same, also)
     slow = b.append_basic_block("global.changed")
     done = b.append_basic_block("global.ok")
     b.cbranch(same, done, slow)
