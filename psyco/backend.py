@@ -85,7 +85,10 @@ class Engine:
         earlier module defined, and those they call (cold paths: quick
         codegen).  Made on first use, a program compiles the few its
         versions need: the whole set takes a small program's compile time."""
-        wanted = [n for n in SUPPORT_SIGNATURES if n not in self.support and SUPPORT_PREFIX + n in module.globals]
+        self._compile_support_functions(n for n in SUPPORT_SIGNATURES if SUPPORT_PREFIX + n in module.globals)
+
+    def _compile_support_functions(self, names: Iterable[str]) -> None:
+        wanted = [n for n in names if n not in self.support]
         if not wanted:
             return
         while True:
@@ -109,7 +112,15 @@ class Engine:
         self.engine.finalize_object()
 
     def address(self, name: str) -> int:
-        return self.engine.get_function_address(name)
+        address = self.engine.get_function_address(name)
+        if not address:
+            raise LookupError(f"no compiled function named {name!r}")
+        return address
+
+    def support_address(self, name: str) -> int:
+        """The support function `name`, compiled now if no module needed it yet."""
+        self._compile_support_functions([name])
+        return self.address(SUPPORT_PREFIX + name)
 
     def unique(self, stem: str) -> str:
         self.counter += 1

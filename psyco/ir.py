@@ -461,10 +461,14 @@ def remove_redundant_params(fn: Function) -> None:
     edge (or that value and itself, around a loop) is that value: its uses
     become uses of the value and the parameter goes.  Blocks with one
     incoming edge lose them all; loop-invariant locals stop being phis.
-    Without this LLVM makes a phi and a copy on every edge of each."""
+    Without this LLVM makes a phi and a copy on every edge of each.
+
+    Landing blocks keep theirs: a handler edge leaves from the middle of a
+    block, and `refcount` knows what crosses it only by its arguments."""
     incoming: dict[int, list[Edge]] = {b.id: [] for b in fn.blocks}
-    for e in _edges(fn):
+    for e in _jump_edges(fn):
         incoming[e.target.id].append(e)
+    landing = {e.target.id for e in _handler_edges(fn)}
     replace: dict[int, Value] = {}
 
     def resolve(v: Value) -> Value:
@@ -476,6 +480,8 @@ def remove_redundant_params(fn: Function) -> None:
     while changed:  # a parameter found redundant can make others so
         changed = False
         for b in fn.blocks[1:]:
+            if b.id in landing:
+                continue
             edges = incoming[b.id]
             kept = []
             for i, p in enumerate(b.params):
@@ -512,14 +518,16 @@ def remove_redundant_params(fn: Function) -> None:
             resolve_exit(t.exit)
 
 
-def _edges(fn: Function) -> Iterator[Edge]:
-    """Every edge: jumps and branches, and exception-handler edges."""
+def _jump_edges(fn: Function) -> Iterator[Edge]:
     for b in fn.blocks:
-        exits = [e for op in b.ops for e in op.exits()] + [b.term.exit if b.term else None]
-        for exit in exits:
+        yield from b.term.edges if b.term else ()
+
+
+def _handler_edges(fn: Function) -> Iterator[Edge]:
+    for b in fn.blocks:
+        for exit in [e for op in b.ops for e in op.exits()] + [b.term.exit if b.term else None]:
             if exit is not None and exit.handler is not None:
                 yield exit.handler
-        yield from b.term.edges if b.term else ()
 
 
 def _resolve_materializer(m: Materializer, resolve: Callable[[Value], Value]) -> None:

@@ -213,7 +213,7 @@ def test_shared_key_scans_agree():
     """The compiler (abi.instance_attribute_index, in Python) and compiled
     code (the support function shared_key_index) find an attribute among a
     class's shared keys independently: they must agree."""
-    address = backend.Engine.get().address(backend.SUPPORT_PREFIX + "shared_key_index")
+    address = backend.Engine.get().support_address("shared_key_index")
     native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.py_object, ctypes.py_object)(address)
 
     class Many:
