@@ -383,7 +383,7 @@ def compare_op(s: Specializer, ins: Instruction) -> None:
         s.push(AV(Const(PY_COMPARE[pred](a.kind.value, b.kind.value))))
     elif ca == "int" and cb == "int":
         push_bool(s, s.emit("icmp", [as_int(s, a), as_int(s, b)], pred=pred))
-    elif ca and cb:
+    elif ca and cb and not s.generalized("int too large to compare exactly"):
         # int vs float compares exactly in Python: convert only ints that
         # a double holds exactly.
         for av, cat in ((a, ca), (b, cb)):

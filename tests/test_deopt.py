@@ -115,6 +115,28 @@ def test_guard_that_keeps_failing_leads_to_a_general_version():
     assert any(v["active"] for v in versions)
 
 
+def count_below(xs, limit):
+    n = 0
+    for x in xs:
+        if x < limit:  # an int against a float: exact only up to 2**53
+            n += 1
+    return n
+
+
+def test_comparing_huge_ints_with_floats_settles_on_a_general_version():
+    """Each guard that keeps failing is generalized once; a version that
+    keeps failing anyway goes back to the interpreter, never a compile per
+    fifty calls."""
+    g = psyco.proxy(count_below)
+    xs = [1, 2**60, -(2**62), 3]
+    for _ in range(500):
+        assert g(xs, 1e18) == count_below(xs, 1e18)
+    rows = [r for r in psyco.report() if r["function"] == "count_below"]
+    versions = [v for r in rows for v in r["versions"]]
+    assert 2 <= len(versions) <= 3, versions
+    assert any(v["active"] and not v["deopts"] for v in versions), versions
+
+
 def _traceback_text(f, *args):
     try:
         f(*args)

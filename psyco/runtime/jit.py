@@ -197,8 +197,10 @@ class CodeEntry:
         call compiles a more general one.  Exits that no version can avoid
         (an opcode not compiled yet) send the code back to the interpreter."""
         version.active = False
-        if site[1] in GENERALIZABLE:
+        if site[1] in GENERALIZABLE and site not in self.generalized:
             self.generalized.add(site)
+        elif site[1] in GENERALIZABLE:  # the general version kept the guard: do not compile it again and again
+            self.disable(f"still leaves compiled code when generalized: {site[1]} at instruction {site[0]}")
         else:
             self.disable(f"leaves compiled code too often: {site[1]} at instruction {site[0]}")
         self._refresh_table()
