@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dis
 import types
+import weakref
 
 from psyco.records import field, record
 
@@ -130,7 +131,23 @@ def encode_exception_table(handlers: list[Handler]) -> bytes:
     return bytes(out)
 
 
+_DECODED: dict[int, tuple[weakref.ref, DecodedCode]] = {}  # id(code) -> (the code, its decoding)
+
+
 def decode(code: types.CodeType) -> DecodedCode:
+    """The decoded form of `code`, made once per code object (the runtime
+    and each compile ask again)."""
+    known = _DECODED.get(id(code))
+    if known is not None and known[0]() is code:
+        return known[1]
+    decoded = _decode(code)
+    key = id(code)
+    # (the dict is bound now: at interpreter exit module globals are gone)
+    _DECODED[key] = (weakref.ref(code, lambda _, decoded_by_id=_DECODED: decoded_by_id.pop(key, None)), decoded)
+    return decoded
+
+
+def _decode(code: types.CodeType) -> DecodedCode:
     positions = list(code.co_positions())
     instructions: list[Instruction] = []
     prefix_start: int | None = None
