@@ -152,3 +152,10 @@ def test_loop_invariant_values_are_not_block_parameters():
     assert any(op.name == "imul_ovf" and scale in op.args for op in ops)
     looped = [b for b in result.fn.blocks if len(b.params) > 0]
     assert looped and all(len(b.params) <= 3 for b in looped)  # total, i and the range's position
+
+
+def test_decoding_is_made_once_per_code_object():
+    first = frontend.decode(invariant_in_loop.__code__)
+    assert frontend.decode(invariant_in_loop.__code__) is first
+    twin = invariant_in_loop.__code__.replace()  # equal, but another object
+    assert frontend.decode(twin) is not first and frontend.decode(twin).code is twin
