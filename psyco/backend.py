@@ -332,8 +332,9 @@ def leave_frame(b: L.IRBuilder, tstate: L.Value) -> None:
 
 
 class SupportCodegen:
-    """The cold paths of every exit, compiled once per process: raising
-    (traceback entry) and deoptimizing (rebuilding the interpreter frame)."""
+    """The cold paths of every exit, each compiled once per process when a
+    module first calls it (`Engine._compile_support`): raising (traceback
+    entry) and deoptimizing (rebuilding the interpreter frame)."""
 
     def __init__(self, name: str) -> None:
         self.mb = ModuleBuilder(name, inline_refcounts=False)

@@ -1,11 +1,12 @@
 """`record`: the class decorator of psyco's plain data classes.
 
-It writes what `dataclasses.dataclass` would (`__init__` from the annotated
-fields and their defaults, `__repr__`, `__eq__`, `__hash__`, with the same
-rules for `eq` and `frozen`) but with one `exec` per class and without
-importing `dataclasses` and `inspect`: those cost about 50 ms of every
-psyco start-up, half of its budget. Methods a class defines itself are
-kept.
+It gives a class what `dataclasses.dataclass` would (`__init__` from the
+annotated fields and their defaults, `__repr__`, `__eq__`, `__hash__`, with
+the same rules for `eq` and `frozen`) for a fraction of the cost: importing
+`dataclasses` (and `inspect`) and processing psyco's classes took about 50
+ms of every psyco start-up, half of its budget.  Only `__init__` is compiled
+per class; the other methods are shared.  Methods a class defines itself
+are kept.
 """
 
 from __future__ import annotations
@@ -80,12 +81,12 @@ def _complete(cls: type, eq: bool, frozen: bool) -> None:
     cls._record_fields = tuple(names)  # type: ignore[attr-defined]
     cls._record_key = operator.attrgetter(*compared) if compared else _no_fields  # type: ignore[attr-defined]
     methods = {"__init__": namespace["__init__"], "__repr__": _repr}
+    # Python sets __hash__ to None in a class that defines __eq__ alone: not a choice of the class.
+    explicit_hash = "__hash__" in cls.__dict__ and not (cls.__hash__ is None and "__eq__" in cls.__dict__)
     if eq:
         methods["__eq__"] = _eq
-        if frozen:
-            methods["__hash__"] = _hash
-        elif "__hash__" not in cls.__dict__:
-            cls.__hash__ = None  # type: ignore[assignment]  # mutable and equal by value: unhashable
+        if not explicit_hash:  # frozen: hashed by value; mutable and equal by value: unhashable
+            cls.__hash__ = _hash if frozen else None  # type: ignore[assignment]
     if frozen:
         methods["__setattr__"] = _refuse_assignment
     for name, method in methods.items():

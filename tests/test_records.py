@@ -67,3 +67,14 @@ def test_methods_a_class_defines_are_kept() -> None:
 
     assert Loose(1.0) == Loose(1.5)
     assert hash(Loose(3.0)) == 0
+
+
+def test_a_frozen_record_defining_only_eq_is_hashed_by_value():
+    @record(frozen=True)
+    class Near:
+        value: int
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Near) and self.value == other.value
+
+    assert hash(Near(3)) == hash(Near(3)) and len({Near(3), Near(3)}) == 1
