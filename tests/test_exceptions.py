@@ -355,7 +355,7 @@ class Ledger:
         self.rejected = 0
 
 
-def post(ledger, line):
+def post(ledger, line):  # as benchmarks/objects/ledger.py, where a leak was seen
     account, _, amount = line.partition(":")
     try:
         value = int(amount)
