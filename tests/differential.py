@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import psyco
+from psyco.runtime import jit
 from psyco.runtime.jit import CodeEntry
 
 
@@ -65,3 +67,31 @@ def same_compiled(f: Callable[..., Any], *args: Any) -> tuple:
     assert calls_compiled(g) > before, f"{f.__name__} did not run compiled"
     assert deopts(g) == deopts_before, f"{f.__name__}{args} left compiled code: {deopts(g)}"
     return got
+
+
+def assert_no_leak(f: Callable[..., Any], compiled: Callable[..., Any], args: tuple, label: str = "") -> None:
+    """Nothing a compiled call allocates outlives it (strings and ints
+    included: allocated blocks, not only objects the collector tracks).
+
+    First the calls settle (guards that keep failing lead to their last
+    version, compiled once); then rounds of calls, each compared with as
+    many by CPython: freelists (2000 tuples of each size...) fill up over
+    thousands of calls under CPython too.  A leak grows every round."""
+    quiet = calls = 0
+    while quiet < 60:
+        versions = jit.STATS["versions"]
+        outcome(compiled, *copy.deepcopy(args))
+        quiet = quiet + 1 if jit.STATS["versions"] == versions else 0
+        calls += 1
+        assert calls < 3000, f"still compiling after {calls} calls: {label}{args}"
+    growth: dict[str, list[int]] = {"plain": [], "compiled": []}
+    for _ in range(3):
+        for name, function in (("plain", f), ("compiled", compiled)):
+            before = sys.getallocatedblocks()
+            for _ in range(200):
+                outcome(function, *copy.deepcopy(args))
+            growth[name].append(sys.getallocatedblocks() - before)
+    excess = [c - p for c, p in zip(growth["compiled"], growth["plain"])]
+    assert min(excess) < 100, f"leak {growth}: {label}{args}"
+    entry = CodeEntry.lookup(compiled.__code__)
+    assert entry is not None and any(v.active for v in entry.versions), f"not running compiled: {label}{args}"

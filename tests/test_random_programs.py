@@ -7,14 +7,12 @@ and kind changes; each is compared with plain CPython on edge-case inputs.
 
 import copy
 import random
-import sys
 from collections.abc import Callable
 
 import pytest
 
 import psyco
-from psyco.runtime import jit
-from tests.differential import calls_compiled, outcome
+from tests.differential import assert_no_leak, calls_compiled, outcome
 
 OPERATORS = ["+", "-", "*", "//", "%", "/", "<<", ">>", "&", "|", "^", "**"]
 COMPARISONS = ["<", "<=", "==", "!=", ">", ">="]
@@ -73,26 +71,7 @@ def check_generated(source: str, name: str, arguments: Callable[[], tuple]) -> N
         got = outcome(compiled, *copy.deepcopy(args))
         assert got == expected, f"{args}\n{source}"
     assert calls_compiled(compiled) > 0, source
-    # Nothing a call allocates outlives it (strings and ints included),
-    # once guards that keep failing have led to their last version.
-    quiet = calls = 0
-    while quiet < 60:
-        versions = jit.STATS["versions"]
-        outcome(compiled, *copy.deepcopy(args))
-        quiet = quiet + 1 if jit.STATS["versions"] == versions else 0
-        calls += 1
-        assert calls < 3000, f"still compiling after {calls} calls: {args}\n{source}"
-    # Freelists (2000 tuples of each size...) fill up over thousands of
-    # calls, under CPython too: compare with it, round by round.
-    growth: dict[str, list[int]] = {"plain": [], "compiled": []}
-    for _ in range(3):
-        for label, function in (("plain", f), ("compiled", compiled)):
-            before = sys.getallocatedblocks()
-            for _ in range(200):
-                outcome(function, *copy.deepcopy(args))
-            growth[label].append(sys.getallocatedblocks() - before)
-    excess = [c - p for c, p in zip(growth["compiled"], growth["plain"])]
-    assert min(excess) < 100, f"leak {growth}: {args}\n{source}"
+    assert_no_leak(f, compiled, args, source)
 
 
 @pytest.mark.parametrize("seed", range(40))
