@@ -415,10 +415,10 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
     """Optimized instruction selection and register allocation cost about 3x
-    the compile time of the quick ones and make native code about 15%
-    faster: worth it for loops and recursion that compute on native values
-    and for small all-native functions (methods called from loops), not for
-    code that mostly calls the C API."""
+    the compile time of the quick ones and make numeric loops 2-3x faster
+    (mandelbrot, nbody_lists): worth it for loops and recursion that compute
+    on native values and for small all-native functions (methods called
+    from loops), not for code that mostly calls the C API."""
     native, generic = ir.work_profile(fn)
     if generic == 0:
         return native > 0
