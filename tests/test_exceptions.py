@@ -388,3 +388,45 @@ def test_values_live_across_handlers_are_released():
     assert sys.getallocatedblocks() - before < 500
     assert ledger.rejected == 2 * 5_010 and ledger.totals["a"] == (7000 - 12345) * 5_010
     assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
+def bound_in_try(items):
+    bad = 0
+    last = None
+    for s in items:
+        try:
+            v = int(s)  # `v` is bound on one path to the loop head only: dead there
+            last = v
+        except ValueError:
+            bad += 1
+    return bad, last
+
+
+def handler_reads_the_value_before(xs):
+    seen = []
+    for x in xs:
+        y = -1
+        try:
+            y = 10 // x  # when x == 0 the handler must see y == -1
+            y = y + 1
+        except ZeroDivisionError:
+            seen.append(y)
+        seen.append(y)
+    return seen
+
+
+def maybe_unbound(items):
+    for s in items:
+        try:
+            v = int(s)
+        except ValueError:
+            pass
+    return v  # noqa: F821 - unbound when no item parses, as in CPython
+
+
+def test_locals_bound_on_some_paths_through_handlers():
+    same_compiled(bound_in_try, ["1", "x", "3", "y"])
+    same_compiled(bound_in_try, ["x", "x"])
+    same_compiled(handler_reads_the_value_before, [5, 0, 2, 0])
+    for items in (["1", "x"], ["x", "2"], ["x"], []):
+        same(maybe_unbound, items)

@@ -173,26 +173,29 @@ def _decode(code: types.CodeType) -> DecodedCode:
     by_index = {i.index: i for i in instructions}
     handlers = parse_exception_table(code.co_exceptiontable)
     blocks, loop_heads = _build_cfg(instructions, handlers, by_start)
-    live = _live_locals(code, blocks, bool(handlers))
+    live = _live_locals(code, blocks, handlers, by_start)
     return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads, live)
 
 
 READS = {"LOAD_FAST", "DELETE_FAST", "LOAD_CLOSURE", "LOAD_DEREF", "DELETE_DEREF"}
 
 
-def _live_locals(code: types.CodeType, blocks: dict[int, Block], has_handlers: bool) -> dict[int, frozenset[int]]:
+def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[Handler],
+                 by_start: dict[int, int]) -> dict[int, frozenset[int]]:
     """For each block, the locals whose current value may still be read.
 
     A dead local's value can be forgotten at a block boundary: the
-    specializer then merges states that differ only in dead locals.  With
-    exception handlers every local is kept (handlers read them from
-    anywhere in their range).
+    specializer then merges states that differ only in dead locals (a
+    variable bound in a `try` body but not in its handler, say).  A handler
+    may run from any instruction of its range, before the block's own
+    assignments: what it reads is live throughout the blocks it covers.
     """
     everything = frozenset(range(code.co_nlocals + len(code.co_cellvars) + len(code.co_freevars)))
-    if has_handlers or code.co_flags & 0x08 or code.co_cellvars or code.co_freevars:
+    if code.co_flags & 0x08 or code.co_cellvars or code.co_freevars:
         return {start: everything for start in blocks}
     gen: dict[int, set[int]] = {}
     kill: dict[int, set[int]] = {}
+    raises_to: dict[int, set[int]] = {}
     for start, block in blocks.items():
         g, k = set(), set()
         for ins in block.instructions:
@@ -201,6 +204,8 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], has_handlers: b
             elif ins.opname == "STORE_FAST":
                 k.add(ins.arg)  # type: ignore[arg-type]
         gen[start], kill[start] = g, k
+        raises_to[start] = {by_start.get(h.target, h.target) for h in handlers
+                            if any(h.start <= ins.index < h.end for ins in block.instructions)}
     live: dict[int, set[int]] = {start: set() for start in blocks}
     changed = True
     while changed:
@@ -210,6 +215,8 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], has_handlers: b
             for succ in blocks[start].successors:
                 out |= live.get(succ, set())
             new = gen[start] | (out - kill[start])
+            for handler in raises_to[start]:
+                new |= live.get(handler, set())
             if new != live[start]:
                 live[start], changed = new, True
     return {start: frozenset(v) for start, v in live.items()}
