@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psyco
-from psyco.runtime import jit
-from psyco.runtime.jit import CodeEntry
+from psyco.runtime.jit import STATS, CodeEntry
 
 
 def outcome(f: Callable[..., Any], *args: Any) -> tuple:
@@ -79,9 +78,9 @@ def assert_no_leak(f: Callable[..., Any], compiled: Callable[..., Any], args: tu
     thousands of calls under CPython too.  A leak grows every round."""
     quiet = calls = 0
     while quiet < 60:
-        versions = jit.STATS["versions"]
+        versions = STATS["versions"]
         outcome(compiled, *copy.deepcopy(args))
-        quiet = quiet + 1 if jit.STATS["versions"] == versions else 0
+        quiet = quiet + 1 if STATS["versions"] == versions else 0
         calls += 1
         assert calls < 3000, f"still compiling after {calls} calls: {label}{args}"
     growth: dict[str, list[int]] = {"plain": [], "compiled": []}
