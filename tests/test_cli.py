@@ -671,3 +671,33 @@ def test_help(tmp_path):
     out = run(["-m", "psyco", "--help"], tmp_path)
     assert out.returncode == 0 and out.stderr == ""
     assert "usage: python -m psyco" in out.stdout and "PSYCO_STATS" in out.stdout
+
+
+GENERIC_CALLEE = """
+    class Queue:
+        def __init__(self):
+            self.items = []
+
+        def add(self, item):
+            self.items.append(item)  # mostly generic: not worth compiling on its own
+
+
+    def fill(n):
+        q = Queue()
+        for i in range(n):
+            q.add(i * 2)
+        return len(q.items)
+
+
+    print(fill(5000))
+"""
+
+
+def test_a_compiled_loop_calls_a_generic_callee_directly(tmp_path):
+    """From compiled code a direct call beats the way through the callee's
+    trampoline, so a callee the interpreter would run as fast is compiled
+    for it anyway."""
+    both = Both(tmp_path, [str(write(tmp_path / "generic_callee.py", GENERIC_CALLEE))], tmp_path)
+    both.assert_same()
+    assert both.versions("Queue.add") == 1 and both.calls("Queue.add") == 0  # entered only directly
+    assert both.calls("fill") == 1

@@ -241,7 +241,8 @@ class Resolver:
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
-        return compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None)
+        return compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None,
+                               direct=True)
 
     @staticmethod
     def _waits_for_samples(entry: CodeEntry, passable: list[Kind]) -> bool:
@@ -322,9 +323,12 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
 
 
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
-                    samples: tuple | None = None) -> Version | None:
+                    samples: tuple | None = None, direct: bool = False) -> Version | None:
     """Compile and install a version; None (and the reason recorded) if
-    not.  `samples`: the arguments of the call that asked for it."""
+    not.  `samples`: the arguments of the call that asked for it.  `direct`:
+    for a direct call from compiled code, which pays even for mostly generic
+    code: the alternative is a call through the trampoline and the
+    dispatcher, or into the interpreter."""
     started = time.perf_counter()
     nested_before = _NESTED_SECONDS[0]
     request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples,
@@ -333,7 +337,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     _COMPILING.active = True
     try:
         result, resolver = _specialize(entry, request)
-        if entry.whole_program:  # bind() and proxy() compile what they are asked to
+        if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result)
         version = _generate(entry, request, result, resolver)
         _learn_attribute_kinds(result)
