@@ -10,6 +10,7 @@ uncaught exception are those of `python script.py`.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import runpy
@@ -111,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
 
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
         api._take_over(threshold, None)
+        # What exists now (psyco, llvmlite, the standard library) lives as
+        # long as the process: the collector need not traverse it again,
+        # in the program's collections nor in the full one at exit.
+        gc.freeze()
     startup = time.perf_counter() - started
     interrupted = False
     try:

@@ -701,3 +701,42 @@ def test_a_compiled_loop_calls_a_generic_callee_directly(tmp_path):
     both.assert_same()
     assert both.versions("Queue.add") == 1 and both.calls("Queue.add") == 0  # entered only directly
     assert both.calls("fill") == 1
+
+
+CYCLES = """
+    import gc
+
+
+    class Node:
+        def __init__(self, name):
+            self.name, self.other = name, None
+
+        def __del__(self):
+            print("freed", self.name)
+
+
+    def make_cycle(name):
+        a, b = Node(name + "-a"), Node(name + "-b")
+        a.other, b.other = b, a
+
+
+    for i in range(3):
+        make_cycle(str(i))
+    print("collected", gc.collect() > 0)
+    print("tracked", any(isinstance(o, Node) for o in gc.get_objects()))
+    keep = Node("kept")
+    print("tracked", any(isinstance(o, Node) for o in gc.get_objects()))
+    del keep
+"""
+
+
+def test_the_programs_cycles_are_collected_as_under_python(tmp_path):
+    """psyco's own objects are frozen out of the collector's sight before
+    the program starts; the program's garbage is collected as usual (in
+    which order the collector finalizes cycles is its own business: psyco's
+    allocations make it collect at other times)."""
+    both = Both(tmp_path, [str(write(tmp_path / "cycles.py", CYCLES))], tmp_path)
+    assert both.psyco.returncode == both.plain.returncode == 0
+    assert sorted(both.psyco.stdout.splitlines()) == sorted(both.plain.stdout.splitlines())
+    assert both.psyco.stdout.count("freed") == 7 and "tracked True" in both.psyco.stdout
+    assert both.versions("Node.__init__") == 1
