@@ -254,7 +254,10 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
     from lists, attributes) are most often numbers: guess float, or int
     beside an int or when their samples are ints, unboxed behind a guard
     (no guess when a sample is not a number).  A guess that keeps failing
-    makes the next version use the generic path."""
+    makes the next version use the generic path.  Once an int overflowed
+    somewhere in the code, its objects are not guessed to be ints any more:
+    the overflowed values reach other operations, whose guesses would fail
+    one after the other, each costing a version."""
     ca, cb = category(a), category(b)
     numeric_or_object = all(category(x) or x.kind == OBJECT for x in (a, b))
     if (ca and cb) or not numeric_or_object or s.generalized("operand kind"):
@@ -270,6 +273,8 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
         ints = False
     else:
         ints = "int" in (ca, cb) or all_sampled
+    if ints and s.generalized_anywhere("overflow"):
+        return a, b
     kind = INT if ints else FLOAT
     want = UNBOX[kind]
 

@@ -137,6 +137,26 @@ def test_comparing_huge_ints_with_floats_settles_on_a_general_version():
     assert any(v["active"] and not v["deopts"] for v in versions), versions
 
 
+def lucas(n, m):
+    a, b = 2, 1
+    for _ in range(n):
+        a, b = b, a + b  # past 2**63 after 90 steps
+    return a % m
+
+
+def test_after_an_overflow_one_general_version_follows():
+    """The overflowed values reach other operations (the next `+` of the
+    loop, the `%`): their int guesses are not made again, so one general
+    version follows instead of a version per operation."""
+    g = psyco.proxy(lucas)
+    for n in range(150, 450):
+        assert g(n, 1_000_000_007) == lucas(n, 1_000_000_007)
+    rows = [r for r in psyco.report() if r["function"] == "lucas"]
+    versions = [v for r in rows for v in r["versions"]]
+    assert len(versions) == 2, versions
+    assert versions[-1]["active"] and not versions[-1]["deopts"], versions
+
+
 def _traceback_text(f, *args):
     try:
         f(*args)
