@@ -254,10 +254,8 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
     from lists, attributes) are most often numbers: guess float, or int
     beside an int or when their samples are ints, unboxed behind a guard
     (no guess when a sample is not a number).  A guess that keeps failing
-    makes the next version use the generic path.  Once an int overflowed
-    somewhere in the code, its objects are not guessed to be ints any more:
-    the overflowed values reach other operations, whose guesses would fail
-    one after the other, each costing a version."""
+    makes the next version use the generic path (and see
+    `_guessing_numbers`)."""
     ca, cb = category(a), category(b)
     numeric_or_object = all(category(x) or x.kind == OBJECT for x in (a, b))
     if (ca and cb) or not numeric_or_object or s.generalized("operand kind"):
@@ -273,9 +271,9 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
         ints = False
     else:
         ints = "int" in (ca, cb) or all_sampled
-    if ints and s.generalized_anywhere("overflow"):
-        return a, b
     kind = INT if ints else FLOAT
+    if not _guessing_numbers(s, kind):
+        return a, b
     want = UNBOX[kind]
 
     def unboxed(x: AV) -> AV:
@@ -806,11 +804,25 @@ def _suggested_type(sample: object) -> type | None:
     return cls if cls in SAMPLED_TYPES or (cls.__flags__ & abi.HEAPTYPE and type(cls) is type) else None
 
 
+NUMBER_GUESSES = ("operand kind", "item type", "attribute type")  # reasons of guards on guessed values
+
+
+def _guessing_numbers(s: Specializer, kind: Kind) -> bool:
+    """Whether to guess an object is a number of `kind`.  Values that proved
+    unpredictable are not guessed about again anywhere in the code, each
+    failing guess costing a version: after an int overflowed, no int
+    guesses (the big values reach other operations), and after guesses
+    kept failing at two places, none."""
+    if s.generalized_sites(*NUMBER_GUESSES) >= 2:
+        return False
+    return kind != INT or not s.generalized_sites("overflow")
+
+
 def unboxed_guess(s: Specializer, value: ir.Value, kind: Kind, reason: str) -> AV:
     """`value`, just produced by the current instruction, unboxed as a
     number of `kind` behind a guard (resuming after the instruction when it
-    fails), unless the guess kept failing here."""
-    if s.generalized(reason):
+    fails), unless the guess kept failing here (or see `_guessing_numbers`)."""
+    if s.generalized(reason) or not _guessing_numbers(s, kind):
         return AV(OBJECT, (value,))
     return AV(kind, (s.emit(UNBOX[kind], [value], "deopt_after", reason=reason),))  # type: ignore[arg-type]
 

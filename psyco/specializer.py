@@ -299,9 +299,9 @@ class Specializer:
         assert self.ins is not None
         return (self.ins.index, reason) in self.request.generalized
 
-    def generalized_anywhere(self, reason: str) -> bool:
-        """Has a guard for `reason` kept failing somewhere in this code?"""
-        return any(r == reason for _, r in self.request.generalized)
+    def generalized_sites(self, *reasons: str) -> int:
+        """At how many places of this code have guards for `reasons` kept failing?"""
+        return sum(r in reasons for _, r in self.request.generalized)
 
     # --- stack ---------------------------------------------------------
     def push(self, av: AV) -> None:

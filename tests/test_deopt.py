@@ -157,6 +157,29 @@ def test_after_an_overflow_one_general_version_follows():
     assert versions[-1]["active"] and not versions[-1]["deopts"], versions
 
 
+def three_sums(rows):
+    t = 0
+    for row in rows:
+        t = t + row[0] * 2
+        t = t - row[1]
+        t = t + row[2]
+    return t
+
+
+def test_guesses_failing_at_two_places_are_not_made_again():
+    """Items guessed to be ints at three places, and big ints there: after
+    two of the guesses kept failing, the third is not tried (a version
+    saved), and the last version runs without leaving."""
+    g = psyco.proxy(three_sums)
+    rows = [(1, 2, 3), (2**70, 5, 2**65), (4, 2**80, 6)]
+    for _ in range(400):
+        assert g(rows) == three_sums(rows)
+    rows_of = [r for r in psyco.report() if r["function"] == "three_sums"]
+    versions = [v for r in rows_of for v in r["versions"]]
+    assert len(versions) <= 3, versions
+    assert versions[-1]["active"] and not versions[-1]["deopts"], versions
+
+
 def _traceback_text(f, *args):
     try:
         f(*args)
