@@ -671,9 +671,23 @@ def load_global(s: Specializer, ins: Instruction) -> None:
         s.push(AV(OBJECT, (v,)))  # type: ignore[arg-type]
         return
     s.keepalive.append(value)
-    s.emit("guard_global", [], "deopt", name=name, value=value, globals=globals_, builtins=builtins,
-           reason="global rebound")
+    if not _just_guarded(s, name, value):
+        s.emit("guard_global", [], "deopt", name=name, value=value, globals=globals_, builtins=builtins,
+               reason="global rebound")
     s.push(AV(Const(value)))
+
+
+def _just_guarded(s: Specializer, name: str, value: object) -> bool:
+    """Did the block just check that global, with nothing since that could
+    run code (only other global checks and constants: no op, so no release
+    of a reference either)?  `f(f(x))` loads `f` twice in a row."""
+    assert s.block is not None
+    for op in reversed(s.block.ops):
+        if op.name == "guard_global" and op.attrs["name"] == name:
+            return op.attrs["value"] is value and op.attrs["globals"] is s.globals
+        if op.name != "guard_global" and not op.name.startswith("const_"):
+            return False
+    return False
 
 
 @rule("IMPORT_NAME")

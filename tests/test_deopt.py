@@ -94,6 +94,36 @@ def test_rebinding_a_global_is_honoured():
     assert g(5) == 15
 
 
+def step_and_swap(x):
+    global STEP
+    STEP = double  # rebinds the global the caller loaded twice
+    return x + 1
+
+
+def double(x):
+    return x * 2
+
+
+STEP = step_and_swap
+
+
+def nested_steps(x):
+    return STEP(STEP(x)) + STEP(x)  # both loads of the first STEP happen before the inner call
+
+
+def test_a_global_loaded_twice_in_a_row_is_checked_once_and_still_honoured():
+    global STEP
+    g = psyco.proxy(nested_steps)
+    try:
+        for _ in range(3):
+            STEP = step_and_swap
+            expected = nested_steps(5)
+            STEP = step_and_swap
+            assert g(5) == expected
+    finally:
+        STEP = step_and_swap
+
+
 def test_shadowing_a_builtin_is_honoured():
     g = psyco.proxy(with_builtin)
     assert g(-4) == 5
