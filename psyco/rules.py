@@ -678,14 +678,14 @@ def load_global(s: Specializer, ins: Instruction) -> None:
 
 
 def _just_guarded(s: Specializer, name: str, value: object) -> bool:
-    """Did the block just check that global, with nothing since that could
-    run code (only other global checks and constants: no op, so no release
-    of a reference either)?  `f(f(x))` loads `f` twice in a row."""
+    """Did the block just check that global, with only constants since
+    (nothing that could run code or release a reference)?  `f(f(x))` loads
+    `f` twice in a row."""
     assert s.block is not None
     for op in reversed(s.block.ops):
-        if op.name == "guard_global" and op.attrs["name"] == name:
-            return op.attrs["value"] is value and op.attrs["globals"] is s.globals
-        if op.name != "guard_global" and not op.name.startswith("const_"):
+        if op.name == "guard_global":
+            return op.attrs["name"] == name and op.attrs["value"] is value and op.attrs["globals"] is s.globals
+        if not op.name.startswith("const_"):
             return False
     return False
 
