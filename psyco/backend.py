@@ -257,6 +257,14 @@ def emit_loop(b: L.IRBuilder, n: L.Value, body: Callable[[L.Value], object]) -> 
     b.position_at_end(done)
 
 
+def joined(b: L.IRBuilder, *incoming: tuple[L.Value, L.Block]) -> L.Value:
+    """Where paths meet: the value each (value, block it comes from) brings."""
+    phi = b.phi(incoming[0][0].type)
+    for value, block in incoming:
+        phi.add_incoming(value, block)
+    return phi
+
+
 def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
     return b.icmp_unsigned("==", v, L.Constant(v.type, None))
 
@@ -305,10 +313,7 @@ def is_exception_class(b: L.IRBuilder, o: L.Value) -> L.Value:
     derives = has_flag(b, o, abi.TPFLAGS_BASE_EXC_SUBCLASS)
     b.branch(done)
     b.position_at_end(done)
-    result = b.phi(I1)
-    result.add_incoming(I1(0), start)
-    result.add_incoming(derives, check)
-    return result
+    return joined(b, (I1(0), start), (derives, check))
 
 
 def restore_exception(mb: ModuleBuilder, b: L.IRBuilder, value: L.Value) -> None:
@@ -409,9 +414,7 @@ class SupportCodegen:
         moved_from = b.block
         b.branch(done)
         b.position_at_end(done)
-        new_tb = b.phi(OBJ)
-        new_tb.add_incoming(L.Constant(OBJ, None), start)
-        new_tb.add_incoming(rest, moved_from)
+        new_tb = joined(b, (L.Constant(OBJ, None), start), (rest, moved_from))
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
         b.ret_void()
         return f
@@ -616,9 +619,7 @@ class SupportCodegen:
         b.position_at_end(no_frame)
         b.ret_void()
         b.position_at_end(ready)
-        frame = b.phi(OBJ)
-        frame.add_incoming(kept, start)
-        frame.add_incoming(made, make)
+        frame = joined(b, (kept, start), (made, make))
         self._point_at(b, load_field(b, frame, abi.FRAME_F_FRAME, PTR), code, pc)
         b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
         b.ret_void()
@@ -1349,14 +1350,8 @@ class VersionCodegen:
         big_ok = b.icmp_signed("==", b.load(overflow), I32(0))
         b.branch(done)
         b.position_at_end(done)
-        value = b.phi(I64)
-        value.add_incoming(I64(0), start if start is not None else check_size)
-        value.add_incoming(small_value, small)
-        value.add_incoming(big_value, big)
-        ok = b.phi(I1)
-        ok.add_incoming(I1(0), start)
-        ok.add_incoming(I1(1), small)
-        ok.add_incoming(big_ok, big)
+        value = joined(b, (I64(0), start), (small_value, small), (big_value, big))
+        ok = joined(b, (I1(0), start), (I1(1), small), (big_ok, big))
         return value, ok
 
     def _box_return(self, value: L.Value) -> L.Value:
@@ -1667,10 +1662,7 @@ def _dict_lookup(g: VersionCodegen, globals_: dict, builtins: dict | None, name:
     in_builtins = b.call(get, [obj_const(b, builtins), obj_const(b, name)])
     b.branch(done)
     b.position_at_end(done)
-    phi = b.phi(OBJ)
-    phi.add_incoming(found, start)
-    phi.add_incoming(in_builtins, look)
-    return phi
+    return joined(b, (found, start), (in_builtins, look))
 
 
 @lower("guard_global")
@@ -1773,10 +1765,7 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
     ask_end = b.block
     b.branch(done)
     b.position_at_end(done)
-    result = b.phi(I1)
-    result.add_incoming(is_true, start)
-    result.add_incoming(answered, ask_end)
-    return result
+    return joined(b, (is_true, start), (answered, ask_end))
 
 
 def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value, args: list[L.Value]) -> L.Value:
@@ -1873,10 +1862,7 @@ def _by_sequence_type(g: VersionCodegen, seq: L.Value, paths: dict[type | None, 
     b.position_at_end(done)
     if results[0][0] is None:
         return None
-    phi = b.phi(results[0][0].type)
-    for value, block in results:
-        phi.add_incoming(value, block)
-    return phi
+    return joined(b, *results)
 
 
 @lower("getitem_int")
@@ -1928,10 +1914,7 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         from_slow = b.block
         b.branch(done)
         b.position_at_end(done)
-        result = b.phi(OBJ)
-        result.add_incoming(char, from_fast)
-        result.add_incoming(other, from_slow)
-        return result
+        return joined(b, (char, from_fast), (other, from_slow))
 
     paths = {list: item(list), tuple: item(tuple), str: character, None: generic}
     known = op.attrs.get("cls")
@@ -2060,10 +2043,7 @@ def _seq_next(g: VersionCodegen, op: ir.Op) -> L.Value:
     incref(g.mb, b, item)
     b.branch(done)
     b.position_at_end(done)
-    result = b.phi(OBJ)
-    result.add_incoming(L.Constant(OBJ, None), start)
-    result.add_incoming(item, load)
-    return result
+    return joined(b, (L.Constant(OBJ, None), start), (item, load))
 
 
 @lower("dict_get")
@@ -2153,10 +2133,7 @@ def _present_or_looked_up(g: VersionCodegen, op: ir.Op, owner: L.Value, value: L
     b.branch(done)
     slow_end = b.block
     b.position_at_end(done)
-    result = b.phi(OBJ)
-    result.add_incoming(value, present)
-    result.add_incoming(looked_up, slow_end)
-    return result
+    return joined(b, (value, present), (looked_up, slow_end))
 
 
 @lower("store_attr")
@@ -2348,10 +2325,7 @@ def _matched_or_none(g: VersionCodegen, build: Callable[[L.Block], L.Value]) -> 
     incref(g.mb, b, none)
     b.branch(done)
     b.position_at_end(done)
-    result = b.phi(OBJ)
-    result.add_incoming(values, matched)
-    result.add_incoming(none, no_match)
-    return result
+    return joined(b, (values, matched), (none, no_match))
 
 
 @lower("match_class")
@@ -2433,18 +2407,15 @@ def _match_keys(g: VersionCodegen, op: ir.Op) -> L.Value:
         b.position_at_end(found)
         return values
 
-    dict_path, other_path, joined = (b.append_basic_block(n) for n in ("keys.dict", "keys.other", "keys.done"))
+    dict_path, other_path, done = (b.append_basic_block(n) for n in ("keys.dict", "keys.other", "keys.done"))
     b.cbranch(g._type_is(subject, dict), dict_path, other_path)
     results = []
     for block, build in ((dict_path, exact_dict), (other_path, with_get)):
         b.position_at_end(block)
         results.append((_matched_or_none(g, build), b.block))
-        b.branch(joined)
-    b.position_at_end(joined)
-    result = b.phi(OBJ)
-    for value, block in results:
-        result.add_incoming(value, block)
-    return result
+        b.branch(done)
+    b.position_at_end(done)
+    return joined(b, *results)
 
 
 @lower("del_attr")
@@ -2520,10 +2491,7 @@ def _str_predicate(g: VersionCodegen, op: ir.Op) -> L.Value:
     slow_end = b.block
     b.branch(done)
     b.position_at_end(done)
-    result = b.phi(I1)
-    result.add_incoming(from_table, fast)
-    result.add_incoming(from_method, slow_end)
-    return result
+    return joined(b, (from_table, fast), (from_method, slow_end))
 
 
 @lower("str_eq")
@@ -2539,10 +2507,7 @@ def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
     equal = b.icmp_signed("!=", b.call(g.mb.c_function("_PyUnicode_EQ"), [a, c]), I32(0))
     b.branch(done)
     b.position_at_end(done)
-    result = b.phi(I1)
-    result.add_incoming(I1(1), start)
-    result.add_incoming(equal, compare)
-    return result
+    return joined(b, (I1(1), start), (equal, compare))
 
 
 @lower("make_cell")
