@@ -1057,6 +1057,13 @@ class VersionCodegen:
         return result
 
     # -- exits
+    def checked_call(self, op: ir.Op, function: L.Function, args: list[L.Value]) -> L.Value:
+        """function(*args): an int, negative when it raised; then leave
+        through `op`'s error exit."""
+        status = self.b.call(function, args)
+        self.fail_branch(self.b.icmp_signed("<", status, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+        return status
+
     def fail_branch(self, cond: L.Value, exit: ir.Exit, deopt: bool) -> None:
         """If `cond`, leave through `exit`; continue otherwise."""
         b = self.b
@@ -1759,8 +1766,7 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.cbranch(is_bool, done, ask)
     b.position_at_end(ask)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    r = b.call(g.mb.c_function("PyObject_IsTrue"), [value])
-    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    r = g.checked_call(op, g.mb.c_function("PyObject_IsTrue"), [value])
     answered = b.icmp_signed("!=", r, I32(0))
     ask_end = b.block
     b.branch(done)
@@ -2161,8 +2167,7 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    status = b.call(g.mb.c_function("PyObject_SetAttr"), [owner, name, value])
-    g.fail_branch(b.icmp_signed("<", status, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [owner, name, value])
     b.call(g._helper("fill_attr_cache"), [owner, name, cache])
     b.branch(done)
     b.position_at_end(done)
@@ -2294,9 +2299,8 @@ def _lookup_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     slot = g.alloca(OBJ)
-    r = b.call(g.mb.c_function("_PyObject_LookupAttr"), [g.v(op.args[0]), obj_const(b, op.attrs["name"]),
-                                                          b.bitcast(slot, PTR)])
-    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    name = obj_const(b, op.attrs["name"])
+    g.checked_call(op, g.mb.c_function("_PyObject_LookupAttr"), [g.v(op.args[0]), name, b.bitcast(slot, PTR)])
     return b.load(slot)
 
 
@@ -2339,8 +2343,8 @@ def _match_class(g: VersionCodegen, op: ir.Op) -> L.Value:
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
 
     def build(no_match: L.Block) -> L.Value:
-        is_instance = b.call(g.mb.c_function("PyObject_IsInstance"), [subject, obj_const(b, op.attrs["cls"])])
-        g.fail_branch(b.icmp_signed("<", is_instance, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+        cls = obj_const(b, op.attrs["cls"])
+        is_instance = g.checked_call(op, g.mb.c_function("PyObject_IsInstance"), [subject, cls])
         _drop_and_branch(g, b.icmp_signed("==", is_instance, I32(0)), [], no_match)
         values = b.call(g.mb.c_function("PyTuple_New"), [I64(len(names) + match_self)])
         g.fail_branch(is_null(b, values), op.exit, deopt=False)  # type: ignore[arg-type]
@@ -2422,9 +2426,8 @@ def _match_keys(g: VersionCodegen, op: ir.Op) -> L.Value:
 def _del_attr(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    r = b.call(g.mb.c_function("PyObject_SetAttr"), [g.v(op.args[0]), obj_const(b, op.attrs["name"]),
-                                                      L.Constant(OBJ, None)])
-    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    name = obj_const(b, op.attrs["name"])
+    g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [g.v(op.args[0]), name, L.Constant(OBJ, None)])
 
 
 @lower("dict_update")
@@ -2450,10 +2453,8 @@ def _dict_update(g: VersionCodegen, op: ir.Op) -> None:
 
 @lower("dict_merge")
 def _dict_merge(g: VersionCodegen, op: ir.Op) -> None:
-    b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    r = b.call(g._helper("dict_merge"), [g.v(a) for a in op.args])
-    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    g.checked_call(op, g._helper("dict_merge"), [g.v(a) for a in op.args])
 
 
 @lower("type_flag")
@@ -2485,8 +2486,7 @@ def _str_predicate(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    answer = b.call(g._helper("str_predicate"), [obj_const(b, op.attrs["method"]), text])
-    g.fail_branch(b.icmp_signed("<", answer, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    answer = g.checked_call(op, g._helper("str_predicate"), [obj_const(b, op.attrs["method"]), text])
     from_method = b.icmp_signed("!=", answer, I32(0))
     slow_end = b.block
     b.branch(done)
@@ -2595,8 +2595,7 @@ def _pop_except(g: VersionCodegen, op: ir.Op) -> None:
 @lower("exc_match")
 def _exc_match(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
-    r = b.call(g._helper("exc_match"), [g.v(a) for a in op.args])
-    g.fail_branch(b.icmp_signed("<", r, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    r = g.checked_call(op, g._helper("exc_match"), [g.v(a) for a in op.args])
     return b.icmp_signed("!=", r, I32(0))
 
 
