@@ -2,10 +2,12 @@
 
 Each compiled version becomes one LLVM module with two functions:
 
-* the *body*, `i32 body(tstate, leaves..., ret*, PyObject** boxed)`, which
-  returns a status: 0 the unboxed result is in `ret`, 1 a boxed result is in
-  `boxed` (the interpreter finished the call after a deopt), 2 an exception
-  is set and this function's traceback entry is on top of the traceback;
+* the *body*, `{i32 status, result} body(tstate, frame, leaves...,
+  PyObject** boxed)` (see `body_signature`): status 0 the unboxed result
+  came back with it, 1 a boxed result is in `boxed` (the interpreter
+  finished the call after a deopt), 2 an exception is set and this
+  function's traceback entry is on top of the traceback, 3 an exception
+  without such an entry;
 * the *entry*, `PyObject* entry(args, nargs, globals, tstate)`, called by the
   dispatcher: it checks the arguments' kinds (returning NO_MATCH when they
   differ), unboxes them, calls the body and boxes its result.
