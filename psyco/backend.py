@@ -18,6 +18,8 @@ from `psyco.abi` only.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import resource
 import threading
 import types
@@ -54,8 +56,6 @@ class Engine:
     def __init__(self) -> None:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        for name, address in abi.symbol_addresses().items():
-            llvm.add_symbol(name, address)
         target = llvm.Target.from_default_triple()
         self.target_machine = target.create_target_machine(opt=2, reloc="static", codemodel="jitdefault")
         # Fast instruction selection and register allocation: about 3x less
@@ -65,6 +65,8 @@ class Engine:
         self.triple = llvm.get_process_triple()
         self.counter = 0
         self.support: set[str] = set()  # support functions compiled so far
+        self.stubs: set[str] = set()  # per-arity stubs compiled so far
+        self.support_data: list[object] = []  # the data support functions address, as long as they live
 
     @classmethod
     def get(cls) -> Engine:
@@ -79,28 +81,22 @@ class Engine:
         pipeline doubled compile time for no run-time gain; instruction
         selection and register allocation run at O2 if `optimize`, else at
         O0 (the object is then made apart and linked into the engine)."""
-        self._compile_support(module)
         self._emit(module, optimize)
-
-    def _compile_support(self, module: L.Module) -> None:
-        """Compile, before `module`, the support functions it calls that no
-        earlier module defined, and those they call (cold paths: quick
-        codegen).  Made on first use, a program compiles the few its
-        versions need: the whole set takes a small program's compile time."""
-        self._compile_support_functions(n for n in SUPPORT_SIGNATURES if SUPPORT_PREFIX + n in module.globals)
 
     def _compile_support_functions(self, names: Iterable[str]) -> None:
         wanted = [n for n in names if n not in self.support]
         if not wanted:
             return
         while True:
-            support = SupportCodegen(self.unique("support")).build(wanted)
+            codegen = SupportCodegen(self.unique("support"))
+            support = codegen.build(wanted)
             missing = [n for n in SUPPORT_SIGNATURES if n not in self.support and n not in wanted
                        and SUPPORT_PREFIX + n in support.globals]
             if not missing:
                 break
             wanted += missing
         self.support.update(wanted)
+        self.support_data.extend(codegen.mb.keep)
         self._emit(support, optimize=False)
 
     def _emit(self, module: L.Module, optimize: bool) -> None:
@@ -120,9 +116,30 @@ class Engine:
         return address
 
     def support_address(self, name: str) -> int:
-        """The support function `name`, compiled now if no module needed it yet."""
+        """The support function `name`, compiled now (with those it calls
+        that no earlier module defined) if no module needed it yet.  Made on
+        first use (cold paths: quick codegen), a program compiles the few
+        its versions need: the whole set takes a small program's compile
+        time."""
         self._compile_support_functions([name])
         return self.address(SUPPORT_PREFIX + name)
+
+    def stub_address(self, kind: str, arity: int) -> int:
+        """The per-arity stub `kind` ("release" or "materialize", see
+        SupportCodegen.define_stubs) taking `arity` words, compiled with the
+        other arities of its group of STUB_GROUP when first needed."""
+        name = f"{SUPPORT_PREFIX}{kind}_{arity}"
+        if name not in self.stubs:
+            if kind == "materialize":
+                self._compile_support_functions(["materialize"])
+            first = arity - arity % STUB_GROUP
+            codegen = SupportCodegen(self.unique("stubs"))
+            arities = range(first, first + STUB_GROUP)
+            codegen.define_stubs(kind, arities)
+            self.stubs.update(f"{SUPPORT_PREFIX}{kind}_{n}" for n in arities)
+            self.support_data.extend(codegen.mb.keep)
+            self._emit(codegen.mb.module, optimize=False)
+        return self.address(name)
 
     def unique(self, stem: str) -> str:
         self.counter += 1
@@ -133,22 +150,34 @@ class Engine:
 class ModuleBuilder:
     """One LLVM module, with declarations made on first use.
     `inline_refcounts`: reference counts changed inline (fast code) or by
-    calls (less code to generate: for quick codegen)."""
+    calls (less code to generate: for quick codegen).
+
+    C functions are called at their addresses and the module's data (caches,
+    strings, scratch space) lives in memory psyco owns (`keep`), named by
+    address too: the module then refers to no symbol and no data section.
+    LLVM's fast instruction selector (quick codegen) handles neither calls
+    to symbols nor global variables in the JIT's code model and would hand
+    every block using one to the slow selector."""
 
     def __init__(self, name: str, inline_refcounts: bool = True) -> None:
         self.module = L.Module(name=name)
         self.inline_refcounts = inline_refcounts
-        self.functions: dict[str, L.Function] = {}
-        self._globals = 0
+        self.functions: dict[str, L.Value] = {}
+        self.keep: list[object] = []  # the data the module's code addresses
 
-    def c_function(self, name: str) -> L.Function:
+    def c_function(self, name: str) -> L.Value:
         if name not in self.functions:
             ret, args = abi.C_API[name] if name in abi.C_API else abi.LIBM[name]
             varargs = name == "PyErr_Format"
             argt = [LTYPE[a] for a in args[:-1]] if varargs else [LTYPE[a] for a in args]
-            fnty = L.FunctionType(LTYPE[ret], argt, var_arg=varargs)
-            self.functions[name] = L.Function(self.module, fnty, name=name)
+            self.function_at(name, lambda: c_addresses()[name], L.FunctionType(LTYPE[ret], argt, var_arg=varargs))
         return self.functions[name]
+
+    def function_at(self, key: str, address: Callable[[], int], fnty: L.FunctionType) -> L.Value:
+        """The function of type `fnty` at `address()`, asked once per module."""
+        if key not in self.functions:
+            self.functions[key] = at_address(address(), fnty.as_pointer())
+        return self.functions[key]
 
     def intrinsic(self, name: str) -> L.Function:
         """The LLVM intrinsic `name` of one double (sqrt, floor, ...)."""
@@ -157,23 +186,43 @@ class ModuleBuilder:
     def declare(self, name: str, fnty: L.FunctionType) -> L.Function:
         if name not in self.functions:
             self.functions[name] = L.Function(self.module, fnty, name=name)
-        return self.functions[name]
+        return self.functions[name]  # type: ignore[return-value]
 
-    def global_i64(self, initial: int) -> L.GlobalVariable:
-        self._globals += 1
-        g = L.GlobalVariable(self.module, I64, name=f"g{self._globals}")
-        g.linkage = "internal"
-        g.initializer = I64(initial)
-        return g
+    def global_i64(self, initial: int) -> L.Value:
+        """A pointer to a fresh 64-bit word holding `initial`."""
+        return self._data(ctypes.c_int64(initial), I64)
 
-    def cstring(self, text: str) -> L.GlobalVariable:
-        data = bytearray(text.encode()) + b"\0"
-        self._globals += 1
-        g = L.GlobalVariable(self.module, L.ArrayType(I8, len(data)), name=f"s{self._globals}")
-        g.linkage = "internal"
-        g.global_constant = True
-        g.initializer = L.Constant(L.ArrayType(I8, len(data)), data)
-        return g
+    def global_obj(self) -> L.Value:
+        """A pointer to a fresh pointer-sized word holding NULL."""
+        return self._data(ctypes.c_void_p(), OBJ)
+
+    def scratch(self, size: int) -> L.Value:
+        """An i8* to `size` fresh zeroed bytes, aligned for any field."""
+        return self._data((ctypes.c_int64 * ((size + 7) // 8))(), I8)
+
+    def cstring(self, text: str) -> L.Value:
+        """An i8* to `text`, NUL-terminated UTF-8."""
+        return self._data(ctypes.create_string_buffer(text.encode()), I8)
+
+    def _data(self, cell: ctypes._CData, ty: L.Type) -> L.Value:  # type: ignore[name-defined]
+        self.keep.append(cell)
+        return at_address(ctypes.addressof(cell), ty.as_pointer())
+
+
+@functools.cache
+def c_addresses() -> dict[str, int]:
+    """Addresses of the C functions generated code may call."""
+    return abi.symbol_addresses()
+
+
+def zero(ty: L.Type) -> L.Value:
+    """0, 0.0, false or NULL."""
+    return L.Constant(ty, None if ty == OBJ else 0)
+
+
+def at_address(address: int, ty: L.Type) -> L.Value:
+    """The constant pointer of type `ty` to `address`."""
+    return I64(address).inttoptr(ty)
 
 
 def obj_const(b: L.IRBuilder, obj: object) -> L.Value:
@@ -241,6 +290,16 @@ def decref(mb: ModuleBuilder, b: L.IRBuilder, o: L.Value, nullable: bool = True)
     b.position_at_end(done)
 
 
+def branch_on(b: L.IRBuilder, status: L.Value, targets: dict[int, L.Block], otherwise: L.Block) -> None:
+    """Go to targets[status], else to `otherwise`: a chain of compares, not
+    a switch, which LLVM's fast instruction selector does not handle."""
+    for value, target in targets.items():
+        next_test = b.append_basic_block("status.other")
+        b.cbranch(b.icmp_signed("==", status, I32(value)), target, next_test)
+        b.position_at_end(next_test)
+    b.branch(otherwise)
+
+
 def emit_loop(b: L.IRBuilder, n: L.Value, body: Callable[[L.Value], object]) -> None:
     """for (i = 0; i < n; i++) body(i); the builder ends after the loop."""
     start = b.block
@@ -273,6 +332,7 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
 
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
+STUB_GROUP = 8  # per-arity stubs are compiled in groups of this many arities
 SUPPORT_SIGNATURES = {
     "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
     "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
@@ -350,6 +410,27 @@ class SupportCodegen:
         for name in names:
             getattr(self, f"_define_{name}")()
         return self.mb.module
+
+    def define_stubs(self, kind: str, arities: Iterable[int]) -> None:
+        """release_n(obj0, ..., obj{n-1}) drops a reference to each;
+        materialize_n(recipe, word0, ..., word{n-1}) puts the words in a
+        buffer for `materialize`.  Each exit of a version is then a single
+        call (exits are most of a version's code)."""
+        for n in arities:
+            if kind == "release":
+                f = L.Function(self.mb.module, L.FunctionType(VOID, [OBJ] * n), name=f"{SUPPORT_PREFIX}release_{n}")
+                b = L.IRBuilder(f.append_basic_block("start"))
+                for o in f.args:
+                    b.call(self.mb.c_function("Py_DecRef"), [o])
+                b.ret_void()
+            else:
+                fnty = L.FunctionType(OBJ, [OBJ] + [I64] * n)
+                f = L.Function(self.mb.module, fnty, name=f"{SUPPORT_PREFIX}materialize_{n}")
+                b = L.IRBuilder(f.append_basic_block("start"))
+                buffer = b.alloca(I64, max(n, 1))
+                for i, word in enumerate(f.args[1:]):
+                    b.store(word, b.gep(buffer, [I64(i)]))
+                b.ret(b.call(self._support("materialize"), [f.args[0], b.bitcast(buffer, PTR)]))
 
     def _support(self, name: str) -> L.Function:
         """Another support function: defined in this module if it is built
@@ -677,7 +758,7 @@ class SupportCodegen:
         return f
 
     def _type_error(self, b: L.IRBuilder, message: str, *format_args: L.Value) -> None:
-        text = b.bitcast(self.mb.cstring(message), PTR)
+        text = self.mb.cstring(message)
         if format_args:
             b.call(self.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), text, *format_args])
         else:
@@ -778,7 +859,7 @@ class SupportCodegen:
         active, none = b.append_basic_block("active"), b.append_basic_block("none")
         b.cbranch(empty, none, active)
         b.position_at_end(none)
-        text = b.bitcast(self.mb.cstring("No active exception to reraise"), PTR)
+        text = self.mb.cstring("No active exception to reraise")
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RuntimeError), text])
         b.ret(I1(0))
         b.position_at_end(active)
@@ -903,12 +984,12 @@ class VersionCodegen:
         self.mb = ModuleBuilder(self.body_name, inline_refcounts=optimize)
         self.values: dict[int, L.Value] = {}
         self.blocks: dict[int, L.Block] = {}
-        self.keep: list[object] = []  # objects whose addresses the code embeds
+        self.keep = self.mb.keep  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
         self.unwind_blocks: dict[int, L.Block] = {}
-        self.frame_slot: L.GlobalVariable | None = None
-        self.materializers: dict[int, L.Function] = {}
-        self.releasers: dict[int, L.Function] = {}
+        self.frame_slot: L.Value | None = None
+        self.leave: L.Block | None = None  # the body's return block, and its phis
+        self.leave_phis: tuple[L.Phi, L.Phi]
         self.ret_type = LTYPE[fn.ret_type]
 
     # -- signatures
@@ -935,9 +1016,7 @@ class VersionCodegen:
         self.b = b
         # Where sync_frame writes: the trampoline frame, or, in a direct call
         # (no frame), a scratch area nobody reads; one store, no branch.
-        scratch = L.GlobalVariable(self.mb.module, L.ArrayType(I8, abi.IFRAME_LOCALSPLUS), name="no_frame")
-        scratch.linkage = "internal"
-        self.sync_target = b.select(is_null(b, self.frame), b.bitcast(scratch, PTR), self.frame)
+        self.sync_target = b.select(is_null(b, self.frame), self.mb.scratch(abi.IFRAME_LOCALSPLUS), self.frame)
         # Recursion is counted as the interpreter counts Python frames.
         rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         rem = b.load(rem_ptr)
@@ -947,7 +1026,7 @@ class VersionCodegen:
         go = self.blocks[self.fn.blocks[0].id]
         b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, stack_ok)
         b.position_at_end(deep)
-        where = b.bitcast(self.mb.cstring(""), PTR)
+        where = self.mb.cstring("")
         failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, where])
         recursion_error = b.append_basic_block("recursion_error")
         b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, stack_ok)
@@ -962,7 +1041,7 @@ class VersionCodegen:
         b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), c_stack_error, go)
         b.position_at_end(c_stack_error)
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
-        message = b.bitcast(self.mb.cstring("maximum recursion depth exceeded"), PTR)
+        message = self.mb.cstring("maximum recursion depth exceeded")
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError), message])
         self._return(I32(STATUS_NO_ENTRY))
         # Phi nodes for block parameters.
@@ -1013,9 +1092,21 @@ class VersionCodegen:
         leave_frame(self.b, self.tstate)
 
     def _return(self, status: L.Value, value: L.Value | None = None) -> None:
-        """Leave the body with `status` (and, for STATUS_OK, the result)."""
-        pair = self.b.insert_value(L.Constant(body_result(self.fn.ret_type), None), status, 0)
-        self.b.ret(self.b.insert_value(pair, value, 1) if value is not None else pair)
+        """Leave the body with `status` (and, for STATUS_OK, the result),
+        through the one block that returns (LLVM's fast instruction
+        selector cannot return a pair: each `ret` would be a block for the
+        slow one)."""
+        if self.leave is None:
+            here = self.b.block
+            self.leave = self.b.append_basic_block("leave")
+            self.b.position_at_end(self.leave)
+            self.leave_phis = (self.b.phi(I32, "status"), self.b.phi(self.ret_type, "result"))
+            pair = self.b.insert_value(L.Constant(body_result(self.fn.ret_type), None), self.leave_phis[0], 0)
+            self.b.ret(self.b.insert_value(pair, self.leave_phis[1], 1))
+            self.b.position_at_end(here)
+        self.leave_phis[0].add_incoming(status, self.b.block)
+        self.leave_phis[1].add_incoming(value if value is not None else zero(self.ret_type), self.b.block)
+        self.b.branch(self.leave)
 
     def _terminate(self, blk: ir.Block) -> None:
         t = blk.term
@@ -1030,7 +1121,7 @@ class VersionCodegen:
         elif t.kind == "ret":
             value = self.v(t.value)  # type: ignore[arg-type]
             if value.type != self.ret_type:
-                value = L.Constant(self.ret_type, 0) if self.ret_type != OBJ else L.Constant(OBJ, None)
+                value = zero(self.ret_type)
             self._leave()
             self._return(I32(STATUS_OK), value)
         elif t.kind == "deopt":
@@ -1098,18 +1189,11 @@ class VersionCodegen:
         elif owned:
             self.b.call(self._releaser(len(owned)), owned)
 
-    def _releaser(self, n: int) -> L.Function:
-        """void release_n(obj0, ..., obj{n-1}): Py_DecRef of each; one per
-        number of values in a version."""
-        stub = self.releasers.get(n)
-        if stub is None:
-            stub = self.releasers[n] = L.Function(self.mb.module, L.FunctionType(VOID, [OBJ] * n), name=f"release_{n}")
-            stub.linkage = "internal"
-            b = L.IRBuilder(stub.append_basic_block("start"))
-            for o in stub.args:
-                b.call(self.mb.c_function("Py_DecRef"), [o])
-            b.ret_void()
-        return stub
+    def _releaser(self, n: int) -> L.Value:
+        return self._stub("release", n, L.FunctionType(VOID, [OBJ] * n))
+
+    def _stub(self, kind: str, n: int, fnty: L.FunctionType) -> L.Value:
+        return self.mb.function_at(f"{kind}_{n}", lambda: Engine.get().stub_address(kind, n), fnty)
 
     def _error(self, exit: ir.Exit) -> None:
         """An exception is set: add our traceback entry (unless re-raising),
@@ -1127,9 +1211,7 @@ class VersionCodegen:
 
     def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
         if self.frame_slot is None:  # the frame traceback entries are made with
-            self.frame_slot = L.GlobalVariable(self.mb.module, OBJ, name="traceback_frame")
-            self.frame_slot.linkage = "internal"
-            self.frame_slot.initializer = L.Constant(OBJ, None)
+            self.frame_slot = self.mb.global_obj()
         b = self.b
         return [self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc), self.frame_slot]
 
@@ -1166,22 +1248,8 @@ class VersionCodegen:
             I64(exit.pc), I64(address), I64(threshold), obj_const(b, callback), self.boxed_slot])
         self._return(status)
 
-    def _materializer(self, n: int) -> L.Function:
-        """obj materialize_n(recipe, word0, ..., word{n-1}): the words in a
-        buffer for the support function `materialize`.  One per number of
-        words in a version, so that each exit is a single call (exits are
-        most of a version's code)."""
-        stub = self.materializers.get(n)
-        if stub is None:
-            fnty = L.FunctionType(OBJ, [OBJ] + [I64] * n)
-            stub = self.materializers[n] = L.Function(self.mb.module, fnty, name=f"materialize_{n}")
-            stub.linkage = "internal"
-            b = L.IRBuilder(stub.append_basic_block("start"))
-            buffer = b.alloca(I64, max(n, 1))
-            for i, word in enumerate(stub.args[1:]):
-                b.store(word, b.gep(buffer, [I64(i)]))
-            b.ret(b.call(self._helper("materialize"), [stub.args[0], b.bitcast(buffer, PTR)]))
-        return stub
+    def _materializer(self, n: int) -> L.Value:
+        return self._stub("materialize", n, L.FunctionType(OBJ, [OBJ] + [I64] * n))
 
     def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
         """How the frame slot `m` is rebuilt; appends the native values it reads to `words`."""
@@ -1205,8 +1273,11 @@ class VersionCodegen:
         assert m.how in ("range", "range_iter", "seq_iter"), m.how
         return (m.how, *[word(v) for v in values])
 
-    def _helper(self, name: str) -> L.Function:
-        return self.mb.declare(SUPPORT_PREFIX + name, SUPPORT_SIGNATURES[name])
+    def _helper(self, name: str) -> L.Value:
+        """The support function `name`, by address (compiled now if no
+        earlier module needed it)."""
+        return self.mb.function_at(SUPPORT_PREFIX + name, lambda: Engine.get().support_address(name),
+                                   SUPPORT_SIGNATURES[name])
 
     def _box_new(self, value: L.Value) -> L.Value:
         b = self.b
@@ -1282,10 +1353,7 @@ class VersionCodegen:
         on_boxed = b.append_basic_block("boxed")
         on_error = b.append_basic_block("error")
         on_bare_error = b.append_basic_block("bare_error")
-        sw = b.switch(status, on_bare_error)
-        sw.add_case(I32(STATUS_OK), on_ok)
-        sw.add_case(I32(STATUS_BOXED), on_boxed)
-        sw.add_case(I32(STATUS_ERROR), on_error)
+        branch_on(b, status, {STATUS_OK: on_ok, STATUS_BOXED: on_boxed, STATUS_ERROR: on_error}, on_bare_error)
         b.position_at_end(on_ok)
         b.ret(self._box_return(b.extract_value(pair, 1)))
         b.position_at_end(on_boxed)
@@ -1526,7 +1594,11 @@ def _not(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("select")
 def _select(g: VersionCodegen, op: ir.Op) -> L.Value:
-    return g.b.select(g.v(op.args[0]), g.v(op.args[1]), g.v(op.args[2]))
+    b = g.b
+    cond, then, otherwise = (g.v(a) for a in op.args)
+    if then.type == I1:  # as logic: the fast instruction selector has no select of booleans
+        return b.or_(b.and_(cond, then), b.and_(b.not_(cond), otherwise))
+    return b.select(cond, then, otherwise)
 
 
 @lower("zext")
@@ -1718,7 +1790,7 @@ def _load_global(g: VersionCodegen, op: ir.Op) -> L.Value:
     fail = b.append_basic_block("global.fail")
     b.cbranch(error_set, fail, raise_)
     b.position_at_end(raise_)
-    fmt = b.bitcast(g.mb.cstring("name '%U' is not defined"), PTR)
+    fmt = g.mb.cstring("name '%U' is not defined")
     b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, NameError), fmt, obj_const(b, name)])
     b.branch(fail)
     b.position_at_end(fail)
@@ -1735,7 +1807,7 @@ def _raise_if(g: VersionCodegen, op: ir.Op) -> None:
     ok = b.append_basic_block("cont")
     b.cbranch(g.v(op.args[0]), bad, ok)
     b.position_at_end(bad)
-    message = b.bitcast(g.mb.cstring(op.attrs["message"]), PTR)
+    message = g.mb.cstring(op.attrs["message"])
     b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, op.attrs["exc"]), message])
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)
@@ -1748,7 +1820,7 @@ def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
     fn = g.mb.c_function(op.attrs["name"])
     args = [g.v(a) for a in op.args]
     # int constants are i64 in the IR; C parameters may be narrower
-    params = fn.ftype.args
+    params = fn.type.pointee.args  # type: ignore[attr-defined]
     args = [b.trunc(a, t) if a.type != t and isinstance(t, L.IntType) else a for a, t in zip(args, params)]
     r = b.call(fn, args)
     failed = is_null(b, r) if op.attrs["type"] == "obj" else b.icmp_signed("<", r, L.Constant(r.type, 0))
@@ -1839,7 +1911,7 @@ def _sequence_slot(g: VersionCodegen, seq: L.Value, index: L.Value, tp: type, ex
     ok = b.append_basic_block("in_range")
     b.cbranch(out_of_range, bad, ok)
     b.position_at_end(bad)
-    b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), b.bitcast(g.mb.cstring(message), PTR)])
+    b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), g.mb.cstring(message)])
     b.branch(g.exit_block(exit, deopt=False))
     b.position_at_end(ok)
     if tp is list:
@@ -1907,7 +1979,7 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         bad, ok = b.append_basic_block("str.index_error"), b.append_basic_block("str.in_range")
         b.cbranch(b.icmp_unsigned(">=", at, size), bad, ok)
         b.position_at_end(bad)
-        message = b.bitcast(g.mb.cstring("string index out of range"), PTR)
+        message = g.mb.cstring("string index out of range")
         b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), message])
         b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
         b.position_at_end(ok)
@@ -2259,17 +2331,18 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     version = op.attrs["version"]
     rtype = op.attrs["type"]
-    name = g.callee_names[id(version)]
-    callee = g.mb.declare(name, body_signature(list(version.param_types), rtype))
+    signature = body_signature(list(version.param_types), rtype)
+    if version.body_address:
+        callee = at_address(version.body_address, signature.as_pointer())
+    else:  # being compiled: this version itself, or a caller of it
+        callee = g.mb.declare(g.callee_names[id(version)], signature)
     boxed_slot = g.alloca(OBJ)
     pair = b.call(callee, [g.tstate, L.Constant(PTR, None)] + [g.v(a) for a in op.args] + [boxed_slot])
     status, returned = b.extract_value(pair, 0), b.extract_value(pair, 1)
     boxed = b.append_basic_block("call.boxed")
     error = b.append_basic_block("call.error")
     ok = b.append_basic_block("call.ok")
-    sw = b.switch(status, error)
-    sw.add_case(I32(STATUS_OK), ok)
-    sw.add_case(I32(STATUS_BOXED), boxed)
+    branch_on(b, status, {STATUS_OK: ok, STATUS_BOXED: boxed}, error)
     b.position_at_end(boxed)
     if op.attrs.get("init"):  # __init__ finished in the interpreter: it must have returned None
         result = b.load(boxed_slot)
@@ -2280,7 +2353,7 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
         decref(g.mb, b, result, nullable=False)
         b.branch(ok)
         b.position_at_end(raising)
-        message = b.bitcast(g.mb.cstring("__init__() should return None, not '%.200s'"), PTR)
+        message = g.mb.cstring("__init__() should return None, not '%.200s'")
         type_name = load_field(b, load_field(b, result, abi.OB_TYPE, PTR), abi.TYPE_NAME, PTR)
         b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), message, type_name])
         decref(g.mb, b, result, nullable=False)
@@ -2446,7 +2519,7 @@ def _dict_update(g: VersionCodegen, op: ir.Op) -> None:
     attribute_error = b.call(g.mb.c_function("PyErr_ExceptionMatches"), [obj_const(b, AttributeError)])
     b.cbranch(b.icmp_signed("!=", attribute_error, I32(0)), not_mapping, g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(not_mapping)
-    message = b.bitcast(g.mb.cstring("'%.200s' object is not a mapping"), PTR)
+    message = g.mb.cstring("'%.200s' object is not a mapping")
     type_name = load_field(b, load_field(b, update, abi.OB_TYPE, PTR), abi.TYPE_NAME, PTR)
     b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), message, type_name])
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
@@ -2542,7 +2615,7 @@ def _cell_get(g: VersionCodegen, op: ir.Op) -> L.Value:
         b.call(g.mb.c_function("PyErr_SetObject"), [obj_const(b, exc), error])
         decref(g.mb, b, error, nullable=False)
     else:
-        message = b.bitcast(g.mb.cstring(op.attrs["message"]), PTR)
+        message = g.mb.cstring(op.attrs["message"])
         b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, exc), message])
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)
@@ -2633,7 +2706,7 @@ def _lookup_special(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.cbranch(nothing_raised, not_raised, g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(not_raised)
     type_name = load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_NAME, PTR)
-    b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), b.bitcast(g.mb.cstring(op.attrs["message"]), PTR),
+    b.call(g.mb.c_function("PyErr_Format"), [obj_const(b, TypeError), g.mb.cstring(op.attrs["message"]),
                                              type_name])
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)

@@ -66,14 +66,6 @@ class PointerType(Type):
         self.pointee = pointee
 
 
-class ArrayType(Type):
-    __slots__ = ("element", "count")
-
-    def __init__(self, element: Type, count: int) -> None:
-        super().__init__(f"[{count} x {element.text}]")
-        self.element, self.count = element, count
-
-
 class LiteralStructType(Type):
     __slots__ = ("elements",)
 
@@ -118,8 +110,6 @@ def _format_constant(type_: Type, value: object) -> str:
         return "null"
     if isinstance(type_, LiteralStructType) and value is None:
         return "undef"
-    if isinstance(type_, ArrayType) and isinstance(value, (bytes, bytearray)):
-        return 'c"' + "".join(chr(c) if 32 <= c < 127 and c not in (34, 92) else f"\\{c:02X}" for c in value) + '"'
     raise TypeError(f"no constant of type {type_} from {value!r}")
 
 
@@ -134,8 +124,8 @@ class Constant(Value):
 
 
 class Block:
-    """A basic block: its label and its instructions (text, or objects
-    completed later and printed at the end: phis and switches)."""
+    """A basic block: its label and its instructions (text, or phis,
+    completed later and printed at the end)."""
 
     __slots__ = ("function", "name", "lines")
 
@@ -204,22 +194,6 @@ class Function(GlobalValue):
             + "".join(str(b) for b in self.blocks) + "}\n"
 
 
-class GlobalVariable(GlobalValue):
-    __slots__ = ("value_type", "initializer", "global_constant")
-
-    def __init__(self, module: Module, value_type: Type, name: str) -> None:
-        super().__init__(module, value_type.as_pointer(), name)
-        self.value_type = value_type
-        self.initializer: Value | None = None
-        self.global_constant = False
-
-    def __str__(self) -> str:
-        linkage = f"{self.linkage} " if self.linkage else ""
-        kind = "constant" if self.global_constant else "global"
-        init = self.initializer.ref if self.initializer is not None else "zeroinitializer"
-        return f"{self.ref} = {linkage}{kind} {self.value_type.text} {init}\n"
-
-
 class Module:
     def __init__(self, name: str = "") -> None:
         self.name = name
@@ -253,21 +227,6 @@ class Phi(Value):
     def __str__(self) -> str:
         pairs = ", ".join(f"[{v.ref}, {b.ref}]" for v, b in self.incoming)
         return f"{self.ref} = phi {self.type.text} {pairs}"
-
-
-class Switch:
-    __slots__ = ("value", "default", "cases")
-
-    def __init__(self, value: Value, default: Block) -> None:
-        self.value, self.default = value, default
-        self.cases: list[tuple[Value, Block]] = []
-
-    def add_case(self, value: Value, block: Block) -> None:
-        self.cases.append((value, block))
-
-    def __str__(self) -> str:
-        cases = " ".join(f"{v.typed}, label {b.ref}" for v, b in self.cases)
-        return f"switch {self.value.typed}, label {self.default.ref} [{cases}]"
 
 
 ICMP_PREDICATES = {"==": "eq", "!=": "ne"}
@@ -322,11 +281,6 @@ class IRBuilder:
 
     def cbranch(self, cond: Value, then: Block, otherwise: Block) -> None:
         self._emit(f"br i1 {cond.ref}, label {then.ref}, label {otherwise.ref}")
-
-    def switch(self, value: Value, default: Block) -> Switch:
-        sw = Switch(value, default)
-        self._emit(sw)
-        return sw
 
     def ret(self, value: Value) -> None:
         self._emit(f"ret {value.typed}")

@@ -1,7 +1,11 @@
-"""Each pipeline stage on its own: front end, kinds, IR verifier, refcount."""
+"""Each pipeline stage on its own: front end, kinds, IR verifier, refcount,
+the back end's instruction selection."""
 
 import dis
 import json
+import subprocess
+import sys
+import textwrap
 import types
 
 import pytest
@@ -159,3 +163,37 @@ def test_decoding_is_made_once_per_code_object():
     assert frontend.decode(invariant_in_loop.__code__) is first
     twin = invariant_in_loop.__code__.replace()  # equal, but another object
     assert frontend.decode(twin) is not first and frontend.decode(twin).code is twin
+
+
+def test_quick_codegen_keeps_to_the_fast_instruction_selector():
+    """Quick codegen relies on LLVM's fast instruction selector, which (in
+    the JIT's code model) hands a block to the slow one when it calls a
+    function by name, uses a global variable, switches, returns a pair or
+    selects between booleans: a version calls C functions, support
+    functions, stubs and compiled callees at their addresses, keeps its data
+    in memory psyco owns and leaves its body through one block."""
+    program = textwrap.dedent("""
+        import llvmlite.binding as llvm
+        llvm.set_option("", "-pass-remarks-missed=sdagisel")
+        import psyco
+
+        def label(table, keys, step):
+            found = []
+            for k in keys:
+                try:
+                    found.append(str(table[k]) + "!" + repr(k).upper())
+                except KeyError:
+                    found.append(None)
+            for i in range(0, len(keys), step):
+                found.append(str(keys[i]) + str(i) + "?")
+            return found
+
+        psyco.bind(label)
+        print(label({1: "a"}, [1, 2], 1))
+        print([v["optimized"] for r in psyco.report() for v in r["versions"]])
+    """)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["['a!1', None, '10?', '21?']", "[False]"], done.stderr
+    missed = [line for line in done.stderr.splitlines() if "FastISel missed" in line and "_body)" in line]
+    returns = [line for line in missed if "missed terminator:   ret" in line]
+    assert len(returns) == 1 and missed == returns, missed

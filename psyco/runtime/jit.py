@@ -50,6 +50,7 @@ class Version:
     param_types: tuple[str, ...]
     body_name: str
     entry_address: int = 0
+    body_address: int = 0  # once compiled: direct calls from later versions go there
     compile_seconds: float = 0.0
     ir_text: str = ""
     keepalive: list[object] = field(default_factory=list)
@@ -411,6 +412,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     engine.compile(codegen.build(), optimize=version.optimized)
     version.keepalive.extend(codegen.keep)
     version.entry_address = engine.address(entry_name)
+    version.body_address = engine.address(body_name)
     return version
 
 
