@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import atexit
 import gc
-import json
 import os
 import runpy
-import signal
 import sys
 import time
 import types
@@ -96,6 +94,8 @@ def _write_stats(path: str, startup: float) -> None:
         "compile_times_s": STATS["compile_times"],
         "startup_s": startup,
     }
+    import json  # here: importing it costs every start-up 4 ms
+
     with open(path, "w") as f:
         json.dump(stats, f)
 
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         if active and stats_path:
             _write_stats(stats_path, startup)
     if interrupted:  # python runs the exit handlers, then dies of SIGINT
+        import signal  # here: importing it costs every start-up 1 ms
+
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
