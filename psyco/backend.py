@@ -192,6 +192,10 @@ class ModuleBuilder:
         """A pointer to a fresh 64-bit word holding `initial`."""
         return self._data(ctypes.c_int64(initial), I64)
 
+    def cells(self, count: int) -> L.Value:
+        """A pointer to `count` fresh 64-bit words holding 0."""
+        return self._data((ctypes.c_int64 * count)(), I64)
+
     def global_obj(self) -> L.Value:
         """A pointer to a fresh pointer-sized word holding NULL."""
         return self._data(ctypes.c_void_p(), OBJ)
@@ -347,6 +351,7 @@ SUPPORT_SIGNATURES = {
     "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
     "fill_attr_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
+    "fill_method_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
 }
@@ -677,6 +682,40 @@ class SupportCodegen:
         index = b.call(self._support("shared_key_index"), [tp, name])
         require(b.icmp_signed(">=", index, I64(0)))
         b.store(b.or_(b.shl(tag, I64(CACHE_TAG_SHIFT)), index), cache)
+        b.ret_void()
+        b.position_at_end(give_up)
+        b.ret_void()
+        return f
+
+    def _define_fill_method_cache(self) -> L.Function:
+        """void fill_method_cache(owner, name, cache): remember in
+        cache[0..1] (type version tag, method) the method descriptor
+        `owner.name` finds on owner's type, when the interpreter's
+        LOAD_METHOD_NO_DICT would: generic attribute access, instances
+        without a __dict__ (nothing can shadow the method), a descriptor
+        called with self and a valid version tag (the descriptor lives in
+        the type's dict as long as the tag is unchanged)."""
+        f, b = self._cold_function("fill_method_cache")
+        owner, name, cache = f.args
+        tp = load_field(b, owner, abi.OB_TYPE, PTR)
+        give_up = b.append_basic_block("give_up")
+
+        def require(cond: L.Value) -> None:
+            ok = b.append_basic_block("ok")
+            b.cbranch(cond, ok, give_up)
+            b.position_at_end(ok)
+
+        slot = load_field(b, tp, abi.TYPE_GETATTRO, PTR)
+        require(b.icmp_unsigned("==", slot, b.bitcast(self.mb.c_function("PyObject_GenericGetAttr"), PTR)))
+        require(b.icmp_signed("==", load_field(b, tp, abi.TYPE_DICTOFFSET, I64), I64(0)))
+        method = b.call(self.mb.c_function("_PyType_Lookup"), [tp, name])
+        require(b.not_(is_null(b, method)))
+        flags = load_field(b, load_field(b, method, abi.OB_TYPE, PTR), abi.TYPE_FLAGS, I64)
+        require(b.icmp_unsigned("!=", b.and_(flags, I64(abi.TPFLAGS_METHOD_DESCRIPTOR)), I64(0)))
+        tag = b.zext(load_field(b, tp, abi.TYPE_VERSION_TAG, I32), I64)
+        require(b.icmp_unsigned("!=", tag, I64(0)))
+        b.store(b.ptrtoint(method, I64), b.gep(cache, [I64(1)]))
+        b.store(tag, cache)
         b.ret_void()
         b.position_at_end(give_up)
         b.ret_void()
@@ -1850,6 +1889,15 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value, args: list[L.Value]) -> L.Value:
     """function(first, args array, number of positional args, kwnames)."""
+    array, nargs, names = _arg_array(g, op, args)
+    r = g.b.call(g.mb.c_function(function), [first, array, nargs, names])
+    g.fail_branch(is_null(g.b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
+
+
+def _arg_array(g: VersionCodegen, op: ir.Op, args: list[L.Value]) -> tuple[L.Value, L.Value, L.Value]:
+    """(args as a vectorcall array, number of positional args, kwnames),
+    after pointing the frame at the call (the callee may look at it)."""
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     array = g.alloca(OBJ, max(len(args), 1))
@@ -1858,9 +1906,7 @@ def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value
     kwnames = op.attrs.get("kwnames")
     nargs = len(args) - (len(kwnames) if kwnames else 0)
     names = obj_const(b, kwnames) if kwnames else L.Constant(OBJ, None)
-    r = b.call(g.mb.c_function(function), [first, b.bitcast(array, PTR), I64(nargs), names])
-    g.fail_branch(is_null(b, r), op.exit, deopt=False)  # type: ignore[arg-type]
-    return r
+    return b.bitcast(array, PTR), I64(nargs), names
 
 
 @lower("vectorcall")
@@ -1871,9 +1917,31 @@ def _vectorcall(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("call_method")
 def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
     """The method is looked up on args[0] and called with it as self, with
-    no bound-method object in between (LOAD_METHOD + CALL)."""
-    return _call_with_array(g, op, "PyObject_VectorcallMethod", obj_const(g.b, op.attrs["name"]),
-                            [g.v(a) for a in op.args])
+    no bound-method object in between (LOAD_METHOD + CALL).  As the
+    interpreter's LOAD_METHOD_NO_DICT, a cache of the call site keeps the
+    method descriptor last found on the owner's type, called directly while
+    the type keeps the cached version tag (`fill_method_cache`)."""
+    b = g.b
+    args = [g.v(a) for a in op.args]
+    array, nargs, names = _arg_array(g, op, args)
+    cache = g.mb.cells(2)  # type version tag, method
+    tag = b.zext(load_field(b, load_field(b, args[0], abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
+    hit = b.and_(b.icmp_unsigned("==", b.load(cache), tag), b.icmp_unsigned("!=", tag, I64(0)))
+    cached, lookup, done = (b.append_basic_block(n) for n in ("method.cached", "method.lookup", "method.done"))
+    b.cbranch(hit, cached, lookup)
+    b.position_at_end(cached)
+    method = b.inttoptr(b.load(b.gep(cache, [I64(1)])), OBJ)
+    from_cache = b.call(g.mb.c_function("PyObject_Vectorcall"), [method, array, nargs, names])
+    b.branch(done)
+    b.position_at_end(lookup)
+    name = obj_const(b, op.attrs["name"])
+    b.call(g._helper("fill_method_cache"), [args[0], name, cache])
+    looked_up = b.call(g.mb.c_function("PyObject_VectorcallMethod"), [name, array, nargs, names])
+    b.branch(done)
+    b.position_at_end(done)
+    r = joined(b, (from_cache, cached), (looked_up, lookup))
+    g.fail_branch(is_null(b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
 
 
 @lower("build_tuple")

@@ -14,7 +14,7 @@ import pytest
 import psyco
 from psyco import backend
 from psyco.abi import current as abi
-from tests.differential import calls_compiled, deopts, same, same_compiled
+from tests.differential import assert_no_leak, calls_compiled, deopts, same, same_compiled
 
 
 class Point:
@@ -504,3 +504,54 @@ def test_attribute_kinds_stored_by_compiled_code_are_guessed():
         same(step_values, Particle("a", "b"), 2)
     finally:
         psyco.unbind(Particle.step)
+
+
+class Counter:
+    __slots__ = ("n",)
+
+    def __init__(self):
+        self.n = 0
+
+    def bump(self, by):
+        self.n += by
+        return self.n
+
+
+class Text(str):
+    """A str whose instances have a __dict__: a method may be shadowed."""
+
+
+def call_each(items, name_of_method):
+    """A method of objects of unknown types, called at one call site."""
+    out = []
+    for item in items:
+        if name_of_method == "upper":
+            out.append(item.upper())
+        else:
+            out.append(item.bump(2))
+    return out
+
+
+def test_method_cache_of_a_call_site_follows_types_and_classes():
+    """call_method caches the method descriptor found on the owner's type
+    (as LOAD_METHOD_NO_DICT): other types, an instance attribute shadowing
+    the method, and a method replaced on the class after the cache was
+    filled must all be seen, as the interpreter sees them."""
+    shadowed = Text("sh")
+    shadowed.upper = lambda: "instance attribute"
+    p = psyco.proxy(call_each)
+    assert p(["ab", "cd", b"ef", Text("gh"), shadowed, "ij"], "upper") == ["AB", "CD", b"EF", "GH",
+                                                                          "instance attribute", "IJ"]
+    assert p([Counter(), Counter()], "bump") == [2, 2]
+    counter = Counter()
+    assert p([counter], "bump") == [2]
+    original = Counter.bump
+    Counter.bump = lambda self, by: ("replaced", by)
+    try:
+        assert p([counter, Counter()], "bump") == [("replaced", 2)] * 2
+    finally:
+        Counter.bump = original
+    assert p([counter], "bump") == [4]
+    assert calls_compiled(p) >= 5
+    same(call_each, ["x", None], "upper")  # AttributeError, as CPython words it
+    assert_no_leak(call_each, psyco.proxy(call_each), (["ab", Text("cd"), b"ef"], "upper"))
