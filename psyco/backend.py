@@ -170,7 +170,7 @@ class ModuleBuilder:
             ret, args = abi.C_API[name] if name in abi.C_API else abi.LIBM[name]
             varargs = name == "PyErr_Format"
             argt = [LTYPE[a] for a in args[:-1]] if varargs else [LTYPE[a] for a in args]
-            self.function_at(name, lambda: c_addresses()[name], L.FunctionType(LTYPE[ret], argt, var_arg=varargs))
+            self.function_at(name, lambda: c_address(name), L.FunctionType(LTYPE[ret], argt, var_arg=varargs))
         return self.functions[name]
 
     def function_at(self, key: str, address: Callable[[], int], fnty: L.FunctionType) -> L.Value:
@@ -214,9 +214,9 @@ class ModuleBuilder:
 
 
 @functools.cache
-def c_addresses() -> dict[str, int]:
-    """Addresses of the C functions generated code may call."""
-    return abi.symbol_addresses()
+def c_address(name: str) -> int:
+    """The address of the C function `name` (looked up once)."""
+    return abi.symbol_address(name)
 
 
 def zero(ty: L.Type) -> L.Value:

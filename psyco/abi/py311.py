@@ -285,13 +285,13 @@ LIBM: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def symbol_addresses() -> dict[str, int]:
-    """Addresses of every C function generated code may call."""
-    api = ctypes.pythonapi
-    libm = ctypes.CDLL(None)
-    out = {name: ctypes.cast(getattr(api, name), ctypes.c_void_p).value for name in C_API}
-    out.update({name: ctypes.cast(getattr(libm, name), ctypes.c_void_p).value for name in LIBM})
-    return out
+_PROCESS = ctypes.CDLL(None)  # the libraries loaded in the process (libm)
+
+
+def symbol_address(name: str) -> int:
+    """The address of `name`, a C function of C_API or LIBM."""
+    library = ctypes.pythonapi if name in C_API else _PROCESS
+    return ctypes.cast(getattr(library, name), ctypes.c_void_p).value  # type: ignore[return-value]
 
 
 def address_of(obj: object) -> int:
