@@ -1309,6 +1309,9 @@ class VersionCodegen:
             return (WORD_TAG[values[0].type], word(values[0]))
         if m.how == "method":
             return ("method", word(values[0]), m.const)
+        if m.how == "slice":
+            present = iter(values)
+            return ("slice", *(word(next(present)) if has else None for has in m.const))  # type: ignore[attr-defined]
         assert m.how in ("range", "range_iter", "seq_iter"), m.how
         return (m.how, *[word(v) for v in values])
 
@@ -2192,6 +2195,37 @@ def _seq_next(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.branch(done)
     b.position_at_end(done)
     return joined(b, (L.Constant(OBJ, None), start), (item, load))
+
+
+SLICE_FUNCTIONS = {str: "PyUnicode_Substring", list: "PyList_GetSlice", tuple: "PyTuple_GetSlice"}
+
+
+@lower("get_slice")
+def _get_slice(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """seq[start:stop] of an exact str, list or tuple, as the type's own
+    subscript with a slice: the bounds adjusted as PySlice_AdjustIndices
+    does (a negative one counts from the end; then clamped to 0..length; a
+    missing start is 0, a missing stop the length), then the type's slice
+    function (which returns the sequence itself for a whole str or tuple)."""
+    b = g.b
+    cls = op.attrs["cls"]
+    seq = g.v(op.args[0])
+    bounds = iter(g.v(a) for a in op.args[1:])
+    length = load_field(b, seq, abi.UNICODE_LENGTH if cls is str else abi.OB_SIZE, I64)
+
+    def adjusted(bound: L.Value) -> L.Value:
+        from_end = b.add(bound, length)
+        from_end = b.select(b.icmp_signed("<", from_end, I64(0)), I64(0), from_end)
+        within = b.select(b.icmp_signed(">", bound, length), length, bound)
+        return b.select(b.icmp_signed("<", bound, I64(0)), from_end, within)
+
+    start = adjusted(next(bounds)) if op.attrs["has_start"] else I64(0)
+    stop = adjusted(next(bounds)) if op.attrs["has_stop"] else length
+    stop = b.select(b.icmp_signed("<", stop, start), start, stop)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]  # allocating may collect garbage: finalizers run
+    r = b.call(g.mb.c_function(SLICE_FUNCTIONS[cls]), [seq, start, stop])
+    g.fail_branch(is_null(b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
 
 
 @lower("dict_get")

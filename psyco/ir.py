@@ -82,6 +82,7 @@ OPS: dict[str, OpDef] = {
     # container[index] for an i64 index: inline for exact lists and tuples
     # (attrs["cls"]: the container's type when known)
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
+    "get_slice": OpDef("obj", owns=True, error=True, generic=1),  # args[0][start:stop], attrs: cls, has_start/stop
     "setitem_int": OpDef(None, error=True, generic=1),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
     "guard_type": OpDef(None, guard=True),  # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
@@ -195,7 +196,8 @@ class Materializer:
     (the Python object `const`), "null" (no value), "tuple" (parts are the
     items), "range_iter" (args: current, stop, step), "seq_iter" (args: an
     exact list or tuple, the next index), "method" (args[0] is
-    the owner, `const` the name: the bound attribute), "call_result" (the
+    the owner, `const` the name: the bound attribute), "slice" (args: the
+    bounds present, `const` (has_start, has_stop)), "call_result" (the
     boxed object returned by a direct call that left its fast path).
     """
 

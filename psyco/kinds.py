@@ -177,6 +177,24 @@ class MethodRef(Kind):
         return f"Method({self.name})"
 
 
+@record(frozen=True)
+class SliceKind(Kind):
+    """A virtual `slice(start, stop)` of ints or None, pushed by BUILD_SLICE:
+    slicing an exact str, list or tuple with it makes no slice object (nor
+    int objects for its bounds); anything else makes it real.  Its leaves
+    are the bounds present."""
+
+    has_start: bool
+    has_stop: bool
+
+    @property
+    def leaves(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("i64",) * (self.has_start + self.has_stop)
+
+    def __str__(self) -> str:
+        return f"Slice({'start' if self.has_start else 'None'}, {'stop' if self.has_stop else 'None'})"
+
+
 def kind_of_type(tp: type, value: object = None) -> Kind:
     if tp is bool:
         return BOOL

@@ -337,6 +337,8 @@ def _exact_type(av: AV) -> type | None:
         return av.kind.cls
     if isinstance(av.kind, Const):
         return type(av.kind.value)
+    if isinstance(av.kind, kinds.SliceKind):
+        return slice
     return {INT: int, FLOAT: float, BOOL: bool}.get(av.kind)
 
 
@@ -955,6 +957,11 @@ def _const_index(key: AV, size: int) -> int | None:
 @rule("BINARY_SUBSCR")
 def binary_subscr(s: Specializer, ins: Instruction) -> None:
     key, container = s.pop(), s.pop()
+    if isinstance(key.kind, kinds.SliceKind) and _exact_type(container) in (str, list, tuple):
+        cls = _exact_type(container)
+        push_object(s, s.emit("get_slice", [s.box(container), *key.leaves], "error", cls=cls,  # type: ignore[arg-type]
+                              has_start=key.kind.has_start, has_stop=key.kind.has_stop), cls)
+        return
     if isinstance(container.kind, kinds.Tuple):
         index = _const_index(key, len(container.kind.items))
         if index is not None:
@@ -1167,8 +1174,18 @@ def build_string(s: Specializer, ins: Instruction) -> None:
 
 @rule("BUILD_SLICE")
 def build_slice(s: Specializer, ins: Instruction) -> None:
-    bounds = [s.box(a) for a in s.popn(ins.arg)]  # type: ignore[arg-type]
-    push_object(s, capi(s, "PySlice_New", bounds + [s.const(None)] * (3 - len(bounds))), slice)
+    """`start:stop` of ints or None is a virtual slice (see SliceKind)."""
+    bounds = s.popn(ins.arg)  # type: ignore[arg-type]
+    if len(bounds) == 2 and all(_is_none(b) or (category(b) == "int" and not _is_bool(b)) for b in bounds):
+        present = [b for b in bounds if not _is_none(b)]
+        s.push(AV(kinds.SliceKind(*(not _is_none(b) for b in bounds)), tuple(as_int(s, b) for b in present)))
+        return
+    boxed = [s.box(a) for a in bounds]
+    push_object(s, capi(s, "PySlice_New", boxed + [s.const(None)] * (3 - len(boxed))), slice)
+
+
+def _is_none(av: AV) -> bool:
+    return isinstance(av.kind, Const) and av.kind.value is None
 
 
 @rule("MAKE_FUNCTION")

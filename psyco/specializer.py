@@ -274,6 +274,8 @@ class Specializer:
             return ir.Materializer("seq_iter", list(av.leaves))
         if isinstance(k, kinds.MethodRef):
             return ir.Materializer("method", list(av.leaves), const=k.name)
+        if isinstance(k, kinds.SliceKind):
+            return ir.Materializer("slice", list(av.leaves), const=(k.has_start, k.has_stop))
         origin = unboxed_from(av)
         return ir.Materializer("value", [origin] if origin is not None else list(av.leaves))
 
@@ -439,6 +441,12 @@ class Specializer:
             return self.emit("c_call", [rng], "error", name="PyObject_GetIter", type="obj", owns=True)  # type: ignore[list-item,return-value]
         if isinstance(k, kinds.MethodRef):
             return self._bound_attribute(av)
+        if isinstance(k, kinds.SliceKind):
+            bounds = iter(av.leaves)
+            args = [self.box(AV(kinds.INT, (next(bounds),))) if present else self.const(None)
+                    for present in (k.has_start, k.has_stop)]
+            return self.emit("c_call", args + [self.const(None)], "error", name="PySlice_New",  # type: ignore[return-value]
+                             type="obj", owns=True)
         if isinstance(k, kinds.SeqIter):  # made real: an iterator at the same index
             it = self.emit("c_call", [av.leaves[0]], "error", name="PyObject_GetIter", type="obj", owns=True)
             index = self.box(AV(kinds.INT, (av.leaves[1],)))

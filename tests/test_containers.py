@@ -3,6 +3,7 @@ for lists and tuples indexed by ints), with CPython's results and errors."""
 
 from __future__ import annotations
 
+import types
 from collections import OrderedDict
 
 import pytest
@@ -126,6 +127,56 @@ def slicing(xs, a, b):
 @pytest.mark.parametrize("xs", [list(range(10)), "hello world", (1, 2, 3), 7])
 def test_slicing(xs):
     same_compiled(slicing, xs, 2, 5)
+
+
+def all_slices(xs, n):
+    out = []
+    for i in range(-n - 2, n + 3):
+        for j in range(-n - 2, n + 3):
+            out.append(xs[i:j])
+        out.append(xs[i:])
+        out.append(xs[:i])
+    return out, xs[:], xs[-2**62:2**62], xs[2**40:], xs[:-2**40]
+
+
+@pytest.mark.parametrize("xs", ["hello", "h\u00e9llo\U0001F600", "", [1, 2, 3, 4], [], (1, 2, 3), ()])
+def test_slices_of_str_list_and_tuple_make_no_slice_object(xs):
+    """A slice of ints (or None) of an exact str, list or tuple is virtual:
+    its bounds adjusted as CPython adjusts them, whole str and tuple slices
+    the object itself, a whole list slice a copy."""
+    assert same_compiled(all_slices, xs, len(xs) + 1)[0] == "returns"
+    fresh = types.FunctionType(all_slices.__code__.replace(co_name=f"slices_of_{type(xs).__name__}"), globals())
+    p = psyco.proxy(fresh)
+    whole = p(xs, 1)[1]
+    assert (whole is xs) == (type(xs) is not list) and whole == xs
+    assert "get_slice" in psyco.dump(p) and "PySlice_New" not in psyco.dump(p)
+
+
+class Sliced:
+    def __getitem__(self, key):
+        return key
+
+
+def slice_kept(obj, xs, i, j):
+    """Slices that must become real: given to __getitem__, to a dict, by
+    bools, by floats, stored and deleted."""
+    out = [obj[i:j], obj[i:], obj[:], xs[True:j]]
+    xs[i:j] = "ab"
+    del xs[:i]
+    out.append(xs)
+    try:
+        out.append(xs[1.5:j])
+    except TypeError as exc:
+        out.append(str(exc))
+    try:
+        out.append({}[i:j])
+    except TypeError as exc:
+        out.append(str(exc))
+    return out
+
+
+def test_slices_made_real_where_the_interpreter_makes_them():
+    same_compiled(slice_kept, Sliced(), list(range(6)), 1, -2)
 
 
 class Thing:

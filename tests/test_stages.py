@@ -1,6 +1,7 @@
 """Each pipeline stage on its own: front end, kinds, IR verifier, refcount,
 the back end's instruction selection."""
 
+import ctypes
 import dis
 import json
 import subprocess
@@ -10,7 +11,7 @@ import types
 
 import pytest
 
-from psyco import ir, kinds, refcount
+from psyco import ir, kinds, refcount, resume
 from psyco.abi import py311 as abi
 from psyco.frontend import py311 as frontend
 from psyco.specializer import Request, Specializer
@@ -197,3 +198,14 @@ def test_quick_codegen_keeps_to_the_fast_instruction_selector():
     missed = [line for line in done.stderr.splitlines() if "FastISel missed" in line and "_body)" in line]
     returns = [line for line in missed if "missed terminator:   ret" in line]
     assert len(returns) == 1 and missed == returns, missed
+
+
+def test_resume_recipes_rebuild_virtual_values():
+    """What a deopt exit's recipe makes of the words it stored: virtual
+    tuples, ranges and slices become the interpreter's objects."""
+    words = (ctypes.c_int64 * 4)(2, -3, 7, 1)
+    recipes = [("slice", 0, None), ("slice", None, 1), ("slice", 1, 2), ("tuple", (("int", 0), ("bool", 3))),
+               ("range", 0, 2, 3), ("null",)]
+    got = resume.Resume(recipes, 4).values(ctypes.addressof(words))
+    assert got[:5] == (slice(2, None), slice(None, -3), slice(-3, 7), (2, True), range(2, 7))
+    assert got[5] is resume.NO_VALUE
