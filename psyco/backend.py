@@ -660,16 +660,8 @@ class SupportCodegen:
         class with a managed dict, generic attribute access, no class
         attribute `name` (so no descriptor), a valid version tag, and the
         name among the shared keys."""
-        f, b = self._cold_function("fill_attr_cache")
-        owner, name, cache = f.args
-        tp = load_field(b, owner, abi.OB_TYPE, PTR)
-        give_up = b.append_basic_block("give_up")
-
-        def require(cond: L.Value) -> None:
-            ok = b.append_basic_block("ok")
-            b.cbranch(cond, ok, give_up)
-            b.position_at_end(ok)
-
+        f, b, tp, require = self._cache_filler("fill_attr_cache")
+        _, name, cache = f.args
         flags = load_field(b, tp, abi.TYPE_FLAGS, I64)
         require(b.icmp_unsigned("!=", b.and_(flags, I64(abi.TPFLAGS_MANAGED_DICT)), I64(0)))
         for offset, generic in ((abi.TYPE_GETATTRO, "PyObject_GenericGetAttr"),
@@ -683,9 +675,24 @@ class SupportCodegen:
         require(b.icmp_signed(">=", index, I64(0)))
         b.store(b.or_(b.shl(tag, I64(CACHE_TAG_SHIFT)), index), cache)
         b.ret_void()
+        return f
+
+    def _cache_filler(self, name: str) -> tuple[L.Function, L.IRBuilder, L.Value, Callable[[L.Value], None]]:
+        """The support function `name`(owner, name, cache) that fills a
+        cache only when conditions hold: (the function, its builder, the
+        owner's type, `require`, which returns unless its condition holds)."""
+        f, b = self._cold_function(name)
+        give_up, start = b.append_basic_block("give_up"), b.block
         b.position_at_end(give_up)
         b.ret_void()
-        return f
+        b.position_at_end(start)
+
+        def require(cond: L.Value) -> None:
+            ok = b.append_basic_block("ok")
+            b.cbranch(cond, ok, give_up)
+            b.position_at_end(ok)
+
+        return f, b, load_field(b, f.args[0], abi.OB_TYPE, PTR), require
 
     def _define_fill_method_cache(self) -> L.Function:
         """void fill_method_cache(owner, name, cache): remember in
@@ -695,16 +702,8 @@ class SupportCodegen:
         without a __dict__ (nothing can shadow the method), a descriptor
         called with self and a valid version tag (the descriptor lives in
         the type's dict as long as the tag is unchanged)."""
-        f, b = self._cold_function("fill_method_cache")
-        owner, name, cache = f.args
-        tp = load_field(b, owner, abi.OB_TYPE, PTR)
-        give_up = b.append_basic_block("give_up")
-
-        def require(cond: L.Value) -> None:
-            ok = b.append_basic_block("ok")
-            b.cbranch(cond, ok, give_up)
-            b.position_at_end(ok)
-
+        f, b, tp, require = self._cache_filler("fill_method_cache")
+        _, name, cache = f.args
         slot = load_field(b, tp, abi.TYPE_GETATTRO, PTR)
         require(b.icmp_unsigned("==", slot, b.bitcast(self.mb.c_function("PyObject_GenericGetAttr"), PTR)))
         require(b.icmp_signed("==", load_field(b, tp, abi.TYPE_DICTOFFSET, I64), I64(0)))
@@ -716,8 +715,6 @@ class SupportCodegen:
         require(b.icmp_unsigned("!=", tag, I64(0)))
         b.store(b.ptrtoint(method, I64), b.gep(cache, [I64(1)]))
         b.store(tag, cache)
-        b.ret_void()
-        b.position_at_end(give_up)
         b.ret_void()
         return f
 

@@ -195,6 +195,9 @@ class SliceKind(Kind):
         return f"Slice({'start' if self.has_start else 'None'}, {'stop' if self.has_stop else 'None'})"
 
 
+VIRTUAL_REFS = (MethodRef, SliceKind)  # live only between two instructions: never merged with objects
+
+
 def kind_of_type(tp: type, value: object = None) -> Kind:
     if tp is bool:
         return BOOL
@@ -214,7 +217,7 @@ def entry_kind(value: object) -> Kind:
 
 def fits(narrow: Kind, wide: Kind) -> bool:
     """Can a value of kind `narrow` be passed where `wide` is expected?"""
-    if narrow == wide or wide == OBJECT and narrow not in (UNBOUND, NULL) and not isinstance(narrow, MethodRef):
+    if narrow == wide or wide == OBJECT and narrow not in (UNBOUND, NULL) and not isinstance(narrow, VIRTUAL_REFS):
         return True
     if isinstance(narrow, Const):
         return narrow.general() == wide
@@ -237,6 +240,6 @@ def join(a: Kind, b: Kind) -> Kind:
     if isinstance(ga, Tuple) and isinstance(gb, Tuple) and len(ga.items) == len(gb.items):
         items = tuple(join(x, y) for x, y in zip(ga.items, gb.items))
         return None if None in items else Tuple(items)  # type: ignore[return-value]
-    if UNBOUND in (a, b) or NULL in (a, b) or isinstance(a, MethodRef) or isinstance(b, MethodRef):
+    if UNBOUND in (a, b) or NULL in (a, b) or isinstance(a, VIRTUAL_REFS) or isinstance(b, VIRTUAL_REFS):
         return None  # type: ignore[return-value]
     return OBJECT
