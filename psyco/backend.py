@@ -1197,7 +1197,7 @@ class VersionCodegen:
         """If `cond`, leave through `exit`; continue otherwise."""
         b = self.b
         ok = b.append_basic_block("cont")
-        b.cbranch(cond, self.exit_block(exit, deopt), ok)
+        b.cbranch(cond, self.exit_block(exit, deopt), ok, likely=False)
         b.position_at_end(ok)
 
     def exit_block(self, exit: ir.Exit, deopt: bool) -> L.Block:
@@ -1805,7 +1805,7 @@ def _guard_global(g: VersionCodegen, op: ir.Op) -> None:
         same = b.and_(same, also)
     slow = b.append_basic_block("global.changed")
     done = b.append_basic_block("global.ok")
-    b.cbranch(same, done, slow)
+    b.cbranch(same, done, slow, likely=True)
     b.position_at_end(slow)
     current = _dict_lookup(g, globals_, builtins, op.attrs["name"])
     g.fail_branch(b.icmp_unsigned("!=", current, obj_const(b, op.attrs["value"])), op.exit, deopt=True)  # type: ignore[arg-type]
@@ -2407,7 +2407,7 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
     breaker = b.load_atomic(field_ptr(b, interp, abi.INTERP_EVAL_BREAKER, I32), "monotonic", 4)
     slow = b.append_basic_block("eval_breaker")
     done = b.append_basic_block("eval_breaker.done")
-    b.cbranch(b.icmp_signed("!=", breaker, I32(0)), slow, done)
+    b.cbranch(b.icmp_signed("!=", breaker, I32(0)), slow, done, likely=False)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     drop = b.load_atomic(field_ptr(b, interp, abi.INTERP_GIL_DROP_REQUEST, I32), "monotonic", 4)

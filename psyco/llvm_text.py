@@ -210,7 +210,13 @@ class Module:
 
     def __str__(self) -> str:
         head = f'; ModuleID = "{self.name}"\ntarget triple = "{self.triple}"\n\n'
-        return head + "\n".join(str(g) for g in self.globals.values())
+        return head + "\n".join(str(g) for g in self.globals.values()) + BRANCH_WEIGHTS
+
+
+# The metadata `IRBuilder.cbranch` names: a branch taken 2000 times to 1, or 1 to 2000.
+LIKELY, UNLIKELY = 0, 1
+BRANCH_WEIGHTS = (f'\n!{LIKELY} = !{{!"branch_weights", i32 2000, i32 1}}\n'
+                  f'!{UNLIKELY} = !{{!"branch_weights", i32 1, i32 2000}}\n')
 
 
 # --- instructions that are completed after they are made ---------------------------------------
@@ -279,8 +285,11 @@ class IRBuilder:
     def branch(self, target: Block) -> None:
         self._emit(f"br label {target.ref}")
 
-    def cbranch(self, cond: Value, then: Block, otherwise: Block) -> None:
-        self._emit(f"br i1 {cond.ref}, label {then.ref}, label {otherwise.ref}")
+    def cbranch(self, cond: Value, then: Block, otherwise: Block, likely: bool | None = None) -> None:
+        """`likely`: whether `then` is the usual way (branch weights, which
+        code layout and register allocation follow), if known."""
+        weights = "" if likely is None else f", !prof !{LIKELY if likely else UNLIKELY}"
+        self._emit(f"br i1 {cond.ref}, label {then.ref}, label {otherwise.ref}{weights}")
 
     def ret(self, value: Value) -> None:
         self._emit(f"ret {value.typed}")

@@ -92,3 +92,22 @@ def test_struct_values_built_and_taken_apart():
     b.ret(b.fadd(status, b.extract_value(pair, 1)))
     add = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int32, ctypes.c_double))
     assert add(3, 0.25) == 3.25 and add(-2, 1.5) == -0.5
+
+
+@pytest.mark.parametrize("likely", [True, False, None])
+def test_branch_weights_leave_the_meaning_alone(likely):
+    """Branches marked likely or unlikely (metadata LLVM lays code out and
+    allocates registers by) still go where their condition says."""
+    name = backend.Engine.get().unique("weighted")
+    m = L.Module(name)
+    f = L.Function(m, L.FunctionType(I64, [I64]), name)
+    b = L.IRBuilder(f.append_basic_block("start"))
+    small, big = f.append_basic_block("small"), f.append_basic_block("big")
+    b.cbranch(b.icmp_signed("<", f.args[0], I64(10)), small, big, likely=likely)
+    b.position_at_end(small)
+    b.ret(b.add(f.args[0], I64(100)))
+    b.position_at_end(big)
+    b.ret(b.sub(f.args[0], I64(100)))
+    assert ("!prof" in str(m)) == (likely is not None)
+    run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64))
+    assert [run(x) for x in (-5, 9, 10, 500)] == [95, 109, -90, 400]
