@@ -296,10 +296,11 @@ def decref(mb: ModuleBuilder, b: L.IRBuilder, o: L.Value, nullable: bool = True)
 
 def branch_on(b: L.IRBuilder, status: L.Value, targets: dict[int, L.Block], otherwise: L.Block) -> None:
     """Go to targets[status], else to `otherwise`: a chain of compares, not
-    a switch, which LLVM's fast instruction selector does not handle."""
+    a switch, which LLVM's fast instruction selector does not handle; the
+    usual status, STATUS_OK, is the likely one."""
     for value, target in targets.items():
         next_test = b.append_basic_block("status.other")
-        b.cbranch(b.icmp_signed("==", status, I32(value)), target, next_test)
+        b.cbranch(b.icmp_signed("==", status, I32(value)), target, next_test, likely=value == STATUS_OK)
         b.position_at_end(next_test)
     b.branch(otherwise)
 
@@ -1060,7 +1061,7 @@ class VersionCodegen:
         deep = b.append_basic_block("too_deep")
         stack_ok = b.append_basic_block("stack_ok")
         go = self.blocks[self.fn.blocks[0].id]
-        b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, stack_ok)
+        b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, stack_ok, likely=False)
         b.position_at_end(deep)
         where = self.mb.cstring("")
         failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, where])
@@ -1074,7 +1075,7 @@ class VersionCodegen:
         limit = load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32)
         depth = b.sub(limit, b.load(rem_ptr))  # reloaded: the slow path may have raised the limit
         c_stack_error = b.append_basic_block("c_stack_error")
-        b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), c_stack_error, go)
+        b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), c_stack_error, go, likely=False)
         b.position_at_end(c_stack_error)
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
         message = self.mb.cstring("maximum recursion depth exceeded")
@@ -1928,7 +1929,7 @@ def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
     tag = b.zext(load_field(b, load_field(b, args[0], abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
     hit = b.and_(b.icmp_unsigned("==", b.load(cache), tag), b.icmp_unsigned("!=", tag, I64(0)))
     cached, lookup, done = (b.append_basic_block(n) for n in ("method.cached", "method.lookup", "method.done"))
-    b.cbranch(hit, cached, lookup)
+    b.cbranch(hit, cached, lookup, likely=True)
     b.position_at_end(cached)
     method = b.inttoptr(b.load(b.gep(cache, [I64(1)])), OBJ)
     from_cache = b.call(g.mb.c_function("PyObject_Vectorcall"), [method, array, nargs, names])
@@ -2166,10 +2167,10 @@ def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Bl
     hit = b.and_(b.icmp_unsigned("==", b.lshr(cached, I64(CACHE_TAG_SHIFT)), tag),
                  b.icmp_unsigned("!=", cached, I64(0)))
     have_values, fast = b.append_basic_block("attr.cached"), b.append_basic_block("attr.values")
-    b.cbranch(hit, have_values, slow)
+    b.cbranch(hit, have_values, slow, likely=True)
     b.position_at_end(have_values)
     values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
-    b.cbranch(is_null(b, values), slow, fast)
+    b.cbranch(is_null(b, values), slow, fast, likely=False)
     b.position_at_end(fast)
     index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
     return b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer()), values, index
@@ -2298,7 +2299,7 @@ def _present_or_looked_up(g: VersionCodegen, op: ir.Op, owner: L.Value, value: L
     interpreter's AttributeError, then refills the attribute cache if any."""
     b = g.b
     present, done = b.append_basic_block("attr.present"), b.append_basic_block("attr.done")
-    b.cbranch(is_null(b, value), slow, present)
+    b.cbranch(is_null(b, value), slow, present, likely=False)
     b.position_at_end(present)
     incref(g.mb, b, value)
     b.branch(done)
