@@ -251,8 +251,8 @@ def as_word(b: L.IRBuilder, v: L.Value) -> L.Value:
 
 
 def field_ptr(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value:
-    raw = b.gep(b.bitcast(base, PTR), [I64(offset)])
-    return b.bitcast(raw, ty.as_pointer())
+    raw = b.bitcast(base, PTR)
+    return b.bitcast(b.gep(raw, [I64(offset)]) if offset else raw, ty.as_pointer())
 
 
 def load_field(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value:

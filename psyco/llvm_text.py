@@ -399,7 +399,8 @@ class IRBuilder:
         return self._value(type_, f"{op} {value.typed} to {type_.text}")
 
     def bitcast(self, value: Value, type_: Type) -> Value:
-        return self._cast("bitcast", value, type_)
+        """`value` as `type_`: itself when it has that type already."""
+        return value if value.type == type_ else self._cast("bitcast", value, type_)
 
     def inttoptr(self, value: Value, type_: Type) -> Value:
         return self._cast("inttoptr", value, type_)
