@@ -1932,7 +1932,10 @@ def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.cbranch(hit, cached, lookup, likely=True)
     b.position_at_end(cached)
     method = b.inttoptr(b.load(b.gep(cache, [I64(1)])), OBJ)
+    incref(g.mb, b, method)  # as the interpreter holds it: the call may take it off its type
     from_cache = b.call(g.mb.c_function("PyObject_Vectorcall"), [method, array, nargs, names])
+    decref(g.mb, b, method, nullable=False)
+    cached = b.block
     b.branch(done)
     b.position_at_end(lookup)
     name = obj_const(b, op.attrs["name"])

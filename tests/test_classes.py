@@ -14,7 +14,7 @@ import pytest
 import psyco
 from psyco import backend
 from psyco.abi import current as abi
-from tests.differential import assert_no_leak, calls_compiled, deopts, same, same_compiled
+from tests.differential import assert_no_leak, calls_compiled, deopts, outcome, same, same_compiled
 
 
 class Point:
@@ -555,3 +555,28 @@ def test_method_cache_of_a_call_site_follows_types_and_classes():
     assert calls_compiled(p) >= 5
     same(call_each, ["x", None], "upper")  # AttributeError, as CPython words it
     assert_no_leak(call_each, psyco.proxy(call_each), (["ab", Text("cd"), b"ef"], "upper"))
+
+
+
+def vanishing_class() -> type:
+    calls = []
+
+    class Vanishing:
+        __slots__ = ()
+
+        def bump(self, by):
+            calls.append(by)
+            if len(calls) == 2:
+                del Vanishing.bump  # taken off its class while it runs (from the site's cache)
+            return by
+
+    return Vanishing
+
+
+def test_method_cache_and_a_method_leaving_its_class():
+    """The second call at the site comes from the cache and deletes the
+    method; the third finds none, as in CPython."""
+    p = psyco.proxy(call_each)
+    got = [outcome(run, [cls(), cls(), cls()], "bump") for run, cls in ((call_each, vanishing_class()),
+                                                                        (p, vanishing_class()))]
+    assert got[0] == got[1] and got[0][0] == "raises"
