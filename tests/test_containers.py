@@ -9,7 +9,7 @@ from collections import OrderedDict
 import pytest
 
 import psyco
-from tests.differential import calls_compiled, same, same_compiled
+from tests.differential import assert_no_leak, calls_compiled, same, same_compiled
 
 
 def index(xs, i):
@@ -150,6 +150,7 @@ def test_slices_of_str_list_and_tuple_make_no_slice_object(xs):
     whole = p(xs, 1)[1]
     assert (whole is xs) == (type(xs) is not list) and whole == xs
     assert "get_slice" in psyco.dump(p) and "PySlice_New" not in psyco.dump(p)
+    assert_no_leak(fresh, p, (xs, 3))
 
 
 class Sliced:
@@ -177,6 +178,7 @@ def slice_kept(obj, xs, i, j):
 
 def test_slices_made_real_where_the_interpreter_makes_them():
     same_compiled(slice_kept, Sliced(), list(range(6)), 1, -2)
+    assert_no_leak(slice_kept, psyco.proxy(slice_kept), (Sliced(), list(range(6)), 1, -2))
 
 
 class Thing:
