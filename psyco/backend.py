@@ -13,7 +13,11 @@ Each compiled version becomes one LLVM module with two functions:
   differ), unboxes them, calls the body and boxes its result.
 
 Lowering of each IR op is one function in `LOWER`.  CPython's ABI comes
-from `psyco.abi` only.
+from `psyco.abi` only.  A module names no other function and no data by
+symbol: C functions, support functions, stubs and compiled callees are
+called at their addresses and its data lives in ctypes memory
+(`ModuleBuilder`), which keeps quick codegen on LLVM's fast instruction
+selector.
 """
 
 from __future__ import annotations
@@ -406,8 +410,9 @@ def leave_frame(b: L.IRBuilder, tstate: L.Value) -> None:
 
 class SupportCodegen:
     """The cold paths of every exit, each compiled once per process when a
-    module first calls it (`Engine._compile_support`): raising (traceback
-    entry) and deoptimizing (rebuilding the interpreter frame)."""
+    version first calls it (`Engine.support_address`): raising (traceback
+    entry) and deoptimizing (rebuilding the interpreter frame); and the
+    per-arity stubs exits call (`define_stubs`, `Engine.stub_address`)."""
 
     def __init__(self, name: str) -> None:
         self.mb = ModuleBuilder(name, inline_refcounts=False)
