@@ -13,11 +13,11 @@ Each compiled version becomes one LLVM module with two functions:
   differ), unboxes them, calls the body and boxes its result.
 
 Lowering of each IR op is one function in `LOWER`.  CPython's ABI comes
-from `psyco.abi` only.  A module names no other function and no data by
-symbol: C functions, support functions, stubs and compiled callees are
-called at their addresses and its data lives in ctypes memory
-(`ModuleBuilder`), which keeps quick codegen on LLVM's fast instruction
-selector.
+from `psyco.abi` only.  A version's module names by symbol only its own
+functions and callees still being compiled (recursion): C functions,
+support functions, stubs and compiled callees are called at their
+addresses and its data lives in ctypes memory (`ModuleBuilder`), which
+keeps quick codegen on LLVM's fast instruction selector.
 """
 
 from __future__ import annotations
