@@ -477,3 +477,39 @@ def test_dict_stores():
     same_compiled(store_keys, {}, ["a", 1, 2.5, "a", (1, 2), None])
     same_compiled(store_keys, {}, ["a", [1]])  # unhashable: the interpreter's TypeError
     same_compiled(store_keys, LoggingDict(), ["a", "b", "a"])  # a subclass's __setitem__ runs
+
+
+class Indexable:
+    def __index__(self):
+        return 7
+
+
+class Intable:
+    def __int__(self):
+        return 9
+
+
+class SubInt(int):
+    pass
+
+
+def to_ints(xs):
+    out = []
+    for x in xs:
+        try:
+            r = int(x)
+            out.append((r, type(r)))
+        except (ValueError, TypeError, OverflowError) as exc:
+            out.append((type(exc), str(exc)))
+    return out
+
+
+def test_int_of_any_object_is_pynumber_long():
+    """int(x) of a non-number calls what int's own call calls
+    (PyNumber_Long): strings, bytes, __index__, __int__, int subclasses,
+    the errors and their messages, an exact int always."""
+    xs = ["12", " -3 ", "1_000", "n/a", "", b"42", bytearray(b"5"), 3.9, -2.5, True, SubInt(4), Indexable(),
+          Intable(), None, [1], "9" * 40, "\u0661\u0662", float("inf"), float("nan")]
+    same_compiled(to_ints, xs)
+    assert "PyNumber_Long" in psyco.dump(psyco.proxy(to_ints))
+    assert_no_leak(to_ints, psyco.proxy(to_ints), (xs,))

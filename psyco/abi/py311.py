@@ -205,6 +205,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyFunction_SetDefaults": ("i32", ("obj", "obj")),
     "PyFunction_SetKwDefaults": ("i32", ("obj", "obj")),
     "PySlice_New": ("obj", ("obj", "obj", "obj")),
+    "PyNumber_Long": ("obj", ("obj",)),
     "PyUnicode_Substring": ("obj", ("obj", "i64", "i64")),
     "PyList_GetSlice": ("obj", ("obj", "i64", "i64")),
     "PyTuple_GetSlice": ("obj", ("obj", "i64", "i64")),
