@@ -1791,9 +1791,34 @@ def _int(s: Specializer, args: list[AV]) -> bool:
 
 @inline(float)
 def _float(s: Specializer, args: list[AV]) -> bool:
+    """float(x): native for a number; for anything else what float's own
+    call does with one argument, PyNumber_Float (an exact float)."""
+    if len(args) == 1 and category(args[0]) is None:
+        push_object(s, capi(s, "PyNumber_Float", [s.box(args[0])]), float)
+        return True
     if not _all_numeric(args, 1):
         return False
     push_float(s, as_float(s, args[0]))
+    return True
+
+
+@inline(str)
+def _str(s: Specializer, args: list[AV]) -> bool:
+    """str(x) with one argument is PyObject_Str(x), as str's own call: a
+    str, or an instance of a subclass that x's __str__ returned."""
+    if len(args) != 1:
+        return False
+    exact = _exact_type(args[0]) in (int, float, bool, str, type(None))  # their __str__ makes an exact str
+    push_object(s, capi(s, "PyObject_Str", [s.box(args[0])]), str if exact else None)
+    return True
+
+
+@inline(repr)
+def _repr(s: Specializer, args: list[AV]) -> bool:
+    """repr(x) is PyObject_Repr(x), as the builtin."""
+    if len(args) != 1:
+        return False
+    push_object(s, capi(s, "PyObject_Repr", [s.box(args[0])]))
     return True
 
 

@@ -483,6 +483,9 @@ class Indexable:
     def __index__(self):
         return 7
 
+    def __repr__(self):
+        return "Indexable()"
+
 
 class Intable:
     def __int__(self):
@@ -513,3 +516,46 @@ def test_int_of_any_object_is_pynumber_long():
     same_compiled(to_ints, xs)
     assert "PyNumber_Long" in psyco.dump(psyco.proxy(to_ints))
     assert_no_leak(to_ints, psyco.proxy(to_ints), (xs,))
+
+
+class StrSub(str):
+    pass
+
+
+class Shown:
+    def __str__(self):
+        return StrSub("shown")
+
+    def __repr__(self):
+        return "Shown!"
+
+
+class BadStr:
+    def __str__(self):
+        return 5
+
+    def __repr__(self):
+        return "BadStr()"
+
+
+def conversions(xs):
+    out = []
+    for x in xs:
+        for which in range(3):
+            try:
+                r = str(x) if which == 0 else repr(x) if which == 1 else float(x)
+                out.append((r, type(r)))
+            except (ValueError, TypeError) as exc:
+                out.append((type(exc), str(exc)))
+    return out, str(len(xs)) + "!", str(2.5), str(None) + str(True)
+
+
+def test_str_repr_and_float_of_objects():
+    """str(), repr() and float() of one object are PyObject_Str,
+    PyObject_Repr and PyNumber_Float: subclass results, errors and
+    messages as CPython's."""
+    xs = ["1.5", "x", " inf ", Shown(), BadStr(), 3, 2.5, None, b"q", [1, "a"], SubInt(4), Indexable()]
+    same_compiled(conversions, xs)
+    dumped = psyco.dump(psyco.proxy(conversions))
+    assert "PyObject_Str" in dumped and "PyObject_Repr" in dumped
+    assert_no_leak(conversions, psyco.proxy(conversions), (xs,))

@@ -206,6 +206,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyFunction_SetKwDefaults": ("i32", ("obj", "obj")),
     "PySlice_New": ("obj", ("obj", "obj", "obj")),
     "PyNumber_Long": ("obj", ("obj",)),
+    "PyNumber_Float": ("obj", ("obj",)),
     "PyUnicode_Substring": ("obj", ("obj", "i64", "i64")),
     "PyList_GetSlice": ("obj", ("obj", "i64", "i64")),
     "PyTuple_GetSlice": ("obj", ("obj", "i64", "i64")),
