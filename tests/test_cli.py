@@ -740,3 +740,50 @@ def test_the_programs_cycles_are_collected_as_under_python(tmp_path):
     assert sorted(both.psyco.stdout.splitlines()) == sorted(both.plain.stdout.splitlines())
     assert both.psyco.stdout.count("freed") == 7 and "tracked True" in both.psyco.stdout
     assert both.versions("Node.__init__") == 1
+
+
+FINALIZED_AT_EXIT = """
+    import atexit, sys, threading, time
+
+
+    def total(n):
+        t = 0
+        for i in range(n):
+            t += i * i
+        return t
+
+
+    class Resource:
+        def __init__(self, name):
+            self.name = name
+
+        def __del__(self):
+            print("closing", self.name, total(10), LABEL)  # a compiled function, a global: still there
+
+
+    def spin():
+        while True:
+            total(100)
+            time.sleep(0.001)
+
+
+    LABEL = "done"
+    print(total(1000))
+    atexit.register(lambda: print("handler", total(20)))
+    if sys.argv[1:] == ["thread"]:
+        threading.Thread(target=spin, daemon=True).start()
+    r = Resource("global")
+    kept = [Resource("in a list")]
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["thread"]])
+def test_module_globals_are_finalized_at_exit_as_under_python(tmp_path, args):
+    """At exit (after the program's own handlers) psyco runs everything
+    interpreted and lets go of what compiled code kept alive: python then
+    finalizes the module's objects with its names intact, as without psyco
+    (with a daemon thread still running, neither does)."""
+    both = Both(tmp_path, [str(write(tmp_path / "finalized.py", FINALIZED_AT_EXIT)), *args], tmp_path)
+    both.assert_same()
+    assert both.versions("total") >= 1
+    assert ("closing global 285 done" in both.psyco.stdout) == (args == [])

@@ -10,6 +10,7 @@ pipeline: specialize -> refcount -> verify -> backend.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import sys
 import threading
@@ -134,6 +135,16 @@ class CodeEntry:
     def disable(self, reason: str) -> None:
         self.reason = reason
         self.table.disabled = 1
+
+    def let_go(self) -> None:
+        """Drop the versions and what was learned of the arguments (kinds
+        hold the program's classes, versions its namespaces): for a disabled
+        entry, whose machine code nothing enters any more."""
+        self.versions = []
+        self.seen_types.clear()
+        self.not_compiled.clear()
+        self.not_worth.clear()
+        self.sampled.clear()
 
     # -- called by the dispatcher when no version fits -----------------------
     def on_miss(self, *args: object) -> object:
@@ -266,6 +277,35 @@ def _passable(kind: Kind) -> Kind:
 
 
 _IN_PROGRESS: set[CodeEntry] = set()
+
+
+def _runs_managed_code(frame: types.FrameType | None) -> bool:
+    """Whether a frame of code psyco took over is on this stack."""
+    while frame is not None:
+        if frame.f_code in CodeEntry.by_code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@atexit.register
+def _let_go_at_exit() -> None:
+    """The program has ended (this runs after its own exit handlers): from
+    now on everything runs interpreted, and what compiled code kept alive
+    (namespaces, classes, constants) is let go, so that python finalizes
+    the program's modules at exit as it does without psyco (their objects'
+    __del__ run while the module's names are intact).  Not while another
+    thread runs, nor when called from code psyco took over (the handlers
+    run by hand): compiled code could be running."""
+    stacks = sys._current_frames()
+    busy = len(stacks) > 1 or _runs_managed_code(stacks[threading.get_ident()])
+    del stacks  # it holds this very frame: a cycle that would keep the frames below alive
+    if busy:
+        return
+    with COMPILE_LOCK:
+        for entry in {id(e): e for e in CodeEntry.by_code.values()}.values():
+            entry.disable("the program has ended")  # the dispatcher no longer enters any version
+            entry.let_go()
 
 
 class _Compiling(threading.local):
