@@ -74,7 +74,8 @@ def _run_script(path: str, args: list[str], threshold: int) -> None:
 
     source = _read_script(path)
     full_path = os.path.abspath(path)  # as python 3.11 sets __file__ and code filenames
-    code = api.transform_code(compile(source, full_path, "exec"), threshold)
+    # dont_inherit: the script gets its own __future__ imports, not ours.
+    code = api.transform_code(compile(source, full_path, "exec", dont_inherit=True), threshold)
     sys.argv = [path] + args
     sys.path[0] = os.path.dirname(full_path)
     main = types.ModuleType("__main__")

@@ -375,6 +375,21 @@ def work_profile(fn: Function) -> tuple[int, int]:
 
 
 
+# Calls of code psyco knows nothing of (CALL_FUNCTION_EX is a c_call of one
+# of CALLING_C_FUNCTIONS).
+CALLING_C_FUNCTIONS = {"PyObject_Call", "PyObject_CallObject"}
+
+
+def calls_unknown_code(fn: Function) -> bool:
+    """Whether `fn` calls functions psyco knows nothing of, which may look
+    at the frame they are called from (warnings, logging, sys._getframe).
+    A method call by the name of a builtin type's method (attrs
+    "builtin_name") is taken for one."""
+    return any(op.name == "vectorcall" or (op.name == "call_method" and not op.attrs.get("builtin_name"))
+               or (op.name == "c_call" and op.attrs["name"] in CALLING_C_FUNCTIONS)
+               for block in fn.blocks for op in block.ops)
+
+
 # Ops whose obj result may be NULL with no error (end of iteration, no such
 # attribute); the results of other ops, once their error exit is passed, are
 # real objects.

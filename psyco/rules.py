@@ -14,6 +14,7 @@ import builtins
 import itertools
 import math
 import operator
+import sys
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
-from psyco.specializer import AV, Specializer, State, split_tuple
+from psyco.specializer import AV, CannotSpecialize, Specializer, State, split_tuple
 
 if TYPE_CHECKING:
     from psyco.runtime.jit import Version
@@ -885,6 +886,10 @@ def typed_by_sample(s: Specializer, value: ir.Value, sample: object, reason: str
 # Builtin types whose methods are resolved when compiling: their instances
 # have no attributes of their own and the types cannot be changed.
 BUILTIN_METHOD_TYPES = (list, dict, str, set, frozenset, tuple, bytes, int, float)
+# A method call by one of these names on an object of unknown type is taken
+# for a call of a builtin method, which does not look at its caller's frame
+# (see ir.calls_unknown_code).
+BUILTIN_METHOD_NAMES = frozenset(n for t in BUILTIN_METHOD_TYPES for n in dir(t) if not n.startswith("_"))
 
 
 def _builtin_method(cls: type, name: str) -> object:
@@ -1491,9 +1496,13 @@ def call(s: Specializer, ins: Instruction) -> None:
         s.keepalive.append(kwnames)
     if isinstance(callable_.kind, kinds.MethodRef):
         boxed = [callable_.leaves[0]] + [s.box(a) for a in args]
-        push_object(s, s.emit("call_method", boxed, "error", name=callable_.kind.name, kwnames=kwnames))  # type: ignore[arg-type]
+        name = callable_.kind.name
+        push_object(s, s.emit("call_method", boxed, "error", name=name, kwnames=kwnames,  # type: ignore[arg-type]
+                              builtin_name=name in BUILTIN_METHOD_NAMES))
         return
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None
+    if len(args) < FRAME_READERS.get(_key(target), 0):
+        raise CannotSpecialize(f"calls {target.__name__}(), which reads the frame")  # type: ignore[union-attr]
     if kwnames is None and target is not None:
         inline = INLINE_CALLS.get(_key(target))
         if inline is not None and inline(s, args):
@@ -1533,6 +1542,16 @@ def call_function_ex(s: Specializer, ins: Instruction) -> None:
         push_object(s, capi(s, "PyObject_CallObject", [s.box(func), s.box(callargs)]))
     else:
         push_object(s, capi(s, "PyObject_Call", [s.box(func), s.box(callargs), s.box(kwargs)]))
+
+
+# Builtins that read the calling frame (its variables, its namespaces, the
+# frame object itself) when called with fewer arguments than given here.
+# Compiled code keeps its variables out of the frame (and drops dead ones),
+# and a function called directly runs in its caller's frame: functions
+# making these calls are left to the interpreter.
+FRAME_READERS: dict[object, int] = {
+    locals: 1, vars: 1, dir: 1, globals: 1, eval: 2, exec: 2, breakpoint: sys.maxsize, sys._getframe: sys.maxsize,
+}
 
 
 # Builtins whose result is always of one exact type.

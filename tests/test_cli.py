@@ -446,6 +446,119 @@ def test_warnings_from_compiled_code_print_like_python(tmp_path):
     both.assert_same()
 
 
+# A helper compiled for direct calls from a compiled loop warns and logs with
+# its own file, line and function name.
+WARNS_IN_HELPER = """
+    import logging, warnings
+    logging.basicConfig(format="%(filename)s:%(lineno)d %(funcName)s %(message)s")
+    log = logging.getLogger("helper")
+
+    def helper(v):
+        if v > 6:
+            warnings.warn("big %d" % v)
+            logging.warning("module function %d", v)
+            log.warning("logger method %d", v)
+        return v + 1
+
+    def loop(n):
+        total = 0
+        for i in range(n):
+            total += helper(i)
+        return total
+
+    print(loop(8), loop(9))
+"""
+
+
+def test_warnings_and_logging_in_a_helper_called_by_compiled_code(tmp_path):
+    script = write(tmp_path / "helper_warns.py", WARNS_IN_HELPER)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert "helper module function 7" in both.plain.stderr
+    assert both.versions("helper") > 0 and both.calls("loop") > 0
+    both.assert_same()
+
+
+# The script's own __future__ imports, not those of psyco's runner.
+ANNOTATIONS = """
+    def annotated(x: int) -> list:
+        y: float = 1.0
+        return [x, y]
+
+    class Point:
+        x: int
+        y: "str"
+
+    def work(n):
+        def inner(a: dict) -> set:
+            return set(a)
+        return [inner.__annotations__ for _ in range(n)][0]
+
+    print(annotated.__annotations__, Point.__annotations__, work(3), work(4))
+"""
+
+
+def test_annotations_are_evaluated_as_the_script_says(tmp_path):
+    script = write(tmp_path / "annotated.py", ANNOTATIONS)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert "<class 'int'>" in both.plain.stdout
+    assert both.calls("work") > 0
+    both.assert_same()
+
+
+# Builtins that read the calling frame: the functions calling them run
+# interpreted (reason in the report), with their real variables.
+FRAME_READERS = """
+    import sys
+
+    def reads(n):
+        total = 0
+        for i in range(n):
+            total += i
+        unused = total * 2
+        return sorted(locals()), eval("total + 1"), sorted(vars()), dir(), sys._getframe().f_code.co_name
+
+    def evaluates(n):
+        x = n
+        for i in range(3):
+            x += i
+        exec("x = 0")
+        return globals()["__name__"], eval("x"), x
+
+    def caller(n):
+        out = []
+        for i in range(n):
+            out.append(reads(i))
+        return out
+
+    print(reads(4), reads(5), evaluates(1), evaluates(2), caller(3)[-1])
+"""
+
+
+def test_functions_calling_frame_readers_run_interpreted(tmp_path):
+    script = write(tmp_path / "frames.py", FRAME_READERS)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert "'unused'" in both.plain.stdout
+    both.assert_same()
+    reasons = {r["function"]: r["not_compiled"] for r in both.rows() if r["not_compiled"]}
+    assert "reads the frame" in str(reasons.get("reads")), reasons
+    assert "reads the frame" in str(reasons.get("evaluates")), reasons
+    assert both.calls("caller") > 0
+
+
+# More than 255 constants: the trampoline loads its dispatcher with EXTENDED_ARG
+# (without it, the program stopped with a ValueError at the def).
+MANY_CONSTANTS = "def table(n):\n    t = 0\n    for i in range(n):\n        t += i\n" + "".join(
+    f"    t += {i}.5\n" for i in range(300)) + "    return t\n\nprint(table(10), table(20))\n"
+
+
+def test_functions_with_many_constants(tmp_path):
+    script = write(tmp_path / "constants.py", MANY_CONSTANTS)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.returncode == 0
+    assert both.calls("table") > 0
+    both.assert_same()
+
+
 # --- Ctrl-C -----------------------------------------------------------------------------------------
 INTERRUPTED = """
     import sys

@@ -9,6 +9,7 @@ from collections import OrderedDict
 import pytest
 
 import psyco
+from tests.asserting import assertion
 from tests.differential import assert_no_leak, calls_compiled, same, same_compiled
 
 
@@ -220,11 +221,6 @@ def make_adders(n):
 
 def test_nested_functions_with_defaults():
     same_compiled(make_adders, 10)
-
-
-def assertion(x):
-    assert x > 0, "must be positive"
-    return x
 
 
 def test_assert():

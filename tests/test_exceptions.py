@@ -12,6 +12,7 @@ import traceback
 import pytest
 
 import psyco
+from tests.asserting import assert_positive
 from tests.differential import calls_compiled, deopts, same, same_compiled
 
 
@@ -163,11 +164,6 @@ def catch_bad_tuple(x):
         return 1 // x
     except (ZeroDivisionError, 3):  # noqa: B030 - the TypeError is the point
         return "caught"
-
-
-def assert_positive(x):
-    assert x > 0, f"not positive: {x}"
-    return x
 
 
 class Recorder:

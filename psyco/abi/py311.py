@@ -434,11 +434,11 @@ CACHES = dis._inline_cache_entries
 
 
 def _unit(op: str, arg: int = 0) -> list[int]:
-    """One instruction with its inline caches as a list of code units."""
-    if arg > 0xFF:
-        raise ValueError("trampoline argument needs EXTENDED_ARG")
+    """One instruction with its inline caches as a list of code units,
+    after the EXTENDED_ARG prefixes an argument past 255 needs."""
+    prefix = _unit("EXTENDED_ARG", arg >> 8) if arg > 0xFF else []
     code = _OP[op]
-    return [code | (arg << 8)] + [0] * CACHES[code]
+    return prefix + [code | ((arg & 0xFF) << 8)] + [0] * CACHES[code]
 
 
 def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) -> types.CodeType:

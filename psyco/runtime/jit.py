@@ -60,6 +60,9 @@ class Version:
     calls: ctypes.c_int64 = field(default_factory=ctypes.c_int64)
     active: bool = True
     optimized: bool = True  # machine code from optimized (not quick) codegen
+    # Called natively by compiled callers, it runs in their frame: not when it
+    # calls unknown code, which may look at its frame (warnings, logging).
+    direct_callable: bool = True
 
     def __repr__(self) -> str:
         return f"<version {self.body_name} ({', '.join(map(str, self.entry_kinds))}) -> {self.return_kind}>"
@@ -248,13 +251,14 @@ class Resolver:
             return self.self_version  # recursion: assumed return kind
         for v in entry.versions:
             if v.active and v.entry_kinds == want and v.entry_address:
-                return v
+                return v if v.direct_callable else None
         if entry in _IN_PROGRESS or want in entry.not_compiled:
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
-        return compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None,
-                               direct=True)
+        version = compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None,
+                                  direct=True)
+        return version if version is not None and version.direct_callable else None
 
     @staticmethod
     def _waits_for_samples(entry: CodeEntry, passable: list[Kind]) -> bool:
@@ -334,6 +338,8 @@ def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:
         candidate = Resolver(entry, request, _pending_version(request, guess))
         attempt = Specializer(request, candidate).run()
         if attempt.return_kind == guess:
+            if ir.calls_unknown_code(attempt.fn):
+                break  # its recursive calls would run in their caller's frame
             return attempt, candidate
         guess = _guess_return(attempt)
     return result, resolver  # recursive calls stay generic calls
@@ -443,6 +449,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
     version.optimized = _worth_optimizing(result.fn, resolver)
+    version.direct_callable = not ir.calls_unknown_code(result.fn)
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
         (body_name, entry_name), callee_names, ctypes.addressof(version.calls), entry.trampoline,
