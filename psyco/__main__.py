@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import importlib.machinery
 import os
 import runpy
 import sys
@@ -79,7 +80,10 @@ def _run_script(path: str, args: list[str], threshold: int) -> None:
     sys.argv = [path] + args
     sys.path[0] = os.path.dirname(full_path)
     main = types.ModuleType("__main__")
-    main.__dict__.update({"__file__": full_path, "__builtins__": __builtins__, "__cached__": None})
+    # As python's own runner sets them (the loader lets linecache and inspect read the source).
+    loader = importlib.machinery.SourceFileLoader("__main__", full_path)
+    main.__dict__.update({"__file__": full_path, "__builtins__": __builtins__, "__cached__": None,
+                          "__loader__": loader, "__annotations__": {}})
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
 

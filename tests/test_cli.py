@@ -505,6 +505,23 @@ def test_annotations_are_evaluated_as_the_script_says(tmp_path):
     both.assert_same()
 
 
+# The script's module globals are those python's runner sets (linecache reads
+# the source through __loader__).
+MAIN_GLOBALS = """
+    import linecache
+    print(type(__loader__).__name__, __loader__.name, __spec__, __package__, __cached__)
+    print(sorted(k for k in globals() if k.startswith("__") and k != "__warningregistry__"))
+    print(linecache.lazycache("fake name", globals()), linecache.getline("fake name", 2))
+"""
+
+
+def test_main_module_globals_are_those_of_python(tmp_path):
+    script = write(tmp_path / "main_globals.py", MAIN_GLOBALS, prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert "SourceFileLoader __main__" in both.plain.stdout
+    both.assert_same()
+
+
 # Builtins that read the calling frame: the functions calling them run
 # interpreted (reason in the report), with their real variables.
 FRAME_READERS = """
