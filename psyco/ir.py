@@ -374,7 +374,6 @@ def work_profile(fn: Function) -> tuple[int, int]:
     return native, generic
 
 
-
 # Calls of code psyco knows nothing of (CALL_FUNCTION_EX is a c_call of one
 # of CALLING_C_FUNCTIONS).
 CALLING_C_FUNCTIONS = {"PyObject_Call", "PyObject_CallObject"}

@@ -417,7 +417,7 @@ def is_op(s: Specializer, ins: Instruction) -> None:
         s.push(AV(Const((ka.value is kb.value) != negate)))
         return
     numeric = category(a) and not isinstance(ka, Const)
-    if numeric and isinstance(kb, Const) and kb.value is None:
+    if numeric and _is_none(b):
         s.push(AV(Const(negate)))  # a number is never None
         return
     if a is b or (numeric and a.kind == b.kind and a.leaves == b.leaves):
@@ -1189,10 +1189,6 @@ def build_slice(s: Specializer, ins: Instruction) -> None:
     push_object(s, capi(s, "PySlice_New", boxed + [s.const(None)] * (3 - len(boxed))), slice)
 
 
-def _is_none(av: AV) -> bool:
-    return isinstance(av.kind, Const) and av.kind.value is None
-
-
 @rule("MAKE_FUNCTION")
 def make_function(s: Specializer, ins: Instruction) -> None:
     flags: int = ins.arg  # type: ignore[assignment]
@@ -1423,8 +1419,7 @@ def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
     _back_edge(s, ins)
     k = value.kind
     if isinstance(k, Const) or not k.is_object():
-        is_none = isinstance(k, Const) and k.value is None
-        s.jump(ins.target if is_none == jump_when_none else ins.next_index, s.state)  # type: ignore[arg-type]
+        s.jump(ins.target if _is_none(value) == jump_when_none else ins.next_index, s.state)  # type: ignore[arg-type]
         return
     cond = s.emit("icmp", [value.leaves[0], s.const(None)], pred="==" if jump_when_none else "!=")
     s.branch(cond, (ins.target, s.state), (ins.next_index, s.state))  # type: ignore[arg-type]
@@ -1653,6 +1648,10 @@ def inline(*targets: object) -> Callable[[Inline], Inline]:
         return fn
 
     return register
+
+
+def _is_none(av: AV) -> bool:
+    return isinstance(av.kind, Const) and av.kind.value is None
 
 
 def _is_bool(av: AV) -> bool:
