@@ -27,7 +27,7 @@ import functools
 import resource
 import threading
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import llvmlite.binding as llvm
 
@@ -129,13 +129,12 @@ class Engine:
         return self.address(SUPPORT_PREFIX + name)
 
     def stub_address(self, kind: str, arity: int) -> int:
-        """The per-arity stub `kind` ("release" or "materialize", see
+        """The per-arity stub `kind` ("release", "deopt" or "fail", see
         SupportCodegen.define_stubs) taking `arity` words, compiled with the
         other arities of its group of STUB_GROUP when first needed."""
         name = f"{SUPPORT_PREFIX}{kind}_{arity}"
         if name not in self.stubs:
-            if kind == "materialize":
-                self._compile_support_functions(["materialize"])
+            self._compile_support_functions(STUB_NEEDS[kind])
             first = arity - arity % STUB_GROUP
             codegen = SupportCodegen(self.unique("stubs"))
             arities = range(first, first + STUB_GROUP)
@@ -200,9 +199,12 @@ class ModuleBuilder:
         """A pointer to `count` fresh 64-bit words holding 0."""
         return self._data((ctypes.c_int64 * count)(), I64)
 
-    def global_obj(self) -> L.Value:
-        """A pointer to a fresh pointer-sized word holding NULL."""
-        return self._data(ctypes.c_void_p(), OBJ)
+    def record(self, words: Sequence[int]) -> int:
+        """The address of fresh 64-bit words holding `words`: data the code
+        hands to a stub by address."""
+        cell = (ctypes.c_int64 * len(words))(*words)
+        self.keep.append(cell)
+        return ctypes.addressof(cell)
 
     def scratch(self, size: int) -> L.Value:
         """An i8* to `size` fresh zeroed bytes, aligned for any field."""
@@ -241,6 +243,15 @@ def obj_const(b: L.IRBuilder, obj: object) -> L.Value:
 
 WORD_TAG = {I64: "int", F64: "float", I1: "bool", OBJ: "obj"}
 """How a resume recipe reads a native value stored as a 64-bit word."""
+CONSTANT_TYPE = {I64: int, F64: float, I1: bool}
+
+
+def native_constant(v: L.Value) -> object | None:
+    """The Python value of the native constant `v` (an int, float or bool),
+    else None: a resume recipe then needs no word for it."""
+    if isinstance(v, L.Constant) and v.type in CONSTANT_TYPE and isinstance(v.value, (int, float)):
+        return CONSTANT_TYPE[v.type](v.value)
+    return None
 
 
 def as_word(b: L.IRBuilder, v: L.Value) -> L.Value:
@@ -342,6 +353,12 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
 STUB_GROUP = 8  # per-arity stubs are compiled in groups of this many arities
+STUB_RESULT = {"release": VOID, "deopt": I32, "fail": I32}
+STUB_NEEDS = {"release": [], "deopt": ["materialize", "deopt"], "fail": ["error"]}  # support they call
+# The static records of exits (64-bit words; objects by address), one per
+# exit, that its single stub call passes.
+DEOPT_EXIT = ("recipe", "recipe_words", "code", "globals", "pc", "counter", "threshold", "callback")
+FAIL_EXIT = ("code", "globals", "pc", "frame_slot")
 SUPPORT_SIGNATURES = {
     "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
     "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
@@ -423,25 +440,54 @@ class SupportCodegen:
         return self.mb.module
 
     def define_stubs(self, kind: str, arities: Iterable[int]) -> None:
-        """release_n(obj0, ..., obj{n-1}) drops a reference to each;
-        materialize_n(recipe, word0, ..., word{n-1}) puts the words in a
-        buffer for `materialize`.  Each exit of a version is then a single
-        call (exits are most of a version's code)."""
+        """The per-arity stubs exits call, so that each exit of a version is
+        a single call (exits are most of a version's code, and LLVM's time
+        grows with the calls and arguments in it):
+        release_n(obj0, ..., obj{n-1}) drops a reference to each;
+        deopt_n(tstate, out, exit, word0, ..., word{n-1}) deoptimizes at a
+        DEOPT_EXIT record; fail_n(tstate, exit, obj0, ..., obj{n-1}) drops a
+        reference to each and raises from a FAIL_EXIT record."""
         for n in arities:
-            if kind == "release":
-                f = L.Function(self.mb.module, L.FunctionType(VOID, [OBJ] * n), name=f"{SUPPORT_PREFIX}release_{n}")
-                b = L.IRBuilder(f.append_basic_block("start"))
-                for o in f.args:
-                    b.call(self.mb.c_function("Py_DecRef"), [o])
-                b.ret_void()
-            else:
-                fnty = L.FunctionType(OBJ, [OBJ] + [I64] * n)
-                f = L.Function(self.mb.module, fnty, name=f"{SUPPORT_PREFIX}materialize_{n}")
-                b = L.IRBuilder(f.append_basic_block("start"))
-                buffer = b.alloca(I64, max(n, 1))
-                for i, word in enumerate(f.args[1:]):
-                    b.store(word, b.gep(buffer, [I64(i)]))
-                b.ret(b.call(self._support("materialize"), [f.args[0], b.bitcast(buffer, PTR)]))
+            getattr(self, f"_define_{kind}_stub")(n)
+
+    def _stub_function(self, name: str, fnty: L.FunctionType) -> tuple[L.Function, L.IRBuilder]:
+        f = L.Function(self.mb.module, fnty, name=f"{SUPPORT_PREFIX}{name}")
+        return f, L.IRBuilder(f.append_basic_block("start"))
+
+    def _define_release_stub(self, n: int) -> None:
+        f, b = self._stub_function(f"release_{n}", L.FunctionType(VOID, [OBJ] * n))
+        for o in f.args:
+            b.call(self.mb.c_function("Py_DecRef"), [o])
+        b.ret_void()
+
+    def _define_deopt_stub(self, n: int) -> None:
+        """Materialize the frame values from the words of the exit's recipe,
+        drop the references the words after them own, deoptimize."""
+        fnty = L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer()] + [I64] * n)
+        f, b = self._stub_function(f"deopt_{n}", fnty)
+        tstate, out, record = f.args[:3]
+        buffer = b.alloca(I64, max(n, 1))
+        for i, word in enumerate(f.args[3:]):
+            b.store(word, b.gep(buffer, [I64(i)]))
+        field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(DEOPT_EXIT)}
+        recipe = b.inttoptr(field["recipe"], OBJ)
+        values = b.call(self._support("materialize"), [recipe, b.bitcast(buffer, PTR)])
+        owned_from = field["recipe_words"]
+        emit_loop(b, b.sub(I64(n), owned_from), lambda i: b.call(self.mb.c_function("Py_DecRef"), [
+            b.inttoptr(b.load(b.gep(buffer, [b.add(owned_from, i)])), OBJ)]))
+        b.ret(b.call(self._support("deopt"), [
+            tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), values, field["pc"],
+            field["counter"], field["threshold"], b.inttoptr(field["callback"], OBJ), out]))
+
+    def _define_fail_stub(self, n: int) -> None:
+        fnty = L.FunctionType(I32, [PTR, I64.as_pointer()] + [OBJ] * n)
+        f, b = self._stub_function(f"fail_{n}", fnty)
+        tstate, record = f.args[:2]
+        for o in f.args[2:]:
+            b.call(self.mb.c_function("Py_DecRef"), [o])
+        code, globals_, pc, frame_slot = (b.load(b.gep(record, [I64(i)])) for i in range(len(FAIL_EXIT)))
+        b.ret(b.call(self._support("error"), [
+            tstate, b.inttoptr(code, OBJ), b.inttoptr(globals_, OBJ), pc, b.inttoptr(frame_slot, OBJ.as_pointer())]))
 
     def _support(self, name: str) -> L.Function:
         """Another support function: defined in this module if it is built
@@ -1029,7 +1075,7 @@ class VersionCodegen:
         self.keep = self.mb.keep  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
         self.unwind_blocks: dict[int, L.Block] = {}
-        self.frame_slot: L.Value | None = None
+        self.frame_slot: int | None = None
         self.leave: L.Block | None = None  # the body's return block, and its phis
         self.leave_phis: tuple[L.Phi, L.Phi]
         self.ret_type = LTYPE[fn.ret_type]
@@ -1222,19 +1268,14 @@ class VersionCodegen:
             self.exit_blocks[id(exit)] = block
         return block
 
-    def _release(self, exit: ir.Exit, *more: L.Value) -> None:
-        """Drop the references `exit` owns (and `more`): one call, so that an
-        exit stays small however many values are live."""
-        owned = [self.v(v) for v in exit.release] + list(more)
-        if len(owned) == 1:
-            self.b.call(self.mb.c_function("Py_DecRef"), owned)
-        elif owned:
-            self.b.call(self._releaser(len(owned)), owned)
+    def _owned(self, exit: ir.Exit) -> list[L.Value]:
+        return [self.v(v) for v in exit.release]
 
-    def _releaser(self, n: int) -> L.Value:
-        return self._stub("release", n, L.FunctionType(VOID, [OBJ] * n))
-
-    def _stub(self, kind: str, n: int, fnty: L.FunctionType) -> L.Value:
+    def _stub(self, kind: str, fixed: list[L.Type], words: list[L.Value]) -> L.Value:
+        """Call the stub `kind` (SupportCodegen.define_stubs) for as many
+        `words` as given, after its `fixed` arguments."""
+        n = len(words)
+        fnty = L.FunctionType(STUB_RESULT[kind], fixed + [w.type for w in words])
         return self.mb.function_at(f"{kind}_{n}", lambda: Engine.get().stub_address(kind, n), fnty)
 
     def _error(self, exit: ir.Exit) -> None:
@@ -1244,18 +1285,32 @@ class VersionCodegen:
         if exit.handler is not None:
             b.branch(self._unwind_block(exit))
             return
-        self._release(exit)
+        owned = self._owned(exit)
         if exit.traceback:
-            self._return(b.call(self._helper("error"), self._traceback_args(exit)))
-        else:  # re-raised: with our entry on top, or another frame's exception
-            self._leave()
-            self._return(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
+            record = self.mb.record([abi.address_of(self.code), abi.address_of(self.globals), exit.pc,
+                                     self._frame_slot()])
+            stub = self._stub("fail", [PTR, I64.as_pointer()], owned)
+            self._return(b.call(stub, [self.tstate, at_address(record, I64.as_pointer()), *owned]))
+            return
+        # re-raised: with our entry on top, or another frame's exception
+        if len(owned) == 1:
+            b.call(self.mb.c_function("Py_DecRef"), owned)
+        elif owned:
+            b.call(self._stub("release", [], owned), owned)
+        self._leave()
+        self._return(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
+
+    def _frame_slot(self) -> int:
+        """The address of the slot holding the frame this version's
+        traceback entries are made with (made on first use)."""
+        if self.frame_slot is None:
+            self.frame_slot = self.mb.record([0])
+        return self.frame_slot
 
     def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
-        if self.frame_slot is None:  # the frame traceback entries are made with
-            self.frame_slot = self.mb.global_obj()
         b = self.b
-        return [self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc), self.frame_slot]
+        return [self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc),
+                at_address(self._frame_slot(), OBJ.as_pointer())]
 
     def _unwind_block(self, exit: ir.Exit) -> L.Block:
         """The way from `exit` to its handler's landing block, made once."""
@@ -1274,28 +1329,31 @@ class VersionCodegen:
 
     def _deopt(self, exit: ir.Exit, call_result: L.Value | None = None) -> None:
         """Rebuild the interpreter frame at exit.pc and let CPython finish:
-        store the native values, let the exit's resume recipe box them."""
+        pass the native values, let the exit's resume recipe box them, drop
+        the references the exit owns: one stub call."""
         b = self.b
         words: list[L.Value] = []
         slots = [self._recipe(m, words, call_result) for m in exit.state or ()]
         assert len(slots) >= self.code.co_nlocals
         recipe = resume.Resume(slots, len(words)).values
-        self.keep.append(recipe)
-        values = b.call(self._materializer(len(words)), [obj_const(b, recipe)] + [as_word(b, w) for w in words])
-        self._release(exit, *([] if call_result is None else [call_result]))
+        owned = self._owned(exit) + ([] if call_result is None else [call_result])
         address, threshold, callback = exit.counter if exit.counter is not None else (0, 0, None)
-        self.keep.append(callback)
-        status = b.call(self._helper("deopt"), [
-            self.tstate, obj_const(b, self.code), obj_const(b, self.globals), values,
-            I64(exit.pc), I64(address), I64(threshold), obj_const(b, callback), self.boxed_slot])
-        self._return(status)
-
-    def _materializer(self, n: int) -> L.Value:
-        return self._stub("materialize", n, L.FunctionType(OBJ, [OBJ] + [I64] * n))
+        self.keep += [recipe, callback]
+        fields = {"recipe": abi.address_of(recipe), "recipe_words": len(words), "code": abi.address_of(self.code),
+                  "globals": abi.address_of(self.globals), "pc": exit.pc, "counter": address,
+                  "threshold": threshold, "callback": abi.address_of(callback)}
+        record = self.mb.record([fields[name] for name in DEOPT_EXIT])
+        args = [as_word(b, w) for w in words + owned]
+        stub = self._stub("deopt", [PTR, OBJ.as_pointer(), I64.as_pointer()], args)
+        self._return(b.call(stub, [self.tstate, self.boxed_slot, at_address(record, I64.as_pointer()), *args]))
 
     def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
-        """How the frame slot `m` is rebuilt; appends the native values it reads to `words`."""
+        """How the frame slot `m` is rebuilt; appends the native values it
+        reads to `words` (once each)."""
         def word(v: L.Value) -> int:
+            for i, w in enumerate(words):
+                if w is v:
+                    return i
             words.append(v)
             return len(words) - 1
         if m.how == "null":
@@ -1309,7 +1367,8 @@ class VersionCodegen:
             return ("tuple", tuple(self._recipe(p, words, call_result) for p in m.parts))
         values = [self.v(a) for a in m.args]
         if m.how == "value":
-            return (WORD_TAG[values[0].type], word(values[0]))
+            known = native_constant(values[0])
+            return ("const", known) if known is not None else (WORD_TAG[values[0].type], word(values[0]))
         if m.how == "method":
             return ("method", word(values[0]), m.const)
         if m.how == "slice":

@@ -114,10 +114,11 @@ def _format_constant(type_: Type, value: object) -> str:
 
 
 class Constant(Value):
-    __slots__ = ()
+    __slots__ = ("value",)
 
     def __init__(self, type_: Type, value: object) -> None:
         super().__init__(type_, _format_constant(type_, value))
+        self.value = value
 
     def inttoptr(self, type_: Type) -> Value:
         return Value(type_, f"inttoptr ({self.typed} to {type_.text})")

@@ -1,12 +1,12 @@
 """Resume recipes: the interpreter's values at a deoptimization exit.
 
-A deopt exit in machine code only stores its native values (64-bit ints,
-doubles, i1 flags, object pointers) into a buffer of 64-bit words and
-calls its recipe with the buffer's address.  The recipe, built by the back
+A deopt exit in machine code only passes its native values (64-bit ints,
+doubles, i1 flags, object pointers) to a stub that stores them into a buffer
+of 64-bit words and calls its recipe with the buffer's address.  The recipe, built by the back
 end when it lowered the exit, says how each frame slot is rebuilt from
 those words: boxed, a constant, a tuple of other slots, a range, a range
 iterator, a list or tuple iterator, a slice, or no value.  Keeping this out of the
-generated code makes every exit a few stores and one call, which is what
+generated code makes every exit one call, which is what
 keeps compile times low; an exit is rare by design, so building the values
 in Python costs nothing that matters.
 """
