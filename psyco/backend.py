@@ -1377,6 +1377,19 @@ class VersionCodegen:
         assert m.how in ("range", "range_iter", "seq_iter"), m.how
         return (m.how, *[word(v) for v in values])
 
+    def keep_reference(self, op: ir.Op, index: int, value: L.Value) -> None:
+        """Operand `index` of `op`, `value`, is being stored into an object:
+        give it a reference, unless the op has the operand's own
+        (refcount.py: attrs["stolen"])."""
+        if index not in op.attrs.get("stolen", ()):
+            incref(self.mb, self.b, value)
+
+    def drop_stolen(self, op: ir.Op, index: int, value: L.Value) -> None:
+        """A C function stored operand `index` of `op` with its own
+        reference: drop the one the op has if it was stolen."""
+        if index in op.attrs.get("stolen", ()):
+            decref(self.mb, self.b, value, nullable=False)
+
     def _helper(self, name: str) -> L.Value:
         """The support function `name`, by address (compiled now if no
         earlier module needed it)."""
@@ -2015,10 +2028,10 @@ def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("build_tuple")
 def _build_tuple(g: VersionCodegen, op: ir.Op) -> L.Value:
     items = [g.v(a) for a in op.args]
-    for item in items:
-        incref(g.mb, g.b, item)  # the tuple steals; ops borrow their operands
     t = g._tuple_of(items)
     g.fail_branch(is_null(g.b, t), op.exit, deopt=False)  # type: ignore[arg-type]
+    for i, item in enumerate(items):
+        g.keep_reference(op, i, item)
     return t
 
 
@@ -2030,7 +2043,7 @@ def _build_list(g: VersionCodegen, op: ir.Op) -> L.Value:
     items = b.bitcast(load_field(b, lst, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
     for i, a in enumerate(op.args):
         item = g.v(a)
-        incref(g.mb, b, item)  # the list steals; ops borrow their operands
+        g.keep_reference(op, i, item)
         b.store(item, b.gep(items, [I64(i)]))
     return lst
 
@@ -2152,7 +2165,7 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
     def store() -> None:
         slot = _sequence_slot(g, seq, index, list, op.exit, "list assignment index out of range")  # type: ignore[arg-type]
         old = b.load(slot)
-        incref(g.mb, b, value)
+        g.keep_reference(op, 2, value)
         b.store(value, slot)
         decref(g.mb, b, old, nullable=False)
 
@@ -2163,6 +2176,7 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
         status = b.call(g.mb.c_function("PyObject_SetItem"), [seq, key, value])
         decref(g.mb, b, key, nullable=False)
         g.fail_branch(b.icmp_signed("<", status, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+        g.drop_stolen(op, 2, value)
     if op.attrs.get("cls") is list:
         store()
     else:
@@ -2394,7 +2408,7 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
                                                                       "attr.done"))
     slot, values, index = _cached_values(g, owner, cache, slow)
     old = b.load(slot)
-    incref(g.mb, b, value)
+    g.keep_reference(op, 1, value)
     b.store(value, slot)
     b.cbranch(is_null(b, old), first, replace)
     b.position_at_end(first)
@@ -2409,6 +2423,7 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [owner, name, value])
+    g.drop_stolen(op, 1, value)
     b.call(g._helper("fill_attr_cache"), [owner, name, cache])
     b.branch(done)
     b.position_at_end(done)
@@ -2430,7 +2445,7 @@ def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
     owner, value = g.v(op.args[0]), g.v(op.args[1])
     slot = field_ptr(b, owner, op.attrs["offset"], OBJ)
     old = b.load(slot)
-    incref(g.mb, b, value)
+    g.keep_reference(op, 1, value)
     b.store(value, slot)
     decref(g.mb, b, old, nullable=True)
 
@@ -2797,7 +2812,7 @@ def _cell_set(g: VersionCodegen, op: ir.Op) -> None:
     replaced = b.load(slot)
     if len(op.args) > 1:
         value = g.v(op.args[1])
-        incref(g.mb, b, value)
+        g.keep_reference(op, 1, value)
     else:  # emptied (del)
         value = L.Constant(OBJ, None)
     b.store(value, slot)

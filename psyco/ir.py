@@ -31,6 +31,10 @@ class OpDef:
     # An object operation done inline (what the interpreter's specialized
     # instructions do): counts as native work.
     native: bool = False
+    # Operands from this index on are stored into an object: one that is
+    # owned and dies at the op gives the op its reference instead of the
+    # op adding one (refcount.py; attrs["stolen"]: their indices).
+    steals_from: int | None = None
 
 
 OPS: dict[str, OpDef] = {
@@ -77,13 +81,13 @@ OPS: dict[str, OpDef] = {
     # generic object operations
     "vectorcall": OpDef("obj", owns=True, error=True, generic=3),  # args[0](*args[1:]); attrs: kwnames
     "call_method": OpDef("obj", owns=True, error=True, generic=3),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
-    "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True),
-    "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True),
+    "build_tuple": OpDef("obj", owns=True, error=True, only_memory_error=True, steals_from=0),
+    "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True, steals_from=0),
     # container[index] for an i64 index: inline for exact lists and tuples
     # (attrs["cls"]: the container's type when known)
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
     "get_slice": OpDef("obj", owns=True, error=True, generic=1),  # args[0][start:stop], attrs: cls, has_start/stop
-    "setitem_int": OpDef(None, error=True, generic=1),  # args: container, index, value
+    "setitem_int": OpDef(None, error=True, generic=1, steals_from=2),  # args: container, index, value
     "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
     "guard_type": OpDef(None, guard=True),  # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
     "guard_type_version": OpDef(None, guard=True),  # attrs["cls"] still has version attrs["tag"]
@@ -98,11 +102,11 @@ OPS: dict[str, OpDef] = {
     # owner.<attrs name>: from the instance's values array where an
     # attribute cache says it is, else generic (and fill the cache)
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
-    "store_attr": OpDef(None, error=True, native=True),  # args: owner, value
+    "store_attr": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value
     # the __slots__ entry at byte offset attrs["offset"] of the owner (its
     # class guarded); load: AttributeError, as the interpreter words it, when unset
     "load_slot": OpDef("obj", owns=True, error=True, native=True),
-    "store_slot": OpDef(None, native=True),  # args: owner, value
+    "store_slot": OpDef(None, native=True, steals_from=1),  # args: owner, value
     "del_attr": OpDef(None, error=True, generic=1),  # del args[0].<attrs name>
     "lookup_attr": OpDef("obj", owns=True, error=True, generic=1),  # args[0].<attrs name>, NULL if no such attribute
     # PyDict_Update(args[0], args[1]), its AttributeError made the TypeError "... is not a mapping"
@@ -121,7 +125,7 @@ OPS: dict[str, OpDef] = {
     # cells (variables shared with nested functions)
     "make_cell": OpDef("obj", owns=True, error=True, only_memory_error=True),  # a cell holding args[0] (or empty)
     "cell_get": OpDef("obj", owns=True, error=True),  # the content; empty: raise attrs exc(message), name
-    "cell_set": OpDef(None),  # args: cell, value (none: empty the cell)
+    "cell_set": OpDef(None, steals_from=1),  # args: cell, value (none: empty the cell)
     # exceptions (the exception being handled is tstate->exc_info's)
     "catch": OpDef("obj", owns=True),  # take the raised exception, normalized, with its traceback
     "push_exc_info": OpDef("obj", owns=True),  # make args[0] the handled exception; returns the previous (or None)

@@ -4,7 +4,9 @@ Every `obj` value is owned (it holds one reference: results of owning ops,
 block parameters) or borrowed (constants, the caller's arguments).  Ops
 borrow their operands.  From liveness alone this pass decides:
 
-* after an op, release each owned operand or result that is dead after it;
+* after an op, release each owned operand or result that is dead after it,
+  unless the op stores the operand into an object (`OpDef.steals_from`):
+  the op then keeps that reference (attrs["stolen"]) instead of adding one;
 * on an edge, give each block parameter its own reference (transfer the
   value's reference on its last use, add one otherwise) and release owned
   values that die on that edge;
@@ -65,6 +67,11 @@ def _fill_fixups(e: ir.Edge, live: set[ir.Value], live_in: dict[int, set[ir.Valu
             e.fixups.append(_ref_op("incref", v))
 
 
+def _stealable(op: ir.Op) -> list[ir.Value]:
+    first = ir.OPS[op.name].steals_from
+    return [] if first is None else op.args[first:]
+
+
 def _walk_ops(b: ir.Block, live: set[ir.Value], live_in: dict[int, set[ir.Value]], emit: bool) -> set[ir.Value]:
     for op in reversed(b.ops):
         after = set(live)
@@ -74,9 +81,15 @@ def _walk_ops(b: ir.Block, live: set[ir.Value], live_in: dict[int, set[ir.Value]
             post = []
             if op.result is not None and _owned(op.result) and op.result not in after:
                 post.append(_ref_op("decref", op.result))
+            stolen = []
             for v in dict.fromkeys(uses):
                 if v not in after:
-                    post.append(_ref_op("decref", v))
+                    if v in _stealable(op):
+                        stolen.append(op.args.index(v, ir.OPS[op.name].steals_from))
+                    else:
+                        post.append(_ref_op("decref", v))
+            if stolen:
+                op.attrs["stolen"] = tuple(stolen)
             op.post = post
             for e in op.exits():
                 _leave(e, before, live_in)

@@ -40,6 +40,7 @@ CASES = [
     (test_objects.builtin_methods, ([1], {"k": 3}, "a,b,c", 12)),
     (test_objects.method_errors, ([1, 2],)),
     (test_objects.add_items, (["a", 3], 0, 1)),  # TypeError
+    (test_objects.store_fresh_values, (20,)),
     (test_control.unpack_list, ([1, 2, 3],)),
     (test_control.star_targets, ([1, 2, 3, 4],)),
     (test_classes.call_methods, (test_classes.Point(0.5, 0.25), 20)),

@@ -3,6 +3,8 @@ one step (no bound-method object), in the interpreter's order."""
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 
 import psyco
@@ -70,6 +72,49 @@ def test_deopt_between_lookup_and_call():
     assert compiled_counter.count == plain_counter.count
     assert calls_compiled(compiled) > 0
     same_compiled(deopt_between_lookup_and_call, Counter(), 5)
+
+
+class Node:
+    pass
+
+
+class Pair:
+    __slots__ = ("first", "second")
+
+
+class Guarded:
+    def __setattr__(self, name, value):  # stored through the generic path
+        object.__setattr__(self, name, value)
+
+
+def store_fresh_values(n):
+    """Objects made and stored at once (the container takes the reference
+    the code had): alive while stored, freed once replaced."""
+    slots, node, pair, guarded = [None], Node(), Pair(), Guarded()
+    cell = None
+
+    def current():
+        return cell
+
+    seen = []
+    refs = []
+    for i in range(n):
+        slots[0] = Node()
+        node.child = Node()
+        pair.first = Node()
+        guarded.child = Node()
+        cell = Node()
+        made = (Node(), [Node(), i])
+        refs = [weakref.ref(o) for o in (slots[0], node.child, pair.first, guarded.child, current(),
+                                         made[0], made[1][0])]
+        seen.append([r() is not None for r in refs])
+    slots[0] = node.child = pair.first = guarded.child = cell = made = None
+    seen.append([r() is not None for r in refs])
+    return seen
+
+
+def test_stored_values_live_as_long_as_their_container():
+    same_compiled(store_fresh_values, 3)
 
 
 def rebinding_in_arguments(c):
