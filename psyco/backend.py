@@ -357,7 +357,8 @@ STUB_RESULT = {"release": VOID, "deopt": I32, "fail": I32}
 STUB_NEEDS = {"release": [], "deopt": ["materialize", "deopt"], "fail": ["error"]}  # support they call
 # The static records of exits (64-bit words; objects by address), one per
 # exit, that its single stub call passes.
-DEOPT_EXIT = ("recipe", "recipe_words", "code", "globals", "pc", "counter", "threshold", "callback")
+DEOPT_EXIT = ("recipe", "recipe_words", "pinned", "pinned_count", "code", "globals", "pc", "counter", "threshold",
+              "callback")
 FAIL_EXIT = ("code", "globals", "pc", "frame_slot")
 SUPPORT_SIGNATURES = {
     "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
@@ -471,7 +472,16 @@ class SupportCodegen:
             b.store(word, b.gep(buffer, [I64(i)]))
         field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(DEOPT_EXIT)}
         recipe = b.inttoptr(field["recipe"], OBJ)
+        pinned = b.inttoptr(field["pinned"], I64.as_pointer())
+
+        def each_pinned(function: str) -> None:
+            emit_loop(b, field["pinned_count"], lambda i: b.call(self.mb.c_function(function), [
+                b.inttoptr(b.load(b.gep(buffer, [b.load(b.gep(pinned, [i]))])), OBJ)]))
+        # The recipe runs Python code: the objects it reads, items borrowed
+        # from containers among them, must outlive anything that code does.
+        each_pinned("Py_IncRef")
         values = b.call(self._support("materialize"), [recipe, b.bitcast(buffer, PTR)])
+        each_pinned("Py_DecRef")
         owned_from = field["recipe_words"]
         emit_loop(b, b.sub(I64(n), owned_from), lambda i: b.call(self.mb.c_function("Py_DecRef"), [
             b.inttoptr(b.load(b.gep(buffer, [b.add(owned_from, i)])), OBJ)]))
@@ -1339,7 +1349,10 @@ class VersionCodegen:
         owned = self._owned(exit) + ([] if call_result is None else [call_result])
         address, threshold, callback = exit.counter if exit.counter is not None else (0, 0, None)
         self.keep += [recipe, callback]
-        fields = {"recipe": abi.address_of(recipe), "recipe_words": len(words), "code": abi.address_of(self.code),
+        pinned = [i for i, w in enumerate(words) if w.type == OBJ]
+        fields = {"recipe": abi.address_of(recipe), "recipe_words": len(words),
+                  "pinned": self.mb.record(pinned or [0]), "pinned_count": len(pinned),
+                  "code": abi.address_of(self.code),
                   "globals": abi.address_of(self.globals), "pc": exit.pc, "counter": address,
                   "threshold": threshold, "callback": abi.address_of(callback)}
         record = self.mb.record([fields[name] for name in DEOPT_EXIT])
@@ -2103,7 +2116,8 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         def load() -> L.Value:
             slot = _sequence_slot(g, seq, index, tp, op.exit, f"{tp.__name__} index out of range")  # type: ignore[arg-type]
             value = b.load(slot)
-            incref(g.mb, b, value)
+            if not op.attrs.get("borrowed"):
+                incref(g.mb, b, value)
             return value
         return load
 
@@ -2453,7 +2467,8 @@ def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
 @lower("tuple_item")
 def _tuple_item(g: VersionCodegen, op: ir.Op) -> L.Value:
     item = load_field(g.b, g.v(op.args[0]), abi.TUPLE_ITEMS + abi.POINTER_SIZE * op.attrs["index"], OBJ)
-    incref(g.mb, g.b, item)
+    if not op.attrs.get("borrowed"):
+        incref(g.mb, g.b, item)
     return item
 
 
@@ -2893,6 +2908,11 @@ def _lookup_special(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
     b.position_at_end(ok)
     return found
+
+
+@lower("keep")
+def _keep(g: VersionCodegen, op: ir.Op) -> None:
+    """No code: the op only extends its operands' lifetime (refcount.py)."""
 
 
 @lower("incref")

@@ -35,49 +35,56 @@ class OpDef:
     # owned and dies at the op gives the op its reference instead of the
     # op adding one (refcount.py; attrs["stolen"]: their indices).
     steals_from: int | None = None
+    # Runs no Python code, frees no object and changes none unless it leaves
+    # through an exit: an item borrowed before it stays valid (refcount.py).
+    pure: bool = False
+    # Its result may stay a reference borrowed from operand 0 (an item of
+    # an exact list or tuple, attrs cls, read inline): refcount.py decides.
+    borrowable: bool = False
 
 
 OPS: dict[str, OpDef] = {
     # constants; attrs["value"]
-    "const_i64": OpDef("i64"), "const_f64": OpDef("f64"), "const_i1": OpDef("i1"),
-    "const_obj": OpDef("obj"),
+    "const_i64": OpDef("i64", pure=True), "const_f64": OpDef("f64", pure=True), "const_i1": OpDef("i1", pure=True),
+    "const_obj": OpDef("obj", pure=True),
     # integer arithmetic; *_ovf deoptimize on signed overflow
-    "iadd_ovf": OpDef("i64", guard=True), "isub_ovf": OpDef("i64", guard=True),
-    "imul_ovf": OpDef("i64", guard=True), "ishl_ovf": OpDef("i64", guard=True),
-    "iadd": OpDef("i64"), "isub": OpDef("i64"), "imul": OpDef("i64"),
-    "ifloordiv": OpDef("i64"), "imod": OpDef("i64"), "iashr": OpDef("i64"),
-    "and": OpDef("arg0"), "or": OpDef("arg0"), "xor": OpDef("arg0"),
-    "icmp": OpDef("i1"),  # attrs["pred"]: < <= == != > >=
-    "not": OpDef("i1"),
-    "select": OpDef("arg1"),
-    "zext": OpDef("i64"),  # bool -> int
-    "sitofp": OpDef("f64"),
-    "fptosi": OpDef("i64"),
+    "iadd_ovf": OpDef("i64", guard=True, pure=True), "isub_ovf": OpDef("i64", guard=True, pure=True),
+    "imul_ovf": OpDef("i64", guard=True, pure=True), "ishl_ovf": OpDef("i64", guard=True, pure=True),
+    "iadd": OpDef("i64", pure=True), "isub": OpDef("i64", pure=True), "imul": OpDef("i64", pure=True),
+    "ifloordiv": OpDef("i64", pure=True), "imod": OpDef("i64", pure=True), "iashr": OpDef("i64", pure=True),
+    "and": OpDef("arg0", pure=True), "or": OpDef("arg0", pure=True), "xor": OpDef("arg0", pure=True),
+    "icmp": OpDef("i1", pure=True),  # attrs["pred"]: < <= == != > >=
+    "not": OpDef("i1", pure=True),
+    "select": OpDef("arg1", pure=True),
+    "zext": OpDef("i64", pure=True),  # bool -> int
+    "sitofp": OpDef("f64", pure=True),
+    "fptosi": OpDef("i64", pure=True),
     # float arithmetic
-    "fadd": OpDef("f64"), "fsub": OpDef("f64"), "fmul": OpDef("f64"), "fdiv": OpDef("f64"),
-    "fneg": OpDef("f64"), "ffloordiv": OpDef("f64"), "fmod": OpDef("f64"),
-    "fcmp": OpDef("i1"),
-    "fabs": OpDef("f64"),
-    "math": OpDef("f64"),  # attrs["name"]: a libm function or LLVM intrinsic
-    "fround_even": OpDef("f64"),
+    "fadd": OpDef("f64", pure=True), "fsub": OpDef("f64", pure=True), "fmul": OpDef("f64", pure=True),
+    "fdiv": OpDef("f64", pure=True),
+    "fneg": OpDef("f64", pure=True), "ffloordiv": OpDef("f64", pure=True), "fmod": OpDef("f64", pure=True),
+    "fcmp": OpDef("i1", pure=True),
+    "fabs": OpDef("f64", pure=True),
+    "math": OpDef("f64", pure=True),  # attrs["name"]: a libm function or LLVM intrinsic
+    "fround_even": OpDef("f64", pure=True),
     # boxing and unboxing
-    "box_int": OpDef("obj", owns=True, error=True, only_memory_error=True),
-    "box_float": OpDef("obj", owns=True, error=True, only_memory_error=True),
-    "box_bool": OpDef("obj"),  # Py_True / Py_False: borrowed, immortal enough
-    "unbox_int": OpDef("i64", guard=True),  # exact int that fits in 64 bits
-    "unbox_float": OpDef("f64", guard=True),  # exact float
-    "unbox_bool": OpDef("i1", guard=True),  # exact bool
-    "guard_is": OpDef(None, guard=True),  # operand is attrs["value"]
+    "box_int": OpDef("obj", owns=True, error=True, only_memory_error=True, pure=True),
+    "box_float": OpDef("obj", owns=True, error=True, only_memory_error=True, pure=True),
+    "box_bool": OpDef("obj", pure=True),  # Py_True / Py_False: borrowed, immortal enough
+    "unbox_int": OpDef("i64", guard=True, pure=True),  # exact int that fits in 64 bits
+    "unbox_float": OpDef("f64", guard=True, pure=True),  # exact float
+    "unbox_bool": OpDef("i1", guard=True, pure=True),  # exact bool
+    "guard_is": OpDef(None, guard=True, pure=True),  # operand is attrs["value"]
     "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
     # raising
-    "raise_if": OpDef(None, error=True),  # attrs: exc, message
+    "raise_if": OpDef(None, error=True, pure=True),  # attrs: exc, message
     "c_call": OpDef("attr", error=True, generic=1),  # attrs: name (C_API), owns, fails ("null"/"neg")
     "truth": OpDef("i1", error=True, generic=1),
     "check_signals": OpDef(None, error=True),
     # direct call of a compiled version: attrs["version"]; attrs["init"]:
     # an __init__, whose result is checked to be None (no deopt exit)
     "call_direct": OpDef("attr", error=True, guard=True),
-    "guard_true": OpDef(None, guard=True),  # deoptimize unless operand is true
+    "guard_true": OpDef(None, guard=True, pure=True),  # deoptimize unless operand is true
     # generic object operations
     "vectorcall": OpDef("obj", owns=True, error=True, generic=3),  # args[0](*args[1:]); attrs: kwnames
     "call_method": OpDef("obj", owns=True, error=True, generic=3),  # args[0].<attrs name>(*args[1:]); attrs: kwnames
@@ -85,15 +92,16 @@ OPS: dict[str, OpDef] = {
     "build_list": OpDef("obj", owns=True, error=True, only_memory_error=True, steals_from=0),
     # container[index] for an i64 index: inline for exact lists and tuples
     # (attrs["cls"]: the container's type when known)
-    "getitem_int": OpDef("obj", owns=True, error=True, generic=1),
+    "getitem_int": OpDef("obj", owns=True, error=True, generic=1, borrowable=True),
     "get_slice": OpDef("obj", owns=True, error=True, generic=1),  # args[0][start:stop], attrs: cls, has_start/stop
     "setitem_int": OpDef(None, error=True, generic=1, steals_from=2),  # args: container, index, value
-    "guard_tuple": OpDef(None, guard=True),  # operand is an exact tuple of attrs["size"] items
-    "guard_type": OpDef(None, guard=True),  # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
-    "guard_type_version": OpDef(None, guard=True),  # attrs["cls"] still has version attrs["tag"]
+    "guard_tuple": OpDef(None, guard=True, pure=True),  # operand is an exact tuple of attrs["size"] items
+    # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
+    "guard_type": OpDef(None, guard=True, pure=True),
+    "guard_type_version": OpDef(None, guard=True, pure=True),  # attrs["cls"] still has version attrs["tag"]
     # the instance (of attrs cls) has no attribute attrs["name"] of its own
     # (attrs entries: how many shared keys were checked at compile time)
-    "guard_not_shadowed": OpDef(None, guard=True),
+    "guard_not_shadowed": OpDef(None, guard=True, pure=True),
     # the item at an i64 index of an exact list or tuple (attrs cls), NULL past the end
     "seq_next": OpDef("obj", owns=True, native=True),
     "dict_get": OpDef("obj", owns=True, error=True, native=True),  # args: dict, key, default
@@ -112,16 +120,17 @@ OPS: dict[str, OpDef] = {
     # PyDict_Update(args[0], args[1]), its AttributeError made the TypeError "... is not a mapping"
     "dict_update": OpDef(None, error=True, generic=1),
     "dict_merge": OpDef(None, error=True, generic=1),  # args: callable, keywords dict, dict merged in (DICT_MERGE)
-    "tuple_item": OpDef("obj", owns=True),  # attrs["index"]
+    "tuple_item": OpDef("obj", owns=True, pure=True, borrowable=True),  # attrs["index"]
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
-    "container_len": OpDef("i64", native=True),  # len() of an exact builtin container: its field attrs["offset"]
-    "str_eq": OpDef("i1", native=True),
+    # len() of an exact builtin container: its field attrs["offset"]
+    "container_len": OpDef("i64", native=True, pure=True),
+    "str_eq": OpDef("i1", native=True, pure=True),
     # a str method about characters (attrs method; bit in attrs table, per ASCII code) of an exact str
     "str_predicate": OpDef("i1", error=True, native=True),  # two exact str objects are equal
     # pattern matching: a tuple of the values matched, or None
     "match_class": OpDef("obj", owns=True, error=True, generic=1),  # isinstance(args[0], cls), attrs names
     "match_keys": OpDef("obj", owns=True, error=True, generic=1),  # args[0].get(k) for each of attrs keys
-    "type_flag": OpDef("i1", native=True),  # type(args[0]) has the tp_flags bit attrs["flag"]
+    "type_flag": OpDef("i1", native=True, pure=True),  # type(args[0]) has the tp_flags bit attrs["flag"]
     # cells (variables shared with nested functions)
     "make_cell": OpDef("obj", owns=True, error=True, only_memory_error=True),  # a cell holding args[0] (or empty)
     "cell_get": OpDef("obj", owns=True, error=True),  # the content; empty: raise attrs exc(message), name
@@ -136,8 +145,12 @@ OPS: dict[str, OpDef] = {
     "raise": OpDef(None),  # `raise args[0] [from args[1]]`: set the exception (or the TypeError); attrs: pc
     "lookup_special": OpDef("obj", owns=True, error=True),  # type(args[0]).<attrs name>, bound; attrs: message
     "iter_next": OpDef("obj", owns=True, error=True, generic=1),  # NULL when exhausted
-    "is_null": OpDef("i1"),
+    "is_null": OpDef("i1", pure=True),
     "load_global": OpDef("obj", owns=True, error=True, generic=1),  # attrs: name, globals, builtins
+    # the objects the frame's variables held until here (a variable rebound or
+    # deleted, the return): no code, a use that keeps them alive as long as
+    # CPython's frame would (a finalizer must not run earlier)
+    "keep": OpDef(None, pure=True),
     # reference counting, inserted by refcount.py only
     "incref": OpDef(None), "decref": OpDef(None),
 }

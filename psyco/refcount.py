@@ -10,6 +10,10 @@ borrow their operands.  From liveness alone this pass decides:
 * on an edge, give each block parameter its own reference (transfer the
   value's reference on its last use, add one otherwise) and release owned
   values that die on that edge;
+* an item read from an exact list or tuple (`OpDef.borrowable`) stays
+  borrowed, no reference added or dropped, when every op up to its last use
+  in its block is `OpDef.pure` and drops only boxed numbers, and the
+  container outlives that use (a deopt exit pins the objects it reads);
 * at an error or deopt exit, record in `exit.release` the owned values live
   there; the back end drops them after handing new references to the
   interpreter frame being rebuilt;
@@ -67,6 +71,43 @@ def _fill_fixups(e: ir.Edge, live: set[ir.Value], live_in: dict[int, set[ir.Valu
             e.fixups.append(_ref_op("incref", v))
 
 
+def _borrowable(op: ir.Op) -> bool:
+    return ir.OPS[op.name].borrowable and op.attrs.get("cls", tuple) in (list, tuple)
+
+
+def _harmless(op: ir.Op, after: set[ir.Value]) -> bool:
+    """Whether `op` and the releases after it leave borrowed items valid:
+    the values dying there are boxed numbers, whose release runs no code."""
+    if not (ir.OPS[op.name].pure or _borrowable(op)):
+        return False
+    dying = [v for v in op.uses() + [op.result] if v is not None and _owned(v) and v not in after]
+    return all(v.op is not None and v.op.name in ("box_int", "box_float") for v in dying)
+
+
+def _borrow_items(b: ir.Block, live_out: set[ir.Value], live_in: dict[int, set[ir.Value]]) -> None:
+    after: list[set[ir.Value]] = [set() for _ in b.ops]
+    live = set(live_out)
+    for k in range(len(b.ops) - 1, -1, -1):
+        after[k] = set(live)
+        op = b.ops[k]
+        live = (live - {op.result}) | {v for v in op.uses() if _owned(v)} | _handler_live(op.exits(), live_in)
+    for p, op in enumerate(b.ops):
+        item = op.result
+        if not _borrowable(op) or item is None or not _owned(item) or item in live_out:
+            continue
+        last = max((k for k in range(p + 1, len(b.ops)) if item in b.ops[k].uses()), default=p)
+        container = op.args[0]
+        if _owned(container):
+            outlives = container in after[last]
+        else:  # the caller's argument, a closure cell, a constant
+            outlives = container.op is None or container.op.name == "const_obj"
+        # what the last use drops comes after it
+        if outlives and all(_harmless(b.ops[k], after[k]) for k in range(p + 1, last)) and (
+                last == p or ir.OPS[b.ops[last].name].pure or _borrowable(b.ops[last])):
+            item.owned = False
+            op.attrs["borrowed"] = True
+
+
 def _stealable(op: ir.Op) -> list[ir.Value]:
     first = ir.OPS[op.name].steals_from
     return [] if first is None else op.args[first:]
@@ -107,6 +148,8 @@ def insert_refcounts(fn: ir.Function) -> None:
             if live != live_in[b.id]:
                 live_in[b.id] = live
                 changed = True
+    for b in fn.blocks:
+        _borrow_items(b, _term_live(b, live_in), live_in)
     for b in fn.blocks:
         t = b.term
         assert t is not None

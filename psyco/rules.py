@@ -503,7 +503,9 @@ def load_fast(s: Specializer, ins: Instruction) -> None:
 
 @rule("STORE_FAST")
 def store_fast(s: Specializer, ins: Instruction) -> None:
-    s.state.locals[ins.arg] = s.pop()  # type: ignore[index]
+    value = s.pop()
+    s.keep_variables([s.state.locals[ins.arg]])  # type: ignore[index]
+    s.state.locals[ins.arg] = value  # type: ignore[index]
 
 
 @rule("DELETE_FAST")
@@ -511,6 +513,7 @@ def delete_fast(s: Specializer, ins: Instruction) -> None:
     if s.state.locals[ins.arg].kind == kinds.UNBOUND:  # type: ignore[index]
         s.deopt_here("unbound local")
         return
+    s.keep_variables([s.state.locals[ins.arg]])  # type: ignore[index]
     s.state.locals[ins.arg] = AV(kinds.UNBOUND)  # type: ignore[index]
 
 

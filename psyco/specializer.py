@@ -328,18 +328,31 @@ class Specializer:
         self.terminate(ir.Terminator("cbr", cond=cond, edges=edges))
 
     def edge(self, pc: int, state: State) -> ir.Edge:
-        """An edge to the version of bytecode block `pc` that fits `state`."""
+        """An edge to the version of bytecode block `pc` that fits `state`.
+
+        A dead variable is forgotten, unless its object could tell (a
+        finalizer) and the variable is bound on every path to `pc`: CPython's
+        frame holds it until the variable is rebound or the function
+        returns.  A variable first bound inside a loop, or in one branch of
+        an `if`, is forgotten where dead: holding it would make states that
+        differ in whether it is bound; and so is one whose state does not
+        fit a version of `pc` otherwise."""
         live = self.decoded.live_locals[pc]
-        state = State([a if i in live else AV(kinds.UNBOUND) for i, a in enumerate(state.locals)], state.stack)
-        incoming = state.kinds()
+        bound = self.decoded.bound_locals[pc]
+        forgotten = State([a if i in live else AV(kinds.UNBOUND) for i, a in enumerate(state.locals)], state.stack)
+        held = State([a if i in live or (i in bound and not kinds.releasable_early(a.kind)) else AV(kinds.UNBOUND)
+                      for i, a in enumerate(state.locals)], state.stack)
         versions = self.versions.setdefault(pc, [])
-        for want, block in versions:
-            if incoming == want:
-                return ir.Edge(block, state.leaves())
-        fitting = [(want, b) for want, b in versions if all(map(kinds.fits, incoming, want))]
-        if fitting:
-            want, block = fitting[-1]
-            return ir.Edge(block, self.coerce(state, want))
+        for state in (held, forgotten):
+            incoming = state.kinds()
+            for want, block in versions:
+                if incoming == want:
+                    return ir.Edge(block, state.leaves())
+            fitting = [(want, b) for want, b in versions if all(map(kinds.fits, incoming, want))]
+            if fitting:
+                want, block = fitting[-1]
+                return ir.Edge(block, self.coerce(state, want))
+        state, incoming = held, held.kinds()
         target = incoming
         if pc in self.decoded.loop_heads:
             target = tuple(k.general() for k in target)
@@ -459,8 +472,16 @@ class Specializer:
         return self.emit("const_obj", [], value=value)  # type: ignore[return-value]
 
     # --- returns ---------------------------------------------------------
+    def keep_variables(self, values: list[AV]) -> None:
+        """The variables holding `values` let go of them here: until here
+        their objects stay alive, as in CPython's frame."""
+        objects = [leaf for av in values for leaf in av.leaves if leaf.type == "obj" and leaf.owned]
+        if objects:
+            self.emit("keep", objects)
+
     def ret(self, av: AV) -> None:
         assert self.block is not None
+        self.keep_variables(self.state.locals)
         self.returns.append((self.block, av))
         self.block = None
 

@@ -539,3 +539,58 @@ def test_int_float_str_and_repr_of_objects():
     dumped = psyco.dump(psyco.proxy(conversions))
     assert all(name in dumped for name in ("PyNumber_Long", "PyNumber_Float", "PyObject_Str", "PyObject_Repr"))
     assert_no_leak(conversions, psyco.proxy(conversions), (xs,))
+
+
+class ClearsOnRelease:
+    """Empties a list when the last reference to it goes."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __del__(self):
+        self.items.clear()
+
+
+def read_then_replace(xs):
+    x = xs[0]
+    xs[0] = None
+    return x * 2.0
+
+
+def read_from_temporary(n):
+    x = [float(n) * 1.5, 0.0][0]
+    return x + 1.0
+
+
+def read_then_release_clearer(xs):
+    clearer = ClearsOnRelease(xs)
+    x = xs[-1]
+    del clearer  # empties xs
+    return x, len(xs)
+
+
+def read_then_call(xs):
+    x = xs[0]
+    xs.clear()
+    return x * 2.0
+
+
+def read_and_compute(rows):
+    total = 0.0
+    for row in rows:
+        total += row[0] * row[1] - row[2]
+    return total
+
+
+@pytest.mark.parametrize("f, make_args", [
+    (read_then_replace, lambda: ([float(2**40) + 0.5],)),
+    (read_from_temporary, lambda: (7,)),
+    (read_then_release_clearer, lambda: ([1, [2**41]],)),
+    (read_then_call, lambda: ([float(2**42) + 0.75],)),
+    (read_and_compute, lambda: ([[1.5, 2.0, 0.25], [3.0, 4.0, 0.5]],)),
+])
+def test_items_read_from_lists_outlive_the_list_changing(f, make_args):
+    # Items read from a list are borrowed (no reference added) only where
+    # nothing can free them before their last use: here something can.
+    same_compiled(f, *make_args())
+    assert_no_leak(f, psyco.proxy(f), make_args(), f.__name__)

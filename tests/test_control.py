@@ -298,3 +298,40 @@ def test_pattern_matching_and_list_unpacking():
         same(shape, value)
     same_compiled(unpack_list, [1, 2, 3])
     same(unpack_list, [1, 2])
+
+
+class Finalized:
+    """Logs its name when released."""
+
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def __del__(self):
+        self.log.append(self.name)
+
+
+def variables_hold_objects(log, n):
+    first = Finalized(log, "first")
+    name = first.name  # the variable's last read: it holds the object on
+    log.append("first still held")
+    second = Finalized(log, "second")
+    second = Finalized(log, "third")  # releases "second"
+    log.append("rebound")
+    del second  # releases "third"
+    log.append("deleted")
+    item = None  # (psyco forgets a variable first bound in a loop where it is dead)
+    for i in range(n):
+        item = Finalized(log, f"item {i}")  # releases the previous item
+    log.append("looped")
+    return name  # releases "first" and the last item
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_variables_hold_their_objects_until_rebound_or_return(n):
+    # As in CPython's frame, where finalizers (weakref.finalize, __del__:
+    # a TemporaryDirectory removing itself) depend on it.
+    expected, got = [], []
+    compiled = psyco.proxy(variables_hold_objects)
+    assert variables_hold_objects(expected, n) == compiled(got, n)
+    assert got == expected
+    assert calls_compiled(compiled) > 0

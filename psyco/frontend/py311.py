@@ -66,6 +66,7 @@ class DecodedCode:
     blocks: dict[int, Block]
     loop_heads: set[int]
     live_locals: dict[int, frozenset[int]]  # block start -> locals read before written
+    bound_locals: dict[int, frozenset[int]]  # block start -> locals bound on every path to it
 
     def straight_leaf(self) -> bool:
         """No loops and no calls: cheap enough that entering compiled code
@@ -174,7 +175,8 @@ def _decode(code: types.CodeType) -> DecodedCode:
     handlers = parse_exception_table(code.co_exceptiontable)
     blocks, loop_heads = _build_cfg(instructions, handlers, by_start)
     live = _live_locals(code, blocks, handlers, by_start)
-    return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads, live)
+    bound = _bound_locals(code, blocks, handlers, by_start)
+    return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads, live, bound)
 
 
 READS = {"LOAD_FAST", "DELETE_FAST", "LOAD_CLOSURE", "LOAD_DEREF", "DELETE_DEREF"}
@@ -220,6 +222,40 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[
             if new != live[start]:
                 live[start], changed = new, True
     return {start: frozenset(v) for start, v in live.items()}
+
+
+def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[Handler],
+                  by_start: dict[int, int]) -> dict[int, frozenset[int]]:
+    """For each block, the locals bound on every path to it (arguments,
+    then stores not undone by a `del`): the specializer holds their values
+    while dead, as CPython's frame does, without making states that differ
+    in whether a variable is bound."""
+    if code.co_cellvars or code.co_freevars:
+        return {start: frozenset() for start in blocks}
+    arguments = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+    everything = frozenset(range(code.co_nlocals))
+    entry = min(blocks)
+    bound_in = {start: everything for start in blocks}
+    bound_in[entry] = frozenset(range(arguments))
+    changed = True
+    while changed:
+        changed = False
+        for start, block in blocks.items():
+            bound, weakest = set(bound_in[start]), set(bound_in[start])
+            for ins in block.instructions:
+                if ins.opname == "STORE_FAST":
+                    bound.add(ins.arg)  # type: ignore[arg-type]
+                elif ins.opname == "DELETE_FAST":
+                    bound.discard(ins.arg)  # type: ignore[arg-type]
+                    weakest.discard(ins.arg)  # type: ignore[arg-type]
+            targets = [(succ, frozenset(bound)) for succ in block.successors]
+            targets += [(by_start.get(h.target, h.target), frozenset(weakest)) for h in handlers
+                        if any(h.start <= ins.index < h.end for ins in block.instructions)]
+            for succ, out in targets:
+                if succ in bound_in and not bound_in[succ] <= out:
+                    bound_in[succ] &= out
+                    changed = True
+    return bound_in
 
 
 def _with_target(ins: Instruction, target: int | None, next_index: int) -> Instruction:
