@@ -2,6 +2,8 @@
 
 import builtins
 import math
+import os
+import tempfile
 
 import pytest
 
@@ -321,7 +323,7 @@ def variables_hold_objects(log, n):
     log.append("deleted")
     item = None  # (psyco forgets a variable first bound in a loop where it is dead)
     for i in range(n):
-        item = Finalized(log, f"item {i}")  # releases the previous item
+        item = Finalized(log, f"item {i}")  # noqa: F841 (held, never read: the point) releases the previous item
     log.append("looped")
     return name  # releases "first" and the last item
 
@@ -335,3 +337,17 @@ def test_variables_hold_their_objects_until_rebound_or_return(n):
     assert variables_hold_objects(expected, n) == compiled(got, n)
     assert got == expected
     assert calls_compiled(compiled) > 0
+
+
+def files_in_temporary_directory(n):
+    directory = tempfile.TemporaryDirectory()
+    path = directory.name
+    for i in range(n):
+        open(os.path.join(path, str(i)), "w").close()
+    return sorted(os.listdir(path))
+
+
+def test_a_temporary_directory_lives_while_a_variable_holds_it():
+    # It removes itself when released: compiled code released it after the
+    # variable's last read, and the loop's open() failed.
+    same_compiled(files_in_temporary_directory, 3)
