@@ -254,6 +254,15 @@ def native_constant(v: L.Value) -> object | None:
     return None
 
 
+def word_index(words: list[L.Value], v: L.Value) -> int:
+    """Where `v` is in `words`, appended if not yet there."""
+    for i, w in enumerate(words):
+        if w is v:
+            return i
+    words.append(v)
+    return len(words) - 1
+
+
 def as_word(b: L.IRBuilder, v: L.Value) -> L.Value:
     """`v` as the 64-bit word a resume recipe reads."""
     if v.type == F64:
@@ -357,8 +366,8 @@ STUB_RESULT = {"release": VOID, "deopt": I32, "fail": I32}
 STUB_NEEDS = {"release": [], "deopt": ["materialize", "deopt"], "fail": ["error"]}  # support they call
 # The static records of exits (64-bit words; objects by address), one per
 # exit, that its single stub call passes.
-DEOPT_EXIT = ("recipe", "recipe_words", "pinned", "pinned_count", "code", "globals", "pc", "counter", "threshold",
-              "callback")
+DEOPT_EXIT = ("recipe", "pinned", "pinned_count", "owned", "owned_count", "code", "globals", "pc", "counter",
+              "threshold", "callback")
 FAIL_EXIT = ("code", "globals", "pc", "frame_slot")
 SUPPORT_SIGNATURES = {
     "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
@@ -463,7 +472,7 @@ class SupportCodegen:
 
     def _define_deopt_stub(self, n: int) -> None:
         """Materialize the frame values from the words of the exit's recipe,
-        drop the references the words after them own, deoptimize."""
+        drop the references of the words the exit owns, deoptimize."""
         fnty = L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer()] + [I64] * n)
         f, b = self._stub_function(f"deopt_{n}", fnty)
         tstate, out, record = f.args[:3]
@@ -471,20 +480,18 @@ class SupportCodegen:
         for i, word in enumerate(f.args[3:]):
             b.store(word, b.gep(buffer, [I64(i)]))
         field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(DEOPT_EXIT)}
-        recipe = b.inttoptr(field["recipe"], OBJ)
-        pinned = b.inttoptr(field["pinned"], I64.as_pointer())
 
-        def each_pinned(function: str) -> None:
-            emit_loop(b, field["pinned_count"], lambda i: b.call(self.mb.c_function(function), [
-                b.inttoptr(b.load(b.gep(buffer, [b.load(b.gep(pinned, [i]))])), OBJ)]))
+        def each_object(indices: str, function: str) -> None:
+            """function(word) for the object words at the record's `indices`."""
+            at = b.inttoptr(field[indices], I64.as_pointer())
+            emit_loop(b, field[f"{indices}_count"], lambda i: b.call(self.mb.c_function(function), [
+                b.inttoptr(b.load(b.gep(buffer, [b.load(b.gep(at, [i]))])), OBJ)]))
         # The recipe runs Python code: the objects it reads, items borrowed
         # from containers among them, must outlive anything that code does.
-        each_pinned("Py_IncRef")
-        values = b.call(self._support("materialize"), [recipe, b.bitcast(buffer, PTR)])
-        each_pinned("Py_DecRef")
-        owned_from = field["recipe_words"]
-        emit_loop(b, b.sub(I64(n), owned_from), lambda i: b.call(self.mb.c_function("Py_DecRef"), [
-            b.inttoptr(b.load(b.gep(buffer, [b.add(owned_from, i)])), OBJ)]))
+        each_object("pinned", "Py_IncRef")
+        values = b.call(self._support("materialize"), [b.inttoptr(field["recipe"], OBJ), b.bitcast(buffer, PTR)])
+        each_object("pinned", "Py_DecRef")
+        each_object("owned", "Py_DecRef")
         b.ret(b.call(self._support("deopt"), [
             tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), values, field["pc"],
             field["counter"], field["threshold"], b.inttoptr(field["callback"], OBJ), out]))
@@ -1350,13 +1357,14 @@ class VersionCodegen:
         address, threshold, callback = exit.counter if exit.counter is not None else (0, 0, None)
         self.keep += [recipe, callback]
         pinned = [i for i, w in enumerate(words) if w.type == OBJ]
-        fields = {"recipe": abi.address_of(recipe), "recipe_words": len(words),
+        owned_words = [word_index(words, v) for v in owned]
+        fields = {"recipe": abi.address_of(recipe), "code": abi.address_of(self.code),
                   "pinned": self.mb.record(pinned or [0]), "pinned_count": len(pinned),
-                  "code": abi.address_of(self.code),
+                  "owned": self.mb.record(owned_words or [0]), "owned_count": len(owned_words),
                   "globals": abi.address_of(self.globals), "pc": exit.pc, "counter": address,
                   "threshold": threshold, "callback": abi.address_of(callback)}
         record = self.mb.record([fields[name] for name in DEOPT_EXIT])
-        args = [as_word(b, w) for w in words + owned]
+        args = [as_word(b, w) for w in words]
         stub = self._stub("deopt", [PTR, OBJ.as_pointer(), I64.as_pointer()], args)
         self._return(b.call(stub, [self.tstate, self.boxed_slot, at_address(record, I64.as_pointer()), *args]))
 
@@ -1364,11 +1372,7 @@ class VersionCodegen:
         """How the frame slot `m` is rebuilt; appends the native values it
         reads to `words` (once each)."""
         def word(v: L.Value) -> int:
-            for i, w in enumerate(words):
-                if w is v:
-                    return i
-            words.append(v)
-            return len(words) - 1
+            return word_index(words, v)
         if m.how == "null":
             return ("null",)
         if m.how == "const":
