@@ -386,6 +386,7 @@ SUPPORT_SIGNATURES = {
     "fill_method_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
+    "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
 }
 # An attribute cache (an i64 per instruction) holds a type version tag in
 # its high half and an index in the values arrays of that type's instances
@@ -574,6 +575,24 @@ class SupportCodegen:
         new_tb = joined(b, (L.Constant(OBJ, None), start), (rest, moved_from))
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
         b.ret_void()
+        return f
+
+    def _define_global_lookup(self) -> L.Function:
+        """obj global_lookup(globals, builtins, name): the value of `name`
+        in the globals, else in the builtins (unless NULL), borrowed; NULL if
+        absent (or an error is set)."""
+        f = self._support("global_lookup")
+        f.attributes.add("noinline")
+        b = L.IRBuilder(f.append_basic_block("start"))
+        globals_, builtins, name = f.args
+        get = self.mb.c_function("PyDict_GetItemWithError")
+        found = b.call(get, [globals_, name])
+        look, done = b.append_basic_block("builtins"), b.append_basic_block("done")
+        b.cbranch(b.and_(is_null(b, found), b.icmp_unsigned("!=", builtins, L.Constant(OBJ, None))), look, done)
+        b.position_at_end(done)
+        b.ret(found)
+        b.position_at_end(look)
+        b.ret(b.call(get, [builtins, name]))
         return f
 
     def _define_str_predicate(self) -> L.Function:
@@ -1865,19 +1884,8 @@ def _guard_true(g: VersionCodegen, op: ir.Op) -> None:
 def _dict_lookup(g: VersionCodegen, globals_: dict, builtins: dict | None, name: str) -> L.Value:
     """Borrowed value of `name` in globals, else builtins (NULL if absent)."""
     b = g.b
-    get = g.mb.c_function("PyDict_GetItemWithError")
-    start = b.block
-    found = b.call(get, [obj_const(b, globals_), obj_const(b, name)])
-    if builtins is None:
-        return found
-    look = b.append_basic_block("builtins")
-    done = b.append_basic_block("looked")
-    b.cbranch(is_null(b, found), look, done)
-    b.position_at_end(look)
-    in_builtins = b.call(get, [obj_const(b, builtins), obj_const(b, name)])
-    b.branch(done)
-    b.position_at_end(done)
-    return joined(b, (found, start), (in_builtins, look))
+    in_builtins = L.Constant(OBJ, None) if builtins is None else obj_const(b, builtins)
+    return b.call(g._helper("global_lookup"), [obj_const(b, globals_), in_builtins, obj_const(b, name)])
 
 
 @lower("guard_global")
