@@ -212,7 +212,12 @@ class ModuleBuilder:
 
     def cstring(self, text: str) -> L.Value:
         """An i8* to `text`, NUL-terminated UTF-8."""
-        return self._data(ctypes.create_string_buffer(text.encode()), I8)
+        return at_address(self.cstring_address(text), PTR)
+
+    def cstring_address(self, text: str) -> int:
+        cell = ctypes.create_string_buffer(text.encode())
+        self.keep.append(cell)
+        return ctypes.addressof(cell)
 
     def _data(self, cell: ctypes._CData, ty: L.Type) -> L.Value:  # type: ignore[name-defined]
         self.keep.append(cell)
@@ -368,7 +373,7 @@ STUB_NEEDS = {"release": [], "deopt": ["materialize", "deopt"], "fail": ["error"
 # exit, that its single stub call passes.
 DEOPT_EXIT = ("recipe", "pinned", "pinned_count", "owned", "owned_count", "code", "globals", "pc", "counter",
               "threshold", "callback")
-FAIL_EXIT = ("code", "globals", "pc", "frame_slot")
+FAIL_EXIT = ("code", "globals", "pc", "frame_slot", "exception", "message")  # raise exception(message) first unless 0
 SUPPORT_SIGNATURES = {
     "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
     "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
@@ -456,8 +461,9 @@ class SupportCodegen:
         grows with the calls and arguments in it):
         release_n(obj0, ..., obj{n-1}) drops a reference to each;
         deopt_n(tstate, out, exit, word0, ..., word{n-1}) deoptimizes at a
-        DEOPT_EXIT record; fail_n(tstate, exit, obj0, ..., obj{n-1}) drops a
-        reference to each and raises from a FAIL_EXIT record."""
+        DEOPT_EXIT record; fail_n(tstate, exit, obj0, ..., obj{n-1}) raises
+        the record's exception if it has one, drops a reference to each and
+        leaves from a FAIL_EXIT record."""
         for n in arities:
             getattr(self, f"_define_{kind}_stub")(n)
 
@@ -501,11 +507,19 @@ class SupportCodegen:
         fnty = L.FunctionType(I32, [PTR, I64.as_pointer()] + [OBJ] * n)
         f, b = self._stub_function(f"fail_{n}", fnty)
         tstate, record = f.args[:2]
+        field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(FAIL_EXIT)}
+        raising, raised = b.append_basic_block("raising"), b.append_basic_block("raised")
+        b.cbranch(b.icmp_unsigned("!=", field["exception"], I64(0)), raising, raised)
+        b.position_at_end(raising)
+        b.call(self.mb.c_function("PyErr_SetString"), [b.inttoptr(field["exception"], OBJ),
+                                                       b.inttoptr(field["message"], PTR)])
+        b.branch(raised)
+        b.position_at_end(raised)
         for o in f.args[2:]:
             b.call(self.mb.c_function("Py_DecRef"), [o])
-        code, globals_, pc, frame_slot = (b.load(b.gep(record, [I64(i)])) for i in range(len(FAIL_EXIT)))
         b.ret(b.call(self._support("error"), [
-            tstate, b.inttoptr(code, OBJ), b.inttoptr(globals_, OBJ), pc, b.inttoptr(frame_slot, OBJ.as_pointer())]))
+            tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), field["pc"],
+            b.inttoptr(field["frame_slot"], OBJ.as_pointer())]))
 
     def _support(self, name: str) -> L.Function:
         """Another support function: defined in this module if it is built
@@ -1111,6 +1125,7 @@ class VersionCodegen:
         self.keep = self.mb.keep  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
         self.unwind_blocks: dict[int, L.Block] = {}
+        self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: int | None = None
         self.leave: L.Block | None = None  # the body's return block, and its phis
         self.leave_phis: tuple[L.Phi, L.Phi]
@@ -1321,13 +1336,10 @@ class VersionCodegen:
         if exit.handler is not None:
             b.branch(self._unwind_block(exit))
             return
-        owned = self._owned(exit)
         if exit.traceback:
-            record = self.mb.record([abi.address_of(self.code), abi.address_of(self.globals), exit.pc,
-                                     self._frame_slot()])
-            stub = self._stub("fail", [PTR, I64.as_pointer()], owned)
-            self._return(b.call(stub, [self.tstate, at_address(record, I64.as_pointer()), *owned]))
+            self._fail(exit, None)
             return
+        owned = self._owned(exit)
         # re-raised: with our entry on top, or another frame's exception
         if len(owned) == 1:
             b.call(self.mb.c_function("Py_DecRef"), owned)
@@ -1335,6 +1347,38 @@ class VersionCodegen:
             b.call(self._stub("release", [], owned), owned)
         self._leave()
         self._return(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
+
+    def _fail(self, exit: ir.Exit, raising: tuple[type, str] | None) -> None:
+        """Raise `raising` (an exception class and message) if given, add our
+        traceback entry, release what `exit` owns, return 2: one stub call."""
+        b = self.b
+        owned = self._owned(exit)
+        exception, message = (0, 0) if raising is None else (abi.address_of(raising[0]),
+                                                             self.mb.cstring_address(raising[1]))
+        fields = {"code": abi.address_of(self.code), "globals": abi.address_of(self.globals), "pc": exit.pc,
+                  "frame_slot": self._frame_slot(), "exception": exception, "message": message}
+        record = self.mb.record([fields[name] for name in FAIL_EXIT])
+        stub = self._stub("fail", [PTR, I64.as_pointer()], owned)
+        self._return(b.call(stub, [self.tstate, at_address(record, I64.as_pointer()), *owned]))
+
+    def raising_exit(self, exit: ir.Exit, exception: type, message: str) -> L.Block:
+        """A block raising exception(message) and leaving through `exit`,
+        made once per exit and exception."""
+        key = (id(exit), exception, message)
+        block = self.raise_blocks.get(key)
+        if block is None:
+            b = self.b
+            here = b.block
+            block = b.append_basic_block("raise")
+            b.position_at_end(block)
+            if exit.handler is None and exit.traceback:
+                self._fail(exit, (exception, message))
+            else:
+                b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, exception), self.mb.cstring(message)])
+                b.branch(self.exit_block(exit, deopt=False))
+            b.position_at_end(here)
+            self.raise_blocks[key] = block
+        return block
 
     def _frame_slot(self) -> int:
         """The address of the slot holding the frame this version's
@@ -1945,13 +1989,8 @@ def _load_global(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("raise_if")
 def _raise_if(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b
-    bad = b.append_basic_block("raise")
     ok = b.append_basic_block("cont")
-    b.cbranch(g.v(op.args[0]), bad, ok)
-    b.position_at_end(bad)
-    message = g.mb.cstring(op.attrs["message"])
-    b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, op.attrs["exc"]), message])
-    b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
+    b.cbranch(g.v(op.args[0]), g.raising_exit(op.exit, op.attrs["exc"], op.attrs["message"]), ok)  # type: ignore[arg-type]
     b.position_at_end(ok)
 
 
@@ -2080,13 +2119,8 @@ def _sequence_slot(g: VersionCodegen, seq: L.Value, index: L.Value, tp: type, ex
     b = g.b
     size = load_field(b, seq, abi.OB_SIZE, I64)
     index = b.select(b.icmp_signed("<", index, I64(0)), b.add(index, size), index)
-    out_of_range = b.icmp_unsigned(">=", index, size)
-    bad = b.append_basic_block("index_error")
     ok = b.append_basic_block("in_range")
-    b.cbranch(out_of_range, bad, ok)
-    b.position_at_end(bad)
-    b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), g.mb.cstring(message)])
-    b.branch(g.exit_block(exit, deopt=False))
+    b.cbranch(b.icmp_unsigned(">=", index, size), g.raising_exit(exit, IndexError, message), ok)
     b.position_at_end(ok)
     if tp is list:
         items = b.bitcast(load_field(b, seq, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
@@ -2151,12 +2185,9 @@ def _getitem_int(g: VersionCodegen, op: ir.Op) -> L.Value:
         b.position_at_end(fast)
         size = load_field(b, seq, abi.UNICODE_LENGTH, I64)
         at = b.select(b.icmp_signed("<", index, I64(0)), b.add(index, size), index)
-        bad, ok = b.append_basic_block("str.index_error"), b.append_basic_block("str.in_range")
+        ok = b.append_basic_block("str.in_range")
+        bad = g.raising_exit(op.exit, IndexError, "string index out of range")  # type: ignore[arg-type]
         b.cbranch(b.icmp_unsigned(">=", at, size), bad, ok)
-        b.position_at_end(bad)
-        message = g.mb.cstring("string index out of range")
-        b.call(g.mb.c_function("PyErr_SetString"), [obj_const(b, IndexError), message])
-        b.branch(g.exit_block(op.exit, deopt=False))  # type: ignore[arg-type]
         b.position_at_end(ok)
         code = b.zext(b.load(b.gep(field_ptr(b, seq, abi.UNICODE_ASCII_DATA, I8), [at])), I64)
         table = b.bitcast(field_ptr(b, obj_const(b, ASCII_CHARACTERS), abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
