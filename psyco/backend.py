@@ -368,7 +368,7 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
 SUPPORT_PREFIX = "psyco_support_"
 STUB_GROUP = 8  # per-arity stubs are compiled in groups of this many arities
 STUB_RESULT = {"release": VOID, "deopt": I32, "fail": I32}
-STUB_NEEDS = {"release": [], "deopt": ["materialize", "deopt"], "fail": ["error"]}  # support they call
+STUB_NEEDS = {"release": [], "deopt": ["deopt_exit"], "fail": ["fail_exit"]}  # support they call
 # The static records of exits (64-bit words; objects by address), one per
 # exit, that its single stub call passes.
 DEOPT_EXIT = ("recipe", "pinned", "pinned_count", "owned", "owned_count", "code", "globals", "pc", "counter",
@@ -392,6 +392,8 @@ SUPPORT_SIGNATURES = {
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
+    "deopt_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
+    "fail_exit": L.FunctionType(I32, [PTR, I64.as_pointer(), OBJ.as_pointer(), I64]),
 }
 # An attribute cache (an i64 per instruction) holds a type version tag in
 # its high half and an index in the values arrays of that type's instances
@@ -460,10 +462,10 @@ class SupportCodegen:
         a single call (exits are most of a version's code, and LLVM's time
         grows with the calls and arguments in it):
         release_n(obj0, ..., obj{n-1}) drops a reference to each;
-        deopt_n(tstate, out, exit, word0, ..., word{n-1}) deoptimizes at a
-        DEOPT_EXIT record; fail_n(tstate, exit, obj0, ..., obj{n-1}) raises
-        the record's exception if it has one, drops a reference to each and
-        leaves from a FAIL_EXIT record."""
+        deopt_n(tstate, out, exit, word0, ..., word{n-1}) stores the words
+        for deopt_exit, at a DEOPT_EXIT record; fail_n(tstate, exit, obj0,
+        ..., obj{n-1}) stores the objects it drops for fail_exit, at a
+        FAIL_EXIT record."""
         for n in arities:
             getattr(self, f"_define_{kind}_stub")(n)
 
@@ -478,35 +480,51 @@ class SupportCodegen:
         b.ret_void()
 
     def _define_deopt_stub(self, n: int) -> None:
-        """Materialize the frame values from the words of the exit's recipe,
-        drop the references of the words the exit owns, deoptimize."""
         fnty = L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer()] + [I64] * n)
         f, b = self._stub_function(f"deopt_{n}", fnty)
-        tstate, out, record = f.args[:3]
         buffer = b.alloca(I64, max(n, 1))
         for i, word in enumerate(f.args[3:]):
             b.store(word, b.gep(buffer, [I64(i)]))
+        b.ret(b.call(self._support("deopt_exit"), [*f.args[:3], buffer]))
+
+    def _define_fail_stub(self, n: int) -> None:
+        fnty = L.FunctionType(I32, [PTR, I64.as_pointer()] + [OBJ] * n)
+        f, b = self._stub_function(f"fail_{n}", fnty)
+        owned = b.alloca(OBJ, max(n, 1))
+        for i, o in enumerate(f.args[2:]):
+            b.store(o, b.gep(owned, [I64(i)]))
+        b.ret(b.call(self._support("fail_exit"), [*f.args[:2], owned, I64(n)]))
+
+    def _define_deopt_exit(self) -> L.Function:
+        """i32 deopt_exit(tstate, out, record, words): the deopt exit of a
+        DEOPT_EXIT record with its native values at `words`: materialize the
+        frame values, drop the references of the words the exit owns, deopt."""
+        f, b = self._cold_function("deopt_exit")
+        tstate, out, record, words = f.args
         field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(DEOPT_EXIT)}
 
         def each_object(indices: str, function: str) -> None:
             """function(word) for the object words at the record's `indices`."""
             at = b.inttoptr(field[indices], I64.as_pointer())
             emit_loop(b, field[f"{indices}_count"], lambda i: b.call(self.mb.c_function(function), [
-                b.inttoptr(b.load(b.gep(buffer, [b.load(b.gep(at, [i]))])), OBJ)]))
+                b.inttoptr(b.load(b.gep(words, [b.load(b.gep(at, [i]))])), OBJ)]))
         # The recipe runs Python code: the objects it reads, items borrowed
         # from containers among them, must outlive anything that code does.
         each_object("pinned", "Py_IncRef")
-        values = b.call(self._support("materialize"), [b.inttoptr(field["recipe"], OBJ), b.bitcast(buffer, PTR)])
+        values = b.call(self._support("materialize"), [b.inttoptr(field["recipe"], OBJ), b.bitcast(words, PTR)])
         each_object("pinned", "Py_DecRef")
         each_object("owned", "Py_DecRef")
         b.ret(b.call(self._support("deopt"), [
             tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), values, field["pc"],
             field["counter"], field["threshold"], b.inttoptr(field["callback"], OBJ), out]))
+        return f
 
-    def _define_fail_stub(self, n: int) -> None:
-        fnty = L.FunctionType(I32, [PTR, I64.as_pointer()] + [OBJ] * n)
-        f, b = self._stub_function(f"fail_{n}", fnty)
-        tstate, record = f.args[:2]
+    def _define_fail_exit(self) -> L.Function:
+        """i32 fail_exit(tstate, record, owned, n): the error exit of a
+        FAIL_EXIT record: raise its exception if it has one, drop the `n`
+        references at `owned`, add the traceback entry, return STATUS_ERROR."""
+        f, b = self._cold_function("fail_exit")
+        tstate, record, owned, n = f.args
         field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(FAIL_EXIT)}
         raising, raised = b.append_basic_block("raising"), b.append_basic_block("raised")
         b.cbranch(b.icmp_unsigned("!=", field["exception"], I64(0)), raising, raised)
@@ -515,11 +533,11 @@ class SupportCodegen:
                                                        b.inttoptr(field["message"], PTR)])
         b.branch(raised)
         b.position_at_end(raised)
-        for o in f.args[2:]:
-            b.call(self.mb.c_function("Py_DecRef"), [o])
+        emit_loop(b, n, lambda i: b.call(self.mb.c_function("Py_DecRef"), [b.load(b.gep(owned, [i]))]))
         b.ret(b.call(self._support("error"), [
             tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), field["pc"],
             b.inttoptr(field["frame_slot"], OBJ.as_pointer())]))
+        return f
 
     def _support(self, name: str) -> L.Function:
         """Another support function: defined in this module if it is built
