@@ -392,6 +392,7 @@ SUPPORT_SIGNATURES = {
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
+    "enter_slow": L.FunctionType(I32, [PTR]),
     "deopt_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
     "fail_exit": L.FunctionType(I32, [PTR, I64.as_pointer(), OBJ.as_pointer(), I64]),
 }
@@ -607,6 +608,38 @@ class SupportCodegen:
         new_tb = joined(b, (L.Constant(OBJ, None), start), (rest, moved_from))
         b.call(self.mb.c_function("PyErr_Restore"), [exc_type, exc_value, new_tb])
         b.ret_void()
+        return f
+
+    def _define_enter_slow(self) -> L.Function:
+        """i32 enter_slow(tstate): a body's entry found the recursion count
+        exhausted or the depth past what the C stack holds (the count
+        already taken): as the interpreter, _Py_CheckRecursiveCall (which may
+        raise RecursionError); then, past C_STACK_DEPTH, RecursionError.  1
+        when the call must not go on (the error set), else 0."""
+        f = self._support("enter_slow")
+        f.attributes.add("noinline")
+        b = L.IRBuilder(f.append_basic_block("start"))
+        tstate = f.args[0]
+        rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+        check, checked, refuse = (b.append_basic_block(n) for n in ("check", "checked", "refuse"))
+        b.cbranch(b.icmp_signed("<", b.load(rem_ptr), I32(0)), check, checked)
+        b.position_at_end(check)
+        failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [tstate, self.mb.cstring("")])
+        b.cbranch(b.icmp_signed("!=", failed, I32(0)), refuse, checked)
+        b.position_at_end(refuse)
+        b.ret(I32(1))
+        b.position_at_end(checked)
+        # reloaded: _Py_CheckRecursiveCall may have raised the limit
+        depth = b.sub(load_field(b, tstate, abi.TSTATE_RECURSION_LIMIT, I32), b.load(rem_ptr))
+        too_deep, fine = b.append_basic_block("too_deep"), b.append_basic_block("fine")
+        b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), too_deep, fine)
+        b.position_at_end(fine)
+        b.ret(I32(0))
+        b.position_at_end(too_deep)
+        b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
+        b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError),
+                                                       self.mb.cstring("maximum recursion depth exceeded")])
+        b.ret(I32(1))
         return f
 
     def _define_global_lookup(self) -> L.Function:
@@ -1174,33 +1207,22 @@ class VersionCodegen:
         # Where sync_frame writes: the trampoline frame, or, in a direct call
         # (no frame), a scratch area nobody reads; one store, no branch.
         self.sync_target = b.select(is_null(b, self.frame), self.mb.scratch(abi.IFRAME_LOCALSPLUS), self.frame)
-        # Recursion is counted as the interpreter counts Python frames.
+        # Recursion is counted as the interpreter counts Python frames; the
+        # C stack, which compiled calls use and interpreted ones do not, is
+        # checked too (support function enter_slow).
         rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
-        rem = b.load(rem_ptr)
-        b.store(b.sub(rem, I32(1)), rem_ptr)
-        deep = b.append_basic_block("too_deep")
-        stack_ok = b.append_basic_block("stack_ok")
+        rem = b.sub(b.load(rem_ptr), I32(1))
+        b.store(rem, rem_ptr)
+        depth = b.sub(load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32), rem)
+        slow = b.append_basic_block("enter_slow")
         go = self.blocks[self.fn.blocks[0].id]
-        b.cbranch(b.icmp_signed("<=", rem, I32(0)), deep, stack_ok, likely=False)
-        b.position_at_end(deep)
-        where = self.mb.cstring("")
-        failed = b.call(self.mb.c_function("_Py_CheckRecursiveCall"), [self.tstate, where])
-        recursion_error = b.append_basic_block("recursion_error")
-        b.cbranch(b.icmp_signed("!=", failed, I32(0)), recursion_error, stack_ok)
-        b.position_at_end(recursion_error)
+        b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, I32(c_stack_depth()))),
+                  slow, go, likely=False)
+        b.position_at_end(slow)
+        refused = b.append_basic_block("no_entry")
+        b.cbranch(b.icmp_signed("!=", b.call(self._helper("enter_slow"), [self.tstate]), I32(0)), refused, go)
+        b.position_at_end(refused)
         self._return(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
-        # Compiled calls use the C stack, interpreted ones do not: past a
-        # depth the C stack may not hold, raise RecursionError, never crash.
-        b.position_at_end(stack_ok)
-        limit = load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32)
-        depth = b.sub(limit, b.load(rem_ptr))  # reloaded: the slow path may have raised the limit
-        c_stack_error = b.append_basic_block("c_stack_error")
-        b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), c_stack_error, go, likely=False)
-        b.position_at_end(c_stack_error)
-        b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
-        message = self.mb.cstring("maximum recursion depth exceeded")
-        b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError), message])
-        self._return(I32(STATUS_NO_ENTRY))
         # Phi nodes for block parameters.
         self.phis: dict[int, list[L.Instruction]] = {}
         for blk in self.fn.blocks:
