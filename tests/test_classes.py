@@ -580,3 +580,34 @@ def test_method_cache_and_a_method_leaving_its_class():
     got = [outcome(run, [cls(), cls(), cls()], "bump") for run, cls in ((call_each, vanishing_class()),
                                                                         (p, vanishing_class()))]
     assert got[0] == got[1] and got[0][0] == "raises"
+
+
+class SlotOwner:
+    __slots__ = ("slot",)
+
+
+class Borrower:
+    """Has another class's slot descriptor as a class attribute: using it on
+    a Borrower raises TypeError, never touches the Borrower's own slot."""
+
+    __slots__ = ("own",)
+    borrowed = SlotOwner.slot
+
+
+def read_borrowed(o):
+    return o.borrowed
+
+
+def write_borrowed(o, value):
+    o.borrowed = value
+    return o.own
+
+
+@pytest.mark.parametrize("f, args", [(read_borrowed, ()), (write_borrowed, ([1, 2],))])
+def test_a_slot_descriptor_of_another_class_raises(f, args):
+    o = Borrower()
+    o.own = "own"
+    for _ in range(3):
+        same_compiled(f, o, *args)
+    gc.collect()
+    assert o.own == "own"

@@ -397,7 +397,12 @@ def slot_attribute(cls: type, name: str) -> tuple[int, int] | None:
             or _word(id(cls) + TYPE_SETATTRO) != _GENERIC_SETATTR):
         return None
     found, tag = _lookup(cls, name)
-    if not found or not tag or type(ctypes.cast(found, ctypes.py_object).value) is not types.MemberDescriptorType:
+    if not found or not tag:
+        return None
+    descriptor = ctypes.cast(found, ctypes.py_object).value
+    # A descriptor of another class's slot (assigned as a class attribute)
+    # raises TypeError on this class's instances.
+    if type(descriptor) is not types.MemberDescriptorType or not issubclass(cls, descriptor.__objclass__):
         return None
     member = _word(found + MEMBER_DESCR_MEMBER)
     if (_word(member + MEMBERDEF_TYPE, ctypes.c_int) != T_OBJECT_EX
