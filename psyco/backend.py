@@ -1070,8 +1070,12 @@ class SupportCodegen:
         b.position_at_end(call)
         args = b.alloca(OBJ)
         b.store(address, args)
+        # psyco's own Python code: not for sys.settrace and sys.setprofile
+        tstate = b.call(self.mb.c_function("PyThreadState_Get"), [])
+        b.call(self.mb.c_function("PyThreadState_EnterTracing"), [tstate])
         values = b.call(self.mb.c_function("PyObject_Vectorcall"), [
             recipe, b.bitcast(args, PTR), I64(1), L.Constant(OBJ, None)])
+        b.call(self.mb.c_function("PyThreadState_LeaveTracing"), [tstate])
         decref(self.mb, b, address, nullable=False)
         b.ret(values)
         return f
@@ -1970,6 +1974,14 @@ def _dict_lookup(g: VersionCodegen, globals_: dict, builtins: dict | None, name:
     b = g.b
     in_builtins = L.Constant(OBJ, None) if builtins is None else obj_const(b, builtins)
     return b.call(g._helper("global_lookup"), [obj_const(b, globals_), in_builtins, obj_const(b, name)])
+
+
+@lower("guard_not_tracing")
+def _guard_not_tracing(g: VersionCodegen, op: ir.Op) -> None:
+    b = g.b
+    cframe = load_field(b, g.tstate, abi.TSTATE_CFRAME, PTR)
+    tracing = b.icmp_unsigned("!=", load_field(b, cframe, abi.CFRAME_USE_TRACING, I8), I8(0))
+    g.fail_branch(tracing, op.exit, deopt=True)  # type: ignore[arg-type]
 
 
 @lower("guard_global")

@@ -76,6 +76,7 @@ OPS: dict[str, OpDef] = {
     "unbox_bool": OpDef("i1", guard=True, pure=True),  # exact bool
     "guard_is": OpDef(None, guard=True, pure=True),  # operand is attrs["value"]
     "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
+    "guard_not_tracing": OpDef(None, guard=True, pure=True),  # sys.settrace and sys.setprofile are off
     # raising
     "raise_if": OpDef(None, error=True, pure=True),  # attrs: exc, message
     "c_call": OpDef("attr", error=True, generic=1),  # attrs: name (C_API), owns, fails ("null"/"neg")

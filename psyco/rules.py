@@ -487,9 +487,16 @@ def unary_not(s: Specializer, ins: Instruction) -> None:
 
 
 # --- locals, constants, stack ---------------------------------------------------------
-@rule("NOP", "RESUME", "PRECALL", "CACHE", "EXTENDED_ARG")
+@rule("NOP", "PRECALL", "CACHE", "EXTENDED_ARG")
 def nop(s: Specializer, ins: Instruction) -> None:
     pass
+
+
+@rule("RESUME")
+def resume(s: Specializer, ins: Instruction) -> None:
+    # Entered with sys.settrace or sys.setprofile on (a direct call from
+    # compiled code): the interpreter runs the call and reports it.
+    s.emit("guard_not_tracing", [], "deopt", reason="tracing")
 
 
 @rule("LOAD_FAST")

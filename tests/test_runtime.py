@@ -557,6 +557,66 @@ def test_settrace_sees_exactly_the_events_of_plain_python():
     assert _trace_events(p, 3, 2.0) == _trace_events(plain(traced), 3, 2.0)
 
 
+def callee_of_traced_loop(x):
+    return x + 1
+
+
+def calls_while_traced(n, tracer):
+    total = 0
+    for i in range(n):
+        sys.settrace(tracer)
+        total += callee_of_traced_loop(i)
+        sys.settrace(None)
+    return total
+
+
+def _callee_events(f, raising=False):
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == "callee_of_traced_loop":
+            events.append((event, frame.f_lineno))
+            if raising and event == "call":
+                raise ValueError("from the tracer")
+        return tracer
+    return outcome(f, 3, tracer), events
+
+
+@pytest.mark.parametrize("raising", [False, True])
+def test_settrace_turned_on_in_compiled_code_sees_its_direct_calls(raising):
+    # The callee is called natively by the compiled loop: entered with
+    # tracing on, it leaves for the interpreter, which reports the call.
+    psyco.bind(callee_of_traced_loop)
+    callee_of_traced_loop(0)
+    p = warmed_proxy(calls_while_traced, 3, None)
+    assert "call_direct" in psyco.dump(p)
+    before = compiled_calls(calls_while_traced)
+    assert _callee_events(p, raising) == _callee_events(plain(calls_while_traced), raising)
+    assert compiled_calls(calls_while_traced) > before
+
+
+def no_arguments():
+    x = 20
+    return x + 1
+
+
+def test_opcode_tracing_of_a_function_without_arguments():
+    # The trampoline's stub once had a stack slot too few for a function
+    # without arguments: the tracer's frame overwrote it (wrong result,
+    # memory corruption).
+    p = warmed_proxy(no_arguments)
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        return tracer
+    sys.settrace(tracer)
+    try:
+        result = p()
+    finally:
+        sys.settrace(None)
+    assert result == 21
+
+
 # --- frames seen from callees -----------------------------------------------------------------
 def test_warning_location_from_compiled_code():
     def record(f):

@@ -253,6 +253,8 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyErr_CheckSignals": ("i32", ()),
     "Py_MakePendingCalls": ("i32", ()),
     "PyThreadState_Get": ("ptr", ()),
+    "PyThreadState_EnterTracing": ("void", ("ptr",)),
+    "PyThreadState_LeaveTracing": ("void", ("ptr",)),
     "PyEval_SaveThread": ("ptr", ()),
     "PyEval_RestoreThread": ("void", ("ptr",)),
     "PyFrame_New": ("obj", ("ptr", "obj", "obj", "obj")),
@@ -473,7 +475,9 @@ def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) 
         co_consts=consts,
         co_linetable=linetable + code.co_linetable,
         co_exceptiontable=encode_exception_table(handlers),
-        co_stacksize=max(code.co_stacksize, argument_count(code) + 2),
+        # the stub's deepest stack: NULL, dispatcher, arguments; or result,
+        # its copy, sentinel
+        co_stacksize=max(code.co_stacksize, argument_count(code) + 2, 3),
     )
 
 

@@ -34,6 +34,9 @@ MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
 HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
 GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a function back
 COMPILE_LOCK = threading.RLock()
+# Exits counted for the report but never retiring their version: tracing
+# turned on (sys.settrace) is the program's doing, and it is turned off again.
+NEVER_HOT = {"tracing"}
 # Guards whose site the specializer can compile without the assumption.
 GENERALIZABLE = {
     "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
@@ -445,7 +448,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         site = (e.site, e.reason)
         callback = _hot_exit_callback(entry, version, site)
         version.keepalive.append(callback)
-        e.counter = (base + 8 * i, HOT_EXIT_THRESHOLD, callback)
+        e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else HOT_EXIT_THRESHOLD, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
     version.optimized = _worth_optimizing(result.fn, resolver)
