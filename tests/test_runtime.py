@@ -9,6 +9,7 @@ just because psyco quietly fell back to the interpreter.
 from __future__ import annotations
 
 import builtins
+import inspect
 import json
 import math
 import os
@@ -677,6 +678,33 @@ def test_recursion_limit_raises_recursion_error():
     before = compiled_calls(depth)
     same(depth, p, 300)
     assert compiled_calls(depth) > before
+
+
+def first_called_deep(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def _near_the_limit(f, margin):
+    """f(3) called `margin` frames below the recursion limit."""
+    def down(k):
+        return f(3) if k == 0 else down(k - 1)
+    here = len(inspect.stack(0))
+    return down(sys.getrecursionlimit() - here - margin)
+
+
+def test_a_function_first_called_near_the_recursion_limit():
+    # Compiling takes many frames: psyco does not compile there (before, the
+    # compiler's RecursionError disabled the function for good), and a
+    # later call compiles it.
+    p = psyco.proxy(first_called_deep)
+    assert _near_the_limit(p, 10) == 3
+    assert all(r["not_compiled"] == "" for r in _rows(first_called_deep))
+    before = compiled_calls(first_called_deep)
+    same(first_called_deep, p, 5)
+    assert compiled_calls(first_called_deep) > before
 
 
 MODULE_DIR = pathlib.Path(psyco.__file__).resolve().parent.parent

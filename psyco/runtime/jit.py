@@ -156,6 +156,8 @@ class CodeEntry:
     def on_miss(self, *args: object) -> object:
         try:
             return self._on_miss(args, sys._getframe(1))
+        except RecursionError:  # called deep in the program's recursion: later
+            return SENTINEL
         except Exception as exc:  # never let a compiler bug reach the program
             self.disable(f"internal error: {type(exc).__name__}: {exc}")
             return SENTINEL

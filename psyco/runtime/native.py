@@ -15,9 +15,23 @@ import sys
 
 from psyco import llvm_text as L
 from psyco.abi import current as abi
-from psyco.backend import I8, I64, NO_MATCH, OBJ, PTR, Engine, ModuleBuilder, field_ptr, incref, is_null, load_field
+from psyco.backend import (
+    I8,
+    I32,
+    I64,
+    NO_MATCH,
+    OBJ,
+    PTR,
+    Engine,
+    ModuleBuilder,
+    field_ptr,
+    incref,
+    is_null,
+    load_field,
+)
 
 MAX_VERSIONS = 8
+COMPILE_HEADROOM = 250  # frames left before the recursion limit below which nothing is compiled
 
 
 class DispatchTable(ctypes.Structure):
@@ -104,6 +118,12 @@ def _build_dispatcher() -> int:
     ask = f.append_basic_block("ask")
     b.cbranch(b.icmp_signed("!=", attempt, I64(0)), give_up, ask)
     b.position_at_end(ask)
+    # Compiling runs Python code, many frames deep: not near the recursion
+    # limit, where it would raise the program a RecursionError of its own.
+    headroom = load_field(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+    compile_now = f.append_basic_block("compile")
+    b.cbranch(b.icmp_signed("<", headroom, I32(COMPILE_HEADROOM)), give_up, compile_now)
+    b.position_at_end(compile_now)
     on_miss = load_field(b, table, _field("on_miss"), OBJ)
     answer = b.call(mb.c_function("PyObject_Vectorcall"), [on_miss, b.bitcast(args, PTR), nargs, L.Constant(OBJ, None)])
     failed = f.append_basic_block("failed")
