@@ -1506,7 +1506,7 @@ def call(s: Specializer, ins: Instruction) -> None:
                               builtin_name=name in BUILTIN_METHOD_NAMES))
         return
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None
-    if len(args) < FRAME_READERS.get(_key(target), 0):
+    if len(args) < FRAME_READERS.get(_key(target), 0) or _python_frame_reader(target):
         raise CannotSpecialize(f"calls {target.__name__}(), which reads the frame")  # type: ignore[union-attr]
     if kwnames is None and target is not None:
         inline = INLINE_CALLS.get(_key(target))
@@ -1557,6 +1557,15 @@ def call_function_ex(s: Specializer, ins: Instruction) -> None:
 FRAME_READERS: dict[object, int] = {
     locals: 1, vars: 1, dir: 1, globals: 1, eval: 2, exec: 2, breakpoint: sys.maxsize, sys._getframe: sys.maxsize,
 }
+
+
+# Python functions of the standard library that work on their caller's
+# frame: a debugger stopping there must see the function's lines.
+PYTHON_FRAME_READERS = {("pdb", "set_trace"), ("inspect", "currentframe")}
+
+
+def _python_frame_reader(target: object) -> bool:
+    return type(target) is types.FunctionType and (target.__module__, target.__qualname__) in PYTHON_FRAME_READERS
 
 
 # Builtins whose result is always of one exact type.

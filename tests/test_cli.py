@@ -562,6 +562,34 @@ def test_functions_calling_frame_readers_run_interpreted(tmp_path):
     assert both.calls("caller") > 0
 
 
+# pdb.set_trace() in a function psyco would compile: the debugger stops at
+# the function's next line and sees its variables (before, compiled code ran
+# on: no line, NameError for the locals).
+DEBUGGED = """
+    import io, pdb, sys
+
+    def work(n):
+        total = 0
+        for i in range(n):
+            total += i
+        pdb.set_trace()
+        total += 1
+        return total
+
+    sys.stdin = io.StringIO("p total\\nn\\np total\\nc\\n")
+    print(work(5))
+"""
+
+
+def test_pdb_set_trace_in_a_function_stops_there(tmp_path):
+    script = write(tmp_path / "debugged.py", DEBUGGED)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert "-> total += 1" in both.plain.stdout
+    both.assert_same()
+    reasons = {r["function"]: r["not_compiled"] for r in both.rows() if r["not_compiled"]}
+    assert "reads the frame" in str(reasons.get("work")), reasons
+
+
 # More than 255 constants: the trampoline loads its dispatcher with EXTENDED_ARG
 # (without it, the program stopped with a ValueError at the def).
 MANY_CONSTANTS = "def table(n):\n    t = 0\n    for i in range(n):\n        t += i\n" + "".join(
