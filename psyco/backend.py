@@ -15,7 +15,7 @@ Each compiled version becomes one LLVM module with two functions:
 Lowering of each IR op is one function in `LOWER`.  CPython's ABI comes
 from `psyco.abi` only.  A version's module names by symbol only its own
 functions and callees still being compiled (recursion): C functions,
-support functions, stubs and compiled callees are called at their
+support functions and compiled callees are called at their
 addresses and its data lives in ctypes memory (`ModuleBuilder`), which
 keeps quick codegen on LLVM's fast instruction selector.
 """
@@ -69,7 +69,6 @@ class Engine:
         self.triple = llvm.get_process_triple()
         self.counter = 0
         self.support: set[str] = set()  # support functions compiled so far
-        self.stubs: set[str] = set()  # per-arity stubs compiled so far
         self.support_data: list[object] = []  # the data support functions address, as long as they live
 
     @classmethod
@@ -128,22 +127,6 @@ class Engine:
         self._compile_support_functions([name])
         return self.address(SUPPORT_PREFIX + name)
 
-    def stub_address(self, kind: str, arity: int) -> int:
-        """The per-arity stub `kind` ("release", "deopt" or "fail", see
-        SupportCodegen.define_stubs) taking `arity` words, compiled with the
-        other arities of its group of STUB_GROUP when first needed."""
-        name = f"{SUPPORT_PREFIX}{kind}_{arity}"
-        if name not in self.stubs:
-            self._compile_support_functions(STUB_NEEDS[kind])
-            first = arity - arity % STUB_GROUP
-            codegen = SupportCodegen(self.unique("stubs"))
-            arities = range(first, first + STUB_GROUP)
-            codegen.define_stubs(kind, arities)
-            self.stubs.update(f"{SUPPORT_PREFIX}{kind}_{n}" for n in arities)
-            self.support_data.extend(codegen.mb.keep)
-            self._emit(codegen.mb.module, optimize=False)
-        return self.address(name)
-
     def unique(self, stem: str) -> str:
         self.counter += 1
         return f"psy{self.counter}_{stem}"
@@ -201,7 +184,7 @@ class ModuleBuilder:
 
     def record(self, words: Sequence[int]) -> int:
         """The address of fresh 64-bit words holding `words`: data the code
-        hands to a stub by address."""
+        hands to a support function by address."""
         cell = (ctypes.c_int64 * len(words))(*words)
         self.keep.append(cell)
         return ctypes.addressof(cell)
@@ -257,6 +240,14 @@ def native_constant(v: L.Value) -> object | None:
     if isinstance(v, L.Constant) and v.type in CONSTANT_TYPE and isinstance(v.value, (int, float)):
         return CONSTANT_TYPE[v.type](v.value)
     return None
+
+
+def exit_words_bound(fn: ir.Function) -> int:
+    """At least the words any exit of `fn` passes: its state's native values
+    and the references it owns (and a callee's boxed result)."""
+    exits = [e for blk in fn.blocks for op in blk.ops for e in op.exits()]
+    exits += [blk.term.exit for blk in fn.blocks if blk.term is not None and blk.term.exit is not None]
+    return max((len(e.values()) + len(e.release) + 1 for e in exits), default=0)
 
 
 def word_index(words: list[L.Value], v: L.Value) -> int:
@@ -366,11 +357,8 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
 
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
-STUB_GROUP = 8  # per-arity stubs are compiled in groups of this many arities
-STUB_RESULT = {"release": VOID, "deopt": I32, "fail": I32}
-STUB_NEEDS = {"release": [], "deopt": ["deopt_exit"], "fail": ["fail_exit"]}  # support they call
 # The static records of exits (64-bit words; objects by address), one per
-# exit, that its single stub call passes.
+# exit, that its single call of deopt_exit or fail_exit passes.
 DEOPT_EXIT = ("recipe", "pinned", "pinned_count", "owned", "owned_count", "code", "globals", "pc", "counter",
               "threshold", "callback")
 FAIL_EXIT = ("code", "globals", "pc", "frame_slot", "exception", "message")  # raise exception(message) first unless 0
@@ -394,6 +382,7 @@ SUPPORT_SIGNATURES = {
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
     "enter_slow": L.FunctionType(I32, [PTR]),
     "deopt_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
+    "release": L.FunctionType(VOID, [OBJ.as_pointer(), I64]),
     "fail_exit": L.FunctionType(I32, [PTR, I64.as_pointer(), OBJ.as_pointer(), I64]),
 }
 # An attribute cache (an i64 per instruction) holds a type version tag in
@@ -447,8 +436,7 @@ def leave_frame(b: L.IRBuilder, tstate: L.Value) -> None:
 class SupportCodegen:
     """The cold paths of every exit, each compiled once per process when a
     version first calls it (`Engine.support_address`): raising (traceback
-    entry) and deoptimizing (rebuilding the interpreter frame); and the
-    per-arity stubs exits call (`define_stubs`, `Engine.stub_address`)."""
+    entry) and deoptimizing (rebuilding the interpreter frame)."""
 
     def __init__(self, name: str) -> None:
         self.mb = ModuleBuilder(name, inline_refcounts=False)
@@ -458,43 +446,14 @@ class SupportCodegen:
             getattr(self, f"_define_{name}")()
         return self.mb.module
 
-    def define_stubs(self, kind: str, arities: Iterable[int]) -> None:
-        """The per-arity stubs exits call, so that each exit of a version is
-        a single call (exits are most of a version's code, and LLVM's time
-        grows with the calls and arguments in it):
-        release_n(obj0, ..., obj{n-1}) drops a reference to each;
-        deopt_n(tstate, out, exit, word0, ..., word{n-1}) stores the words
-        for deopt_exit, at a DEOPT_EXIT record; fail_n(tstate, exit, obj0,
-        ..., obj{n-1}) stores the objects it drops for fail_exit, at a
-        FAIL_EXIT record."""
-        for n in arities:
-            getattr(self, f"_define_{kind}_stub")(n)
-
-    def _stub_function(self, name: str, fnty: L.FunctionType) -> tuple[L.Function, L.IRBuilder]:
-        f = L.Function(self.mb.module, fnty, name=f"{SUPPORT_PREFIX}{name}")
-        return f, L.IRBuilder(f.append_basic_block("start"))
-
-    def _define_release_stub(self, n: int) -> None:
-        f, b = self._stub_function(f"release_{n}", L.FunctionType(VOID, [OBJ] * n))
-        for o in f.args:
-            b.call(self.mb.c_function("Py_DecRef"), [o])
+    def _define_release(self) -> L.Function:
+        """void release(objects, n): drop a reference to each of the `n`
+        objects at `objects`."""
+        f, b = self._cold_function("release")
+        objects, n = f.args
+        emit_loop(b, n, lambda i: b.call(self.mb.c_function("Py_DecRef"), [b.load(b.gep(objects, [i]))]))
         b.ret_void()
-
-    def _define_deopt_stub(self, n: int) -> None:
-        fnty = L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer()] + [I64] * n)
-        f, b = self._stub_function(f"deopt_{n}", fnty)
-        buffer = b.alloca(I64, max(n, 1))
-        for i, word in enumerate(f.args[3:]):
-            b.store(word, b.gep(buffer, [I64(i)]))
-        b.ret(b.call(self._support("deopt_exit"), [*f.args[:3], buffer]))
-
-    def _define_fail_stub(self, n: int) -> None:
-        fnty = L.FunctionType(I32, [PTR, I64.as_pointer()] + [OBJ] * n)
-        f, b = self._stub_function(f"fail_{n}", fnty)
-        owned = b.alloca(OBJ, max(n, 1))
-        for i, o in enumerate(f.args[2:]):
-            b.store(o, b.gep(owned, [I64(i)]))
-        b.ret(b.call(self._support("fail_exit"), [*f.args[:2], owned, I64(n)]))
+        return f
 
     def _define_deopt_exit(self) -> L.Function:
         """i32 deopt_exit(tstate, out, record, words): the deopt exit of a
@@ -534,7 +493,7 @@ class SupportCodegen:
                                                        b.inttoptr(field["message"], PTR)])
         b.branch(raised)
         b.position_at_end(raised)
-        emit_loop(b, n, lambda i: b.call(self.mb.c_function("Py_DecRef"), [b.load(b.gep(owned, [i]))]))
+        b.call(self._support("release"), [owned, n])
         b.ret(b.call(self._support("error"), [
             tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), field["pc"],
             b.inttoptr(field["frame_slot"], OBJ.as_pointer())]))
@@ -1182,6 +1141,7 @@ class VersionCodegen:
         self.unwind_blocks: dict[int, L.Block] = {}
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: int | None = None
+        self.exit_buffer: L.Value | None = None  # where exits put the values they pass
         self.leave: L.Block | None = None  # the body's return block, and its phis
         self.leave_phis: tuple[L.Phi, L.Phi]
         self.ret_type = LTYPE[fn.ret_type]
@@ -1366,12 +1326,15 @@ class VersionCodegen:
     def _owned(self, exit: ir.Exit) -> list[L.Value]:
         return [self.v(v) for v in exit.release]
 
-    def _stub(self, kind: str, fixed: list[L.Type], words: list[L.Value]) -> L.Value:
-        """Call the stub `kind` (SupportCodegen.define_stubs) for as many
-        `words` as given, after its `fixed` arguments."""
-        n = len(words)
-        fnty = L.FunctionType(STUB_RESULT[kind], fixed + [w.type for w in words])
-        return self.mb.function_at(f"{kind}_{n}", lambda: Engine.get().stub_address(kind, n), fnty)
+    def _exit_words(self, values: list[L.Value]) -> L.Value:
+        """`values` as 64-bit words in the body's exit buffer (one buffer,
+        as large as the largest exit needs, made on first use)."""
+        b = self.b
+        if self.exit_buffer is None:
+            self.exit_buffer = self.alloca(I64, max(exit_words_bound(self.fn), 1))
+        for i, v in enumerate(values):
+            b.store(as_word(b, v), b.gep(self.exit_buffer, [I64(i)]))
+        return self.exit_buffer
 
     def _error(self, exit: ir.Exit) -> None:
         """An exception is set: add our traceback entry (unless re-raising),
@@ -1388,13 +1351,15 @@ class VersionCodegen:
         if len(owned) == 1:
             b.call(self.mb.c_function("Py_DecRef"), owned)
         elif owned:
-            b.call(self._stub("release", [], owned), owned)
+            words = b.bitcast(self._exit_words(owned), OBJ.as_pointer())
+            b.call(self._helper("release"), [words, I64(len(owned))])
         self._leave()
         self._return(b.call(self._helper("raised_status"), [obj_const(b, self.code)]))
 
     def _fail(self, exit: ir.Exit, raising: tuple[type, str] | None) -> None:
         """Raise `raising` (an exception class and message) if given, add our
-        traceback entry, release what `exit` owns, return 2: one stub call."""
+        traceback entry, release what `exit` owns, return 2: one call of
+        fail_exit."""
         b = self.b
         owned = self._owned(exit)
         exception, message = (0, 0) if raising is None else (abi.address_of(raising[0]),
@@ -1402,8 +1367,9 @@ class VersionCodegen:
         fields = {"code": abi.address_of(self.code), "globals": abi.address_of(self.globals), "pc": exit.pc,
                   "frame_slot": self._frame_slot(), "exception": exception, "message": message}
         record = self.mb.record([fields[name] for name in FAIL_EXIT])
-        stub = self._stub("fail", [PTR, I64.as_pointer()], owned)
-        self._return(b.call(stub, [self.tstate, at_address(record, I64.as_pointer()), *owned]))
+        words = b.bitcast(self._exit_words(owned), OBJ.as_pointer())
+        self._return(b.call(self._helper("fail_exit"), [
+            self.tstate, at_address(record, I64.as_pointer()), words, I64(len(owned))]))
 
     def raising_exit(self, exit: ir.Exit, exception: type, message: str) -> L.Block:
         """A block raising exception(message) and leaving through `exit`,
@@ -1454,7 +1420,7 @@ class VersionCodegen:
     def _deopt(self, exit: ir.Exit, call_result: L.Value | None = None) -> None:
         """Rebuild the interpreter frame at exit.pc and let CPython finish:
         pass the native values, let the exit's resume recipe box them, drop
-        the references the exit owns: one stub call."""
+        the references the exit owns: one call of deopt_exit."""
         b = self.b
         words: list[L.Value] = []
         slots = [self._recipe(m, words, call_result) for m in exit.state or ()]
@@ -1471,9 +1437,8 @@ class VersionCodegen:
                   "globals": abi.address_of(self.globals), "pc": exit.pc, "counter": address,
                   "threshold": threshold, "callback": abi.address_of(callback)}
         record = self.mb.record([fields[name] for name in DEOPT_EXIT])
-        args = [as_word(b, w) for w in words]
-        stub = self._stub("deopt", [PTR, OBJ.as_pointer(), I64.as_pointer()], args)
-        self._return(b.call(stub, [self.tstate, self.boxed_slot, at_address(record, I64.as_pointer()), *args]))
+        self._return(b.call(self._helper("deopt_exit"), [
+            self.tstate, self.boxed_slot, at_address(record, I64.as_pointer()), self._exit_words(words)]))
 
     def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
         """How the frame slot `m` is rebuilt; appends the native values it
