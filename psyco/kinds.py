@@ -95,6 +95,8 @@ class ObjectKind(Kind):
 
 OBJECT = ObjectKind()
 MIXED = ObjectKind(mixed=True)
+
+
 def releasable_early(kind: Kind) -> bool:
     """Whether a value of `kind` may be forgotten as soon as it is dead,
     before the variable holding it would let go of it in CPython: native
