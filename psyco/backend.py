@@ -380,7 +380,7 @@ SUPPORT_SIGNATURES = {
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
-    "enter_slow": L.FunctionType(I32, [PTR]),
+    "enter_slow": L.FunctionType(I32, [PTR, I32]),
     "deopt_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
     "release": L.FunctionType(VOID, [OBJ.as_pointer(), I64]),
     "fail_exit": L.FunctionType(I32, [PTR, I64.as_pointer(), OBJ.as_pointer(), I64]),
@@ -570,15 +570,16 @@ class SupportCodegen:
         return f
 
     def _define_enter_slow(self) -> L.Function:
-        """i32 enter_slow(tstate): a body's entry found the recursion count
-        exhausted or the depth past what the C stack holds (the count
-        already taken): as the interpreter, _Py_CheckRecursiveCall (which may
-        raise RecursionError); then, past C_STACK_DEPTH, RecursionError.  1
-        when the call must not go on (the error set), else 0."""
+        """i32 enter_slow(tstate, limit): a body's entry found the recursion
+        count exhausted or the depth past `limit`, what the C stack holds (the
+        count already taken): as the interpreter, _Py_CheckRecursiveCall
+        (which may raise RecursionError); then, past `limit`,
+        RecursionError.  1 when the call must not go on (the error set),
+        else 0."""
         f = self._support("enter_slow")
         f.attributes.add("noinline")
         b = L.IRBuilder(f.append_basic_block("start"))
-        tstate = f.args[0]
+        tstate, limit = f.args
         rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         check, checked, refuse = (b.append_basic_block(n) for n in ("check", "checked", "refuse"))
         b.cbranch(b.icmp_signed("<", b.load(rem_ptr), I32(0)), check, checked)
@@ -591,7 +592,7 @@ class SupportCodegen:
         # reloaded: _Py_CheckRecursiveCall may have raised the limit
         depth = b.sub(load_field(b, tstate, abi.TSTATE_RECURSION_LIMIT, I32), b.load(rem_ptr))
         too_deep, fine = b.append_basic_block("too_deep"), b.append_basic_block("fine")
-        b.cbranch(b.icmp_signed(">", depth, I32(c_stack_depth())), too_deep, fine)
+        b.cbranch(b.icmp_signed(">", depth, limit), too_deep, fine)
         b.position_at_end(fine)
         b.ret(I32(0))
         b.position_at_end(too_deep)
@@ -1180,11 +1181,12 @@ class VersionCodegen:
         depth = b.sub(load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32), rem)
         slow = b.append_basic_block("enter_slow")
         go = self.blocks[self.fn.blocks[0].id]
-        b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, I32(c_stack_depth()))),
-                  slow, go, likely=False)
+        limit = I32(c_stack_depth(exit_words_bound(self.fn)))
+        b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, limit)), slow, go, likely=False)
         b.position_at_end(slow)
         refused = b.append_basic_block("no_entry")
-        b.cbranch(b.icmp_signed("!=", b.call(self._helper("enter_slow"), [self.tstate]), I32(0)), refused, go)
+        entered = b.call(self._helper("enter_slow"), [self.tstate, limit])
+        b.cbranch(b.icmp_signed("!=", entered, I32(0)), refused, go)
         b.position_at_end(refused)
         self._return(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
         # Phi nodes for block parameters.
@@ -1650,13 +1652,15 @@ class VersionCodegen:
 
 
 
-def c_stack_depth() -> int:
+def c_stack_depth(exit_words: int = 0) -> int:
     """How many nested compiled calls the C stack surely holds: one per
     kilobyte of the stack size limit (a compiled frame takes ~300 bytes, an
-    interpreted frame entered from C more)."""
+    interpreted frame entered from C more), plus, for a body whose exits
+    pass `exit_words` values, 16 bytes each: its exit buffer and the spill
+    slots of as many live values."""
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
     size = soft if 0 < soft < 2**40 else 8 * 2**20
-    return max(1000, size // 1024)
+    return max(1000, size // (1024 + 16 * exit_words))
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:

@@ -744,6 +744,35 @@ def test_deep_recursion_with_a_raised_limit_does_not_crash():
     assert psyco_run.stdout in (plain_run.stdout, "['RecursionError']\n")
 
 
+# A recursive function with many values live across its call: its frames
+# are large (spills, exit buffer), so fewer of them fit the C stack.
+BIG_FRAMES = textwrap.dedent("""
+    import sys, psyco
+    src = ("def deep(n, x):\\n" + "".join(f"    v{i} = x + {i}.5\\n" for i in range(120))
+           + "    if n == 0:\\n        return 0.0\\n    r = deep(n - 1, x)\\n    return r + "
+           + " + ".join(f"v{i}" for i in range(120)) + "\\n")
+    namespace = {}
+    exec(src, namespace)
+    deep = psyco.proxy(namespace["deep"]) if sys.argv[1] == "psyco" else namespace["deep"]
+    deep(3, 1.0)
+    sys.setrecursionlimit(1_000_000)
+    try:
+        print(deep(100_000, 1.0))
+    except RecursionError:
+        print("RecursionError")
+""")
+
+
+def test_deep_recursion_of_a_function_with_large_frames_does_not_crash():
+    plain_run = subprocess.run([sys.executable, "-c", BIG_FRAMES, "plain"], capture_output=True, text=True,
+                               timeout=120, cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+    psyco_run = subprocess.run([sys.executable, "-c", BIG_FRAMES, "psyco"], capture_output=True, text=True,
+                               timeout=120, cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+    assert plain_run.returncode == 0, plain_run.stderr
+    assert psyco_run.returncode == 0, f"psyco run died with {psyco_run.returncode}"
+    assert psyco_run.stdout in (plain_run.stdout, "RecursionError\n")
+
+
 # --- threads --------------------------------------------------------------------------------------
 def test_threads_share_compiled_code():
     p = psyco.proxy(threaded)
