@@ -1134,6 +1134,7 @@ class VersionCodegen:
         self.return_kind = return_kind
         self.body_name, self.entry_name = names
         self.callee_names = callee_names
+        self.optimize = optimize
         self.mb = ModuleBuilder(self.body_name, inline_refcounts=optimize)
         self.values: dict[int, L.Value] = {}
         self.blocks: dict[int, L.Block] = {}
@@ -1143,6 +1144,9 @@ class VersionCodegen:
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: int | None = None
         self.exit_buffer: L.Value | None = None  # where exits put the values they pass
+        self.stack_limit = 0  # address of the body's C-stack depth limit
+        self.scratch: L.Value | None = None  # see op_scratch
+        self.scratch_size = 0
         self.leave: L.Block | None = None  # the body's return block, and its phis
         self.leave_phis: tuple[L.Phi, L.Phi]
         self.ret_type = LTYPE[fn.ret_type]
@@ -1154,6 +1158,8 @@ class VersionCodegen:
     def build(self) -> L.Module:
         self.body = self.mb.declare(self.body_name, self.body_type())
         self._build_body()
+        frame = frame_bytes_estimate(self.body, self.optimize)
+        ctypes.c_int64.from_address(self.stack_limit).value = c_stack_depth(frame)
         self._build_entry()
         return self.mb.module
 
@@ -1181,7 +1187,9 @@ class VersionCodegen:
         depth = b.sub(load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32), rem)
         slow = b.append_basic_block("enter_slow")
         go = self.blocks[self.fn.blocks[0].id]
-        limit = I32(c_stack_depth(exit_words_bound(self.fn)))
+        # set once the body is built and its frame size can be estimated
+        self.stack_limit = self.mb.record([0])
+        limit = b.trunc(b.load(at_address(self.stack_limit, I64.as_pointer())), I32)
         b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, limit)), slow, go, likely=False)
         b.position_at_end(slow)
         refused = b.append_basic_block("no_entry")
@@ -1327,6 +1335,17 @@ class VersionCodegen:
 
     def _owned(self, exit: ir.Exit) -> list[L.Value]:
         return [self.v(v) for v in exit.release]
+
+    def op_scratch(self, count: int) -> L.Value:
+        """`count` object slots for one op's lowering (an argument array, a
+        callee's boxed result): one stack area per body, shared by its ops,
+        keeps the frame small (deep recursion uses the C stack)."""
+        if self.scratch is None:
+            bound = max((len(op.args) for blk in self.fn.blocks for op in blk.ops), default=0) + 2
+            self.scratch = self.alloca(OBJ, bound)
+            self.scratch_size = bound
+        assert count <= self.scratch_size, (count, self.scratch_size)
+        return self.scratch
 
     def _exit_words(self, values: list[L.Value]) -> L.Value:
         """`values` as 64-bit words in the body's exit buffer (one buffer,
@@ -1652,15 +1671,20 @@ class VersionCodegen:
 
 
 
-def c_stack_depth(exit_words: int = 0) -> int:
-    """How many nested compiled calls the C stack surely holds: one per
-    kilobyte of the stack size limit (a compiled frame takes ~300 bytes, an
-    interpreted frame entered from C more), plus, for a body whose exits
-    pass `exit_words` values, 16 bytes each: its exit buffer and the spill
-    slots of as many live values."""
+def c_stack_depth(frame_bytes: int) -> int:
+    """How many nested calls of a body whose frame takes about
+    `frame_bytes` the C stack surely holds, with a kilobyte more each for
+    what runs between them (an interpreted frame entered from C, the
+    dispatcher)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
     size = soft if 0 < soft < 2**40 else 8 * 2**20
-    return max(1000, size // (1024 + 16 * exit_words))
+    return max(100, size // (1024 + frame_bytes))
+
+
+def frame_bytes_estimate(body: L.Function, optimized: bool) -> int:
+    """About the most stack a body's frame takes: quick codegen gives every
+    value a stack slot; optimized codegen spills a fraction of them."""
+    return body.value_count * (4 if optimized else 8)
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
@@ -2063,7 +2087,7 @@ def _arg_array(g: VersionCodegen, op: ir.Op, args: list[L.Value]) -> tuple[L.Val
     after pointing the frame at the call (the callee may look at it)."""
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    array = g.alloca(OBJ, max(len(args), 1))
+    array = g.op_scratch(len(args))
     for i, a in enumerate(args):
         b.store(a, b.gep(array, [I64(i)]))
     kwnames = op.attrs.get("kwnames")
@@ -2415,7 +2439,7 @@ def _dict_getitem(g: VersionCodegen, op: ir.Op) -> L.Value:
     raised = b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
     b.cbranch(raised, g.exit_block(op.exit, deopt=False), raise_key_error)  # type: ignore[arg-type]
     b.position_at_end(raise_key_error)
-    array = g.alloca(OBJ)
+    array = g.op_scratch(1)
     b.store(key, array)
     args = b.call(g.mb.c_function("PyTuple_New"), [I64(1)])
     made = b.append_basic_block("dict.args")
@@ -2597,7 +2621,7 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
         callee = at_address(version.body_address, signature.as_pointer())
     else:  # being compiled: this version itself, or a caller of it
         callee = g.mb.declare(g.callee_names[id(version)], signature)
-    boxed_slot = g.alloca(OBJ)
+    boxed_slot = g.op_scratch(1)
     pair = b.call(callee, [g.tstate, L.Constant(PTR, None)] + [g.v(a) for a in op.args] + [boxed_slot])
     status, returned = b.extract_value(pair, 0), b.extract_value(pair, 1)
     boxed = b.append_basic_block("call.boxed")
@@ -2634,7 +2658,7 @@ NAME_KEYWORD = ("name",)
 def _lookup_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    slot = g.alloca(OBJ)
+    slot = g.op_scratch(1)
     name = obj_const(b, op.attrs["name"])
     g.checked_call(op, g.mb.c_function("_PyObject_LookupAttr"), [g.v(op.args[0]), name, b.bitcast(slot, PTR)])
     return b.load(slot)
@@ -2687,7 +2711,7 @@ def _match_class(g: VersionCodegen, op: ir.Op) -> L.Value:
         if match_self:
             incref(g.mb, b, subject)
             store_field(b, values, abi.TUPLE_ITEMS, subject)
-        slot = g.alloca(OBJ)
+        slot = g.op_scratch(1)
         for i, name in enumerate(names, match_self):
             found = b.call(g.mb.c_function("_PyObject_LookupAttr"), [subject, obj_const(b, name), b.bitcast(slot, PTR)])
             _drop_and_branch(g, b.icmp_signed("<", found, I32(0)), [values], error)
@@ -2727,7 +2751,7 @@ def _match_keys(g: VersionCodegen, op: ir.Op) -> L.Value:
         _drop_and_branch(g, is_null(b, marker), [get], error)
         values = b.call(g.mb.c_function("PyTuple_New"), [I64(len(keys))])
         _drop_and_branch(g, is_null(b, values), [get, marker], error)
-        args = g.alloca(OBJ, 2)
+        args = g.op_scratch(2)
         b.store(marker, b.gep(args, [I64(1)]))
         missing = b.append_basic_block("keys.missing")
         for i, key in enumerate(keys):
@@ -2865,7 +2889,7 @@ def _cell_get(g: VersionCodegen, op: ir.Op) -> L.Value:
     if exc is NameError:  # like the interpreter's, it knows the name (for suggestions)
         args = (op.attrs["message"], name)
         g.keep.append(args)
-        array = g.alloca(OBJ, 2)
+        array = g.op_scratch(2)
         for i, a in enumerate(args):
             b.store(obj_const(b, a), b.gep(array, [I64(i)]))
         error = b.call(g.mb.c_function("PyObject_Vectorcall"), [

@@ -179,6 +179,11 @@ class Function(GlobalValue):
     def entry_basic_block(self) -> Block:
         return self.blocks[0]
 
+    @property
+    def value_count(self) -> int:
+        """How many values the function's instructions define so far."""
+        return self._values
+
     def new_value_ref(self, name: str = "") -> str:
         self._values += 1
         return f"%{name}.{self._values}" if name else f"%t{self._values}"

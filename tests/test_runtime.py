@@ -744,33 +744,40 @@ def test_deep_recursion_with_a_raised_limit_does_not_crash():
     assert psyco_run.stdout in (plain_run.stdout, "['RecursionError']\n")
 
 
-# A recursive function with many values live across its call: its frames
-# are large (spills, exit buffer), so fewer of them fit the C stack.
-BIG_FRAMES = textwrap.dedent("""
+# Recursive functions with large frames: many values live across the call
+# (optimized codegen), many calls (quick codegen, recursing through the
+# trampoline since it calls unknown code). Fewer of them fit the C stack.
+LARGE_FRAMES = textwrap.dedent("""
     import sys, psyco
-    src = ("def deep(n, x):\\n" + "".join(f"    v{i} = x + {i}.5\\n" for i in range(120))
-           + "    if n == 0:\\n        return 0.0\\n    r = deep(n - 1, x)\\n    return r + "
-           + " + ".join(f"v{i}" for i in range(120)) + "\\n")
-    namespace = {}
-    exec(src, namespace)
-    deep = psyco.proxy(namespace["deep"]) if sys.argv[1] == "psyco" else namespace["deep"]
-    deep(3, 1.0)
+    def g(a, b=0, c=0):
+        return a
+    many_values = ("def deep(n, x):\\n" + "".join(f"    v{i} = x + {i}.5\\n" for i in range(120))
+                   + "    if n == 0:\\n        return 0.0\\n    r = deep(n - 1, x)\\n    return r + "
+                   + " + ".join(f"v{i}" for i in range(120)) + "\\n")
+    many_calls = ("def deep(n, x):\\n    if n == 0:\\n        return 0\\n"
+                  + "".join(f"    x = g(x, {i}, c={i})\\n" for i in range(150)) + "    return deep(n - 1, x) + x\\n")
+    namespace = {"g": g}
+    exec(many_values if sys.argv[2] == "values" else many_calls, namespace)
+    if sys.argv[1] == "psyco":
+        psyco.bind(namespace["deep"])
+    deep = namespace["deep"]
+    deep(3, 1)
     sys.setrecursionlimit(1_000_000)
     try:
-        print(deep(100_000, 1.0))
+        print(deep(30_000, 1))
     except RecursionError:
         print("RecursionError")
 """)
 
 
-def test_deep_recursion_of_a_function_with_large_frames_does_not_crash():
-    plain_run = subprocess.run([sys.executable, "-c", BIG_FRAMES, "plain"], capture_output=True, text=True,
-                               timeout=120, cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
-    psyco_run = subprocess.run([sys.executable, "-c", BIG_FRAMES, "psyco"], capture_output=True, text=True,
-                               timeout=120, cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
-    assert plain_run.returncode == 0, plain_run.stderr
-    assert psyco_run.returncode == 0, f"psyco run died with {psyco_run.returncode}"
-    assert psyco_run.stdout in (plain_run.stdout, "RecursionError\n")
+@pytest.mark.parametrize("shape", ["values", "calls"])
+def test_deep_recursion_of_functions_with_large_frames_does_not_crash(shape):
+    runs = {mode: subprocess.run([sys.executable, "-c", LARGE_FRAMES, mode, shape], capture_output=True, text=True,
+                                 timeout=120, cwd=str(MODULE_DIR), env=SUBPROCESS_ENV)
+            for mode in ("plain", "psyco")}
+    assert runs["plain"].returncode == 0, runs["plain"].stderr
+    assert runs["psyco"].returncode == 0, f"psyco run died with {runs['psyco'].returncode}"
+    assert runs["psyco"].stdout in (runs["plain"].stdout, "RecursionError\n")
 
 
 # --- threads --------------------------------------------------------------------------------------
