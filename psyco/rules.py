@@ -23,7 +23,7 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
-from psyco.specializer import AV, CannotSpecialize, Specializer, State, split_tuple
+from psyco.specializer import AV, ReadsTheFrame, Specializer, State, split_tuple
 
 if TYPE_CHECKING:
     from psyco.runtime.jit import Version
@@ -1507,7 +1507,7 @@ def call(s: Specializer, ins: Instruction) -> None:
         return
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None
     if len(args) < FRAME_READERS.get(_key(target), 0) or _python_frame_reader(target):
-        raise CannotSpecialize(f"calls {target.__name__}(), which reads the frame")  # type: ignore[union-attr]
+        raise ReadsTheFrame(f"calls {target.__name__}(), which reads the frame")  # type: ignore[union-attr]
     if kwnames is None and target is not None:
         inline = INLINE_CALLS.get(_key(target))
         if inline is not None and inline(s, args):

@@ -29,6 +29,11 @@ class CannotSpecialize(Exception):
     """The function as a whole cannot be compiled (reason in the message)."""
 
 
+class ReadsTheFrame(CannotSpecialize):
+    """The function looks at its own frame (locals(), sys._getframe()...):
+    never compiled, whatever its arguments."""
+
+
 @record(frozen=True)
 class AV:
     """An abstract value: a kind and the native values that represent it."""

@@ -548,6 +548,8 @@ FRAME_READERS = """
         return out
 
     print(reads(4), reads(5), evaluates(1), evaluates(2), caller(3)[-1])
+    # given back to the interpreter with its own code object
+    print(reads.__code__.co_stacksize, len(reads.__code__.co_code), len(reads.__code__.co_consts))
 """
 
 

@@ -25,7 +25,7 @@ from psyco.frontend import decode
 from psyco.kinds import Kind
 from psyco.records import field, record
 from psyco.runtime.native import MAX_VERSIONS, DispatchTable, make_dispatcher
-from psyco.specializer import AV, CannotSpecialize, Request, Result, Specializer
+from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
 
 SENTINEL = type("psyco_interpret", (), {"__repr__": lambda self: "<psyco: run interpreted>"})()
 RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
@@ -91,6 +91,7 @@ class CodeEntry:
         self.not_worth: set[tuple[Kind, ...]] = set()  # entry kinds for which compiling would not pay
         self.sampled: set[tuple[Kind, ...]] = set()  # entry kinds compiled with sample arguments
         self.refused_in_a_row = 0
+        self.reads_frame = False  # refused for good: it looks at its own frame
         self.reason: str | None = None  # why no version can ever be compiled
         self.generalized: set[tuple[int, str]] = set()
         self.seen_types: dict[int, object] = {}  # per argument: its one kind so far (general), None once several
@@ -194,11 +195,12 @@ class CodeEntry:
 
     def _note_refusal(self, entry_kinds: tuple[Kind, ...], frame: types.FrameType) -> None:
         """Under full(), a function that keeps being called with kinds for
-        which compiling would not pay goes back to the interpreter for good:
-        each such call costs a trip through the dispatcher and this method."""
+        which compiling would not pay, or that reads its own frame, goes back
+        to the interpreter for good, its own code object restored: each such
+        call costs a trip through the dispatcher and this method."""
         reason = self.not_compiled[entry_kinds]
         self.refused_in_a_row = self.refused_in_a_row + 1 if entry_kinds in self.not_worth else 0
-        if self.whole_program and self.refused_in_a_row >= GIVE_BACK_AFTER and not self.versions:
+        if self.whole_program and not self.versions and (self.reads_frame or self.refused_in_a_row >= GIVE_BACK_AFTER):
             self.disable(reason)
             abi.function_of_frame(frame).__code__ = self.code
 
@@ -397,6 +399,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         entry.not_compiled[entry_kinds] = str(exc)
         if isinstance(exc, NotWorthCompiling):
             entry.not_worth.add(entry_kinds)
+        entry.reads_frame |= isinstance(exc, ReadsTheFrame)
         return None
     except Exception as exc:
         entry.not_compiled[entry_kinds] = f"internal error: {type(exc).__name__}: {exc}"
