@@ -71,6 +71,12 @@ def _fill_fixups(e: ir.Edge, live: set[ir.Value], live_in: dict[int, set[ir.Valu
             e.fixups.append(_ref_op("incref", v))
 
 
+def _live_before(op: ir.Op, after: set[ir.Value], live_in: dict[int, set[ir.Value]]) -> set[ir.Value]:
+    """The owned values live just before `op`, from those live after it."""
+    uses = {v for v in op.uses() if _owned(v)}
+    return (after - {op.result}) | uses | _handler_live(op.exits(), live_in)
+
+
 def _borrowable(op: ir.Op) -> bool:
     return ir.OPS[op.name].borrowable and op.attrs.get("cls", tuple) in (list, tuple)
 
@@ -89,8 +95,7 @@ def _borrow_items(b: ir.Block, live_out: set[ir.Value], live_in: dict[int, set[i
     live = set(live_out)
     for k in range(len(b.ops) - 1, -1, -1):
         after[k] = set(live)
-        op = b.ops[k]
-        live = (live - {op.result}) | {v for v in op.uses() if _owned(v)} | _handler_live(op.exits(), live_in)
+        live = _live_before(b.ops[k], live, live_in)
     for p, op in enumerate(b.ops):
         item = op.result
         if not _borrowable(op) or item is None or not _owned(item) or item in live_out:
@@ -117,7 +122,7 @@ def _walk_ops(b: ir.Block, live: set[ir.Value], live_in: dict[int, set[ir.Value]
     for op in reversed(b.ops):
         after = set(live)
         uses = [v for v in op.uses() if _owned(v)]
-        before = (after - {op.result}) | set(uses) | _handler_live(op.exits(), live_in)
+        before = _live_before(op, after, live_in)
         if emit:
             post = []
             if op.result is not None and _owned(op.result) and op.result not in after:

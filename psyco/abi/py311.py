@@ -12,7 +12,7 @@ import dis
 import sys
 import types
 
-from psyco.frontend.py311 import Handler, encode_exception_table, parse_exception_table
+from psyco.frontend.py311 import Handler, argument_count, encode_exception_table, parse_exception_table
 
 VERSION = (3, 11)
 
@@ -520,12 +520,6 @@ def nlocalsplus(code: types.CodeType) -> int:
     """Slots before the value stack in a frame: locals, cells that are not
     arguments, free variables."""
     return code.co_nlocals + len(set(code.co_cellvars) - set(code.co_varnames)) + len(code.co_freevars)
-
-
-def argument_count(code: types.CodeType) -> int:
-    """Local slots that hold arguments: positional, keyword-only, *args, **kwargs."""
-    n = code.co_argcount + code.co_kwonlyargcount
-    return n + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
 
 
 # Location-table entry kind 13 ("line, no column"), 1 unit, line delta 0:

@@ -182,6 +182,19 @@ def _decode(code: types.CodeType) -> DecodedCode:
 READS = {"LOAD_FAST", "DELETE_FAST", "LOAD_CLOSURE", "LOAD_DEREF", "DELETE_DEREF"}
 
 
+def _raises_to(blocks: dict[int, Block], handlers: list[Handler], by_start: dict[int, int]) -> dict[int, set[int]]:
+    """For each block, the handler blocks an exception inside it goes to."""
+    return {start: {by_start.get(h.target, h.target) for h in handlers
+                    if any(h.start <= ins.index < h.end for ins in block.instructions)}
+            for start, block in blocks.items()}
+
+
+def argument_count(code: types.CodeType) -> int:
+    """Local slots that hold arguments: positional, keyword-only, *args, **kwargs."""
+    n = code.co_argcount + code.co_kwonlyargcount
+    return n + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+
+
 def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[Handler],
                  by_start: dict[int, int]) -> dict[int, frozenset[int]]:
     """For each block, the locals whose current value may still be read.
@@ -197,7 +210,7 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[
         return {start: everything for start in blocks}
     gen: dict[int, set[int]] = {}
     kill: dict[int, set[int]] = {}
-    raises_to: dict[int, set[int]] = {}
+    raises_to = _raises_to(blocks, handlers, by_start)
     for start, block in blocks.items():
         g, k = set(), set()
         for ins in block.instructions:
@@ -206,8 +219,6 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[
             elif ins.opname == "STORE_FAST":
                 k.add(ins.arg)  # type: ignore[arg-type]
         gen[start], kill[start] = g, k
-        raises_to[start] = {by_start.get(h.target, h.target) for h in handlers
-                            if any(h.start <= ins.index < h.end for ins in block.instructions)}
     live: dict[int, set[int]] = {start: set() for start in blocks}
     changed = True
     while changed:
@@ -232,11 +243,10 @@ def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list
     in whether a variable is bound."""
     if code.co_cellvars or code.co_freevars:
         return {start: frozenset() for start in blocks}
-    arguments = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
     everything = frozenset(range(code.co_nlocals))
-    entry = min(blocks)
+    raises_to = _raises_to(blocks, handlers, by_start)
     bound_in = {start: everything for start in blocks}
-    bound_in[entry] = frozenset(range(arguments))
+    bound_in[min(blocks)] = frozenset(range(argument_count(code)))
     changed = True
     while changed:
         changed = False
@@ -249,8 +259,7 @@ def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list
                     bound.discard(ins.arg)  # type: ignore[arg-type]
                     weakest.discard(ins.arg)  # type: ignore[arg-type]
             targets = [(succ, frozenset(bound)) for succ in block.successors]
-            targets += [(by_start.get(h.target, h.target), frozenset(weakest)) for h in handlers
-                        if any(h.start <= ins.index < h.end for ins in block.instructions)]
+            targets += [(handler, frozenset(weakest)) for handler in raises_to[start]]
             for succ, out in targets:
                 if succ in bound_in and not bound_in[succ] <= out:
                     bound_in[succ] &= out
