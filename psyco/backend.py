@@ -1144,7 +1144,6 @@ class VersionCodegen:
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: int | None = None
         self.exit_buffer: L.Value | None = None  # where exits put the values they pass
-        self.stack_limit = 0  # address of the body's C-stack depth limit
         self.scratch: L.Value | None = None  # see op_scratch
         self.scratch_size = 0
         self.leave: L.Block | None = None  # the body's return block, and its phis
@@ -1158,8 +1157,6 @@ class VersionCodegen:
     def build(self) -> L.Module:
         self.body = self.mb.declare(self.body_name, self.body_type())
         self._build_body()
-        frame = frame_bytes_estimate(self.body, self.optimize)
-        ctypes.c_int64.from_address(self.stack_limit).value = c_stack_depth(frame)
         self._build_entry()
         return self.mb.module
 
@@ -1178,25 +1175,6 @@ class VersionCodegen:
         # Where sync_frame writes: the trampoline frame, or, in a direct call
         # (no frame), a scratch area nobody reads; one store, no branch.
         self.sync_target = b.select(is_null(b, self.frame), self.mb.scratch(abi.IFRAME_LOCALSPLUS), self.frame)
-        # Recursion is counted as the interpreter counts Python frames; the
-        # C stack, which compiled calls use and interpreted ones do not, is
-        # checked too (support function enter_slow).
-        rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
-        rem = b.sub(b.load(rem_ptr), I32(1))
-        b.store(rem, rem_ptr)
-        depth = b.sub(load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32), rem)
-        slow = b.append_basic_block("enter_slow")
-        go = self.blocks[self.fn.blocks[0].id]
-        # set once the body is built and its frame size can be estimated
-        self.stack_limit = self.mb.record([0])
-        limit = b.trunc(b.load(at_address(self.stack_limit, I64.as_pointer())), I32)
-        b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, limit)), slow, go, likely=False)
-        b.position_at_end(slow)
-        refused = b.append_basic_block("no_entry")
-        entered = b.call(self._helper("enter_slow"), [self.tstate, limit])
-        b.cbranch(b.icmp_signed("!=", entered, I32(0)), refused, go)
-        b.position_at_end(refused)
-        self._return(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
         # Phi nodes for block parameters.
         self.phis: dict[int, list[L.Instruction]] = {}
         for blk in self.fn.blocks:
@@ -1216,6 +1194,30 @@ class VersionCodegen:
                 for post in op.post:
                     self._lower(post)
             self._terminate(blk)
+        b.position_at_end(start)
+        self._enter()
+
+    def _enter(self) -> None:
+        """The body's entry, made last: its C-stack depth limit depends on
+        the size of the body's frame, estimated from the code made.
+        Recursion is counted as the interpreter counts Python frames; the C
+        stack, which compiled calls use and interpreted ones do not, is
+        checked too (support function enter_slow)."""
+        b = self.b
+        rem_ptr = field_ptr(b, self.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+        rem = b.sub(b.load(rem_ptr), I32(1))
+        b.store(rem, rem_ptr)
+        depth = b.sub(load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32), rem)
+        slow = b.append_basic_block("enter_slow")
+        go = self.blocks[self.fn.blocks[0].id]
+        limit = I32(c_stack_depth(frame_bytes_estimate(self.body, self.optimize)))
+        b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, limit)), slow, go, likely=False)
+        b.position_at_end(slow)
+        refused = b.append_basic_block("no_entry")
+        entered = b.call(self._helper("enter_slow"), [self.tstate, limit])
+        b.cbranch(b.icmp_signed("!=", entered, I32(0)), refused, go)
+        b.position_at_end(refused)
+        self._return(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
 
     def sync_frame(self, pc: int) -> None:
         """Before running code that may look at frames (calls, __bool__,
