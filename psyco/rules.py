@@ -94,11 +94,14 @@ def as_bool(s: Specializer, av: AV) -> ir.Value:
 
 
 def _range_nonempty(s: Specializer, av: AV) -> ir.Value:
+    """start < stop for a positive step, start > stop for a negative one (never
+    zero), as one comparison: x ^ -1 == ~x reverses the order of ints without
+    overflowing, so both sides are flipped when the step's sign bit is set.
+    In a loop with a variable step the flipped stop is invariant."""
     start, stop, step = av.leaves
-    up = s.emit("icmp", [start, stop], pred="<")
-    down = s.emit("icmp", [start, stop], pred=">")
-    positive = s.emit("icmp", [step, s.const(0)], pred=">")
-    return s.emit("select", [positive, up, down])  # type: ignore[return-value]
+    flip = s.emit("iashr", [step, s.const(63)])
+    return s.emit("icmp", [s.emit("xor", [start, flip]), s.emit("xor", [stop, flip])],  # type: ignore[return-value]
+                  pred="<")
 
 
 def static_truth(av: AV) -> bool | None:

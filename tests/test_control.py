@@ -6,8 +6,12 @@ import os
 import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import psyco
+from psyco.kinds import INT
+from psyco.runtime.jit import CodeEntry
 from tests.differential import calls_compiled, deopts, same, same_compiled
 
 LIMIT = 100
@@ -157,6 +161,33 @@ def test_differential(f, args_list):
     for args in args_list:
         same(f, *args, compiled=g)
     assert calls_compiled(g) > 0, f"{f.__name__} never ran compiled"
+
+
+def range_walk(start, stop, step):
+    """At most 40 steps of a range whose step's sign is known only at run time."""
+    seen = 0
+    mixed = 0
+    for i in range(start, stop, step):
+        mixed = (mixed * 31 + i) % 1000003
+        seen += 1
+        if seen == 40:
+            break
+    return seen, mixed
+
+
+RANGE_WALK = psyco.proxy(range_walk)  # native ranges: every argument fits 64 bits
+RANGE_WALK_BIG = psyco.proxy(range_walk)
+I64_EDGES = st.one_of(st.integers(-50, 50), st.integers(2**63 - 60, 2**63 - 1), st.integers(-(2**63), -(2**63) + 60))
+I64_STEPS = st.one_of(st.integers(-7, 7), st.integers(2**62, 2**63 - 1), st.integers(-(2**63), -(2**62)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(I64_EDGES, I64_EDGES, I64_STEPS.filter(lambda step: step != 0))
+def test_range_loops_with_a_variable_step_property(start, stop, step):
+    same(range_walk, start, stop, step, compiled=RANGE_WALK)
+    same(range_walk, start + 2**63, stop + 2**63, step, compiled=RANGE_WALK_BIG)
+    native = CodeEntry.lookup(RANGE_WALK.__code__).versions[0]
+    assert all(kind == INT for kind in native.entry_kinds), native
 
 
 def test_recursion_is_a_direct_native_call():
@@ -351,3 +382,4 @@ def test_a_temporary_directory_lives_while_a_variable_holds_it():
     # It removes itself when released: compiled code released it after the
     # variable's last read, and the loop's open() failed.
     same_compiled(files_in_temporary_directory, 3)
+
