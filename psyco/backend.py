@@ -355,6 +355,20 @@ def is_null(b: L.IRBuilder, v: L.Value) -> L.Value:
     return b.icmp_unsigned("==", v, L.Constant(v.type, None))
 
 
+def null_with_error(b: L.IRBuilder, mb: ModuleBuilder, v: L.Value) -> L.Value:
+    """Whether `v`, the result of a call that returns NULL with or without
+    an exception set (PyDict_GetItemWithError, PyIter_Next), is NULL with an
+    exception: PyErr_Occurred is asked only when `v` is NULL."""
+    ask, done = b.append_basic_block("null.ask"), b.append_basic_block("null.done")
+    came = b.block
+    b.cbranch(is_null(b, v), ask, done)
+    b.position_at_end(ask)
+    raised = b.icmp_unsigned("!=", b.call(mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
+    b.branch(done)
+    b.position_at_end(done)
+    return joined(b, (I1(0), came), (raised, ask))
+
+
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
 # The static records of exits (64-bit words; objects by address), one per
@@ -2417,11 +2431,8 @@ def _dict_get(g: VersionCodegen, op: ir.Op) -> L.Value:
     d, key, default = (g.v(a) for a in op.args)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]  # the key's __hash__ and __eq__ may run
     found = b.call(g.mb.c_function("PyDict_GetItemWithError"), [d, key])
-    missing = is_null(b, found)
-    failed = b.and_(missing, b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []),
-                                              L.Constant(OBJ, None)))
-    g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
-    value = b.select(missing, default, found)
+    g.fail_branch(null_with_error(b, g.mb, found), op.exit, deopt=False)  # type: ignore[arg-type]
+    value = b.select(is_null(b, found), default, found)
     incref(g.mb, b, value)
     return value
 
@@ -2574,9 +2585,7 @@ def _iter_next(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     item = b.call(g.mb.c_function("PyIter_Next"), [g.v(op.args[0])])
-    error = b.and_(is_null(b, item), b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []),
-                                                     L.Constant(OBJ, None)))
-    g.fail_branch(error, op.exit, deopt=False)  # type: ignore[arg-type]
+    g.fail_branch(null_with_error(b, g.mb, item), op.exit, deopt=False)  # type: ignore[arg-type]
     return item
 
 
@@ -2739,8 +2748,7 @@ def _match_keys(g: VersionCodegen, op: ir.Op) -> L.Value:
         g.fail_branch(is_null(b, values), op.exit, deopt=False)  # type: ignore[arg-type]
         for i, key in enumerate(keys):
             value = b.call(g.mb.c_function("PyDict_GetItemWithError"), [subject, obj_const(b, key)])
-            failed = b.icmp_unsigned("!=", b.call(g.mb.c_function("PyErr_Occurred"), []), L.Constant(OBJ, None))
-            _drop_and_branch(g, b.and_(is_null(b, value), failed), [values], error)
+            _drop_and_branch(g, null_with_error(b, g.mb, value), [values], error)
             _drop_and_branch(g, is_null(b, value), [values], no_match)
             incref(g.mb, b, value)
             store_field(b, values, abi.TUPLE_ITEMS + abi.POINTER_SIZE * i, value)

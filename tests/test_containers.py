@@ -260,6 +260,23 @@ def test_iteration_continues_in_the_interpreter():
     same(iterate_and_overflow, (1, 2**62, 2**62, 5, 6))
 
 
+def fails_after(n):
+    yield from range(n)
+    raise LookupError(f"after {n}")
+
+
+def total_of(n):
+    total = 0
+    for x in fails_after(n):
+        total += x
+    return total
+
+
+def test_an_error_raised_by_an_iterator_propagates():
+    same_compiled(total_of, 3)
+    same_compiled(total_of, 0)
+
+
 def known_container_methods(words, counts):
     out = []
     for w in words:

@@ -157,6 +157,21 @@ def test_mapping_patterns():
         same_compiled(mapping, item)
 
 
+class EqualityRaises:
+    """A key of the same hash as "kind" whose comparison with it raises."""
+
+    def __hash__(self):
+        return hash("kind")
+
+    def __eq__(self, other):
+        raise ArithmeticError("compared")
+
+
+def test_an_error_while_looking_up_a_key_propagates():
+    same_compiled(mapping, {"kind": "square", "side": 2})
+    same_compiled(mapping, {EqualityRaises(): 1})
+
+
 def test_mapping_patterns_do_not_create_keys():
     counts = defaultdict(int)
     assert psyco.proxy(mapping)(counts) == "empty pattern"
