@@ -431,14 +431,21 @@ def is_op(s: Specializer, ins: Instruction) -> None:
     push_bool(s, same)
 
 
+# `in` on exact containers whose sq_contains is a C-API function, called
+# without the indirection through the type.  Not PySet_Contains: a set's
+# sq_contains also looks a set up as a frozenset.
+CONTAINS_OF_EXACT = {dict: "PyDict_Contains"}
+
+
 @rule("CONTAINS_OP")
 def contains_op(s: Specializer, ins: Instruction) -> None:
     container, item = s.pop(), s.pop()
     # In a set or dict the C work is the interpreter's too: it weighs
     # nothing either way when judging whether compiling pays.
-    neutral = {"generic": 0} if _exact_type(container) in (set, frozenset, dict) else {}
-    found = s.emit("c_call", [s.box(container), s.box(item)], "error", name="PySequence_Contains", type="i32",
-                   **neutral)
+    exact = _exact_type(container)
+    neutral = {"generic": 0} if exact in (set, frozenset, dict) else {}
+    found = s.emit("c_call", [s.box(container), s.box(item)], "error", type="i32",
+                   name=CONTAINS_OF_EXACT.get(exact, "PySequence_Contains"), **neutral)  # type: ignore[arg-type]
     truth = s.emit("icmp", [found, s.const(0)], pred="==" if ins.arg else "!=")  # type: ignore[list-item]
     push_bool(s, truth)
 
@@ -1723,13 +1730,21 @@ def _isinstance(s: Specializer, args: list[AV]) -> bool:
     return True
 
 
-@inline(list.append)
-def _list_append(s: Specializer, args: list[AV]) -> bool:
-    if len(args) != 2 or args[0].kind != kinds.ObjectKind(list):
-        return False
-    capi(s, "PyList_Append", [args[0].leaves[0], s.box(args[1])], "i32")
-    s.push(AV(Const(None)))
-    return True
+def _adder(cls: type, function: str) -> Inline:
+    """`xs.append(x)` on an exact list, `xs.add(x)` on an exact set: the C
+    function the method calls."""
+
+    def rule(s: Specializer, args: list[AV]) -> bool:
+        if len(args) != 2 or args[0].kind != kinds.ObjectKind(cls):
+            return False
+        capi(s, function, [args[0].leaves[0], s.box(args[1])], "i32")
+        s.push(AV(Const(None)))
+        return True
+    return rule
+
+
+inline(list.append)(_adder(list, "PyList_Append"))
+inline(set.add)(_adder(set, "PySet_Add"))
 
 
 # str methods asking about characters, and for each ASCII code a bit per

@@ -277,6 +277,22 @@ def test_an_error_raised_by_an_iterator_propagates():
     same_compiled(total_of, 0)
 
 
+def seen_before(items, seen, table):
+    repeats = []
+    for item in items:
+        if item in seen or item in table:
+            repeats.append(item)
+        else:
+            seen.add(item)
+    return repeats, len(seen)
+
+
+@pytest.mark.parametrize("items", [[1, 2, 1, 3, 2], ["a", "b", "a"], [(1, 2), (1, 2)], [1, [2]], [{1}], [[]]])
+def test_set_add_and_membership(items):
+    # a set looked up in a set is looked up as a frozenset; a list is unhashable
+    same_compiled(seen_before, items, {frozenset({1}), 3}, {"b": 0, 2: 0})
+
+
 def known_container_methods(words, counts):
     out = []
     for w in words:
