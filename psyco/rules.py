@@ -1139,10 +1139,11 @@ BUILTIN_ITERABLES = (list, tuple, set, frozenset, dict, str, bytes)
 
 @rule("LIST_EXTEND", "SET_UPDATE")
 def list_extend(s: Specializer, ins: Instruction) -> None:
-    # Constants (list and set displays) and iterables of builtin types: for
-    # others the interpreter rewrites the error message of a non-iterable.
+    # Iterables of builtin types, constant ones too (list and set displays):
+    # for others (None included) the interpreter rewrites the error message
+    # of a non-iterable.
     iterable = s.state.stack[-1]
-    if not (isinstance(iterable.kind, (Const, kinds.Tuple)) or _exact_type(iterable) in BUILTIN_ITERABLES):
+    if not (isinstance(iterable.kind, kinds.Tuple) or _exact_type(iterable) in BUILTIN_ITERABLES):
         s.deopt_here("unpacking into a display")
         return
     iterable = s.box(s.pop())

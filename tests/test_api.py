@@ -204,3 +204,50 @@ def test_differential_after_warm_up_on_other_kinds():
         p(1, 2)
     for a, b in [(1.5, 2), ("a", "b"), (2**63, 1), ([1], [2]), (True, True)]:
         same(add, a, b, compiled=p)
+
+
+NAMESPACE_SOURCE = '''
+G = "unset"
+
+
+def rebind(v):
+    global G
+    G = v
+
+
+def f(v):
+    rebind(v)
+    return G + "!"
+
+
+def fails(n):
+    total = 0
+    for i in range(n):
+        total += 10 // (n - i - 1)
+    return total
+'''
+
+
+def test_equal_code_objects_in_two_namespaces_are_two_functions():
+    # The same source compiled twice (a script also imported as a module,
+    # two files with the same function at the same line) makes code
+    # objects that compare equal: compiled code of one must not run for
+    # the other, whose globals (and file) differ.
+    first, second = {}, {}
+    exec(compile(NAMESPACE_SOURCE, "first.py", "exec"), first)
+    exec(compile(NAMESPACE_SOURCE, "second.py", "exec"), second)
+    assert first["f"].__code__ == second["f"].__code__
+    psyco.bind(first["rebind"])
+    for _ in range(3):
+        first["rebind"]("first")
+    compiled = psyco.proxy(second["f"])
+    assert [compiled("a"), compiled("b")] == ["a!", "b!"]
+    assert first["G"] == "first"
+    for namespace, filename in ((first, "first.py"), (second, "second.py")):
+        psyco.bind(namespace["fails"])
+        with pytest.raises(ZeroDivisionError) as raised:
+            namespace["fails"](3)
+        tb = raised.value.__traceback__
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        assert tb.tb_frame.f_code.co_filename == filename

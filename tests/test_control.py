@@ -4,6 +4,7 @@ import builtins
 import math
 import os
 import tempfile
+import types
 
 import pytest
 from hypothesis import given, settings
@@ -223,6 +224,18 @@ def test_star_and_double_star_calls():
     for args, kwargs in (((1, 2), {}), ((), {"y": 3}), ((1,), {"z": 2, "y": 3})):
         assert compiled(*args, **kwargs) == forward_keywords(*args, **kwargs)
     assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
+def star_of(c):
+    return keywords_of(1, *c), [0, *c], {0, *c}
+
+
+@pytest.mark.parametrize("c", [(2, 3), [2], "ab", None, 5])
+def test_star_unpacking_of_any_value(c):
+    # the interpreter's message for a non-iterable: "Value after * must be an
+    # iterable, not NoneType".  A fresh code object: compiled first for c.
+    fresh = types.FunctionType(star_of.__code__.replace(), globals())
+    same(fresh, c)
 
 
 def imports_inside(x):

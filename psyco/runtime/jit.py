@@ -53,6 +53,7 @@ class Version:
     return_kind: Kind
     param_types: tuple[str, ...]
     body_name: str
+    globals: dict  # the namespace its global reads and writes were compiled for
     entry_address: int = 0
     body_address: int = 0  # once compiled: direct calls from later versions go there
     compile_seconds: float = 0.0
@@ -66,6 +67,11 @@ class Version:
     # Called natively by compiled callers, it runs in their frame: not when it
     # calls unknown code, which may look at its frame (warnings, logging).
     direct_callable: bool = True
+
+    def serves(self, entry_kinds: tuple[Kind, ...], globals_: dict) -> bool:
+        """Whether a call with these entry kinds, of a function with these
+        globals, can run this version."""
+        return self.active and self.entry_kinds == entry_kinds and self.globals is globals_
 
     def __repr__(self) -> str:
         return f"<version {self.body_name} ({', '.join(map(str, self.entry_kinds))}) -> {self.return_kind}>"
@@ -82,7 +88,10 @@ class Version:
 class CodeEntry:
     """Everything psyco holds for one code object."""
 
-    by_code: dict[types.CodeType, CodeEntry] = {}  # original and trampoline -> entry
+    # id of the original code object and of the trampoline -> entry (which
+    # keeps both alive).  By identity: equal code objects (the same source
+    # compiled twice, in two modules or two files) are different functions.
+    by_code: dict[int, CodeEntry] = {}
 
     def __init__(self, code: types.CodeType) -> None:
         self.code = code
@@ -107,16 +116,16 @@ class CodeEntry:
         self.table.retry = id(RETRY)
         self.dispatcher, self._method_def = make_dispatcher(self.table, code.co_name)
         self.trampoline = abi.make_trampoline(code, self.dispatcher, SENTINEL)
-        CodeEntry.by_code[code] = self
-        CodeEntry.by_code[self.trampoline] = self
+        CodeEntry.by_code[id(code)] = self
+        CodeEntry.by_code[id(self.trampoline)] = self
 
     @classmethod
     def lookup(cls, code: types.CodeType) -> CodeEntry | None:
-        return cls.by_code.get(code)
+        return cls.by_code.get(id(code))
 
     @classmethod
     def for_code(cls, code: types.CodeType) -> CodeEntry:
-        entry = cls.by_code.get(code)
+        entry = cls.by_code.get(id(code))
         return entry if entry is not None else cls(code)
 
     def entry_kinds_for(self, arg_kinds: Iterable[Kind], record: bool = True) -> tuple[Kind, ...]:
@@ -182,7 +191,7 @@ class CodeEntry:
         if sum(v.active for v in self.versions) >= MAX_COMPILED_VERSIONS:
             return SENTINEL
         with COMPILE_LOCK:
-            if any(v.active and v.entry_kinds == entry_kinds for v in self.versions):
+            if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args)
         if version is None:
@@ -250,14 +259,14 @@ class Resolver:
         passable = [_passable(a.kind) for a in args]
         samples = tuple(a.sample for a in args)  # never tested for truth: that could run the program's code
         known = any(sample is not None for sample in samples)
-        if entry is not self.entry and not known and self._waits_for_samples(entry, passable):
+        if entry is not self.entry and not known and self._waits_for_samples(entry, passable, target.__globals__):
             return None
         want = entry.entry_kinds_for(passable)
         if entry is self.entry and want == self.request.entry_kinds and target.__globals__ is s.globals:
             self.saw_self_call = True
             return self.self_version  # recursion: assumed return kind
         for v in entry.versions:
-            if v.active and v.entry_kinds == want and v.entry_address:
+            if v.serves(want, target.__globals__) and v.entry_address:
                 return v if v.direct_callable else None
         if entry in _IN_PROGRESS or want in entry.not_compiled:
             return None
@@ -268,7 +277,7 @@ class Resolver:
         return version if version is not None and version.direct_callable else None
 
     @staticmethod
-    def _waits_for_samples(entry: CodeEntry, passable: list[Kind]) -> bool:
+    def _waits_for_samples(entry: CodeEntry, passable: list[Kind], globals_: dict) -> bool:
         """A callee with loops over objects we have no samples of: rather
         than compile it without guesses, call it generically; its first
         call compiles it with the real arguments as samples (a function
@@ -276,7 +285,7 @@ class Resolver:
         if not decode(entry.code).loop_heads or not any(k.is_object() for k in passable):
             return False
         want = entry.entry_kinds_for(passable, record=False)
-        return not any(v.active and v.entry_kinds == want for v in entry.versions)
+        return not any(v.serves(want, globals_) for v in entry.versions)
 
 
 def _passable(kind: Kind) -> Kind:
@@ -293,7 +302,7 @@ _IN_PROGRESS: set[CodeEntry] = set()
 def _runs_managed_code(frame: types.FrameType | None) -> bool:
     """Whether a frame of code psyco took over is on this stack."""
     while frame is not None:
-        if frame.f_code in CodeEntry.by_code:
+        if id(frame.f_code) in CodeEntry.by_code:
             return True
         frame = frame.f_back
     return False
@@ -373,7 +382,7 @@ def _guess_return(result: Result) -> Kind | None:
 
 def _pending_version(request: Request, return_kind: Kind) -> Version:
     param_types = tuple(t for k in request.entry_kinds for t in k.leaves)
-    return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"))
+    return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"), request.globals)
 
 
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
@@ -442,7 +451,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     pending = resolver.self_version
     body_name = pending.body_name if pending is not None else engine.unique("body")
     version = Version(
-        request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name,
+        request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
         ir_text=ir.format_function(result.fn), keepalive=result.keepalive,
     )
     deopt_exits = [e for e in result.exits if e.state is not None]
