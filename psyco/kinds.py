@@ -178,6 +178,7 @@ class MethodRef(Kind):
     method object; anything else looks it up first (`Specializer.force`)."""
 
     name: str
+    index: int  # of the LOAD_METHOD, which raises when the lookup fails
     leaves: tuple[str, ...] = ("obj",)
 
     def __str__(self) -> str:

@@ -520,6 +520,8 @@ def load_fast(s: Specializer, ins: Instruction) -> None:
 
 @rule("STORE_FAST")
 def store_fast(s: Specializer, ins: Instruction) -> None:
+    # `t.m((x := v), ...)`: a handler of the lookup's error sees x unbound
+    s.force_methods()
     value = s.pop()
     s.keep_variables([s.state.locals[ins.arg]])  # type: ignore[index]
     s.state.locals[ins.arg] = value  # type: ignore[index]
@@ -576,6 +578,7 @@ def delete_deref(s: Specializer, ins: Instruction) -> None:
 
 @rule("STORE_DEREF")
 def store_deref(s: Specializer, ins: Instruction) -> None:
+    s.force_methods()  # as store_fast
     cell = s.state.locals[ins.arg].leaves[0]  # type: ignore[index]
     s.emit("cell_set", [cell, s.box(s.pop())])
 
@@ -957,7 +960,7 @@ def load_method(s: Specializer, ins: Instruction) -> None:
         s.push(attr)
         return
     s.keepalive.append(ins.argval)
-    s.push(AV(kinds.MethodRef(ins.argval), (s.box(owner),)))  # type: ignore[arg-type]
+    s.push(AV(kinds.MethodRef(ins.argval, ins.index), (s.box(owner),)))  # type: ignore[arg-type]
 
 
 # --- containers, strings and attributes: the C-API calls the interpreter makes ----------

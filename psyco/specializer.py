@@ -174,8 +174,11 @@ class Specializer:
         self.jump(bc_block.instructions[-1].next_index, self.state)
 
     # --- emitting --------------------------------------------------------
-    def emit(self, opname: str, args: list[ir.Value], exit: str | None = None, **attrs: object) -> ir.Value | None:
-        """Append an op; `exit` is "error", "deopt" or "deopt_after"."""
+    def emit(self, opname: str, args: list[ir.Value], exit: str | None = None, *, error_at: int | None = None,
+             **attrs: object) -> ir.Value | None:
+        """Append an op; `exit` is "error", "deopt" or "deopt_after";
+        `error_at`: the instruction an error is raised by, if not the
+        current one."""
         definition = ir.OPS[opname]
         if definition.error and not definition.only_memory_error:
             self.force_methods()
@@ -185,7 +188,7 @@ class Specializer:
             owns = ir.OPS[opname].owns or bool(attrs.get("owns"))
             op.result = self.fn.new_value(rtype, op, owned=owns and rtype == "obj")
         if exit == "error":
-            op.exit = self.error_exit()
+            op.exit = self.error_exit(index=error_at)
         elif exit == "deopt":
             op.exit = self.deopt_exit(str(attrs.get("reason", opname)))
         elif exit == "deopt_after":
@@ -208,24 +211,26 @@ class Specializer:
         self.keepalive.append(value)
         return self.emit("const_obj", [], value=value)  # type: ignore[return-value]
 
-    def error_exit(self, traceback: bool = True) -> ir.Exit:
-        """Where an exception raised by the current instruction goes: out of
-        the function, or to the handler of the try/with around it."""
+    def error_exit(self, traceback: bool = True, index: int | None = None) -> ir.Exit:
+        """Where an exception raised by the current instruction (or by the
+        one at `index`, earlier in the same expression) goes: out of the
+        function, or to the handler of the try/with around it."""
         assert self.ins is not None
-        exit = ir.Exit(self.ins.index, traceback=traceback)
-        handler = self.decoded.handler_for(self.ins.index)
+        raiser = self.ins.index if index is None else index
+        exit = ir.Exit(raiser, traceback=traceback)
+        handler = self.decoded.handler_for(raiser)
         if handler is not None:
-            exit.handler = self._landing_edge(handler)
+            exit.handler = self._landing_edge(handler, raiser)
         return self._register(exit)
 
-    def _landing_edge(self, handler: Handler) -> ir.Edge:
+    def _landing_edge(self, handler: Handler, raiser: int) -> ir.Edge:
         """An edge to the landing block of `handler` for the state before
         the current instruction: the interpreter's unwinding (pop the stack
-        to the handler's depth, push the instruction's index if asked, then
-        the exception) as a block that catches the exception and jumps to
-        the handler's bytecode."""
+        to the handler's depth, push the index of the instruction that
+        raised if asked, then the exception) as a block that catches the
+        exception and jumps to the handler's bytecode."""
         state = State(list(self.before.locals), self.before.stack[:handler.depth])
-        lasti = [self.const(self.ins.index)] if handler.lasti else []  # type: ignore[union-attr]
+        lasti = [self.const(raiser)] if handler.lasti else []
         key = (handler.target, state.kinds())
         block = self.landings.get(key)
         if block is None:
@@ -420,7 +425,9 @@ class Specializer:
         """Look up the methods LOAD_METHOD left virtual on the stack, before
         anything that may run code or raise: the interpreter looked them
         up first.  (A deopt exit in between rebuilds them as bound
-        attributes: nothing observable has happened since the lookup.)"""
+        attributes: nothing observable has happened since the lookup;
+        stores to variables force them, see `rules.store_fast`.)  A failed
+        lookup is raised by the LOAD_METHOD, as in the interpreter."""
         stack = self.state.stack
         for i, av in enumerate(stack):
             if isinstance(av.kind, kinds.MethodRef):
@@ -430,7 +437,7 @@ class Specializer:
     def _bound_attribute(self, method: AV) -> ir.Value:
         name = self.const(method.kind.name)  # type: ignore[attr-defined]
         return self.emit("c_call", [method.leaves[0], name], "error", name="PyObject_GetAttr",  # type: ignore[return-value]
-                         type="obj", owns=True)
+                         type="obj", owns=True, error_at=method.kind.index)  # type: ignore[attr-defined]
 
     # --- boxing ----------------------------------------------------------
     def box(self, av: AV) -> ir.Value:

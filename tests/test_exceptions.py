@@ -426,3 +426,38 @@ def test_locals_bound_on_some_paths_through_handlers():
     same_compiled(handler_reads_the_value_before, [5, 0, 2, 0])
     for items in (["1", "x"], ["x", "2"], ["x"], []):
         same(maybe_unbound, items)
+
+
+def method_of_the_wrong_type(t, a):
+    t.replace("l", repr(a))
+    for _ in range(2):
+        pass
+
+
+def test_a_failed_method_lookup_is_raised_by_its_load_method():
+    # Compiled code looks the method up when it must (before repr runs);
+    # the traceback's instruction (its caret) is still the lookup's.
+    compiled = psyco.proxy(method_of_the_wrong_type)
+    compiled("x", 1)
+    positions = []
+    for f in (method_of_the_wrong_type, compiled):
+        with pytest.raises(AttributeError) as raised:
+            f(3, 1)
+        last = traceback.extract_tb(raised.value.__traceback__)[-1]
+        positions.append((last.lineno, last.colno, last.end_colno))
+    assert positions[0] == positions[1]
+    assert calls_compiled(compiled) > 1
+
+
+def walrus_in_arguments(t):
+    x = 0
+    try:
+        t.replace((x := 5), len(str(t)))
+    except AttributeError:
+        return x
+    return -1
+
+
+@pytest.mark.parametrize("t", [3, "abc"])
+def test_a_failed_method_lookup_precedes_a_walrus_in_its_arguments(t):
+    same_compiled(walrus_in_arguments, t)
