@@ -175,7 +175,7 @@ class SeqIter(Kind):
 class MethodRef(Kind):
     """A virtual `owner.name` pushed by LOAD_METHOD: only the owner exists.
     The call looks the method up and calls it in one step, without a bound
-    method object; anything else looks it up first (`Specializer.force`)."""
+    method object; anything else looks it up first (`Specializer.force_methods`)."""
 
     name: str
     index: int  # of the LOAD_METHOD, which raises when the lookup fails
