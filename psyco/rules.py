@@ -651,7 +651,7 @@ def unpack_ex(s: Specializer, ins: Instruction) -> None:
         s.deopt_here("unpacking a star target of another type")
         return
     s.pop()
-    container = seq.leaves[0]
+    container = s.box(seq)  # a constant tuple has no leaves
     size = capi(s, "PyObject_Size", [container], "i64")
     guard(s, _icmp(s, size, ">=", before + after), "unpacking too few values")
     head = [s.emit("getitem_int", [container, s.const(i)], "error", cls=cls, generic=0) for i in range(before)]

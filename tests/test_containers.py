@@ -627,3 +627,13 @@ def test_items_read_from_lists_outlive_the_list_changing(f, make_args):
     # nothing can free them before their last use: here something can.
     same_compiled(f, *make_args())
     assert_no_leak(f, psyco.proxy(f), make_args(), f.__name__)
+
+
+def star_targets(a):
+    first, *rest = (1, 2, 3)
+    x, *middle, z = [a, 2, 3, 4]
+    return first, rest, x, middle, z
+
+
+def test_star_targets_of_a_constant_tuple_compile():
+    same_compiled(star_targets, 5)

@@ -118,3 +118,131 @@ def test_random_list_program(seed):
         items = [rng.choice(LIST_ITEMS) for _ in range(rng.randint(1, 6))]
         return items, rng.choice(INPUTS), rng.choice(INPUTS)
     check_generated(source, f"listy_{seed}", arguments)
+
+
+# Programs over objects, containers, strings and exceptions: classes with
+# properties, __slots__ and super(), dicts, sets, string methods and
+# formatting, try/except/finally, with, closures, generators, globals
+# rebound by callees, a walrus inside a method call's arguments.
+OBJECT_PRELUDE = '''
+COUNTER = 0
+
+
+def bump(n):
+    global COUNTER
+    COUNTER += n
+    return COUNTER
+
+
+class Failure(Exception):
+    pass
+
+
+class Point:
+    def __init__(self, x, y=2):
+        self.x = x
+        self.y = y
+
+    def total(self):
+        return self.x + self.y
+
+    @property
+    def double(self):
+        return self.x * 2
+
+
+class Point3(Point):
+    def __init__(self, x, y=2, z=3):
+        super().__init__(x, y)
+        self.z = z
+
+    def total(self):
+        return super().total() + self.z
+
+
+class Pair:
+    __slots__ = ("first", "second")
+
+    def __init__(self, first, second):
+        self.first = first
+        self.second = second
+
+
+class Log:
+    def __init__(self, out, swallow):
+        self.out, self.swallow = out, swallow
+
+    def __enter__(self):
+        self.out.append("enter")
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.out.append(("exit", kind and kind.__name__))
+        return self.swallow
+
+
+def evens(n):
+    for i in range(n):
+        if i % 2 == 0:
+            yield i
+    raise Failure(f"evens({n}) done")
+'''
+OBJECT_STATEMENTS = [
+    "p = {cls}({v}, {v})\n    out.append((p.total(), p.double, type(p).__name__))",
+    "q = Pair({v}, {v})\n    q.first, q.second = q.second, q.first\n    out.append((q.first, q.second))",
+    "d[{k}] = d.get({k}, 0) + 1 if isinstance(d.get({k}, 0), int) else {v}",
+    "out.append(sorted((repr(key), repr(value)) for key, value in d.items()))",
+    "out.append(({k} in d, {k} in seen, len(d)))",
+    "seen.add({k})\n    out.append(sorted(map(repr, seen)))",
+    "out.append(d.pop({k}, 'absent'))",
+    "out.append(d[{k}])",
+    "out.append(f'{{{v}!r}}|{{b}}' + str(len(b)))",
+    "out.append(str(b).upper().split(',')[:{small}])",
+    "out.append('%s-%r' % ({v}, {k}))",
+    "out.append(int(str({v})))",
+    "out.append(str(b)[{small}:{small} + 2] * 2)",
+    "out.append([x * 2 for x in {seq}])",
+    "out.append({{str(x): x for x in {seq}}})",
+    "out.append(bump({small}) - COUNTER)",
+    "with Log(out, {flag}):\n        out.append({v} + {v})",
+    "try:\n        out.append(sum(evens({small})))\n    except Failure as e:\n        out.append(str(e))",
+    "try:\n        out.append(str({v}).replace((w := 'x'), str(len(out))))\n    except AttributeError as e:\n"
+    "        out.append(str(e))\n    finally:\n        out.append('finally')",
+    "total = 0\n\n    def add(n):\n        nonlocal total\n        total += n\n        return total\n"
+    "    out.append([add(x) for x in {seq}])",
+    "out.append(sorted({seq}, key=lambda x: -x if isinstance(x, int) else 0))",
+    "first, *rest = {seq} or [0]\n    out.append((first, rest))",
+    "try:\n        raise Failure({v}) from ValueError({k})\n    except Failure as e:\n"
+    "        out.append((str(e), type(e.__cause__).__name__))",
+]
+OBJECT_VALUES = ["a", "1", "-7", "2.5", "len(out)", "i", "a * 2", "'s'"]
+OBJECT_KEYS = ["a", "'k'", "i % 3", "str(a)", "(a, 1)", "b[:1]"]
+OBJECT_SEQUENCES = ["[a, i, 3]", "list(range(i))", "(1, 2, 3)", "list(seen)[:2]", "[]"]
+OBJECT_INPUTS = [0, 1, -5, 2**63 - 1, 2**64, 2.5, -0.0, "7", "ab", None, True]
+
+
+def object_program(rng: random.Random, name: str) -> str:
+    lines = [f"def {name}(a, b):", "    global COUNTER", "    COUNTER = 0", "    out, d, seen = [], {'k': 1}, {1, 'k'}",
+             f"    for i in range({rng.randint(1, 4)}):"]
+    for _ in range(rng.randint(2, 6)):
+        statement = rng.choice(OBJECT_STATEMENTS).format(
+            cls=rng.choice(["Point", "Point3"]), v=rng.choice(OBJECT_VALUES), k=rng.choice(OBJECT_KEYS),
+            seq=rng.choice(OBJECT_SEQUENCES), small=rng.randint(0, 4), flag=rng.choice(["True", "False"]))
+        wrapped = "try:\n    " + statement + "\nexcept (TypeError, ValueError, KeyError, AttributeError) as e:\n" \
+            "    out.append((type(e).__name__, str(e)))"
+        lines.extend("        " + line for line in wrapped.split("\n"))
+    lines.append("    return out, COUNTER")
+    return OBJECT_PRELUDE + "\n\n" + "\n".join(lines)
+
+
+# Seed 24 is not compiled: an internal error ("Instruction does not
+# dominate all uses", phis of the unwind fixup blocks of nested handlers);
+# it runs interpreted, correctly.  Strict: the fix makes it pass.
+UNWIND_FIXUPS_BUG = pytest.mark.xfail(strict=True, reason="invalid LLVM IR from nested handlers' unwind fixups")
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=UNWIND_FIXUPS_BUG) if s == 24 else s for s in range(30)])
+def test_random_object_program(seed):
+    rng = random.Random(2000 + seed)
+    source = object_program(rng, f"objecty_{seed}")
+    check_generated(source, f"objecty_{seed}", lambda: (rng.choice(OBJECT_INPUTS), rng.choice(["x,y", "", "a,b,c"])))
