@@ -122,7 +122,10 @@ class Specializer:
         self.keepalive: list[object] = []
         self.callees: list[object] = []
         self.exits: list[ir.Exit] = []
-        self.returns: list[tuple[ir.Block, AV]] = []
+        # Return sites: the block, the value, and where it was returned (the
+        # instruction, the states before and after it), for the exits of its
+        # conversion to the return kind, made once every site is known.
+        self.returns: list[tuple[ir.Block, AV, Instruction, State, State]] = []
         self.attribute_stores: dict[tuple[type, str], Kind | None] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.block: ir.Block | None = None
@@ -157,7 +160,7 @@ class Specializer:
             self._specialize_block(pc, RULES)
         self._finish_returns()
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
-                      [av.kind for _, av in self.returns], self.attribute_stores)
+                      [site[1].kind for site in self.returns], self.attribute_stores)
 
     def _specialize_block(self, pc: int, rules: dict) -> None:
         bc_block = self.decoded.blocks[pc]
@@ -494,12 +497,13 @@ class Specializer:
     def ret(self, av: AV) -> None:
         assert self.block is not None
         self.keep_variables(self.state.locals)
-        self.returns.append((self.block, av))
+        assert self.ins is not None
+        self.returns.append((self.block, av, self.ins, self.before, self.state.copy()))
         self.block = None
 
     def _finish_returns(self) -> None:
         """All return sites are known: pick the return kind and emit `ret`s."""
-        ret_kinds = [av.kind for _, av in self.returns]
+        ret_kinds = [site[1].kind for site in self.returns]
         kind: Kind | None = ret_kinds[0] if ret_kinds else kinds.OBJECT
         for k in ret_kinds[1:]:
             kind = kinds.join(kind, k)  # type: ignore[arg-type]
@@ -512,8 +516,8 @@ class Specializer:
         self.return_kind = kind
         self.fn.ret_kind = str(kind)
         self.fn.ret_type = kind.leaves[0] if kind.leaves else "i64"
-        for block, av in self.returns:
-            self.block = block
+        for block, av, ins, before, after in self.returns:
+            self.block, self.ins, self.before, self.state = block, ins, before, after
             value = self.convert(av, kind) if kind != av.kind else av
             leaf = value.leaves[0] if value.leaves else self.const(0)
             self.terminate(ir.Terminator("ret", value=leaf))

@@ -461,3 +461,29 @@ def walrus_in_arguments(t):
 @pytest.mark.parametrize("t", [3, "abc"])
 def test_a_failed_method_lookup_precedes_a_walrus_in_its_arguments(t):
     same_compiled(walrus_in_arguments, t)
+
+
+RETURNED = 0
+
+
+def returns_a_tuple_after_handlers(b):
+    global RETURNED
+    RETURNED = 0
+    out = []
+    for _ in range(4):
+        try:
+            try:
+                out.append(str(2.5).replace("x", str(len(out))))
+            except AttributeError:
+                out.append("handled")
+            out.append(str(b).upper().split(",")[:3])
+        except (TypeError, ValueError) as e:
+            out.append((type(e).__name__, str(e)))
+    return out, RETURNED
+
+
+def test_the_returned_value_is_made_where_the_function_returns():
+    # The tuple returned is built once every return site is known, after the
+    # handlers were compiled: its error exit belongs to the return, not to
+    # the last instruction compiled (which made invalid code).
+    same_compiled(returns_a_tuple_after_handlers, "x,y")

@@ -235,13 +235,7 @@ def object_program(rng: random.Random, name: str) -> str:
     return OBJECT_PRELUDE + "\n\n" + "\n".join(lines)
 
 
-# Seed 24 is not compiled: an internal error ("Instruction does not
-# dominate all uses", phis of the unwind fixup blocks of nested handlers);
-# it runs interpreted, correctly.  Strict: the fix makes it pass.
-UNWIND_FIXUPS_BUG = pytest.mark.xfail(strict=True, reason="invalid LLVM IR from nested handlers' unwind fixups")
-
-
-@pytest.mark.parametrize("seed", [pytest.param(s, marks=UNWIND_FIXUPS_BUG) if s == 24 else s for s in range(30)])
+@pytest.mark.parametrize("seed", range(30))
 def test_random_object_program(seed):
     rng = random.Random(2000 + seed)
     source = object_program(rng, f"objecty_{seed}")
