@@ -196,7 +196,7 @@ OBJECT_STATEMENTS = [
     "seen.add({k})\n    out.append(sorted(map(repr, seen)))",
     "out.append(d.pop({k}, 'absent'))",
     "out.append(d[{k}])",
-    "out.append(f'{{{v}!r}}|{{b}}' + str(len(b)))",
+    'out.append(f"{{{v}!r}}|{{b}}" + str(len(b)))',  # values quote with '
     "out.append(str(b).upper().split(',')[:{small}])",
     "out.append('%s-%r' % ({v}, {k}))",
     "out.append(int(str({v})))",
