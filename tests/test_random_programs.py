@@ -125,6 +125,8 @@ def test_random_list_program(seed):
 # formatting, try/except/finally, with, closures, generators, globals
 # rebound by callees, a walrus inside a method call's arguments.
 OBJECT_PRELUDE = '''
+from dataclasses import dataclass
+
 COUNTER = 0
 
 
@@ -181,6 +183,32 @@ class Log:
         return self.swallow
 
 
+class Lazy:
+    def __getattr__(self, name):
+        if name.startswith("no"):
+            raise AttributeError(f"no {name}")
+        return len(name)
+
+    @property
+    def broken(self):
+        raise ValueError("broken property")
+
+
+@dataclass
+class Item:
+    name: str
+    count: int = 0
+
+
+def echo():
+    received = []
+    while True:
+        value = yield len(received)
+        if value is None:
+            return received
+        received.append(value)
+
+
 def evens(n):
     for i in range(n):
         if i % 2 == 0:
@@ -214,6 +242,11 @@ OBJECT_STATEMENTS = [
     "first, *rest = {seq} or [0]\n    out.append((first, rest))",
     "try:\n        raise Failure({v}) from ValueError({k})\n    except Failure as e:\n"
     "        out.append((str(e), type(e.__cause__).__name__))",
+    "lazy = Lazy()\n    out.append((lazy.size, getattr(lazy, 'nothing', {v}), hasattr(lazy, 'no_{small}')))",
+    "out.append(Lazy().broken)",
+    "item = Item(str({k}), {small})\n    item.count += 1\n    out.append((item, item == Item(str({k}), {small} + 1)))",
+    "pipe = echo()\n    next(pipe)\n    out.append([pipe.send(x) for x in {seq}])\n    try:\n        pipe.send(None)\n"
+    "    except StopIteration as stop:\n        out.append(stop.value)",
 ]
 OBJECT_VALUES = ["a", "1", "-7", "2.5", "len(out)", "i", "a * 2", "'s'"]
 OBJECT_KEYS = ["a", "'k'", "i % 3", "str(a)", "(a, 1)", "b[:1]"]
