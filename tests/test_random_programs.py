@@ -121,9 +121,10 @@ def test_random_list_program(seed):
 
 
 # Programs over objects, containers, strings and exceptions: classes with
-# properties, __slots__ and super(), dicts, sets, string methods and
-# formatting, try/except/finally, with, closures, generators, globals
-# rebound by callees, a walrus inside a method call's arguments.
+# properties, __slots__, super() and __getattr__, a dataclass, dicts, sets,
+# string methods and formatting, try/except/finally, raise from, with,
+# closures, generators (send() too), globals rebound by callees, a walrus
+# inside a method call's arguments.
 OBJECT_PRELUDE = '''
 from dataclasses import dataclass
 
