@@ -121,14 +121,13 @@ def _stealable(op: ir.Op) -> list[ir.Value]:
 def _walk_ops(b: ir.Block, live: set[ir.Value], live_in: dict[int, set[ir.Value]], emit: bool) -> set[ir.Value]:
     for op in reversed(b.ops):
         after = set(live)
-        uses = [v for v in op.uses() if _owned(v)]
         before = _live_before(op, after, live_in)
         if emit:
             post = []
             if op.result is not None and _owned(op.result) and op.result not in after:
                 post.append(_ref_op("decref", op.result))
             stolen = []
-            for v in dict.fromkeys(uses):
+            for v in dict.fromkeys(v for v in op.uses() if _owned(v)):
                 if v not in after:
                     if v in _stealable(op):
                         stolen.append(op.args.index(v, ir.OPS[op.name].steals_from))

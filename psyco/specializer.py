@@ -78,6 +78,19 @@ class State:
 
 
 @record
+class ReturnSite:
+    """A return, kept until every return site is known: then its value is
+    converted to the return kind, with exits of the return's own
+    instruction and states (before it, and after the value was popped)."""
+
+    block: ir.Block
+    value: AV
+    ins: Instruction
+    before: State
+    after: State
+
+
+@record
 class Request:
     """What to compile: a code object in its namespaces, for entry kinds,
     with what earlier versions learnt."""
@@ -122,10 +135,7 @@ class Specializer:
         self.keepalive: list[object] = []
         self.callees: list[object] = []
         self.exits: list[ir.Exit] = []
-        # Return sites: the block, the value, and where it was returned (the
-        # instruction, the states before and after it), for the exits of its
-        # conversion to the return kind, made once every site is known.
-        self.returns: list[tuple[ir.Block, AV, Instruction, State, State]] = []
+        self.returns: list[ReturnSite] = []
         self.attribute_stores: dict[tuple[type, str], Kind | None] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.block: ir.Block | None = None
@@ -160,7 +170,7 @@ class Specializer:
             self._specialize_block(pc, RULES)
         self._finish_returns()
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
-                      [site[1].kind for site in self.returns], self.attribute_stores)
+                      [site.value.kind for site in self.returns], self.attribute_stores)
 
     def _specialize_block(self, pc: int, rules: dict) -> None:
         bc_block = self.decoded.blocks[pc]
@@ -498,12 +508,12 @@ class Specializer:
         assert self.block is not None
         self.keep_variables(self.state.locals)
         assert self.ins is not None
-        self.returns.append((self.block, av, self.ins, self.before, self.state.copy()))
+        self.returns.append(ReturnSite(self.block, av, self.ins, self.before, self.state.copy()))
         self.block = None
 
     def _finish_returns(self) -> None:
         """All return sites are known: pick the return kind and emit `ret`s."""
-        ret_kinds = [site[1].kind for site in self.returns]
+        ret_kinds = [site.value.kind for site in self.returns]
         kind: Kind | None = ret_kinds[0] if ret_kinds else kinds.OBJECT
         for k in ret_kinds[1:]:
             kind = kinds.join(kind, k)  # type: ignore[arg-type]
@@ -516,9 +526,9 @@ class Specializer:
         self.return_kind = kind
         self.fn.ret_kind = str(kind)
         self.fn.ret_type = kind.leaves[0] if kind.leaves else "i64"
-        for block, av, ins, before, after in self.returns:
-            self.block, self.ins, self.before, self.state = block, ins, before, after
-            value = self.convert(av, kind) if kind != av.kind else av
+        for site in self.returns:
+            self.block, self.ins, self.before, self.state = site.block, site.ins, site.before, site.after
+            value = self.convert(site.value, kind) if kind != site.value.kind else site.value
             leaf = value.leaves[0] if value.leaves else self.const(0)
             self.terminate(ir.Terminator("ret", value=leaf))
 

@@ -395,4 +395,3 @@ def test_a_temporary_directory_lives_while_a_variable_holds_it():
     # It removes itself when released: compiled code released it after the
     # variable's last read, and the loop's open() failed.
     same_compiled(files_in_temporary_directory, 3)
-
