@@ -14,6 +14,7 @@ import sys
 import sysconfig
 import types
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -221,6 +222,7 @@ def report() -> list[dict]:
                 "calls": v.calls.value,
                 "compile_ms": round(v.compile_seconds * 1000, 2),
                 "optimized": v.optimized,
+                "inlined": list(v.inlined),
                 "deopts": v.deopts(),
                 "active": v.active,
             }
@@ -253,6 +255,10 @@ def format_report(rows: list[dict] | None = None) -> str:
             codegen = "" if v["optimized"] else " (quick codegen)"
             lines.append(f"    ({', '.join(v['entry_kinds'])}) -> {v['return_kind']}: entered {v['calls']}x, "
                          f"compiled in {v['compile_ms']:.1f} ms{codegen}{state}")
+            if v["inlined"]:
+                counts = Counter(v["inlined"])
+                lines.append("      inlined calls: " + ", ".join(
+                    f"{name} x{n}" if n > 1 else name for name, n in counts.items()))
             for reason, n in sorted(v["deopts"].items()):
                 lines.append(f"      deopt {n}x: {reason}")
     lines.append("not compiled:")

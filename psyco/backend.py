@@ -17,13 +17,16 @@ from `psyco.abi` only.  A version's module names by symbol only its own
 functions and callees still being compiled (recursion): C functions,
 support functions and compiled callees are called at their
 addresses and its data lives in ctypes memory (`ModuleBuilder`), which
-keeps quick codegen on LLVM's fast instruction selector.
+keeps quick codegen on LLVM's fast instruction selector.  Small callees
+are the exception: optimized modules get a copy of their body, which LLVM
+inlines (`InlinableBody`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import re
 import resource
 import threading
 import types
@@ -34,6 +37,7 @@ import llvmlite.binding as llvm
 from psyco import ir, kinds, resume
 from psyco import llvm_text as L
 from psyco.abi import current as abi
+from psyco.records import record
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 PTR = I8.as_pointer()
@@ -49,6 +53,28 @@ ICMP = {"<": "<", "<=": "<=", "==": "==", "!=": "!=", ">": ">", ">=": ">="}
 FCMP_ORDERED = {"<": "<", "<=": "<=", "==": "==", ">": ">", ">=": ">="}
 
 INTRINSICS = {"sqrt", "sin", "cos", "exp", "log", "floor", "ceil", "fabs"}
+
+# A direct call of a small compiled body costs about as much as the body
+# (prologue, recursion count, argument and status passing): optimized
+# callers get a copy of such bodies, which LLVM inlines, and a recursive
+# body calls a copy of itself (one level of recursion unrolled).  Sizes are
+# LLVM values (`Function.value_count`), which codegen time follows: about
+# 250k instructions of optimized codegen per value, the cost of ~5000
+# calls, so only small bodies are worth copying into a loop whose trip
+# count is unknown.
+INLINE_CALLEE_VALUES = 160  # the largest body copied into its callers
+INLINE_BUDGET_VALUES = 800  # the most one body takes in copies
+INLINE_SUFFIX = ".inline"  # a body's copy in a caller's module
+
+
+@record
+class InlinableBody:
+    """A compiled body small enough to be copied into its callers: the text
+    of its blocks, calling itself and its callees at their addresses."""
+
+    text: str
+    values: int  # its size
+    declarations: tuple[tuple[str, L.FunctionType], ...]  # the intrinsics it calls
 
 
 class Engine:
@@ -68,6 +94,7 @@ class Engine:
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.triple = llvm.get_process_triple()
         self.counter = 0
+        self.inliner: tuple[llvm.ModulePassManager, llvm.PassBuilder] | None = None
         self.support: set[str] = set()  # support functions compiled so far
         self.support_data: list[object] = []  # the data support functions address, as long as they live
 
@@ -78,13 +105,14 @@ class Engine:
                 cls._instance = Engine()
             return cls._instance
 
-    def compile(self, module: L.Module, optimize: bool = True) -> None:
+    def compile(self, module: L.Module, optimize: bool = True, inline: bool = False) -> None:
         """Machine code for `module`.  No IR pass pipeline: the specializer
         already removed what is known, and measured on our loops the O2
         pipeline doubled compile time for no run-time gain; instruction
         selection and register allocation run at O2 if `optimize`, else at
-        O0 (the object is then made apart and linked into the engine)."""
-        self._emit(module, optimize)
+        O0 (the object is then made apart and linked into the engine).
+        `inline`: first inline the module's `alwaysinline` functions."""
+        self._emit(module, optimize, inline)
 
     def _compile_support_functions(self, names: Iterable[str]) -> None:
         wanted = [n for n in names if n not in self.support]
@@ -102,10 +130,17 @@ class Engine:
         self.support_data.extend(codegen.mb.keep)
         self._emit(support, optimize=False)
 
-    def _emit(self, module: L.Module, optimize: bool) -> None:
+    def _emit(self, module: L.Module, optimize: bool, inline: bool = False) -> None:
         module.triple = self.triple
         mod = llvm.parse_assembly(str(module))
         mod.verify()
+        if inline:
+            if self.inliner is None:
+                passes = llvm.create_new_module_pass_manager()
+                passes.add_always_inliner_pass()
+                options = llvm.create_pipeline_tuning_options(speed_level=2)
+                self.inliner = passes, llvm.create_pass_builder(self.target_machine, options)
+            self.inliner[0].run(mod, self.inliner[1])
         if optimize:
             self.engine.add_module(mod)
         else:
@@ -174,6 +209,14 @@ class ModuleBuilder:
             self.functions[name] = L.Function(self.module, fnty, name=name)
         return self.functions[name]  # type: ignore[return-value]
 
+    def inline_copy(self, name: str, fnty: L.FunctionType, body: InlinableBody) -> L.Function:
+        """The function `name`: a copy of `body` for LLVM to inline."""
+        if name not in self.functions:
+            for declared, declared_type in body.declarations:
+                self.declare(declared, declared_type)
+            make_inline_copy(self.declare(name, fnty), body.text)
+        return self.functions[name]  # type: ignore[return-value]
+
     def global_i64(self, initial: int) -> L.Value:
         """A pointer to a fresh 64-bit word holding `initial`."""
         return self._data(ctypes.c_int64(initial), I64)
@@ -216,6 +259,13 @@ def c_address(name: str) -> int:
 def zero(ty: L.Type) -> L.Value:
     """0, 0.0, false or NULL."""
     return L.Constant(ty, None if ty == OBJ else 0)
+
+
+def make_inline_copy(function: L.Function, text: str) -> None:
+    """Define `function` by the blocks `text`, for LLVM to inline at its
+    calls (and drop)."""
+    function.text, function.linkage = text, "internal"
+    function.attributes.add("alwaysinline")
 
 
 def at_address(address: int, ty: L.Type) -> L.Value:
@@ -1163,6 +1213,13 @@ class VersionCodegen:
         self.leave: L.Block | None = None  # the body's return block, and its phis
         self.leave_phis: tuple[L.Phi, L.Phi]
         self.ret_type = LTYPE[fn.ret_type]
+        self.inlined: list[object] = []  # the versions whose bodies this module copies
+        self.inlined_values = 0  # their size
+        self.self_calls = 0  # calls of this body by itself
+        self.recursive = any(op.name == "call_direct" and not op.attrs["version"].body_address
+                             and callee_names[id(op.attrs["version"])] == self.body_name
+                             for blk in fn.blocks for op in blk.ops)
+        self.unrolled = False  # ... which call a copy of the body
 
     # -- signatures
     def body_type(self) -> L.FunctionType:
@@ -1171,8 +1228,78 @@ class VersionCodegen:
     def build(self) -> L.Module:
         self.body = self.mb.declare(self.body_name, self.body_type())
         self._build_body()
+        self._finish_recursion()
         self._build_entry()
         return self.mb.module
+
+    @property
+    def inlines(self) -> bool:
+        """Whether the module has copies of bodies for LLVM to inline."""
+        return bool(self.inlined) or self.unrolled
+
+    @property
+    def unrolled_calls(self) -> int:
+        """How many calls of the body by itself LLVM inlines."""
+        return self.self_calls if self.unrolled else 0
+
+    # -- direct calls and inlining
+    def direct_callee(self, version: object, signature: L.FunctionType, in_loop: bool) -> L.Value:
+        """What a direct call of `version` calls: a copy of its body if small
+        enough and the call is in a loop or a recursive body (LLVM inlines
+        it; elsewhere a call runs too few times to pay for the compile
+        time), else its compiled body at its address; while it is being
+        compiled, its body by name (a recursive call goes to a copy of this
+        body, see `_finish_recursion`)."""
+        address = version.body_address  # type: ignore[attr-defined]
+        if not address:
+            name = self.callee_names[id(version)]
+            if name == self.body_name and self.optimize:
+                self.self_calls += 1
+                name += INLINE_SUFFIX
+            return self.mb.declare(name, signature)
+        inlinable: InlinableBody | None = version.inlinable  # type: ignore[attr-defined]
+        if self.optimize and inlinable is not None and (in_loop or self.recursive) \
+                and self.inlined_values + inlinable.values <= INLINE_BUDGET_VALUES:
+            self.inlined.append(version)
+            self.inlined_values += inlinable.values
+            return self.mb.inline_copy(version.body_name + INLINE_SUFFIX, signature, inlinable)  # type: ignore[attr-defined]
+        return at_address(address, signature.as_pointer())
+
+    def _frame_values(self) -> int:
+        """The values of the body's native frame: its own and its copies'."""
+        values = self.body.value_count + self.inlined_values
+        return values * (1 + self.self_calls) if self.unrolled else values
+
+    def _finish_recursion(self) -> None:
+        """The body's calls of itself went to a copy: one that calls the
+        body, for LLVM to inline (one level of recursion unrolled: half the
+        calls, whose leaves pay no prologue), when the copies fit the
+        budget; else the calls go to the body."""
+        if not self.self_calls:
+            return
+        copy = self.mb.functions[self.body_name + INLINE_SUFFIX]
+        text = self.body.blocks_text().replace(copy.ref, self.body.ref)
+        if self.unrolled:
+            make_inline_copy(copy, text)  # type: ignore[arg-type]
+        else:
+            self.body.text = text
+            del self.mb.module.globals[copy.name]  # type: ignore[attr-defined]
+
+    def inlinable(self) -> InlinableBody | None:
+        """The compiled body as its callers copy it, if small enough and not
+        recursive: its calls of its callees' copies go to compiled bodies."""
+        values = self.body.value_count
+        if not self.optimize or self.recursive or values > INLINE_CALLEE_VALUES:
+            return None  # a recursive function's callers call it much less than it calls itself
+        text = self.body.blocks_text()
+        for version in self.inlined:
+            copy = self.mb.functions[version.body_name + INLINE_SUFFIX]  # type: ignore[attr-defined]
+            text = text.replace(copy.ref, at_address(version.body_address, copy.type).ref)  # type: ignore[attr-defined]
+        if any(not name.startswith("llvm.") for name in re.findall(r'@"([^"]*)"', text)):
+            return None  # it calls a callee still being compiled
+        declarations = tuple((f.name, f.ftype) for f in self.mb.module.globals.values()
+                             if isinstance(f, L.Function) and f.is_declaration and f.name.startswith("llvm."))
+        return InlinableBody(text, values, declarations)
 
     # -- the body
     def _build_body(self) -> None:
@@ -1224,7 +1351,9 @@ class VersionCodegen:
         depth = b.sub(load_field(b, self.tstate, abi.TSTATE_RECURSION_LIMIT, I32), rem)
         slow = b.append_basic_block("enter_slow")
         go = self.blocks[self.fn.blocks[0].id]
-        limit = I32(c_stack_depth(frame_bytes_estimate(self.body, self.optimize)))
+        copies = self.self_calls * (self.body.value_count + self.inlined_values)
+        self.unrolled = bool(copies) and copies + self.inlined_values <= INLINE_BUDGET_VALUES
+        limit = I32(c_stack_depth(frame_bytes_estimate(self._frame_values(), self.optimize)))
         b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, limit)), slow, go, likely=False)
         b.position_at_end(slow)
         refused = b.append_basic_block("no_entry")
@@ -1697,10 +1826,11 @@ def c_stack_depth(frame_bytes: int) -> int:
     return max(100, size // (1024 + frame_bytes))
 
 
-def frame_bytes_estimate(body: L.Function, optimized: bool) -> int:
-    """About the most stack a body's frame takes: quick codegen gives every
-    value a stack slot; optimized codegen spills a fraction of them."""
-    return body.value_count * (4 if optimized else 8)
+def frame_bytes_estimate(values: int, optimized: bool) -> int:
+    """About the most stack a body's frame of `values` LLVM values takes:
+    quick codegen gives every value a stack slot; optimized codegen spills a
+    fraction of them."""
+    return values * (4 if optimized else 8)
 
 
 def body_signature(param_types: list[str], ret_type: str) -> L.FunctionType:
@@ -2627,11 +2757,7 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
     b = g.b
     version = op.attrs["version"]
     rtype = op.attrs["type"]
-    signature = body_signature(list(version.param_types), rtype)
-    if version.body_address:
-        callee = at_address(version.body_address, signature.as_pointer())
-    else:  # being compiled: this version itself, or a caller of it
-        callee = g.mb.declare(g.callee_names[id(version)], signature)
+    callee = g.direct_callee(version, body_signature(list(version.param_types), rtype), op.attrs["in_loop"])
     boxed_slot = g.op_scratch(1)
     pair = b.call(callee, [g.tstate, L.Constant(PTR, None)] + [g.v(a) for a in op.args] + [boxed_slot])
     status, returned = b.extract_value(pair, 0), b.extract_value(pair, 1)

@@ -153,20 +153,28 @@ class GlobalValue(Value):
 
 
 class Function(GlobalValue):
-    __slots__ = ("ftype", "args", "blocks", "attributes", "_block_names", "_values")
+    """A function: built block by block, or defined by the text of its
+    blocks (`text`: a copy of another function's)."""
+
+    __slots__ = ("ftype", "args", "blocks", "text", "attributes", "_block_names", "_values")
 
     def __init__(self, module: Module, ftype: FunctionType, name: str) -> None:
         super().__init__(module, ftype.as_pointer(), name)
         self.ftype = ftype
         self.args = tuple(Value(t, f"%a{i}") for i, t in enumerate(ftype.args))
         self.blocks: list[Block] = []
+        self.text: str | None = None
         self.attributes: set[str] = set()
         self._block_names: dict[str, int] = {}
         self._values = 0
 
     @property
     def is_declaration(self) -> bool:
-        return not self.blocks
+        return not self.blocks and self.text is None
+
+    def blocks_text(self) -> str:
+        """The function's blocks, as LLVM assembly."""
+        return self.text if self.text is not None else "".join(str(b) for b in self.blocks)
 
     def append_basic_block(self, name: str = "") -> Block:
         seen = self._block_names.get(name)
@@ -196,8 +204,7 @@ class Function(GlobalValue):
         params = ", ".join(a.typed for a in self.args)
         linkage = f"{self.linkage} " if self.linkage else ""
         attributes = "".join(f" {a}" for a in sorted(self.attributes))
-        return f"define {linkage}{ret} {self.ref}({params}){attributes}\n{{\n" \
-            + "".join(str(b) for b in self.blocks) + "}\n"
+        return f"define {linkage}{ret} {self.ref}({params}){attributes}\n{{\n{self.blocks_text()}}}\n"
 
 
 class Module:

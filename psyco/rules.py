@@ -1652,7 +1652,8 @@ def _call_version(s: Specializer, version: Version, args: list[AV], init: bool =
     ret = version.return_kind
     rtype = ret.leaves[0] if ret.leaves else "i64"
     s.callees.append(version)
-    value = s.emit("call_direct", leaves, "error", version=version, type=rtype, owns=rtype == "obj", init=init)
+    value = s.emit("call_direct", leaves, "error", version=version, type=rtype, owns=rtype == "obj", init=init,
+                   in_loop=s.decoded.in_loop(s.ins.index))  # type: ignore[union-attr]
     if init:
         return value  # type: ignore[return-value]
     # A callee that left its fast path returns a boxed object: continue in

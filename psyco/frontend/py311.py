@@ -73,6 +73,11 @@ class DecodedCode:
         from the interpreter costs more than it saves."""
         return not self.loop_heads and not any(i.opname == "CALL" for i in self.instructions)
 
+    def in_loop(self, index: int) -> bool:
+        """Whether unit `index` lies between a loop's head and a jump back to it."""
+        jumps = (b.instructions[-1] for b in self.blocks.values())
+        return any(j.target is not None and j.target <= index <= j.index for j in jumps)
+
     def handler_for(self, index: int) -> Handler | None:
         """The handler an exception raised at unit `index` unwinds to (the
         3.11 table is flat: at most one entry covers an instruction)."""

@@ -56,8 +56,11 @@ class Version:
     globals: dict  # the namespace its global reads and writes were compiled for
     entry_address: int = 0
     body_address: int = 0  # once compiled: direct calls from later versions go there
+    inlinable: backend.InlinableBody | None = None  # the body, for optimized callers to copy
     compile_seconds: float = 0.0
     ir_text: str = ""
+    function: str = ""  # the qualified name of its code
+    inlined: tuple[str, ...] = ()  # the callees whose bodies LLVM inlined into it, once per call site
     keepalive: list[object] = field(default_factory=list)
     exit_reasons: list[str] = field(default_factory=list)
     exit_counts: ctypes.Array | None = None
@@ -382,7 +385,8 @@ def _guess_return(result: Result) -> Kind | None:
 
 def _pending_version(request: Request, return_kind: Kind) -> Version:
     param_types = tuple(t for k in request.entry_kinds for t in k.leaves)
-    return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"), request.globals)
+    return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"), request.globals,
+                   function=request.code.co_qualname)
 
 
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
@@ -452,7 +456,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     body_name = pending.body_name if pending is not None else engine.unique("body")
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
-        ir_text=ir.format_function(result.fn), keepalive=result.keepalive,
+        ir_text=ir.format_function(result.fn), keepalive=result.keepalive, function=entry.code.co_qualname,
     )
     deopt_exits = [e for e in result.exits if e.state is not None]
     version.exit_reasons = [f"{e.reason} @{e.pc}" for e in deopt_exits]
@@ -473,10 +477,14 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         optimize=version.optimized,
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
-    engine.compile(codegen.build(), optimize=version.optimized)
+    module = codegen.build()
+    engine.compile(module, optimize=version.optimized, inline=codegen.inlines)
     version.keepalive.extend(codegen.keep)
+    version.keepalive.extend(codegen.inlined)  # their data, which the copies address
+    version.inlined = tuple(v.function for v in codegen.inlined) + (entry.code.co_qualname,) * codegen.unrolled_calls
     version.entry_address = engine.address(entry_name)
     version.body_address = engine.address(body_name)
+    version.inlinable = codegen.inlinable()
     return version
 
 

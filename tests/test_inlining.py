@@ -1,0 +1,194 @@
+"""Small direct callees copied into their callers for LLVM to inline, and
+recursion unrolled one level: the same behaviour as calls, to the last
+traceback line, and the report says what was inlined."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import traceback
+
+import psyco
+from psyco.runtime.jit import CodeEntry
+
+from .differential import outcome
+from .test_runtime import MODULE_DIR, SUBPROCESS_ENV
+
+
+def _functions(source: str, bind: bool) -> dict:
+    """The functions `source` defines, in a fresh namespace, all bound."""
+    namespace: dict = {"__name__": "inlining_case"}
+    exec(compile(textwrap.dedent(source), "<inlining case>", "exec"), namespace)
+    if bind:
+        for value in list(namespace.values()):
+            if callable(value) and getattr(value, "__module__", None) == "inlining_case":
+                psyco.bind(value)
+    return namespace
+
+
+def _inlined(func) -> list[str]:
+    entry = CodeEntry.lookup(func.__code__)
+    return [name for v in entry.versions for name in v.inlined] if entry is not None else []
+
+
+def _compare(source: str, main: str, calls: list[tuple]) -> dict:
+    """Run `main` with each argument tuple under CPython and compiled (the
+    compiled functions warmed up by the first call), compare the outcomes
+    and tracebacks; the compiled namespace."""
+    plain = _functions(source, bind=False)
+    compiled = _functions(source, bind=True)
+    for args in calls:
+        expected, got = outcome(plain[main], *args), outcome(compiled[main], *args)
+        assert got == expected, f"{main}{args}: psyco {got} != CPython {expected}"
+        if expected[0] == "raises":
+            assert _traceback(compiled[main], args) == _traceback(plain[main], args)
+    return compiled
+
+
+def _traceback(f, args) -> list:
+    try:
+        f(*args)
+    except Exception as exc:  # noqa: BLE001 - the traceback is what is compared
+        return [(fs.name, fs.lineno, fs.line) for fs in traceback.extract_tb(exc.__traceback__)][1:]
+    raise AssertionError("no exception")
+
+
+LOOP_CALLS = """
+    def gcd(a, b):
+        while b:
+            a, b = b, a % b
+        return a
+
+    def total(n):
+        t = 0
+        for i in range(1, n):
+            t += gcd(i, n)
+        return t
+
+    def once(n):
+        return gcd(n, 12) + 1
+"""
+
+
+def test_a_small_callee_in_a_loop_is_inlined():
+    compiled = _compare(LOOP_CALLS, "total", [(50,), (51,), (200,)])
+    assert _inlined(compiled["total"]) == ["gcd"]
+    assert CodeEntry.lookup(compiled["total"].__code__).versions[0].calls.value >= 2
+
+
+def test_a_call_outside_loops_is_not_inlined():
+    compiled = _compare(LOOP_CALLS, "once", [(30,), (31,), (32,)])
+    assert CodeEntry.lookup(compiled["gcd"].__code__).versions, "gcd was not compiled"
+    assert _inlined(compiled["once"]) == []
+
+
+RECURSION = """
+    def fib(n):
+        if n < 2:
+            return n
+        return fib(n - 1) + fib(n - 2)
+
+    def fibs(n):
+        return [fib(i) for i in range(n)]
+
+    def sum_fibs(n):
+        t = 0
+        for i in range(n):
+            t += fib(i)
+        return t
+"""
+
+
+def test_recursion_is_unrolled_one_level():
+    compiled = _compare(RECURSION, "fib", [(15,), (20,), (2,), (0,), (25,)])
+    assert _inlined(compiled["fib"]) == ["fib", "fib"]
+
+
+def test_a_recursive_callee_is_not_copied_into_its_callers():
+    compiled = _compare(RECURSION, "sum_fibs", [(10,), (18,)])
+    assert _inlined(compiled["sum_fibs"]) == []
+
+
+RAISES = """
+    def div(a, b):
+        return a // b + 1
+
+    def divs(n, d):
+        t = 0
+        for i in range(n):
+            t += div(i, d - i)
+        return t
+"""
+
+
+def test_an_exception_in_an_inlined_callee_has_the_callees_traceback_entry():
+    compiled = _compare(RAISES, "divs", [(5, 100), (5, 100), (10, 6), (10, 3)])
+    assert _inlined(compiled["divs"]) == ["div"]
+
+
+DEOPTS = """
+    LIMIT = 10
+
+    def grow(x):
+        return x * x + LIMIT
+
+    def grows(n, start):
+        t = 0
+        for i in range(n):
+            t += grow(start + i)
+        return t
+
+    def rebinds(n):
+        global LIMIT
+        t = 0
+        for i in range(n):
+            if i == n // 2:
+                LIMIT = 1000
+            t += grow(i)
+        LIMIT = 10
+        return t
+"""
+
+
+def test_an_inlined_callee_leaving_its_fast_path():
+    # ints that overflow 64 bits inside the callee, a float where it was
+    # compiled for ints, a global the callee reads rebound by the caller.
+    compiled = _compare(DEOPTS, "grows", [(20, 3), (20, 3), (20, 2**31), (20, 3.5), (5, 2**62)])
+    assert "grow" in _inlined(compiled["grows"])
+    _compare(DEOPTS, "rebinds", [(20,), (20,), (21,)])
+
+
+# A recursive function calling inlined helpers has a larger native frame:
+# the C-stack limit of its recursion must count the copies.
+DEEP_WITH_HELPERS = textwrap.dedent("""
+    import sys, psyco
+    helper = "def h(x):\\n" + "".join(f"    x = x * 0.5 + {i}.25\\n" for i in range(30)) + "    return x\\n"
+    deep = ("def deep(n, x):\\n    if n == 0:\\n        return 0.0\\n"
+            "    return deep(n - 1, x) + h(x) + h(x + 1.0) + h(x + 2.0) + h(x + 3.0)\\n")
+    namespace = {}
+    exec(helper + deep, namespace)
+    if sys.argv[1] == "psyco":
+        psyco.bind(namespace["h"])
+        psyco.bind(namespace["deep"])
+    deep = namespace["deep"]
+    for _ in range(3):
+        deep(3, 1.0)
+    sys.setrecursionlimit(1_000_000)
+    try:
+        print(deep(60_000, 1.0))
+    except RecursionError:
+        print("RecursionError")
+    if sys.argv[1] == "psyco":
+        print([name for r in psyco.report() if r["function"] == "deep" for v in r["versions"] for name in v["inlined"]])
+""")
+
+
+def test_deep_recursion_through_inlined_helpers_does_not_crash():
+    runs = {mode: subprocess.run([sys.executable, "-c", DEEP_WITH_HELPERS, mode], capture_output=True, text=True,
+                                 timeout=120, cwd=str(MODULE_DIR), env=SUBPROCESS_ENV) for mode in ("plain", "psyco")}
+    assert runs["plain"].returncode == 0, runs["plain"].stderr
+    assert runs["psyco"].returncode == 0, f"psyco run died with {runs['psyco'].returncode}: {runs['psyco'].stderr}"
+    result, inlined = runs["psyco"].stdout.splitlines()
+    assert result in (runs["plain"].stdout.strip(), "RecursionError")
+    assert "h" in inlined, inlined
