@@ -313,9 +313,16 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
         emit, kind = FLOAT_BINARY[op]
         push_float(s, emit(s, as_float(s, a), as_float(s, b)))
         return
-    if ca and cb and op == "**" and "float" in (ca, cb) and isinstance(b.kind, Const) and b.kind.value == 2:
+    if ca and cb and op == "**" and "float" in (ca, cb) and isinstance(b.kind, Const) and b.kind.value == 2 \
+            and not s.generalized("overflow"):
         x = as_float(s, a)
-        push_float(s, s.emit("fmul", [x, x]))
+        square = s.emit("fmul", [x, x])
+        # Where x * x overflows to inf, pow() sets ERANGE and the interpreter
+        # raises OverflowError (errno, strerror): it does so after the exit.
+        square_finite = s.emit("fcmp", [s.emit("fabs", [square]), s.const(math.inf)], pred="!=")
+        x_infinite = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
+        guard(s, s.emit("or", [square_finite, x_infinite]), "overflow")  # type: ignore[list-item]
+        push_float(s, square)
         return
     result = generic_binary(s, op, a, b)
     # Numeric ** is float or int depending on values: speculate on the

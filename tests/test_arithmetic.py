@@ -130,6 +130,29 @@ def test_unary(op):
         same(op, a, compiled=COMPILED[op])
 
 
+def squares(x):
+    out = []
+    for k in range(3):
+        out.append(x ** 2)
+        out.append((x + k) ** 2.0)
+    return tuple(out)
+
+
+def test_a_float_squared_overflows_as_in_cpython():
+    # x ** 2 is x * x, except where that overflows: pow() raises
+    # OverflowError (errno, strerror); inf and nan square quietly.
+    compiled = psyco.proxy(squares)
+    for x in (1.5, -3.0, 1e200, -1e300, 1.3e154, math.inf, -math.inf, math.nan, 0.0, 1.5):
+        same(squares, x, compiled=compiled)
+        try:
+            squares(x)
+        except OverflowError as exc:
+            with pytest.raises(OverflowError) as raised:
+                compiled(x)
+            assert raised.value.args == exc.args
+    assert calls_compiled(compiled) > 0
+
+
 def test_fast_paths_really_compiled():
     for op in (add, floordiv, mod, lt):
         g = COMPILED[op]

@@ -274,3 +274,46 @@ def test_random_object_program(seed):
     rng = random.Random(2000 + seed)
     source = object_program(rng, f"objecty_{seed}")
     check_generated(source, f"objecty_{seed}", lambda: (rng.choice(OBJECT_INPUTS), rng.choice(["x,y", "", "a,b,c"])))
+
+
+# Helpers called in loops and through recursion: small compiled callees are
+# inlined into their callers and recursion is unrolled, with the callees'
+# own guards, overflows and exceptions inside the caller's machine code.
+def call_program(rng: random.Random, name: str) -> str:
+    helpers = [f"{name}_h{k}" for k in range(rng.randint(1, 2))]
+    lines = []
+    for helper in helpers:
+        lines += [f"def {helper}(x, y):", f"    return {expression(rng, 2, ['x', 'y'])}", ""]
+    step = expression(rng, 1, ["n", "x"])
+    lines += [f"def {name}_r(n, x):", "    if n <= 0:", "        return x",
+              f"    return {name}_r(n - 1, {step}) {rng.choice(['+', '-', '*'])} {rng.choice(['1', 'x', 'n'])}", ""]
+    lines += [f"def {name}(a, b, c):", "    t = 0", "    for i in range(12):"]
+    for _ in range(rng.randint(1, 3)):
+        call = f"{rng.choice(helpers)}({expression(rng, 1, ['a', 'b', 't', 'i'])}, {rng.choice(['a', 'b', 'c', 'i'])})"
+        lines.append(f"        {rng.choice(['a', 'b', 't'])} = {call}")
+    lines += [f"        t = t + {name}_r(i % 4, {rng.choice(['a', 'c', 't'])})",
+              f"    return (t, a, b, {name}_r(3, c))"]
+    return "\n".join(lines)
+
+
+def _call_program_namespace(source: str, compiled: bool) -> dict:
+    namespace: dict = {}
+    exec(compile(source, "<calls>", "exec"), namespace)
+    if compiled:
+        for value in list(namespace.values()):
+            if callable(value) and getattr(value, "__code__", None) is not None:
+                psyco.bind(value)
+    return namespace
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_call_program(seed):
+    rng = random.Random(7000 + seed)
+    name = f"calls_{seed}"
+    source = call_program(rng, name)
+    plain = _call_program_namespace(source, compiled=False)[name]
+    compiled = _call_program_namespace(source, compiled=True)[name]
+    for _ in range(6):
+        args = tuple(rng.choice(INPUTS) for _ in range(3))
+        assert outcome(compiled, *args) == outcome(plain, *args), f"{args}\n{source}"
+    assert calls_compiled(compiled) > 0, source
