@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import traceback
+import types
 
 import psyco
 from psyco.runtime.jit import CodeEntry
@@ -22,8 +23,10 @@ def _functions(source: str, bind: bool) -> dict:
     exec(compile(textwrap.dedent(source), "<inlining case>", "exec"), namespace)
     if bind:
         for value in list(namespace.values()):
-            if callable(value) and getattr(value, "__module__", None) == "inlining_case":
-                psyco.bind(value)
+            methods = vars(value).values() if isinstance(value, type) else [value]
+            for function in methods:
+                if isinstance(function, types.FunctionType) and function.__module__ == "inlining_case":
+                    psyco.bind(function)
     return namespace
 
 
@@ -157,6 +160,24 @@ def test_an_inlined_callee_leaving_its_fast_path():
     compiled = _compare(DEOPTS, "grows", [(20, 3), (20, 3), (20, 2**31), (20, 3.5), (5, 2**62)])
     assert "grow" in _inlined(compiled["grows"])
     _compare(DEOPTS, "rebinds", [(20,), (20,), (21,)])
+
+
+INSTANCES = """
+    class Point:
+        def __init__(self, x):
+            self.x = x
+
+    def points(n, k):
+        out = []
+        for i in range(n):
+            out.append(Point(i * k).x)
+        return out
+"""
+
+
+def test_an_inlined_init_and_its_arguments_changing_kind():
+    compiled = _compare(INSTANCES, "points", [(10, 2), (10, 2), (5, 2**62), (4, 1.5), (3, "a")])
+    assert "Point.__init__" in _inlined(compiled["points"])
 
 
 # A recursive function calling inlined helpers has a larger native frame:
