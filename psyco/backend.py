@@ -70,11 +70,13 @@ INLINE_SUFFIX = ".inline"  # a body's copy in a caller's module
 @record
 class InlinableBody:
     """A compiled body small enough to be copied into its callers: the text
-    of its blocks, calling itself and its callees at their addresses."""
+    of its blocks, calling compiled callees at their addresses and the
+    copies it inlines by name (they come along)."""
 
     text: str
-    values: int  # its size
+    values: int  # its size, with the copies it inlines
     declarations: tuple[tuple[str, L.FunctionType], ...]  # the intrinsics it calls
+    copies: tuple[tuple[str, L.FunctionType, InlinableBody], ...]  # the bodies it inlines, by name
 
 
 class Engine:
@@ -210,10 +212,13 @@ class ModuleBuilder:
         return self.functions[name]  # type: ignore[return-value]
 
     def inline_copy(self, name: str, fnty: L.FunctionType, body: InlinableBody) -> L.Function:
-        """The function `name`: a copy of `body` for LLVM to inline."""
+        """The function `name`: a copy of `body` for LLVM to inline, with
+        the copies it inlines itself."""
         if name not in self.functions:
             for declared, declared_type in body.declarations:
                 self.declare(declared, declared_type)
+            for copy_name, copy_type, copy in body.copies:
+                self.inline_copy(copy_name, copy_type, copy)
             make_inline_copy(self.declare(name, fnty), body.text)
         return self.functions[name]  # type: ignore[return-value]
 
@@ -1287,19 +1292,17 @@ class VersionCodegen:
 
     def inlinable(self) -> InlinableBody | None:
         """The compiled body as its callers copy it, if small enough and not
-        recursive: its calls of its callees' copies go to compiled bodies."""
-        values = self.body.value_count
-        if not self.optimize or self.recursive or values > INLINE_CALLEE_VALUES:
-            return None  # a recursive function's callers call it much less than it calls itself
+        recursive (its callers call it much less than it calls itself)."""
+        if not self.optimize or self.recursive or self.body.value_count > INLINE_CALLEE_VALUES:
+            return None
+        copies = {version.body_name + INLINE_SUFFIX: version.inlinable for version in self.inlined}  # type: ignore[attr-defined]
         text = self.body.blocks_text()
-        for version in self.inlined:
-            copy = self.mb.functions[version.body_name + INLINE_SUFFIX]  # type: ignore[attr-defined]
-            text = text.replace(copy.ref, at_address(version.body_address, copy.type).ref)  # type: ignore[attr-defined]
-        if any(not name.startswith("llvm.") for name in re.findall(r'@"([^"]*)"', text)):
+        if any(not (name.startswith("llvm.") or name in copies) for name in re.findall(r'@"([^"]*)"', text)):
             return None  # it calls a callee still being compiled
         declarations = tuple((f.name, f.ftype) for f in self.mb.module.globals.values()
                              if isinstance(f, L.Function) and f.is_declaration and f.name.startswith("llvm."))
-        return InlinableBody(text, values, declarations)
+        return InlinableBody(text, self.body.value_count + self.inlined_values, declarations,
+                             tuple((name, self.mb.functions[name].ftype, body) for name, body in copies.items()))
 
     # -- the body
     def _build_body(self) -> None:

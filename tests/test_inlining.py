@@ -162,6 +162,35 @@ def test_an_inlined_callee_leaving_its_fast_path():
     _compare(DEOPTS, "rebinds", [(20,), (20,), (21,)])
 
 
+NESTED = """
+    def a(i, j):
+        return 1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)
+
+    def row(i, n, scale):
+        s = 0.0
+        for j in range(n):
+            s += a(i, j) * scale
+        return s
+
+    def table(n, first):
+        total = 0.0
+        for i in range(first, n):
+            total += row(i, n, 1.5)
+        return total
+"""
+
+
+def test_a_copy_brings_the_copies_it_inlines():
+    # table's copy of row keeps a inlined (else its inner loop would call a);
+    # a raises inside both copies when i + 1 == 0 and j == 0.
+    compiled = _compare(NESTED, "table", [(30, 0), (30, 0), (5, -1), (40, 3)])
+    assert _inlined(compiled["table"]) == ["row"]
+    row = CodeEntry.lookup(compiled["row"].__code__).versions[0]
+    assert row.inlined == ("a",)
+    a = CodeEntry.lookup(compiled["a"].__code__).versions[0]
+    assert [name for name, _, _ in row.inlinable.copies] == [a.body_name + ".inline"]
+
+
 INSTANCES = """
     class Point:
         def __init__(self, x):
