@@ -121,6 +121,16 @@ def guard(s: Specializer, cond: ir.Value, reason: str) -> None:
     s.emit("guard_true", [cond], "deopt", reason=reason)
 
 
+def _finite(s: Specializer, x: ir.Value) -> ir.Value:
+    """Whether the double x is neither infinite nor nan."""
+    return s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="<")  # type: ignore[return-value]
+
+
+def _infinite(s: Specializer, x: ir.Value) -> ir.Value:
+    """Whether the double x is +inf or -inf."""
+    return s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")  # type: ignore[return-value]
+
+
 def push_int(s: Specializer, v: ir.Value | None) -> None:
     s.push(AV(INT, (v,)))  # type: ignore[arg-type]
 
@@ -319,9 +329,8 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
         square = s.emit("fmul", [x, x])
         # Where x * x overflows to inf, pow() sets ERANGE and the interpreter
         # raises OverflowError (errno, strerror): it does so after the exit.
-        square_finite = s.emit("fcmp", [s.emit("fabs", [square]), s.const(math.inf)], pred="!=")
-        x_infinite = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
-        guard(s, s.emit("or", [square_finite, x_infinite]), "overflow")  # type: ignore[list-item]
+        overflowed = s.emit("and", [_infinite(s, square), _finite(s, x)])
+        guard(s, s.emit("not", [overflowed]), "overflow")  # type: ignore[list-item]
         push_float(s, square)
         return
     result = generic_binary(s, op, a, b)
@@ -1831,8 +1840,7 @@ inline(max)(_min_max(">"))
 def _float_to_int(s: Specializer, x: ir.Value) -> ir.Value:
     """int(x) for a float x: CPython's errors, 64-bit results only."""
     raise_if(s, s.emit("fcmp", [x, x], pred="!="), ValueError, "cannot convert float NaN to integer")  # type: ignore[arg-type]
-    is_inf = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
-    raise_if(s, is_inf, OverflowError, "cannot convert float infinity to integer")  # type: ignore[arg-type]
+    raise_if(s, _infinite(s, x), OverflowError, "cannot convert float infinity to integer")  # type: ignore[arg-type]
     fits = s.emit("and", [s.emit("fcmp", [x, s.const(-(2.0**63))], pred=">="),
                           s.emit("fcmp", [x, s.const(2.0**63)], pred="<")])
     guard(s, fits, "int result too large")  # type: ignore[arg-type]
@@ -1959,16 +1967,14 @@ def _math1(name: str, domain: str | None = None, result: str = "float") -> Inlin
         elif domain == "nonpositive":
             bad = s.emit("fcmp", [x, s.const(0.0)], pred="<=")
         elif domain == "infinite":
-            bad = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
+            bad = _infinite(s, x)
         else:
             bad = None
         if bad is not None:
             raise_if(s, bad, ValueError, "math domain error")  # type: ignore[arg-type]
         r = s.emit("math", [x], name=name)
         if name == "exp":  # overflow of a finite argument
-            r_inf = s.emit("fcmp", [r, s.const(math.inf)], pred="==")
-            x_fin = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="!=")
-            raise_if(s, s.emit("and", [r_inf, x_fin]), OverflowError, "math range error")  # type: ignore[arg-type, list-item]
+            raise_if(s, s.emit("and", [_infinite(s, r), _finite(s, x)]), OverflowError, "math range error")  # type: ignore[arg-type, list-item]
         if result == "int":
             push_int(s, _float_to_int(s, r))  # type: ignore[arg-type]
         elif result == "bool":
@@ -1988,7 +1994,7 @@ def _isx(test: str) -> Inline:
         if test == "nan":
             push_bool(s, s.emit("fcmp", [x, x], pred="!="))
         else:
-            is_inf = s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")
+            is_inf = _infinite(s, x)
             if test == "inf":
                 push_bool(s, is_inf)
             else:
@@ -2007,7 +2013,7 @@ def _math2(name: str) -> Inline:
         if name == "pow":
             finite = s.emit("and", [_finite(s, x), _finite(s, y)])
             nan = s.emit("fcmp", [r, r], pred="!=")
-            inf = s.emit("fcmp", [s.emit("fabs", [r]), s.const(math.inf)], pred="==")
+            inf = _infinite(s, r)
             zero = s.emit("fcmp", [x, s.const(0.0)], pred="==")
             domain = s.emit("or", [nan, s.emit("and", [inf, zero])])
             raise_if(s, s.emit("and", [finite, domain]), ValueError, "math domain error")  # type: ignore[arg-type, list-item]
@@ -2016,10 +2022,6 @@ def _math2(name: str) -> Inline:
         return True
 
     return emit
-
-
-def _finite(s: Specializer, x: ir.Value) -> ir.Value:
-    return s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="<")  # type: ignore[return-value]
 
 
 inline(math.sqrt)(_math1("sqrt", "negative"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,20 @@ def calls_compiled(f: Callable[..., Any]) -> int:
     """How many times compiled versions of f's code were entered."""
     entry = CodeEntry.lookup(f.__code__)
     return 0 if entry is None else sum(v.calls.value for v in entry.versions)
+
+
+def defined(source: str, bind: bool) -> dict:
+    """A fresh namespace holding what `source` defines; with `bind`, its
+    functions and its classes' methods bound (calls between them are then
+    direct, the small ones inlined)."""
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    if bind:
+        for value in list(namespace.values()):
+            for function in vars(value).values() if isinstance(value, type) else [value]:
+                if isinstance(function, types.FunctionType):
+                    psyco.bind(function)
+    return namespace
 
 
 def same(f: Callable[..., Any], *args: Any, compiled: Callable[..., Any] | None = None) -> tuple:

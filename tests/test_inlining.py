@@ -8,26 +8,11 @@ import subprocess
 import sys
 import textwrap
 import traceback
-import types
 
-import psyco
 from psyco.runtime.jit import CodeEntry
 
-from .differential import outcome
+from .differential import defined, outcome
 from .test_runtime import MODULE_DIR, SUBPROCESS_ENV
-
-
-def _functions(source: str, bind: bool) -> dict:
-    """The functions `source` defines, in a fresh namespace, all bound."""
-    namespace: dict = {"__name__": "inlining_case"}
-    exec(compile(textwrap.dedent(source), "<inlining case>", "exec"), namespace)
-    if bind:
-        for value in list(namespace.values()):
-            methods = vars(value).values() if isinstance(value, type) else [value]
-            for function in methods:
-                if isinstance(function, types.FunctionType) and function.__module__ == "inlining_case":
-                    psyco.bind(function)
-    return namespace
 
 
 def _inlined(func) -> list[str]:
@@ -39,8 +24,8 @@ def _compare(source: str, main: str, calls: list[tuple]) -> dict:
     """Run `main` with each argument tuple under CPython and compiled (the
     compiled functions warmed up by the first call), compare the outcomes
     and tracebacks; the compiled namespace."""
-    plain = _functions(source, bind=False)
-    compiled = _functions(source, bind=True)
+    plain = defined(textwrap.dedent(source), bind=False)
+    compiled = defined(textwrap.dedent(source), bind=True)
     for args in calls:
         expected, got = outcome(plain[main], *args), outcome(compiled[main], *args)
         assert got == expected, f"{main}{args}: psyco {got} != CPython {expected}"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 import psyco
-from tests.differential import assert_no_leak, calls_compiled, outcome
+from tests.differential import assert_no_leak, calls_compiled, defined, outcome
 
 OPERATORS = ["+", "-", "*", "//", "%", "/", "<<", ">>", "&", "|", "^", "**"]
 COMPARISONS = ["<", "<=", "==", "!=", ">", ">="]
@@ -296,23 +296,13 @@ def call_program(rng: random.Random, name: str) -> str:
     return "\n".join(lines)
 
 
-def _call_program_namespace(source: str, compiled: bool) -> dict:
-    namespace: dict = {}
-    exec(compile(source, "<calls>", "exec"), namespace)
-    if compiled:
-        for value in list(namespace.values()):
-            if callable(value) and getattr(value, "__code__", None) is not None:
-                psyco.bind(value)
-    return namespace
-
-
 @pytest.mark.parametrize("seed", range(40))
 def test_random_call_program(seed):
     rng = random.Random(7000 + seed)
     name = f"calls_{seed}"
     source = call_program(rng, name)
-    plain = _call_program_namespace(source, compiled=False)[name]
-    compiled = _call_program_namespace(source, compiled=True)[name]
+    plain = defined(source, bind=False)[name]
+    compiled = defined(source, bind=True)[name]
     for _ in range(6):
         args = tuple(rng.choice(INPUTS) for _ in range(3))
         assert outcome(compiled, *args) == outcome(plain, *args), f"{args}\n{source}"
