@@ -10,6 +10,7 @@ import warnings
 import pytest
 
 import psyco
+from psyco.runtime import jit
 from tests.differential import calls_compiled, same
 
 
@@ -157,7 +158,10 @@ def test_threads_share_compiled_code():
 
 def test_ctrl_c_interrupts_a_compiled_loop():
     script = textwrap.dedent("""
-        import _thread, threading, psyco
+        import _thread, signal, threading, psyco
+        # as python sets it up, even when started with SIGINT ignored (in
+        # the background of a shell without job control)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         def forever():
             i = 0
             while True:
@@ -170,6 +174,48 @@ def test_ctrl_c_interrupts_a_compiled_loop():
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "interrupted", out.stderr
+
+
+def _compile_dropping(monkeypatch: pytest.MonkeyPatch, exc_type: type) -> None:
+    """Make every compile drop an object whose finalizer raises `exc_type`,
+    as a signal handler does when it runs inside the finalizer of one of
+    the LLVM objects a compile drops."""
+    class RaisesWhenFinalized:
+        def __del__(self):
+            raise exc_type("raised in a finalizer")
+
+    generate = jit._generate
+
+    def generate_dropping(*args):
+        RaisesWhenFinalized()
+        return generate(*args)
+
+    monkeypatch.setattr(jit, "_generate", generate_dropping)
+
+
+def test_ctrl_c_in_a_finalizer_during_a_compile_is_not_lost(monkeypatch):
+    def loop(n):
+        return sum(i % 3 for i in range(n)) + n
+
+    hook = sys.unraisablehook
+    _compile_dropping(monkeypatch, KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt, match="raised in a finalizer"):
+        psyco.proxy(loop)(10)
+    assert sys.unraisablehook is hook
+    monkeypatch.undo()
+    assert psyco.proxy(loop)(10) == loop(10)
+
+
+def test_other_finalizer_errors_during_a_compile_are_reported_as_usual(monkeypatch):
+    def loop(n):
+        return sum(i % 3 for i in range(n)) - n
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    _compile_dropping(monkeypatch, ValueError)
+    assert psyco.proxy(loop)(10) == loop(10)
+    assert [type(u.exc_value) for u in reported] == [ValueError]
+    assert sys.unraisablehook == reported.append
 
 
 def test_reference_counts_balance():

@@ -11,6 +11,7 @@ pipeline: specialize -> refcount -> verify -> backend.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import sys
 import threading
@@ -117,8 +118,9 @@ class CodeEntry:
         self.table.on_miss = id(self._on_miss_method)
         self.table.sentinel = id(SENTINEL)
         self.table.retry = id(RETRY)
-        self.dispatcher, self._method_def = make_dispatcher(self.table, code.co_name)
-        self.trampoline = abi.make_trampoline(code, self.dispatcher, SENTINEL)
+        with COMPILE_LOCK, KEEP_INTERRUPTS:
+            self.dispatcher, self._method_def = make_dispatcher(self.table, code.co_name)
+            self.trampoline = abi.make_trampoline(code, self.dispatcher, SENTINEL)
         CodeEntry.by_code[id(code)] = self
         CodeEntry.by_code[id(self.trampoline)] = self
 
@@ -335,7 +337,48 @@ class _Compiling(threading.local):
     active = False
 
 
+class _InterruptKeeper(contextlib.ContextDecorator):
+    """Compiling drops many LLVM objects, whose finalizers run Python code.
+    A signal handler that runs inside a finalizer raises there, where
+    CPython reports the exception as unraisable and drops it: Ctrl-C during
+    a compile would be lost and the program would go on.  While compiling,
+    such exceptions (KeyboardInterrupt, a handler's SystemExit: not
+    `Exception`s) raised in the compiling thread are kept and raised when
+    the compile is over, at the call that asked for it."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.thread = 0
+        self.kept: list[BaseException] = []
+        self.previous = sys.unraisablehook
+
+    def __enter__(self) -> None:
+        if self.depth == 0:
+            self.thread, self.previous = threading.get_ident(), sys.unraisablehook
+            sys.unraisablehook = self._hook
+        self.depth += 1
+
+    def __exit__(self, exc_type: type | None, *_: object) -> None:
+        self.depth -= 1
+        if self.depth:
+            return
+        if sys.unraisablehook == self._hook:
+            sys.unraisablehook = self.previous
+        kept, self.kept = self.kept, []
+        if kept and exc_type is None:
+            raise kept[0]
+
+    def _hook(self, unraisable: object) -> None:
+        exc = unraisable.exc_value  # type: ignore[attr-defined]
+        if isinstance(exc, BaseException) and not isinstance(exc, Exception) \
+                and threading.get_ident() == self.thread:
+            self.kept.append(exc)
+        else:
+            self.previous(unraisable)  # type: ignore[arg-type]
+
+
 _COMPILING = _Compiling()
+KEEP_INTERRUPTS = _InterruptKeeper()  # entered under COMPILE_LOCK
 _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 # What compiled versions stored into attributes of instances of each class:
 # name -> the number kind always stored, or None once stores disagreed.
@@ -389,6 +432,7 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
                    function=request.code.co_qualname)
 
 
+@KEEP_INTERRUPTS
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
                     samples: tuple | None = None, direct: bool = False) -> Version | None:
     """Compile and install a version; None (and the reason recorded) if
