@@ -2061,12 +2061,33 @@ def _ffloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
     return b.select(b.fcmp_unordered("!=", div, F64(0.0)), rounded, zero)
 
 
-@lower("box_int", "box_float")
-def _box(g: VersionCodegen, op: ir.Op) -> L.Value:
-    name = "PyLong_FromLongLong" if op.name == "box_int" else "PyFloat_FromDouble"
-    o = g.b.call(g.mb.c_function(name), [g.v(op.args[0])])
+@lower("box_float")
+def _box_float(g: VersionCodegen, op: ir.Op) -> L.Value:
+    o = g.b.call(g.mb.c_function("PyFloat_FromDouble"), [g.v(op.args[0])])
     g.fail_branch(is_null(g.b, o), op.exit, deopt=False)  # type: ignore[arg-type]
     return o
+
+
+@lower("box_int")
+def _box_int(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """A small int is CPython's preallocated object (as from
+    PyLong_FromLongLong), found without a call; others are made by it."""
+    b, value = g.b, g.v(op.args[0])
+    offset = b.sub(value, I64(abi.SMALL_INT_MIN))
+    small, large = b.append_basic_block("box.small"), b.append_basic_block("box.large")
+    done = b.append_basic_block("box.done")
+    b.cbranch(b.icmp_unsigned("<=", offset, I64(abi.SMALL_INT_MAX - abi.SMALL_INT_MIN)), small, large)
+    b.position_at_end(small)
+    cached = b.inttoptr(b.add(I64(abi.SMALL_INTS), b.mul(offset, I64(abi.SMALL_INT_SIZE))), OBJ)
+    incref(g.mb, b, cached)
+    b.branch(done)
+    b.position_at_end(large)
+    made = b.call(g.mb.c_function("PyLong_FromLongLong"), [value])
+    g.fail_branch(is_null(b, made), op.exit, deopt=False)  # type: ignore[arg-type]
+    b.branch(done)
+    made_end = b.block
+    b.position_at_end(done)
+    return joined(b, (cached, small), (made, made_end))
 
 
 @lower("box_bool")

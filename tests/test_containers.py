@@ -3,6 +3,7 @@ for lists and tuples indexed by ints), with CPython's results and errors."""
 
 from __future__ import annotations
 
+import sys
 import types
 from collections import OrderedDict
 
@@ -462,6 +463,27 @@ def test_identity_of_numbers_psyco_unboxed():
     assert same_compiled(aliases, 12345678901, Holder(10**12))[2] == (True, True, True, True, True)
     for a, value in ((2.5, 1.5), (7, 3)):
         same(aliases, a, Holder(value))
+
+
+def boxed_around_the_small_ints(low, high):
+    """Ints computed unboxed, boxed into a list: -5..256 are CPython's
+    preallocated objects (identical to those range() yields), others new."""
+    items = []
+    for i in range(low, high):
+        items.append(i * 2 - i)
+    return [x is y for x, y in zip(items, range(low, high))], items
+
+
+def test_small_ints_boxed_are_cpythons_own():
+    same_compiled(boxed_around_the_small_ints, -9, 262)
+    identical = psyco.proxy(boxed_around_the_small_ints)(-9, 262)[0]
+    assert identical == [False] * 4 + [True] * 262 + [False] * 5
+    compiled = psyco.proxy(boxed_around_the_small_ints)
+    before = [sys.getrefcount(n) for n in range(-6, 258)]
+    for _ in range(1000):
+        compiled(-6, 258)
+    drift = [after - was for after, was in zip([sys.getrefcount(n) for n in range(-6, 258)], before)]
+    assert max(map(abs, drift)) < 100  # a reference gained or lost per call would be 1000
 
 
 def lengths(items, pair, table, data, text, bag):

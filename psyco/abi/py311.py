@@ -24,6 +24,12 @@ OB_SIZE = 16  # PyVarObject.ob_size
 LONG_DIGITS = 24  # PyLongObject.ob_digit[], 30-bit digits in uint32
 LONG_DIGIT_BITS = 30
 FLOAT_FVAL = 16  # PyFloatObject.ob_fval
+# The preallocated ints -5..256 (_PyLong_SMALL_INTS, in the runtime state),
+# each SMALL_INT_SIZE bytes after the previous: PyLong_FromLongLong returns
+# these, so boxing may too, without calling it.
+SMALL_INT_MIN, SMALL_INT_MAX = -5, 256
+SMALL_INT_SIZE = 32
+SMALL_INTS = id(SMALL_INT_MIN)
 DICT_VERSION_TAG = 24  # PyDictObject.ma_version_tag (uint64)
 DICT_USED = 16  # PyDictObject.ma_used: the number of items
 TUPLE_ITEMS = 24  # PyTupleObject.ob_item[]
