@@ -2508,25 +2508,33 @@ def _guard_not_shadowed(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(done)
 
 
-def _cached_values(g: VersionCodegen, owner: L.Value, cache: L.Value, slow: L.Block
-                   ) -> tuple[L.Value, L.Value, L.Value]:
-    """(slot, values array, index): where the attribute cache says the
-    owner keeps the attribute; branches to `slow` unless the cache holds the
-    version tag of the owner's type and the owner still keeps its
-    attributes in the array."""
+def _values_slot(g: VersionCodegen, op: ir.Op, owner: L.Value, slow: L.Block
+                 ) -> tuple[L.Value, L.Value, L.Value, L.Value | None]:
+    """(slot, values array, index, attribute cache or None): where the
+    owner keeps the attribute: at the index the specializer found (the
+    class guarded), or where the attribute cache says; branches to `slow`
+    unless the cache holds the version tag of the owner's type, and unless
+    the owner still keeps its attributes in the array."""
     b = g.b
-    cached = b.load(cache)
-    tag = b.zext(load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
-    hit = b.and_(b.icmp_unsigned("==", b.lshr(cached, I64(CACHE_TAG_SHIFT)), tag),
-                 b.icmp_unsigned("!=", cached, I64(0)))
-    have_values, fast = b.append_basic_block("attr.cached"), b.append_basic_block("attr.values")
-    b.cbranch(hit, have_values, slow, likely=True)
-    b.position_at_end(have_values)
+    cache = None
+    if op.attrs.get("index") is None:
+        cache = g.mb.global_i64(0)
+        cached = b.load(cache)
+        tag = b.zext(load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
+        hit = b.and_(b.icmp_unsigned("==", b.lshr(cached, I64(CACHE_TAG_SHIFT)), tag),
+                     b.icmp_unsigned("!=", cached, I64(0)))
+        have_tag = b.append_basic_block("attr.cached")
+        b.cbranch(hit, have_tag, slow, likely=True)
+        b.position_at_end(have_tag)
+        index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
+    else:
+        index = I64(op.attrs["index"])
     values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
+    fast = b.append_basic_block("attr.values")
     b.cbranch(is_null(b, values), slow, fast, likely=False)
     b.position_at_end(fast)
-    index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
-    return b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer()), values, index
+    slot = b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer())
+    return slot, values, index, cache
 
 
 @lower("seq_next")
@@ -2635,10 +2643,9 @@ def _new_instance(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("load_attr")
 def _load_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
-    owner, cache = g.v(op.args[0]), g.mb.global_i64(0)
-    slow = g.b.append_basic_block("attr.slow")
-    value = g.b.load(_cached_values(g, owner, cache, slow)[0])
-    return _present_or_looked_up(g, op, owner, value, slow, cache)
+    owner, slow = g.v(op.args[0]), g.b.append_basic_block("attr.slow")
+    slot, _, _, cache = _values_slot(g, op, owner, slow)
+    return _present_or_looked_up(g, op, owner, g.b.load(slot), slow, cache)
 
 
 def _present_or_looked_up(g: VersionCodegen, op: ir.Op, owner: L.Value, value: L.Value, slow: L.Block,
@@ -2672,10 +2679,9 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     index to the array's insertion order, so vars() keeps its order."""
     b = g.b
     owner, value, name = g.v(op.args[0]), g.v(op.args[1]), obj_const(g.b, op.attrs["name"])
-    cache = g.mb.global_i64(0)
     slow, first, replace, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.first", "attr.replace",
                                                                       "attr.done"))
-    slot, values, index = _cached_values(g, owner, cache, slow)
+    slot, values, index, cache = _values_slot(g, op, owner, slow)
     old = b.load(slot)
     g.keep_reference(op, 1, value)
     b.store(value, slot)
@@ -2693,7 +2699,8 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [owner, name, value])
     g.drop_stolen(op, 1, value)
-    b.call(g._helper("fill_attr_cache"), [owner, name, cache])
+    if cache is not None:
+        b.call(g._helper("fill_attr_cache"), [owner, name, cache])
     b.branch(done)
     b.position_at_end(done)
 

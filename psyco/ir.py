@@ -108,8 +108,9 @@ OPS: dict[str, OpDef] = {
     "dict_get": OpDef("obj", owns=True, error=True, native=True),  # args: dict, key, default
     "dict_getitem": OpDef("obj", owns=True, error=True, native=True),  # args: exact dict, key (KeyError if missing)
     "new_instance": OpDef("obj", owns=True, error=True, native=True),  # object.__new__(attrs["cls"])
-    # owner.<attrs name>: from the instance's values array where an
-    # attribute cache says it is, else generic (and fill the cache)
+    # owner.<attrs name>: from the instance's values array at attrs["index"]
+    # (its class guarded) or where an attribute cache says it is, else
+    # generic (and fill the cache)
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
     "store_attr": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value
     # the __slots__ entry at byte offset attrs["offset"] of the owner (its

@@ -819,7 +819,8 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
         if offset is not None:
             value = s.emit("load_slot", [s.box(owner)], "error", name=ins.argval, offset=offset)
         else:
-            value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval)
+            value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval,
+                           index=_value_index(s, owner, ins.argval))  # type: ignore[arg-type]
         sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
         hint = _attribute_hint(s, owner, ins.argval) if sample is None else None  # type: ignore[arg-type]
         if hint is not None:
@@ -832,6 +833,20 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
 def _object_class(av: AV) -> type | None:
     """The exact class of a real object, when known."""
     return av.kind.cls if isinstance(av.kind, kinds.ObjectKind) else None
+
+
+def _value_index(s: Specializer, owner: AV, name: str) -> int | None:
+    """Where instances keep attribute `name` in their values array, when
+    `owner`'s exact class is known and keeps it there (guarded: the class
+    may change); else the attribute ops find it through a runtime cache."""
+    cls = _object_class(owner)
+    found = abi.value_attribute(cls, name) if cls is not None and not s.generalized("attribute lookup") else None
+    if found is None:
+        return None
+    tag, index = found
+    s.keepalive.append(cls)
+    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="attribute lookup")
+    return index
 
 
 def _slot_offset(s: Specializer, owner: AV, name: str) -> int | None:
@@ -1100,7 +1115,8 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     if offset is not None:
         s.emit("store_slot", [s.box(owner), s.box(value)], offset=offset)
     else:
-        s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval)
+        s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval,
+               index=_value_index(s, owner, ins.argval))  # type: ignore[arg-type]
 
 
 @rule("BUILD_LIST")

@@ -111,6 +111,41 @@ def test_class_changed_after_compiling():
     same(read_attributes, box, compiled=compiled)
 
 
+def add_property_x(cls):
+    cls.x = property(lambda self: 100)
+
+
+def sum_x_while_the_class_changes(box, n, change_at):
+    total = 0
+    for i in range(n):
+        if i == change_at:
+            add_property_x(type(box))
+        total += box.x
+        box.y = total
+    return total, box.y
+
+
+def test_attributes_at_known_places_until_the_class_changes():
+    """With the class known when compiling, attributes are read and written
+    at the values array's index for their name, behind a guard on the
+    class's version: a property installed mid-loop is seen at once."""
+    def box_class():
+        class Box:
+            def __init__(self):
+                self.x, self.y = 1, 0
+        return Box
+
+    compiled = psyco.proxy(read_attributes)
+    compiled(Point(1, 2))
+    assert "load_attr %1 [name='x' index=0]" in psyco.dump(compiled)
+    compiled = psyco.proxy(sum_x_while_the_class_changes)
+    for change_at in (5, 0, 50):
+        expected = sum_x_while_the_class_changes(box_class()(), 20, change_at)
+        entered = calls_compiled(sum_x_while_the_class_changes)
+        assert compiled(box_class()(), 20, change_at) == expected
+        assert calls_compiled(sum_x_while_the_class_changes) == entered + 1
+
+
 def test_instance_whose_dict_was_made():
     p = Point(1, 2)
     vars(p)["y"] = 5  # the instance now keeps its attributes in a real dict

@@ -396,6 +396,20 @@ def instance_attribute_index(cls: type, name: str) -> int | None:
     return None
 
 
+def value_attribute(cls: type, name: str) -> tuple[int, int] | None:
+    """(type version tag, index in the instance's values array) when `name`
+    on an instance of exactly `cls` is kept there, as the interpreter's
+    LOAD_ATTR_INSTANCE_VALUE specialization assumes: a managed dict,
+    generic attribute access, nothing named `name` on the class (no
+    descriptor) and the name among the keys instances share."""
+    if (not cls.__flags__ & TPFLAGS_MANAGED_DICT or _word(id(cls) + TYPE_GETATTRO) != _GENERIC_GETATTR
+            or _word(id(cls) + TYPE_SETATTRO) != _GENERIC_SETATTR):
+        return None
+    found, tag = _lookup(cls, name)
+    index = instance_attribute_index(cls, name) if tag and not found else None
+    return None if index is None else (tag, index)
+
+
 def slot_attribute(cls: type, name: str) -> tuple[int, int] | None:
     """(type version tag, byte offset) when `name` on an instance of
     exactly `cls` is a writable __slots__ entry kept at that offset, as
