@@ -476,9 +476,8 @@ def boxed_around_the_small_ints(low, high):
 
 def test_small_ints_boxed_are_cpythons_own():
     same_compiled(boxed_around_the_small_ints, -9, 262)
-    identical = psyco.proxy(boxed_around_the_small_ints)(-9, 262)[0]
-    assert identical == [False] * 4 + [True] * 262 + [False] * 5
     compiled = psyco.proxy(boxed_around_the_small_ints)
+    assert compiled(-9, 262)[0] == [False] * 4 + [True] * 262 + [False] * 5
     before = [sys.getrefcount(n) for n in range(-6, 258)]
     for _ in range(1000):
         compiled(-6, 258)
