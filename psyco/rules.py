@@ -815,12 +815,12 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
         s.keepalive.append(ins.argval)
-        offset = _slot_offset(s, owner, ins.argval)  # type: ignore[arg-type]
+        offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
         if offset is not None:
             value = s.emit("load_slot", [s.box(owner)], "error", name=ins.argval, offset=offset)
         else:
             value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval,
-                           index=_value_index(s, owner, ins.argval))  # type: ignore[arg-type]
+                           index=_guarded_place(s, owner, ins.argval, abi.value_attribute))  # type: ignore[arg-type]
         sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
         hint = _attribute_hint(s, owner, ins.argval) if sample is None else None  # type: ignore[arg-type]
         if hint is not None:
@@ -835,31 +835,21 @@ def _object_class(av: AV) -> type | None:
     return av.kind.cls if isinstance(av.kind, kinds.ObjectKind) else None
 
 
-def _value_index(s: Specializer, owner: AV, name: str) -> int | None:
-    """Where instances keep attribute `name` in their values array, when
-    `owner`'s exact class is known and keeps it there (guarded: the class
-    may change); else the attribute ops find it through a runtime cache."""
+def _guarded_place(s: Specializer, owner: AV, name: str,
+                   find: Callable[[type, str], tuple[int, int] | None]) -> int | None:
+    """Where instances of `owner`'s exact class keep attribute `name`, when
+    that class is known and `find` (abi.slot_attribute: a __slots__ entry's
+    offset; abi.value_attribute: an index in the values array) gives a
+    (type version tag, place): guarded, the class may change.  None: the
+    attribute ops find it at run time."""
     cls = _object_class(owner)
-    found = abi.value_attribute(cls, name) if cls is not None and not s.generalized("attribute lookup") else None
+    found = find(cls, name) if cls is not None and not s.generalized("attribute lookup") else None
     if found is None:
         return None
-    tag, index = found
+    tag, place = found
     s.keepalive.append(cls)
     s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="attribute lookup")
-    return index
-
-
-def _slot_offset(s: Specializer, owner: AV, name: str) -> int | None:
-    """Where instances keep the __slots__ entry `name`, when `owner`'s
-    exact class is known and has one (guarded: the class may change)."""
-    cls = _object_class(owner)
-    found = abi.slot_attribute(cls, name) if cls is not None and not s.generalized("attribute lookup") else None
-    if found is None:
-        return None
-    tag, offset = found
-    s.keepalive.append(cls)
-    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="attribute lookup")
-    return offset
+    return place
 
 
 # Types a sample may suggest for a value (checked by a guard): builtin
@@ -1111,12 +1101,12 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
     s.keepalive.append(ins.argval)
     stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
-    offset = _slot_offset(s, owner, ins.argval)  # type: ignore[arg-type]
+    offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
     if offset is not None:
         s.emit("store_slot", [s.box(owner), s.box(value)], offset=offset)
     else:
         s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval,
-               index=_value_index(s, owner, ins.argval))  # type: ignore[arg-type]
+               index=_guarded_place(s, owner, ins.argval, abi.value_attribute))  # type: ignore[arg-type]
 
 
 @rule("BUILD_LIST")
