@@ -2455,6 +2455,31 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
         _by_sequence_type(g, seq, {list: store, None: generic})
 
 
+@lower("setitem_float")
+def _setitem_float(g: VersionCodegen, op: ir.Op) -> None:
+    """list[index] = a double.  An old item that is an exact float no one
+    else references takes the new value in place: no object made or freed,
+    nothing anyone could tell apart (floats have no weak references; only
+    the id of a dead object would differ).  Else a new float replaces it."""
+    b = g.b
+    seq, index, value = (g.v(a) for a in op.args)
+    slot = _sequence_slot(g, seq, index, list, op.exit, "list assignment index out of range")  # type: ignore[arg-type]
+    old = b.load(slot)
+    reuse, replace, done = (b.append_basic_block(f"setfloat.{n}") for n in ("reuse", "replace", "done"))
+    sole = b.icmp_signed("==", load_field(b, old, abi.OB_REFCNT, I64), I64(1))
+    b.cbranch(b.and_(g._type_is(old, float), sole), reuse, replace)
+    b.position_at_end(reuse)
+    store_field(b, old, abi.FLOAT_FVAL, value)
+    b.branch(done)
+    b.position_at_end(replace)
+    new = b.call(g.mb.c_function("PyFloat_FromDouble"), [value])
+    g.fail_branch(is_null(b, new), op.exit, deopt=False)  # type: ignore[arg-type]
+    b.store(new, slot)
+    decref(g.mb, b, old, nullable=False)
+    b.branch(done)
+    b.position_at_end(done)
+
+
 @lower("guard_tuple")
 def _guard_tuple(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b

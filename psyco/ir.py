@@ -96,6 +96,9 @@ OPS: dict[str, OpDef] = {
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1, borrowable=True),
     "get_slice": OpDef("obj", owns=True, error=True, generic=1),  # args[0][start:stop], attrs: cls, has_start/stop
     "setitem_int": OpDef(None, error=True, generic=1, steals_from=2),  # args: container, index, value
+    # exact list, index, f64: the old item holds the new value when it is an
+    # exact float only the list references, else a new float replaces it
+    "setitem_float": OpDef(None, error=True, native=True),
     "guard_tuple": OpDef(None, guard=True, pure=True),  # operand is an exact tuple of attrs["size"] items
     # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
     "guard_type": OpDef(None, guard=True, pure=True),

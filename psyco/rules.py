@@ -23,7 +23,7 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
-from psyco.specializer import AV, ReadsTheFrame, Specializer, State, split_tuple
+from psyco.specializer import AV, ReadsTheFrame, Specializer, State, split_tuple, unboxed_from
 
 if TYPE_CHECKING:
     from psyco.runtime.jit import Version
@@ -333,6 +333,9 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
         guard(s, s.emit("not", [overflowed]), "overflow")  # type: ignore[list-item]
         push_float(s, square)
         return
+    if ca and cb and op == "**" and "float" in (ca, cb) and not s.generalized("float power"):
+        push_float(s, _float_pow(s, as_float(s, a), as_float(s, b)))
+        return
     result = generic_binary(s, op, a, b)
     # Numeric ** is float or int depending on values: speculate on the
     # operands' category and fall back to the interpreter when wrong.
@@ -342,6 +345,25 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
         s.push(AV(kind, (s.emit(UNBOX[kind], [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
         return
     push_object(s, result, _sequence_result(op, a, b))
+
+
+def _float_pow(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
+    """x ** y where CPython's float_pow comes down to pow(x, y): a positive
+    finite base, a finite exponent and a result that is zero, normal or
+    finite (pow's errno then says nothing float_pow would raise about).
+    Zero and negative bases (ZeroDivisionError, complex results), inf, nan,
+    overflow and subnormal results leave for the interpreter, which
+    computes them as float_pow does."""
+    operands_ok = s.emit("and", [s.emit("fcmp", [x, s.const(0.0)], pred=">"),
+                                 s.emit("and", [_finite(s, x), _finite(s, y)])])
+    guard(s, operands_ok, "float power")  # type: ignore[arg-type]
+    result = s.emit("math", [x, y], name="pow")
+    magnitude = s.emit("fabs", [result])
+    normal = s.emit("and", [s.emit("fcmp", [magnitude, s.const(sys.float_info.min)], pred=">="),
+                            s.emit("fcmp", [magnitude, s.const(math.inf)], pred="<")])
+    zero = s.emit("fcmp", [magnitude, s.const(0.0)], pred="==")
+    guard(s, s.emit("or", [normal, zero]), "float power")  # type: ignore[arg-type]
+    return result  # type: ignore[return-value]
 
 
 # Sequence operators between exact builtin types: the result's exact type.
@@ -1078,6 +1100,9 @@ def store_subscr(s: Specializer, ins: Instruction) -> None:
         return
     if category(key) == "int" and not _is_bool(key):
         cls = _sequence_type(s, container)
+        if cls is list and value.kind == FLOAT and unboxed_from(value) is None:
+            s.emit("setitem_float", [s.box(container), as_int(s, key), value.leaves[0]], "error")
+            return
         s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls,
                **({"generic": 0} if cls is list else {}))
         return

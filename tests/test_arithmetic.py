@@ -153,6 +153,32 @@ def test_a_float_squared_overflows_as_in_cpython():
     assert calls_compiled(compiled) > 0
 
 
+def powers(x, y):
+    return (x * 1.0) ** y, x ** (y * 1.0)
+
+
+def test_float_powers_are_native_and_leave_for_the_interpreter_where_float_pow_is_special():
+    # pow() itself where float_pow is pow(); zero and negative bases
+    # (ZeroDivisionError, complex results), inf, nan, overflow, underflow to
+    # zero and subnormal results as CPython has them.
+    compiled = psyco.proxy(powers)
+    values = [2.0, 0.5, 1.0, 1.0000001, 10.0, 1e300, 1e-300, 0.0, -0.0, -2.0, -8.0, math.inf, -math.inf, math.nan,
+              0.5, -1.0, 3.0, -0.5, 1e10, -1e10, 1000.0, -1100.0, 1e-320, 1080.0, 2, 7]
+    for x in values:
+        for y in values:
+            same(powers, x, y, compiled=compiled)
+    assert "name='pow'" in psyco.dump(compiled)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0.0, allow_infinity=False), st.floats(min_value=-400.0, max_value=400.0))
+def test_float_power_property(x, y):
+    same(powers, x, y, compiled=COMPILED_POWERS)
+
+
+COMPILED_POWERS = psyco.proxy(powers)
+
+
 def test_fast_paths_really_compiled():
     for op in (add, floordiv, mod, lt):
         g = COMPILED[op]

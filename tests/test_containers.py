@@ -485,6 +485,33 @@ def test_small_ints_boxed_are_cpythons_own():
     assert max(map(abs, drift)) < 100  # a reference gained or lost per call would be 1000
 
 
+def scaled_in_place(rows, held, factor):
+    """Floats computed unboxed and stored into lists: an old item only the
+    list holds takes the new value; one held elsewhere (`held`, the other
+    row's alias, an int, a str) is replaced by a new float."""
+    for row in rows:
+        for i in range(len(row)):
+            row[i] = (row[i] * factor) + 0.5
+        row[-1] = factor / 4.0
+    return rows, held, [type(x).__name__ for row in rows for x in row]
+
+
+def test_floats_stored_into_lists():
+    shared = 2.5
+    same_compiled(scaled_in_place, [[1.0, shared, -0.0, 7.25], [shared, 1e308, 9.5]], shared, 3.0)
+    same(scaled_in_place, [[1.0, 3, 2**70, -0.0], [shared, "x"]], shared, 3.0)
+    compiled = psyco.proxy(scaled_in_place)
+    row = [1.0, 2.0, 4.0]
+    first, kept = row[0], row[1]
+    twin = [row[2]]
+    rows, held, _ = compiled([row, twin], kept, 2.0)
+    assert (first, kept, held, row, twin) == (1.0, 2.0, 2.0, [2.5, 4.5, 0.5], [0.5])  # held objects unchanged
+    assert "setitem_float" in psyco.dump(compiled)
+    with pytest.raises(IndexError, match="list assignment index out of range"):
+        compiled([[]], None, 1.0)
+    assert_no_leak(scaled_in_place, compiled, ([[1.5, 2.5, 3.5], [4.0, 5.0]], 1.0, 1.5))
+
+
 def lengths(items, pair, table, data, text, bag):
     return len(items), len(pair), len(table), len(data), len(text), len(bag)
 
