@@ -2063,16 +2063,23 @@ def _ffloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("box_float")
 def _box_float(g: VersionCodegen, op: ir.Op) -> L.Value:
-    o = g.b.call(g.mb.c_function("PyFloat_FromDouble"), [g.v(op.args[0])])
-    g.fail_branch(is_null(g.b, o), op.exit, deopt=False)  # type: ignore[arg-type]
-    return o
+    return box_number(g, op, g.v(op.args[0]))
 
 
 @lower("box_int")
 def _box_int(g: VersionCodegen, op: ir.Op) -> L.Value:
-    """A small int is CPython's preallocated object (as from
-    PyLong_FromLongLong), found without a call; others are made by it."""
-    b, value = g.b, g.v(op.args[0])
+    return box_number(g, op, g.v(op.args[0]))
+
+
+def box_number(g: VersionCodegen, op: ir.Op, value: L.Value) -> L.Value:
+    """A new reference to the float or int `value` (f64 or i64), MemoryError
+    through `op`'s error exit.  A small int is CPython's preallocated object
+    (as from PyLong_FromLongLong), found without a call."""
+    b = g.b
+    if value.type == F64:
+        made = b.call(g.mb.c_function("PyFloat_FromDouble"), [value])
+        g.fail_branch(is_null(b, made), op.exit, deopt=False)  # type: ignore[arg-type]
+        return made
     offset = b.sub(value, I64(abi.SMALL_INT_MIN))
     small, large = b.append_basic_block("box.small"), b.append_basic_block("box.large")
     done = b.append_basic_block("box.done")
@@ -2088,6 +2095,42 @@ def _box_int(g: VersionCodegen, op: ir.Op) -> L.Value:
     made_end = b.block
     b.position_at_end(done)
     return joined(b, (cached, small), (made, made_end))
+
+
+def replace_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, value: L.Value) -> None:
+    """*slot, a reference the slot owns to `old` (not NULL), becomes the
+    float or int `value`.  When `old` is an exact float, or an exact
+    one-digit int and `value` a one-digit int CPython does not preallocate,
+    and nothing else references it, `old` takes the new value in place: no
+    object made or freed, and nothing anyone could tell apart (such objects
+    have no weak references; only the id of a dead object would differ).
+    Else a new object replaces it."""
+    b = g.b
+    reuse, replace, done = (b.append_basic_block(f"number.{n}") for n in ("reuse", "replace", "done"))
+    sole = b.icmp_signed("==", load_field(b, old, abi.OB_REFCNT, I64), I64(1))
+    if value.type == F64:
+        b.cbranch(b.and_(g._type_is(old, float), sole), reuse, replace)
+        b.position_at_end(reuse)
+        store_field(b, old, abi.FLOAT_FVAL, value)
+    else:
+        negative = b.icmp_signed("<", value, I64(0))
+        magnitude = b.select(negative, b.neg(value), value)
+        one_digit = b.icmp_unsigned("<", magnitude, I64(1 << abi.LONG_DIGIT_BITS))
+        preallocated = b.icmp_unsigned("<=", b.sub(value, I64(abi.SMALL_INT_MIN)),
+                                       I64(abi.SMALL_INT_MAX - abi.SMALL_INT_MIN))
+        old_size = load_field(b, old, abi.OB_SIZE, I64)  # digits, negated for a negative int
+        old_one_digit = b.or_(b.icmp_signed("==", old_size, I64(1)), b.icmp_signed("==", old_size, I64(-1)))
+        fits = b.and_(b.and_(one_digit, b.not_(preallocated)), old_one_digit)
+        b.cbranch(b.and_(b.and_(g._type_is(old, int), sole), fits), reuse, replace)
+        b.position_at_end(reuse)
+        store_field(b, old, abi.OB_SIZE, b.select(negative, I64(-1), I64(1)))
+        store_field(b, old, abi.LONG_DIGITS, b.trunc(magnitude, I32))
+    b.branch(done)
+    b.position_at_end(replace)
+    b.store(box_number(g, op, value), slot)
+    decref(g.mb, b, old, nullable=False)
+    b.branch(done)
+    b.position_at_end(done)
 
 
 @lower("box_bool")
@@ -2455,29 +2498,11 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
         _by_sequence_type(g, seq, {list: store, None: generic})
 
 
-@lower("setitem_float")
-def _setitem_float(g: VersionCodegen, op: ir.Op) -> None:
-    """list[index] = a double.  An old item that is an exact float no one
-    else references takes the new value in place: no object made or freed,
-    nothing anyone could tell apart (floats have no weak references; only
-    the id of a dead object would differ).  Else a new float replaces it."""
-    b = g.b
+@lower("setitem_number")
+def _setitem_number(g: VersionCodegen, op: ir.Op) -> None:
     seq, index, value = (g.v(a) for a in op.args)
     slot = _sequence_slot(g, seq, index, list, op.exit, "list assignment index out of range")  # type: ignore[arg-type]
-    old = b.load(slot)
-    reuse, replace, done = (b.append_basic_block(f"setfloat.{n}") for n in ("reuse", "replace", "done"))
-    sole = b.icmp_signed("==", load_field(b, old, abi.OB_REFCNT, I64), I64(1))
-    b.cbranch(b.and_(g._type_is(old, float), sole), reuse, replace)
-    b.position_at_end(reuse)
-    store_field(b, old, abi.FLOAT_FVAL, value)
-    b.branch(done)
-    b.position_at_end(replace)
-    new = b.call(g.mb.c_function("PyFloat_FromDouble"), [value])
-    g.fail_branch(is_null(b, new), op.exit, deopt=False)  # type: ignore[arg-type]
-    b.store(new, slot)
-    decref(g.mb, b, old, nullable=False)
-    b.branch(done)
-    b.position_at_end(done)
+    replace_number(g, op, slot, g.b.load(slot), value)
 
 
 @lower("guard_tuple")
@@ -2708,21 +2733,31 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
                                                                       "attr.done"))
     slot, values, index, cache = _values_slot(g, op, owner, slow)
     old = b.load(slot)
-    g.keep_reference(op, 1, value)
-    b.store(value, slot)
+    number = value.type != OBJ
+    if not number:
+        g.keep_reference(op, 1, value)
+        b.store(value, slot)
     b.cbranch(is_null(b, old), first, replace)
     b.position_at_end(first)
+    if number:
+        b.store(box_number(g, op, value), slot)
     count_ptr = b.gep(values, [I64(abi.VALUES_COUNT)])
     count = b.add(b.load(count_ptr), I8(1))
     b.store(count, count_ptr)
     b.store(b.trunc(index, I8), b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
     b.branch(done)
     b.position_at_end(replace)
-    decref(g.mb, b, old, nullable=False)
+    if number:
+        replace_number(g, op, slot, old, value)
+    else:
+        decref(g.mb, b, old, nullable=False)
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [owner, name, value])
+    boxed = box_number(g, op, value) if number else value
+    g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [owner, name, boxed])
+    if number:
+        decref(g.mb, b, boxed, nullable=False)
     g.drop_stolen(op, 1, value)
     if cache is not None:
         b.call(g._helper("fill_attr_cache"), [owner, name, cache])
@@ -2741,14 +2776,26 @@ def _load_slot(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("store_slot")
 def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
-    """As STORE_ATTR_SLOT: the old value, if any, is released after."""
+    """As STORE_ATTR_SLOT: the old value, if any, is released after (a
+    number may go into it: `replace_number`)."""
     b = g.b
     owner, value = g.v(op.args[0]), g.v(op.args[1])
     slot = field_ptr(b, owner, op.attrs["offset"], OBJ)
     old = b.load(slot)
-    g.keep_reference(op, 1, value)
-    b.store(value, slot)
-    decref(g.mb, b, old, nullable=True)
+    if value.type == OBJ:
+        g.keep_reference(op, 1, value)
+        b.store(value, slot)
+        decref(g.mb, b, old, nullable=True)
+        return
+    first, replace, done = (b.append_basic_block(f"slot.{n}") for n in ("first", "replace", "done"))
+    b.cbranch(is_null(b, old), first, replace)
+    b.position_at_end(first)
+    b.store(box_number(g, op, value), slot)
+    b.branch(done)
+    b.position_at_end(replace)
+    replace_number(g, op, slot, old, value)
+    b.branch(done)
+    b.position_at_end(done)
 
 
 @lower("tuple_item")

@@ -96,9 +96,8 @@ OPS: dict[str, OpDef] = {
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1, borrowable=True),
     "get_slice": OpDef("obj", owns=True, error=True, generic=1),  # args[0][start:stop], attrs: cls, has_start/stop
     "setitem_int": OpDef(None, error=True, generic=1, steals_from=2),  # args: container, index, value
-    # exact list, index, f64: the old item holds the new value when it is an
-    # exact float only the list references, else a new float replaces it
-    "setitem_float": OpDef(None, error=True, native=True),
+    # exact list, index, i64 or f64: see backend.replace_number
+    "setitem_number": OpDef(None, error=True, native=True),
     "guard_tuple": OpDef(None, guard=True, pure=True),  # operand is an exact tuple of attrs["size"] items
     # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
     "guard_type": OpDef(None, guard=True, pure=True),
@@ -115,11 +114,11 @@ OPS: dict[str, OpDef] = {
     # (its class guarded) or where an attribute cache says it is, else
     # generic (and fill the cache)
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
-    "store_attr": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value
+    "store_attr": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value (maybe i64/f64)
     # the __slots__ entry at byte offset attrs["offset"] of the owner (its
     # class guarded); load: AttributeError, as the interpreter words it, when unset
     "load_slot": OpDef("obj", owns=True, error=True, native=True),
-    "store_slot": OpDef(None, native=True, steals_from=1),  # args: owner, value
+    "store_slot": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value (maybe i64/f64)
     "del_attr": OpDef(None, error=True, generic=1),  # del args[0].<attrs name>
     "lookup_attr": OpDef("obj", owns=True, error=True, generic=1),  # args[0].<attrs name>, NULL if no such attribute
     # PyDict_Update(args[0], args[1]), its AttributeError made the TypeError "... is not a mapping"

@@ -1100,8 +1100,8 @@ def store_subscr(s: Specializer, ins: Instruction) -> None:
         return
     if category(key) == "int" and not _is_bool(key):
         cls = _sequence_type(s, container)
-        if cls is list and value.kind == FLOAT and unboxed_from(value) is None:
-            s.emit("setitem_float", [s.box(container), as_int(s, key), value.leaves[0]], "error")
+        if cls is list and _fresh_number(value):
+            s.emit("setitem_number", [s.box(container), as_int(s, key), value.leaves[0]], "error")
             return
         s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls,
                **({"generic": 0} if cls is list else {}))
@@ -1126,12 +1126,20 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
     s.keepalive.append(ins.argval)
     stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
+    stored = value.leaves[0] if _fresh_number(value) else s.box(value)  # type: ignore[arg-type]
     offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
     if offset is not None:
-        s.emit("store_slot", [s.box(owner), s.box(value)], offset=offset)
+        s.emit("store_slot", [s.box(owner), stored], "error", offset=offset)
     else:
-        s.emit("store_attr", [s.box(owner), s.box(value)], "error", name=ins.argval,
+        s.emit("store_attr", [s.box(owner), stored], "error", name=ins.argval,
                index=_guarded_place(s, owner, ins.argval, abi.value_attribute))  # type: ignore[arg-type]
+
+
+def _fresh_number(value: AV) -> bool:
+    """An unboxed int or float no object holds yet: stores into list items
+    and attributes can write it into the old value's object when nothing
+    else references that (backend.replace_number)."""
+    return value.kind in (INT, FLOAT) and unboxed_from(value) is None
 
 
 @rule("BUILD_LIST")

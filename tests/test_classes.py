@@ -146,6 +146,41 @@ def test_attributes_at_known_places_until_the_class_changes():
         assert calls_compiled(sum_x_while_the_class_changes) == entered + 1
 
 
+def accumulate(target, steps, scale):
+    """Numbers computed unboxed and stored into attributes again and again:
+    after the first store, the objects the attributes hold are the previous
+    store's (written in place when nothing else holds them)."""
+    kept = []
+    for i in range(steps):
+        target.x = target.x * scale + i
+        target.y = target.y - 1.5 * i
+        if i == 2:
+            kept.append(target.x)
+            kept.append(target.y)
+    target.x = i - i + 7
+    return target.x, target.y, target.x is SEVEN, kept
+
+
+SEVEN = 7
+
+
+def test_numbers_stored_into_attributes():
+    for make in (Point, Slotted):
+        compiled = psyco.proxy(accumulate)
+        for x, scale in ((1000, 3), (-7, -2), (2**29, 1), (3.5, 0.5), (True, 2)):
+            for steps in (6, 40):  # 40: ints outgrow 64 bits
+                expected = outcome(accumulate, make(x, 2.5), steps, scale)
+                assert outcome(compiled, make(x, 2.5), steps, scale) == expected, (make, x, scale, steps)
+        fresh = psyco.proxy(accumulate)
+        fresh(make(1000, 0.25), 6, 3)
+        assert " box_int " not in psyco.dump(fresh) and " box_float " not in psyco.dump(fresh)
+        assert_no_leak(accumulate, compiled, (make(1000, 2.5), 6, 3), make.__name__)
+    made = [Point(1, 2.0), Point(1, 2.0)]
+    for p in made:
+        p.__dict__["z"] = 0  # attributes in a real dict: the generic path
+    assert outcome(compiled, made[0], 6, 3) == outcome(accumulate, made[1], 6, 3)
+
+
 def test_instance_whose_dict_was_made():
     p = Point(1, 2)
     vars(p)["y"] = 5  # the instance now keeps its attributes in a real dict

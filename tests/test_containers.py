@@ -489,7 +489,7 @@ def scaled_in_place(rows, held, factor):
     """Floats computed unboxed and stored into lists: an old item only the
     list holds takes the new value; one held elsewhere (`held`, the other
     row's alias, an int, a str) is replaced by a new float."""
-    for row in rows:
+    for row in rows * 2:  # the second time, the items are the first time's objects
         for i in range(len(row)):
             row[i] = (row[i] * factor) + 0.5
         row[-1] = factor / 4.0
@@ -505,11 +505,41 @@ def test_floats_stored_into_lists():
     first, kept = row[0], row[1]
     twin = [row[2]]
     rows, held, _ = compiled([row, twin], kept, 2.0)
-    assert (first, kept, held, row, twin) == (1.0, 2.0, 2.0, [2.5, 4.5, 0.5], [0.5])  # held objects unchanged
-    assert "setitem_float" in psyco.dump(compiled)
+    assert (first, kept, held, row, twin) == (1.0, 2.0, 2.0, [5.5, 9.5, 0.5], [0.5])  # held objects unchanged
+    assert "setitem_number" in psyco.dump(compiled)
     with pytest.raises(IndexError, match="list assignment index out of range"):
         compiled([[]], None, 1.0)
     assert_no_leak(scaled_in_place, compiled, ([[1.5, 2.5, 3.5], [4.0, 5.0]], 1.0, 1.5))
+
+
+def counted_in_place(counts, held, step):
+    """Ints computed unboxed and stored into lists: one-digit ints crossing
+    zero, the preallocated small ints, two-digit ints, and items held
+    elsewhere."""
+    for _ in range(2):  # the second time, the items are the first time's objects
+        for i in range(len(counts)):
+            counts[i] = counts[i] * 3 + step
+    small = counts[0] - counts[0] + 7
+    counts[0] = small
+    return counts, held, counts[0] is SEVEN, [type(x).__name__ for x in counts]
+
+
+SEVEN = 7
+
+
+def test_ints_stored_into_lists():
+    held = 1000
+    for step in (-5000, 1, 2**29, -(2**31)):
+        same_compiled(counted_in_place, [1000, held, 2**29 - 1, -1000, 400, 2**40], held, step)
+    same(counted_in_place, [1000, held, 2**29 - 1, -1000, 400, 2**40], held, 2**62)  # overflows mid-loop
+    same(counted_in_place, [1000, 2.5, "a" * 2, 2**70], held, 3)
+    compiled = psyco.proxy(counted_in_place)
+    counts = [3000, 4000, 5000]
+    first, kept = counts[0], counts[1]
+    result = compiled(counts, kept, 1)
+    assert (first, kept, result[1], counts, result[2]) == (3000, 4000, 4000, [7, 36004, 45004], True)
+    assert "setitem_number" in psyco.dump(compiled)
+    assert_no_leak(counted_in_place, compiled, ([5000, -6000, 2**35], 1, 1000))
 
 
 def lengths(items, pair, table, data, text, bag):
