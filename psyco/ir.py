@@ -118,7 +118,8 @@ OPS: dict[str, OpDef] = {
     # the __slots__ entry at byte offset attrs["offset"] of the owner (its
     # class guarded); load: AttributeError, as the interpreter words it, when unset
     "load_slot": OpDef("obj", owns=True, error=True, native=True),
-    "store_slot": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value (maybe i64/f64)
+    # args: owner, value (an i64 or f64 is boxed, maybe into the old value: MemoryError)
+    "store_slot": OpDef(None, error=True, only_memory_error=True, native=True, steals_from=1),
     "del_attr": OpDef(None, error=True, generic=1),  # del args[0].<attrs name>
     "lookup_attr": OpDef("obj", owns=True, error=True, generic=1),  # args[0].<attrs name>, NULL if no such attribute
     # PyDict_Update(args[0], args[1]), its AttributeError made the TypeError "... is not a mapping"
