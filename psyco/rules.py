@@ -1126,12 +1126,11 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
     s.keepalive.append(ins.argval)
     stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
-    stored = value.leaves[0] if _fresh_number(value) else s.box(value)  # type: ignore[arg-type]
     offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
     if offset is not None:
-        s.emit("store_slot", [s.box(owner), stored], "error", offset=offset)
+        s.emit("store_slot", [s.box(owner), _stored(s, value)], "error", offset=offset)  # type: ignore[arg-type]
     else:
-        s.emit("store_attr", [s.box(owner), stored], "error", name=ins.argval,
+        s.emit("store_attr", [s.box(owner), _stored(s, value)], "error", name=ins.argval,  # type: ignore[arg-type]
                index=_guarded_place(s, owner, ins.argval, abi.value_attribute))  # type: ignore[arg-type]
 
 
@@ -1140,6 +1139,11 @@ def _fresh_number(value: AV) -> bool:
     and attributes can write it into the old value's object when nothing
     else references that (backend.replace_number)."""
     return value.kind in (INT, FLOAT) and unboxed_from(value) is None
+
+
+def _stored(s: Specializer, value: AV) -> ir.Value:
+    """What a store into an object takes: a fresh number as it is, else an object."""
+    return value.leaves[0] if _fresh_number(value) else s.box(value)
 
 
 @rule("BUILD_LIST")
