@@ -8,6 +8,8 @@ import types
 from collections import OrderedDict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import psyco
 from tests.asserting import assertion
@@ -540,6 +542,41 @@ def test_ints_stored_into_lists():
     assert (first, kept, result[1], counts, result[2]) == (3000, 4000, 4000, [7, 36004, 45004], True)
     assert "setitem_number" in psyco.dump(compiled)
     assert_no_leak(counted_in_place, compiled, ([5000, -6000, 2**35], 1, 1000))
+
+
+def stored_numbers(items, plan, ints):
+    """Stores into list items following `plan`: each (index, value, keep)
+    stores a number computed unboxed, keeping the object it replaces when
+    `keep` (which must then stay as it was)."""
+    kept = []
+    for index, value, keep in plan:
+        i = index % len(items)
+        if keep:
+            kept.append(items[i])
+        if ints:
+            items[i] = value * 3 - value * 2
+        else:
+            items[i] = value * 0.5 + value * 0.5
+    return items, kept
+
+
+COMPILED_STORED_NUMBERS = psyco.proxy(stored_numbers)
+NUMBERS = st.one_of(st.integers(-(2**31), 2**31), st.sampled_from([-5, 256, 257, -6, 2**30 - 1, 2**30, -(2**30)]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), NUMBERS, st.booleans()), max_size=12), st.booleans())
+def test_stored_numbers_property(plan, ints):
+    def fresh():
+        return [1000 * 1000, 2.5 * 3, 7, 2**40]
+    expected = stored_numbers(fresh(), plan, ints)
+    got = COMPILED_STORED_NUMBERS(fresh(), plan, ints)
+    assert [(type(x), x) for x in got[0]] == [(type(x), x) for x in expected[0]]
+    assert [(type(x), x) for x in got[1]] == [(type(x), x) for x in expected[1]]
+    assert [type(x) is int and x is int(str(x)) for x in got[0]] == [  # the preallocated small ints
+        type(x) is int and x is int(str(x)) for x in expected[0]]
+    assert calls_compiled(COMPILED_STORED_NUMBERS) > 0
+    assert "setitem_number" in psyco.dump(COMPILED_STORED_NUMBERS)
 
 
 def lengths(items, pair, table, data, text, bag):
