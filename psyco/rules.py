@@ -256,7 +256,7 @@ def _fold(op: str, a: AV, b: AV) -> AV | None:
 
 # Operators that between two objects are most often arithmetic (+ and %
 # are often string operations: only guessed beside a number).
-ARITHMETIC_BETWEEN_OBJECTS = {"-", "*", "/", "//", "**"}
+ARITHMETIC_BETWEEN_OBJECTS = {"-", "*", "/", "//"}
 
 
 # The guard that unboxes an object to each native kind.
