@@ -742,16 +742,25 @@ def load_global(s: Specializer, ins: Instruction) -> None:
 
 
 def _just_guarded(s: Specializer, name: str, value: object) -> bool:
-    """Did the block just check that global, with only constants since
-    (nothing that could run code or release a reference)?  `f(f(x))` loads
-    `f` twice in a row."""
+    """Did the block check that global with nothing since that could run
+    code or release a reference (constants, other global checks, pure ops
+    on native values only)?  `f(f(x))` loads `f` twice in a row,
+    `math.sin(x) * math.exp(x)` loads `math` twice with a native call between."""
     assert s.block is not None
     for op in reversed(s.block.ops):
         if op.name == "guard_global":
-            return op.attrs["name"] == name and op.attrs["value"] is value and op.attrs["globals"] is s.globals
-        if not op.name.startswith("const_"):
+            if op.attrs["name"] == name and op.attrs["value"] is value and op.attrs["globals"] is s.globals:
+                return True
+        elif not (op.name.startswith("const_") or _on_native_values(op)):
             return False
     return False
+
+
+def _on_native_values(op: ir.Op) -> bool:
+    """A pure op with no object operand or result: it runs no code, and no
+    reference is dropped after it (refcount.py releases objects after their
+    last use)."""
+    return ir.OPS[op.name].pure and all(v.type != "obj" for v in [*op.args, *([op.result] if op.result else [])])
 
 
 @rule("IMPORT_NAME")

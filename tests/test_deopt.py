@@ -6,7 +6,7 @@ import sys
 import traceback
 
 import psyco
-from tests.differential import calls_compiled, same
+from tests.differential import calls_compiled, outcome, same
 
 SCALE = 3
 
@@ -122,6 +122,43 @@ def test_a_global_loaded_twice_in_a_row_is_checked_once_and_still_honoured():
             assert g(5) == expected
     finally:
         STEP = step_and_swap
+
+
+def math_mix(x):
+    return math.sin(x) * math.exp(-x / 4.0) + math.sqrt(x + 1.0)
+
+
+def math_with_a_call_between(x):
+    return math.sin(x) + step_and_swap_math(x) + math.cos(x)  # the call rebinds `math`
+
+
+class FakeMath:
+    @staticmethod
+    def cos(x):
+        return 1000.0
+
+
+def step_and_swap_math(x):
+    global math
+    math = FakeMath
+    return x
+
+
+def test_a_global_checked_once_across_native_operations():
+    global math
+    g = psyco.proxy(math_mix)
+    assert outcome(g, 1.5) == outcome(math_mix, 1.5)
+    assert psyco.dump(g).count("name='math'") == 1  # sin, exp and sqrt are native calls: nothing can rebind it
+    h = psyco.proxy(math_with_a_call_between)
+    real = math
+    try:
+        for _ in range(3):
+            math = real
+            expected = outcome(math_with_a_call_between, 0.5)
+            math = real
+            assert outcome(h, 0.5) == expected == outcome(lambda: real.sin(0.5) + 0.5 + 1000.0)
+    finally:
+        math = real
 
 
 def test_shadowing_a_builtin_is_honoured():
