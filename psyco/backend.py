@@ -2061,14 +2061,16 @@ def _ffloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
     return b.select(b.fcmp_unordered("!=", div, F64(0.0)), rounded, zero)
 
 
-@lower("box_float")
-def _box_float(g: VersionCodegen, op: ir.Op) -> L.Value:
+@lower("box_int", "box_float")
+def _box(g: VersionCodegen, op: ir.Op) -> L.Value:
     return box_number(g, op, g.v(op.args[0]))
 
 
-@lower("box_int")
-def _box_int(g: VersionCodegen, op: ir.Op) -> L.Value:
-    return box_number(g, op, g.v(op.args[0]))
+def _small_int(b: L.IRBuilder, value: L.Value) -> tuple[L.Value, L.Value]:
+    """(whether the i64 `value` is one of CPython's preallocated ints, its
+    position among them)."""
+    offset = b.sub(value, I64(abi.SMALL_INT_MIN))
+    return b.icmp_unsigned("<=", offset, I64(abi.SMALL_INT_MAX - abi.SMALL_INT_MIN)), offset
 
 
 def box_number(g: VersionCodegen, op: ir.Op, value: L.Value) -> L.Value:
@@ -2080,10 +2082,10 @@ def box_number(g: VersionCodegen, op: ir.Op, value: L.Value) -> L.Value:
         made = b.call(g.mb.c_function("PyFloat_FromDouble"), [value])
         g.fail_branch(is_null(b, made), op.exit, deopt=False)  # type: ignore[arg-type]
         return made
-    offset = b.sub(value, I64(abi.SMALL_INT_MIN))
+    preallocated, offset = _small_int(b, value)
     small, large = b.append_basic_block("box.small"), b.append_basic_block("box.large")
     done = b.append_basic_block("box.done")
-    b.cbranch(b.icmp_unsigned("<=", offset, I64(abi.SMALL_INT_MAX - abi.SMALL_INT_MIN)), small, large)
+    b.cbranch(preallocated, small, large)
     b.position_at_end(small)
     cached = b.inttoptr(b.add(I64(abi.SMALL_INTS), b.mul(offset, I64(abi.SMALL_INT_SIZE))), OBJ)
     incref(g.mb, b, cached)
@@ -2116,8 +2118,7 @@ def replace_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, va
         negative = b.icmp_signed("<", value, I64(0))
         magnitude = b.select(negative, b.neg(value), value)
         one_digit = b.icmp_unsigned("<", magnitude, I64(1 << abi.LONG_DIGIT_BITS))
-        preallocated = b.icmp_unsigned("<=", b.sub(value, I64(abi.SMALL_INT_MIN)),
-                                       I64(abi.SMALL_INT_MAX - abi.SMALL_INT_MIN))
+        preallocated, _ = _small_int(b, value)
         old_size = load_field(b, old, abi.OB_SIZE, I64)  # digits, negated for a negative int
         old_one_digit = b.or_(b.icmp_signed("==", old_size, I64(1)), b.icmp_signed("==", old_size, I64(-1)))
         fits = b.and_(b.and_(one_digit, b.not_(preallocated)), old_one_digit)

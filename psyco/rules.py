@@ -760,7 +760,8 @@ def _on_native_values(op: ir.Op) -> bool:
     """A pure op with no object operand or result: it runs no code, and no
     reference is dropped after it (refcount.py releases objects after their
     last use)."""
-    return ir.OPS[op.name].pure and all(v.type != "obj" for v in [*op.args, *([op.result] if op.result else [])])
+    return (ir.OPS[op.name].pure and all(v.type != "obj" for v in op.args)
+            and (op.result is None or op.result.type != "obj"))
 
 
 @rule("IMPORT_NAME")
