@@ -222,6 +222,7 @@ def report() -> list[dict]:
                 "calls": v.calls.value,
                 "compile_ms": round(v.compile_seconds * 1000, 2),
                 "optimized": v.optimized,
+                "machine_code": bool(v.entry_address),  # False: only its callers' copies of its body ran
                 "inlined": list(v.inlined),
                 "deopts": v.deopts(),
                 "active": v.active,
@@ -253,6 +254,8 @@ def format_report(rows: list[dict] | None = None) -> str:
             total += v["compile_ms"]
             state = "" if v["active"] else "  [retired]"
             codegen = "" if v["optimized"] else " (quick codegen)"
+            if not v["machine_code"]:
+                codegen = " (only copied into its callers: no machine code of its own)"
             lines.append(f"    ({', '.join(v['entry_kinds'])}) -> {v['return_kind']}: entered {v['calls']}x, "
                          f"compiled in {v['compile_ms']:.1f} ms{codegen}{state}")
             if v["inlined"]:

@@ -1221,7 +1221,7 @@ class VersionCodegen:
         self.inlined: list[object] = []  # the versions whose bodies this module copies
         self.inlined_values = 0  # their size
         self.self_calls = 0  # calls of this body by itself
-        self.recursive = any(op.name == "call_direct" and not op.attrs["version"].body_address
+        self.recursive = any(op.name == "call_direct" and not op.attrs["version"].compiled
                              and callee_names[id(op.attrs["version"])] == self.body_name
                              for blk in fn.blocks for op in blk.ops)
         self.unrolled = False  # ... which call a copy of the body
@@ -1255,8 +1255,7 @@ class VersionCodegen:
         time), else its compiled body at its address; while it is being
         compiled, its body by name (a recursive call goes to a copy of this
         body, see `_finish_recursion`)."""
-        address = version.body_address  # type: ignore[attr-defined]
-        if not address:
+        if not version.compiled:  # type: ignore[attr-defined]
             name = self.callee_names[id(version)]
             if name == self.body_name and self.optimize:
                 self.self_calls += 1
@@ -1268,7 +1267,7 @@ class VersionCodegen:
             self.inlined.append(version)
             self.inlined_values += inlinable.values
             return self.mb.inline_copy(version.body_name + INLINE_SUFFIX, signature, inlinable)  # type: ignore[attr-defined]
-        return at_address(address, signature.as_pointer())
+        return at_address(version.native_body(), signature.as_pointer())  # type: ignore[attr-defined]
 
     def _frame_values(self) -> int:
         """The values of the body's native frame: its own and its copies'."""

@@ -186,9 +186,9 @@ def _compile_dropping(monkeypatch: pytest.MonkeyPatch, exc_type: type) -> None:
 
     generate = jit._generate
 
-    def generate_dropping(*args):
+    def generate_dropping(*args, **kwargs):
         RaisesWhenFinalized()
-        return generate(*args)
+        return generate(*args, **kwargs)
 
     monkeypatch.setattr(jit, "_generate", generate_dropping)
 

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import traceback
 
+import psyco
 from psyco.runtime.jit import CodeEntry
 
 from .differential import defined, outcome
@@ -67,8 +68,28 @@ def test_a_small_callee_in_a_loop_is_inlined():
 
 def test_a_call_outside_loops_is_not_inlined():
     compiled = _compare(LOOP_CALLS, "once", [(30,), (31,), (32,)])
-    assert CodeEntry.lookup(compiled["gcd"].__code__).versions, "gcd was not compiled"
+    versions = CodeEntry.lookup(compiled["gcd"].__code__).versions
+    assert versions, "gcd was not compiled"
     assert _inlined(compiled["once"]) == []
+    assert versions[0].entry_address, "once calls gcd's machine code: it must have been made"
+
+
+def _gcd_row() -> dict:
+    """The report of the newest gcd's version (earlier tests compiled others)."""
+    return [r for r in psyco.report() if r["function"] == "gcd"][-1]["versions"][0]
+
+
+def test_a_callee_its_callers_copy_gets_machine_code_when_first_called_from_the_interpreter():
+    compiled = _compare(LOOP_CALLS, "total", [(50,), (51,)])
+    gcd = CodeEntry.lookup(compiled["gcd"].__code__).versions[0]
+    assert gcd.entry_address == 0 and gcd.deferred is not None, "machine code made that nothing runs"
+    assert _gcd_row()["machine_code"] is False
+    assert "no machine code of its own" in psyco.format_report()
+    assert [compiled["gcd"](a, b) for a, b in [(12, 18), (7, 0), (0, 7), (-4, 6)]] == [6, 7, 7, 2]
+    assert gcd.entry_address and gcd.deferred is None
+    assert _gcd_row()["machine_code"] is True
+    assert gcd.calls.value == 4
+    assert compiled["total"](52) == defined(textwrap.dedent(LOOP_CALLS), bind=False)["total"](52)
 
 
 RECURSION = """

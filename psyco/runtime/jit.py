@@ -20,7 +20,7 @@ import types
 import weakref
 from collections.abc import Iterable
 
-from psyco import backend, ir, kinds, refcount
+from psyco import backend, ir, kinds, llvm_text, refcount
 from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.kinds import Kind
@@ -46,6 +46,15 @@ GENERALIZABLE = {
 }
 
 
+@record
+class DeferredCode:
+    """A version's LLVM module, before codegen."""
+
+    module: llvm_text.Module
+    entry_name: str
+    inlines: bool  # the module has body copies for LLVM to inline
+
+
 @record(eq=False)
 class Version:
     """One compiled version of a code object, for one tuple of entry kinds."""
@@ -55,8 +64,8 @@ class Version:
     param_types: tuple[str, ...]
     body_name: str
     globals: dict  # the namespace its global reads and writes were compiled for
-    entry_address: int = 0
-    body_address: int = 0  # once compiled: direct calls from later versions go there
+    entry_address: int = 0  # once its machine code is made: the dispatcher calls it there
+    body_address: int = 0  # ... and direct calls from later versions go there
     inlinable: backend.InlinableBody | None = None  # the body, for optimized callers to copy
     compile_seconds: float = 0.0
     ir_text: str = ""
@@ -71,6 +80,23 @@ class Version:
     # Called natively by compiled callers, it runs in their frame: not when it
     # calls unknown code, which may look at its frame (warnings, logging).
     direct_callable: bool = True
+    # Compiled, its machine code not made yet: LLVM codegen is most of a
+    # compile, and a small version compiled for direct calls from optimized
+    # callers that copy its body may never run its own (see `native_body`).
+    deferred: DeferredCode | None = None
+    stats_slot: int = -1  # its entry in STATS["compile_times"]
+
+    @property
+    def compiled(self) -> bool:
+        """Finished compiling (not the stand-in of a version being compiled
+        that its recursive calls get), its machine code made or deferred."""
+        return bool(self.entry_address) or self.deferred is not None
+
+    def native_body(self) -> int:
+        """The address of its body's machine code, made now if deferred."""
+        if self.deferred is not None:
+            _make_machine_code(self)
+        return self.body_address
 
     def serves(self, entry_kinds: tuple[Kind, ...], globals_: dict) -> bool:
         """Whether a call with these entry kinds, of a function with these
@@ -181,6 +207,8 @@ class CodeEntry:
         """`frame` is the trampoline's: it has the function's namespaces."""
         if sys.gettrace() is not None or sys.getprofile() is not None or _COMPILING.active:
             return SENTINEL  # traced, or called from inside the compiler
+        if any(v.deferred is not None for v in self.versions) and self._make_deferred_code(args, frame.f_globals):
+            return RETRY
         self.misses += 1
         if self.misses < self.compile_threshold:
             return SENTINEL
@@ -207,6 +235,18 @@ class CodeEntry:
             abi.function_of_frame(frame).__code__ = self.code
         return RETRY if version is not None else SENTINEL
 
+    def _make_deferred_code(self, args: tuple, globals_: dict) -> bool:
+        """Make the machine code of a version that serves this call if it
+        was deferred (compiled for direct calls only); whether one was."""
+        entry_kinds = self.entry_kinds_for((kinds.entry_kind(a) for a in args), record=False)
+        with COMPILE_LOCK:
+            for v in self.versions:
+                if v.deferred is not None and v.serves(entry_kinds, globals_):
+                    v.native_body()
+                    self._refresh_table()
+                    return True
+        return False
+
     def _note_refusal(self, entry_kinds: tuple[Kind, ...], frame: types.FrameType) -> None:
         """Under full(), a function that keeps being called with kinds for
         which compiling would not pay, or that reads its own frame, goes back
@@ -223,10 +263,12 @@ class CodeEntry:
         self._refresh_table()
 
     def _refresh_table(self) -> None:
-        active = [v for v in self.versions if v.active][:MAX_VERSIONS]
-        for i, v in enumerate(active):
+        """The dispatcher's table: the active versions whose machine code is
+        made (a call that finds none makes a deferred one's, see _on_miss)."""
+        ready = [v for v in self.versions if v.active and v.entry_address][:MAX_VERSIONS]
+        for i, v in enumerate(ready):
             self.table.entries[i] = v.entry_address
-        self.table.count = len(active)
+        self.table.count = len(ready)
 
     def hot_exit(self, version: Version, site: tuple[int, str]) -> None:
         """A guard of `version` keeps failing: retire the version so the next
@@ -271,7 +313,7 @@ class Resolver:
             self.saw_self_call = True
             return self.self_version  # recursion: assumed return kind
         for v in entry.versions:
-            if v.serves(want, target.__globals__) and v.entry_address:
+            if v.serves(want, target.__globals__) and v.compiled:
                 return v if v.direct_callable else None
         if entry in _IN_PROGRESS or want in entry.not_compiled:
             return None
@@ -450,7 +492,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         result, resolver = _specialize(entry, request)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result)
-        version = _generate(entry, request, result, resolver)
+        version = _generate(entry, request, result, resolver, defer=direct)
         _learn_attribute_kinds(result)
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
@@ -470,6 +512,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     _NESTED_SECONDS[0] = nested_before + elapsed
     STATS["compile_seconds"] += version.compile_seconds  # type: ignore[operator]
     STATS["versions"] += 1  # type: ignore[operator]
+    version.stats_slot = len(STATS["compile_times"])  # type: ignore[arg-type]
     STATS["compile_times"].append(version.compile_seconds)  # type: ignore[attr-defined]
     entry.not_compiled.pop(entry_kinds, None)  # refused earlier without samples
     entry.not_worth.discard(entry_kinds)
@@ -491,7 +534,10 @@ def _check_worth_compiling(result: Result) -> None:
                                 " the interpreter runs them as fast")
 
 
-def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver) -> Version:
+def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool) -> Version:
+    """Lower the specialized function to LLVM and make its machine code,
+    unless `defer` (compiled for a direct call) and optimized callers can
+    copy its body: then when first needed (`Version.native_body`)."""
     engine = backend.Engine.get()
     ir.remove_redundant_params(result.fn)
     refcount.insert_refcounts(result.fn)
@@ -521,15 +567,36 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         optimize=version.optimized,
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
-    module = codegen.build()
-    engine.compile(module, optimize=version.optimized, inline=codegen.inlines)
+    version.deferred = DeferredCode(codegen.build(), entry_name, codegen.inlines)
     version.keepalive.extend(codegen.keep)
     version.keepalive.extend(codegen.inlined)  # their data, which the copies address
     version.inlined = tuple(v.function for v in codegen.inlined) + (entry.code.co_qualname,) * codegen.unrolled_calls
-    version.entry_address = engine.address(entry_name)
-    version.body_address = engine.address(body_name)
     version.inlinable = codegen.inlinable()
+    if not defer or version.inlinable is None:
+        _emit(version)
     return version
+
+
+def _emit(version: Version) -> None:
+    deferred, version.deferred = version.deferred, None
+    assert deferred is not None
+    engine = backend.Engine.get()
+    engine.compile(deferred.module, optimize=version.optimized, inline=deferred.inlines)
+    version.entry_address = engine.address(deferred.entry_name)
+    version.body_address = engine.address(version.body_name)
+
+
+@KEEP_INTERRUPTS
+def _make_machine_code(version: Version) -> None:
+    """Codegen deferred at compile time, counted in the version's compile
+    time (not in that of a version being compiled that needs it)."""
+    started = time.perf_counter()
+    _emit(version)
+    elapsed = time.perf_counter() - started
+    _NESTED_SECONDS[0] += elapsed
+    version.compile_seconds += elapsed
+    STATS["compile_seconds"] += elapsed  # type: ignore[operator]
+    STATS["compile_times"][version.stats_slot] = version.compile_seconds  # type: ignore[index]
 
 
 OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimized codegen pays
