@@ -66,12 +66,20 @@ def test_a_small_callee_in_a_loop_is_inlined():
     assert CodeEntry.lookup(compiled["total"].__code__).versions[0].calls.value >= 2
 
 
-def test_a_call_outside_loops_is_not_inlined():
-    compiled = _compare(LOOP_CALLS, "once", [(30,), (31,), (32,)])
-    versions = CodeEntry.lookup(compiled["gcd"].__code__).versions
-    assert versions, "gcd was not compiled"
+def test_a_call_outside_loops_calls_a_callee_that_has_machine_code():
+    compiled = defined(textwrap.dedent(LOOP_CALLS), bind=True)
+    assert compiled["gcd"](12, 18) == 6  # compiled for the interpreter: machine code made
+    plain = defined(textwrap.dedent(LOOP_CALLS), bind=False)
+    for n in (30, 31, 32):
+        assert outcome(compiled["once"], n) == outcome(plain["once"], n)
     assert _inlined(compiled["once"]) == []
-    assert versions[0].entry_address, "once calls gcd's machine code: it must have been made"
+    assert CodeEntry.lookup(compiled["once"].__code__).versions[0].calls.value == 3
+
+
+def test_a_call_outside_loops_copies_a_callee_without_machine_code():
+    compiled = _compare(LOOP_CALLS, "once", [(30,), (31,), (32,)])
+    assert _inlined(compiled["once"]) == ["gcd"]
+    assert CodeEntry.lookup(compiled["gcd"].__code__).versions[0].entry_address == 0
 
 
 def _gcd_row() -> dict:
