@@ -1252,9 +1252,7 @@ class VersionCodegen:
         """What a direct call of `version` calls: a copy of its body if small
         enough and the call is in a loop or a recursive body (LLVM inlines
         it; elsewhere a call runs too few times to pay for the compile
-        time) or its machine code is not made yet (deferred: the copy costs
-        less codegen than its own module), else its compiled body at its
-        address; while it is being
+        time), else its compiled body at its address; while it is being
         compiled, its body by name (a recursive call goes to a copy of this
         body, see `_finish_recursion`)."""
         if not version.compiled:  # type: ignore[attr-defined]
@@ -1264,10 +1262,7 @@ class VersionCodegen:
                 name += INLINE_SUFFIX
             return self.mb.declare(name, signature)
         inlinable: InlinableBody | None = version.inlinable  # type: ignore[attr-defined]
-        # A callee without machine code yet costs less as a copy than as a
-        # module of its own, wherever the call is.
-        worth_copying = in_loop or self.recursive or version.deferred is not None  # type: ignore[attr-defined]
-        if self.optimize and inlinable is not None and worth_copying \
+        if self.optimize and inlinable is not None and (in_loop or self.recursive) \
                 and self.inlined_values + inlinable.values <= INLINE_BUDGET_VALUES:
             self.inlined.append(version)
             self.inlined_values += inlinable.values

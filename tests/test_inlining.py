@@ -66,20 +66,23 @@ def test_a_small_callee_in_a_loop_is_inlined():
     assert CodeEntry.lookup(compiled["total"].__code__).versions[0].calls.value >= 2
 
 
-def test_a_call_outside_loops_calls_a_callee_that_has_machine_code():
-    compiled = defined(textwrap.dedent(LOOP_CALLS), bind=True)
-    assert compiled["gcd"](12, 18) == 6  # compiled for the interpreter: machine code made
-    plain = defined(textwrap.dedent(LOOP_CALLS), bind=False)
-    for n in (30, 31, 32):
-        assert outcome(compiled["once"], n) == outcome(plain["once"], n)
-    assert _inlined(compiled["once"]) == []
-    assert CodeEntry.lookup(compiled["once"].__code__).versions[0].calls.value == 3
-
-
-def test_a_call_outside_loops_copies_a_callee_without_machine_code():
+def test_a_call_outside_loops_is_not_inlined():
     compiled = _compare(LOOP_CALLS, "once", [(30,), (31,), (32,)])
-    assert _inlined(compiled["once"]) == ["gcd"]
-    assert CodeEntry.lookup(compiled["gcd"].__code__).versions[0].entry_address == 0
+    versions = CodeEntry.lookup(compiled["gcd"].__code__).versions
+    assert versions, "gcd was not compiled"
+    assert _inlined(compiled["once"]) == []
+    assert versions[0].entry_address, "once calls gcd's machine code: it must have been made"
+    assert compiled["gcd"](12, 18) == 6
+    assert versions[0].calls.value == 1, "the dispatcher did not enter the machine code made for once"
+
+
+def test_machine_code_made_for_a_caller_is_entered_by_the_interpreter():
+    compiled = _compare(LOOP_CALLS, "total", [(50,)])
+    gcd = CodeEntry.lookup(compiled["gcd"].__code__).versions[0]
+    assert gcd.deferred is not None
+    assert gcd.native_body() == gcd.body_address != 0  # as when a caller calls it at its address
+    assert compiled["gcd"](12, 18) == 6
+    assert gcd.calls.value == 1, "the dispatcher did not enter the machine code made"
 
 
 def _gcd_row() -> dict:

@@ -53,6 +53,7 @@ class DeferredCode:
     module: llvm_text.Module
     entry_name: str
     inlines: bool  # the module has body copies for LLVM to inline
+    owner: CodeEntry  # whose dispatcher enters the version once it is made
 
 
 @record(eq=False)
@@ -243,7 +244,6 @@ class CodeEntry:
             for v in self.versions:
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
                     v.native_body()
-                    self._refresh_table()
                     return True
         return False
 
@@ -260,9 +260,9 @@ class CodeEntry:
 
     def install(self, version: Version) -> None:
         self.versions.append(version)
-        self._refresh_table()
+        self.refresh_table()
 
-    def _refresh_table(self) -> None:
+    def refresh_table(self) -> None:
         """The dispatcher's table: the active versions whose machine code is
         made (a call that finds none makes a deferred one's, see _on_miss)."""
         ready = [v for v in self.versions if v.active and v.entry_address][:MAX_VERSIONS]
@@ -281,7 +281,7 @@ class CodeEntry:
             self.disable(f"still leaves compiled code when generalized: {site[1]} at instruction {site[0]}")
         else:
             self.disable(f"leaves compiled code too often: {site[1]} at instruction {site[0]}")
-        self._refresh_table()
+        self.refresh_table()
 
 
 # --- compiling -------------------------------------------------------------------
@@ -567,7 +567,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         optimize=version.optimized,
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
-    version.deferred = DeferredCode(codegen.build(), entry_name, codegen.inlines)
+    version.deferred = DeferredCode(codegen.build(), entry_name, codegen.inlines, entry)
     version.keepalive.extend(codegen.keep)
     version.keepalive.extend(codegen.inlined)  # their data, which the copies address
     version.inlined = tuple(v.function for v in codegen.inlined) + (entry.code.co_qualname,) * codegen.unrolled_calls
@@ -584,6 +584,7 @@ def _emit(version: Version) -> None:
     engine.compile(deferred.module, optimize=version.optimized, inline=deferred.inlines)
     version.entry_address = engine.address(deferred.entry_name)
     version.body_address = engine.address(version.body_name)
+    deferred.owner.refresh_table()
 
 
 @KEEP_INTERRUPTS
