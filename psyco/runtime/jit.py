@@ -578,6 +578,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
 
 
 def _emit(version: Version) -> None:
+    """LLVM codegen of the version's module: its machine code, entered by
+    its dispatcher from now on."""
     deferred, version.deferred = version.deferred, None
     assert deferred is not None
     engine = backend.Engine.get()
