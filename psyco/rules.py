@@ -1522,9 +1522,16 @@ def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
 @rule("GET_ITER")
 def get_iter(s: Specializer, ins: Instruction) -> None:
     value = s.pop()
+    loop = ins.next_index  # the FOR_ITER this iterator feeds
     if isinstance(value.kind, kinds.RangeKind):
+        bounds = [v.op.attrs["value"] if v.op is not None and v.op.name == "const_i64" else None
+                  for v in value.leaves]  # type: ignore[union-attr]
+        trips = len(range(*bounds)) if None not in bounds else None  # type: ignore[arg-type]
+        known = s.loop_trips.get(loop, 0)
+        s.loop_trips[loop] = None if trips is None or known is None else max(known, trips)
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
+    s.loop_trips[loop] = None
     if value.kind in (kinds.ObjectKind(list), kinds.ObjectKind(tuple)):
         s.push(AV(kinds.SeqIter(value.kind.cls), (value.leaves[0], s.const(0)), value.sample))  # type: ignore[attr-defined]
         return

@@ -118,6 +118,10 @@ class Result:
     # (class, attribute) -> kind of every value this version stores there
     # (None: values of several kinds, or not numbers)
     attribute_stores: dict[tuple[type, str], Kind | None] = field(default_factory=dict)
+    # loop head (FOR_ITER's unit index) -> how many times a `for` over a
+    # range of constant bounds runs (None: another iterable, or bounds not
+    # known when compiling)
+    loop_trips: dict[int, int | None] = field(default_factory=dict)
 
 
 class Specializer:
@@ -137,6 +141,7 @@ class Specializer:
         self.exits: list[ir.Exit] = []
         self.returns: list[ReturnSite] = []
         self.attribute_stores: dict[tuple[type, str], Kind | None] = {}
+        self.loop_trips: dict[int, int | None] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.block: ir.Block | None = None
         self.state = State([], [])
@@ -170,7 +175,7 @@ class Specializer:
             self._specialize_block(pc, RULES)
         self._finish_returns()
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
-                      [site.value.kind for site in self.returns], self.attribute_stores)
+                      [site.value.kind for site in self.returns], self.attribute_stores, self.loop_trips)
 
     def _specialize_block(self, pc: int, rules: dict) -> None:
         bc_block = self.decoded.blocks[pc]

@@ -85,3 +85,55 @@ def test_stats_file(script, tmp_path):
 def test_usage(tmp_path):
     out = run(["-m", "psyco"], tmp_path)
     assert out.returncode == 2 and "usage" in out.stderr
+
+
+ONCE_SCRIPT = textwrap.dedent("""
+    import sys
+
+    import psyco
+
+    def step(x):
+        return x * 3 % 7
+
+    def few(n):  # called once by module code, its loops run 12 * 30 times
+        total = 0
+        for i in range(12):
+            for j in range(30):
+                total += step(i + j) + n
+        return total
+
+    def unknown(n):  # how often its loop runs is not known when compiling
+        total = 0
+        for i in range(n):
+            total += i % 5
+        return total
+
+    def large():  # known, but too many iterations
+        total = 0
+        for i in range(50_000):
+            total += i % 5
+        return total
+
+    def small(k):  # few iterations, but called from a loop of module code
+        total = 0
+        for i in range(3):
+            total += i * k
+        return total
+
+    print(few(1), unknown(1000), large())
+    for k in range(5):
+        print(small(k))
+    optimized = {r["function"]: [v["optimized"] for v in r["versions"]] for r in psyco.report()}
+    print(sorted((name, optimized.get(name)) for name in ("few", "unknown", "large", "small")), file=sys.stderr)
+""")
+
+
+def test_a_function_module_code_calls_once_with_few_iterations_gets_quick_codegen(tmp_path):
+    path = tmp_path / "once.py"
+    path.write_text(ONCE_SCRIPT)
+    plain = run([str(path)], tmp_path)
+    compiled = run(["-m", "psyco", str(path)], tmp_path)
+    assert compiled.returncode == plain.returncode == 0, compiled.stderr
+    assert compiled.stdout == plain.stdout
+    expected = [("few", [False]), ("large", [True]), ("small", [True]), ("unknown", [True])]
+    assert compiled.stderr.strip() == repr(expected)

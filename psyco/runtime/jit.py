@@ -227,7 +227,8 @@ class CodeEntry:
         with COMPILE_LOCK:
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
-            version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args)
+            version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args,
+                                      called_once=_called_once(frame.f_back))
         if version is None:
             self._note_refusal(entry_kinds, frame)
         elif self.whole_program and decode(self.code).straight_leaf():
@@ -476,7 +477,7 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
 
 @KEEP_INTERRUPTS
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
-                    samples: tuple | None = None, direct: bool = False) -> Version | None:
+                    samples: tuple | None = None, direct: bool = False, called_once: bool = False) -> Version | None:
     """Compile and install a version; None (and the reason recorded) if
     not.  `samples`: the arguments of the call that asked for it.  `direct`:
     for a direct call from compiled code, which pays even for mostly generic
@@ -492,7 +493,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         result, resolver = _specialize(entry, request)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result)
-        version = _generate(entry, request, result, resolver, defer=direct)
+        version = _generate(entry, request, result, resolver, defer=direct, called_once=called_once)
         _learn_attribute_kinds(result)
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
@@ -534,10 +535,12 @@ def _check_worth_compiling(result: Result) -> None:
                                 " the interpreter runs them as fast")
 
 
-def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool) -> Version:
+def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool,
+              called_once: bool) -> Version:
     """Lower the specialized function to LLVM and make its machine code,
     unless `defer` (compiled for a direct call) and optimized callers can
-    copy its body: then when first needed (`Version.native_body`)."""
+    copy its body: then when first needed (`Version.native_body`).
+    `called_once`: for a call that module code makes once."""
     engine = backend.Engine.get()
     ir.remove_redundant_params(result.fn)
     refcount.insert_refcounts(result.fn)
@@ -559,7 +562,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else HOT_EXIT_THRESHOLD, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
-    version.optimized = _worth_optimizing(result.fn, resolver)
+    version.optimized = _worth_optimizing(result.fn, resolver) and not (
+        called_once and _bounded_iterations(entry.code, result.loop_trips) <= ONCE_QUICK_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
@@ -603,6 +607,33 @@ def _make_machine_code(version: Version) -> None:
 
 
 OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimized codegen pays
+
+
+# A function module code calls once (`main()`), whose loops run at most
+# this many iterations in all, gets quick codegen: optimized codegen costs
+# 20-60 ms more there, and its few iterations cannot win that back.
+ONCE_QUICK_ITERATIONS = 10_000
+
+
+def _called_once(caller: types.FrameType | None) -> bool:
+    """Whether the call the interpreter is making in `caller` runs once:
+    module code, not inside one of its loops (a module's code runs once)."""
+    if caller is None or caller.f_code.co_name != "<module>":
+        return False
+    return not decode(caller.f_code).in_loop(caller.f_lasti // 2)
+
+
+def _bounded_iterations(code: types.CodeType, loop_trips: dict[int, int | None]) -> float:
+    """A bound on the iterations of all the function's loops in one call:
+    the product of their constant trip counts; infinite if one loop has
+    none (a while loop, a for over anything but a constant range)."""
+    total = 1.0
+    for head in decode(code).loop_heads:
+        trips = loop_trips.get(head)
+        if trips is None:
+            return float("inf")
+        total *= max(trips, 1)
+    return total
 
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
