@@ -78,6 +78,11 @@ class DecodedCode:
         jumps = (b.instructions[-1] for b in self.blocks.values())
         return any(j.target is not None and j.target <= index <= j.index for j in jumps)
 
+    def frame_in_loop(self, frame_lasti: int) -> bool:
+        """Whether the instruction a frame of this code is at (`f_lasti`, a
+        byte offset) lies in a loop."""
+        return self.in_loop(frame_lasti // 2)
+
     def handler_for(self, index: int) -> Handler | None:
         """The handler an exception raised at unit `index` unwinds to (the
         3.11 table is flat: at most one entry covers an instruction)."""

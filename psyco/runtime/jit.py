@@ -620,7 +620,7 @@ def _called_once(caller: types.FrameType | None) -> bool:
     module code, not inside one of its loops (a module's code runs once)."""
     if caller is None or caller.f_code.co_name != "<module>":
         return False
-    return not decode(caller.f_code).in_loop(caller.f_lasti // 2)
+    return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
 
 
 def _bounded_iterations(code: types.CodeType, loop_trips: dict[int, int | None]) -> float:
