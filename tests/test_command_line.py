@@ -95,17 +95,23 @@ ONCE_SCRIPT = textwrap.dedent("""
     def step(x):
         return x * 3 % 7
 
-    def few(n):  # called once by module code, its loops run 12 * 30 times
+    def few():  # called once by module code, its loops run 12 * 30 times
         total = 0
         for i in range(12):
             for j in range(30):
-                total += step(i + j) + n
+                total += step(i + j)
         return total
 
     def unknown(n):  # how often its loop runs is not known when compiling
         total = 0
         for i in range(n):
             total += i % 5
+        return total
+
+    def per_item(x):  # module code calls it once, through map: many times
+        total = 0
+        for i in range(3):
+            total += i * x
         return total
 
     def large():  # known, but too many iterations
@@ -120,11 +126,12 @@ ONCE_SCRIPT = textwrap.dedent("""
             total += i * k
         return total
 
-    print(few(1), unknown(1000), large())
+    print(few(), unknown(1000), large(), sum(map(per_item, range(100))))
     for k in range(5):
         print(small(k))
     optimized = {r["function"]: [v["optimized"] for v in r["versions"]] for r in psyco.report()}
-    print(sorted((name, optimized.get(name)) for name in ("few", "unknown", "large", "small")), file=sys.stderr)
+    names = ("few", "unknown", "large", "small", "per_item")
+    print(sorted((name, optimized.get(name)) for name in names), file=sys.stderr)
 """)
 
 
@@ -135,5 +142,5 @@ def test_a_function_module_code_calls_once_with_few_iterations_gets_quick_codege
     compiled = run(["-m", "psyco", str(path)], tmp_path)
     assert compiled.returncode == plain.returncode == 0, compiled.stderr
     assert compiled.stdout == plain.stdout
-    expected = [("few", [False]), ("large", [True]), ("small", [True]), ("unknown", [True])]
+    expected = [("few", [False]), ("large", [True]), ("per_item", [True]), ("small", [True]), ("unknown", [True])]
     assert compiled.stderr.strip() == repr(expected)

@@ -228,7 +228,7 @@ class CodeEntry:
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args,
-                                      called_once=_called_once(frame.f_back))
+                                      called_once=_called_once(self.code, frame.f_back))
         if version is None:
             self._note_refusal(entry_kinds, frame)
         elif self.whole_program and decode(self.code).straight_leaf():
@@ -615,9 +615,14 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 ONCE_QUICK_ITERATIONS = 10_000
 
 
-def _called_once(caller: types.FrameType | None) -> bool:
-    """Whether the call the interpreter is making in `caller` runs once:
-    module code, not inside one of its loops (a module's code runs once)."""
+def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
+    """Whether this call of `code` by the interpreter in `caller` runs
+    once: module code (which runs once) calls it outside its loops.  Only
+    for functions without parameters: a function that takes arguments may
+    be called many times by a builtin the module calls once (`map(f, data)`),
+    which leaves no frame of its own."""
+    if code.co_argcount or code.co_kwonlyargcount or code.co_flags & 0x0C:  # CO_VARARGS, CO_VARKEYWORDS
+        return False
     if caller is None or caller.f_code.co_name != "<module>":
         return False
     return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
