@@ -1526,7 +1526,8 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
     if isinstance(value.kind, kinds.RangeKind):
         bounds = [v.op.attrs["value"] if v.op is not None and v.op.name == "const_i64" else None
                   for v in value.leaves]  # type: ignore[union-attr]
-        trips = len(range(*bounds)) if None not in bounds else None  # type: ignore[arg-type]
+        # a zero step never loops: the range call raises ValueError (rules._range)
+        trips = len(range(*bounds)) if None not in bounds and bounds[2] != 0 else None  # type: ignore[arg-type]
         known = s.loop_trips.get(loop, 0)
         s.loop_trips[loop] = None if trips is None or known is None else max(known, trips)
         s.push(AV(kinds.RANGE_ITER, value.leaves))

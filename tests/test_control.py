@@ -191,6 +191,26 @@ def test_range_loops_with_a_variable_step_property(start, stop, step):
     assert all(kind == INT for kind in native.entry_kinds), native
 
 
+def constant_zero_step():
+    caught = None
+    try:
+        for _ in range(1, 10, 0):
+            pass
+    except ValueError as exc:
+        caught = str(exc)
+    total = 0
+    for i in range(100):
+        total += i
+    return caught, total
+
+
+def test_a_constant_zero_step_compiles_and_raises_as_cpython():
+    compiled = psyco.proxy(constant_zero_step)
+    same(constant_zero_step, compiled=compiled)
+    entry = CodeEntry.lookup(compiled.__code__)
+    assert entry.versions and not entry.not_compiled, entry.not_compiled
+
+
 def test_recursion_is_a_direct_native_call():
     g = psyco.proxy(recursive)
     assert g(20) == recursive(20)
