@@ -581,24 +581,26 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     return version
 
 
-def _emit(version: Version) -> None:
-    """LLVM codegen of the version's module: its machine code, entered by
-    its dispatcher from now on."""
+def _emit(version: Version) -> DeferredCode:
+    """LLVM codegen of the version's module: its machine code.  Returns
+    what it was made from."""
     deferred, version.deferred = version.deferred, None
     assert deferred is not None
     engine = backend.Engine.get()
     engine.compile(deferred.module, optimize=version.optimized, inline=deferred.inlines)
     version.entry_address = engine.address(deferred.entry_name)
     version.body_address = engine.address(version.body_name)
-    deferred.owner.refresh_table()
+    return deferred
 
 
 @KEEP_INTERRUPTS
 def _make_machine_code(version: Version) -> None:
     """Codegen deferred at compile time, counted in the version's compile
-    time (not in that of a version being compiled that needs it)."""
+    time (not in that of a version being compiled that needs it); the
+    version's dispatcher enters it from now on (an installed version: not
+    one `_generate` is making)."""
     started = time.perf_counter()
-    _emit(version)
+    _emit(version).owner.refresh_table()
     elapsed = time.perf_counter() - started
     _NESTED_SECONDS[0] += elapsed
     version.compile_seconds += elapsed
