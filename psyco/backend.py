@@ -1779,21 +1779,31 @@ class VersionCodegen:
         return b.icmp_unsigned("==", load_field(b, o, abi.OB_TYPE, PTR), obj_const(b, tp))
 
     def _unbox_int(self, o: L.Value) -> tuple[L.Value, L.Value]:
-        """(value, ok): an exact int that fits in 64 bits."""
+        """(value, ok): an exact int that fits in 64 bits.  Ints of one or
+        two digits (below 2**60) are read inline, larger ones by the C API."""
         b = self.b
         start = b.block
         is_int = self._type_is(o, int)
         small = b.append_basic_block("int.small")
+        two_digits = b.append_basic_block("int.two")
         big = b.append_basic_block("int.big")
         done = b.append_basic_block("int.done")
         check_size = b.append_basic_block("int.size")
+        check_two = b.append_basic_block("int.size2")
         b.cbranch(is_int, check_size, done)
         b.position_at_end(check_size)
         size = load_field(b, o, abi.OB_SIZE, I64)
-        b.cbranch(b.icmp_unsigned("<=", b.add(size, I64(1)), I64(2)), small, big)
+        b.cbranch(b.icmp_unsigned("<=", b.add(size, I64(1)), I64(2)), small, check_two)
         b.position_at_end(small)
-        digit = b.zext(load_field(b, o, abi.LONG_DIGITS, I32), I64)
-        small_value = b.mul(digit, size)  # size is -1, 0 or 1
+        low = b.zext(load_field(b, o, abi.LONG_DIGITS, I32), I64)
+        small_value = b.mul(low, size)  # size is -1, 0 or 1
+        b.branch(done)
+        b.position_at_end(check_two)
+        b.cbranch(b.icmp_unsigned("<=", b.add(size, I64(2)), I64(4)), two_digits, big)
+        b.position_at_end(two_digits)
+        high = b.zext(load_field(b, o, abi.LONG_DIGITS + abi.LONG_DIGIT_SIZE, I32), I64)
+        magnitude = b.or_(b.zext(load_field(b, o, abi.LONG_DIGITS, I32), I64), b.shl(high, I64(abi.LONG_DIGIT_BITS)))
+        two_value = b.select(b.icmp_signed("<", size, I64(0)), b.neg(magnitude), magnitude)
         b.branch(done)
         b.position_at_end(big)
         overflow = self.alloca(I32)
@@ -1801,8 +1811,8 @@ class VersionCodegen:
         big_ok = b.icmp_signed("==", b.load(overflow), I32(0))
         b.branch(done)
         b.position_at_end(done)
-        value = joined(b, (I64(0), start), (small_value, small), (big_value, big))
-        ok = joined(b, (I1(0), start), (I1(1), small), (big_ok, big))
+        value = joined(b, (I64(0), start), (small_value, small), (two_value, two_digits), (big_value, big))
+        ok = joined(b, (I1(0), start), (I1(1), small), (I1(1), two_digits), (big_ok, big))
         return value, ok
 
     def _box_return(self, value: L.Value) -> L.Value:

@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 import psyco
 from tests.differential import calls_compiled, outcome, same
 
-EDGE_INTS = [0, 1, -1, 2, -2, 7, -7, 2**31, 2**53, 2**53 + 1, 2**62, 2**63 - 1, -(2**63), -(2**63) + 1, 2**63, 2**64]
+EDGE_INTS = [
+    0, 1, -1, 2, -2, 7, -7,
+    2**30 - 1, 2**30, -(2**30), 2**31, 2**53, 2**53 + 1, 2**60 - 1, -(2**60) + 1,  # two 30-bit digits
+    2**60, -(2**60), 2**62, 2**63 - 1, -(2**63), -(2**63) + 1, 2**63, 2**64,
+]
 EDGE_FLOATS = [0.0, -0.0, 1.5, -1.5, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan, 3.0, -7.0]
 
 

@@ -23,6 +23,7 @@ OB_TYPE = 8
 OB_SIZE = 16  # PyVarObject.ob_size
 LONG_DIGITS = 24  # PyLongObject.ob_digit[], 30-bit digits in uint32
 LONG_DIGIT_BITS = 30
+LONG_DIGIT_SIZE = 4  # bytes per digit (uint32)
 FLOAT_FVAL = 16  # PyFloatObject.ob_fval
 # The preallocated ints -5..256 (_PyLong_SMALL_INTS, in the runtime state),
 # each SMALL_INT_SIZE bytes after the previous: PyLong_FromLongLong returns
