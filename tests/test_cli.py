@@ -493,6 +493,8 @@ ANNOTATIONS = """
             return set(a)
         return [inner.__annotations__ for _ in range(n)][0]
 
+    for _ in range(1000):  # a function without loops is compiled once called often
+        work(2)
     print(annotated.__annotations__, Point.__annotations__, work(3), work(4))
 """
 
@@ -872,7 +874,8 @@ CYCLES = """
             self.name, self.other = name, None
 
         def __del__(self):
-            print("freed", self.name)
+            if not self.name.startswith("quiet"):
+                print("freed", self.name)
 
 
     def make_cycle(name):
@@ -880,8 +883,8 @@ CYCLES = """
         a.other, b.other = b, a
 
 
-    for i in range(3):
-        make_cycle(str(i))
+    for i in range(1200):  # often enough to be compiled
+        make_cycle(str(i) if i < 3 else "quiet")
     print("collected", gc.collect() > 0)
     print("tracked", any(isinstance(o, Node) for o in gc.get_objects()))
     keep = Node("kept")
@@ -900,6 +903,58 @@ def test_the_programs_cycles_are_collected_as_under_python(tmp_path):
     assert sorted(both.psyco.stdout.splitlines()) == sorted(both.plain.stdout.splitlines())
     assert both.psyco.stdout.count("freed") == 7 and "tracked True" in both.psyco.stdout
     assert both.versions("Node.__init__") == 1
+
+
+CALL_COUNTS = """
+    def rare(x):
+        return x + 1
+
+
+    def frequent(x):
+        return x * 2
+
+
+    def looping(n):
+        t = 0
+        for i in range(n):
+            t += i
+        return t
+
+
+    print(rare(1), rare(2), rare(3), sum(map(frequent, range(1500))), looping(5))
+"""
+
+
+def test_full_compiles_loops_at_their_first_call_and_other_functions_once_called_often(tmp_path):
+    both = Both(tmp_path, [str(write(tmp_path / "counts.py", CALL_COUNTS))], tmp_path)
+    both.assert_same()
+    assert both.versions("looping") == 1 and both.calls("looping") == 1
+    assert both.versions("frequent") == 1 and both.versions("rare") == 0
+
+
+OVER_BUDGET = """
+    import psyco.runtime.jit
+
+    psyco.runtime.jit.COMPILE_ALLOWANCE = psyco.runtime.jit.COMPILE_SHARE = 0.0  # no compile time to spend
+
+
+    def looping(n):
+        t = 0
+        for i in range(n):
+            t += i
+        return t
+
+
+    print([looping(k) for k in range(25)])
+"""
+
+
+def test_past_its_compile_budget_full_compiles_only_functions_called_often(tmp_path):
+    both = Both(tmp_path, [str(write(tmp_path / "budget.py", OVER_BUDGET))], tmp_path)
+    both.assert_same()
+    from psyco.runtime.jit import OFTEN_CALLED
+
+    assert both.calls("looping") == 25 - OFTEN_CALLED + 1
 
 
 FINALIZED_AT_EXIT = """

@@ -496,6 +496,31 @@ def test_kinds_changing_after_warm_up():
     assert compiled_calls(poly) > before
 
 
+def test_calls_no_version_can_serve_rarely_ask_for_one(monkeypatch):
+    """Past the cap on versions, calls of yet other kinds run interpreted;
+    the dispatcher asks the compiler about fewer and fewer of them (each
+    ask is a Python call)."""
+    from psyco.runtime import jit
+
+    asked = []
+    original = jit.CodeEntry._on_miss
+    monkeypatch.setattr(jit.CodeEntry, "_on_miss", lambda entry, args, frame: (asked.append(args),
+                                                                               original(entry, args, frame))[1])
+
+    def pair(a, b):
+        return a, b
+
+    p = psyco.proxy(pair)
+    for first in [1, 1.5, True, None, 2**70][:jit.MAX_COMPILED_VERSIONS]:
+        assert p(first, first) == (first, first)
+    assert compiled_calls(pair) == jit.MAX_COMPILED_VERSIONS
+    asked.clear()
+    for i in range(1000):
+        assert p(i, 0.5) == (i, 0.5)
+    assert compiled_calls(pair) == jit.MAX_COMPILED_VERSIONS
+    assert 0 < len(asked) <= 1000 // jit.MAX_MISS_BACKOFF + 10, len(asked)
+
+
 # --- int overflow -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("func", "args"), [
     (power_loop, (3, 50)),

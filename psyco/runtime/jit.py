@@ -34,6 +34,26 @@ RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
 MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
 HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
 GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a function back
+# Under full(), a function without loops is compiled once called this many
+# times: compiling takes 5-50 ms, which a small function's calls win back
+# only if there are thousands of them (functions with loops are compiled
+# at their first call: without on-stack replacement, a long-running first
+# call would otherwise stay interpreted).
+LOOP_FREE_CALLS = 1000
+# profile() compiles a function once called this many times; so does full()
+# past its compile-time budget: functions with loops are compiled at their
+# first call while compiling has taken less than COMPILE_ALLOWANCE seconds
+# plus COMPILE_SHARE of the time since psyco started.  A program made of
+# many functions that each run briefly (a test suite) stays near its
+# interpreted speed; a program whose work is in a few hot functions
+# compiles them all at once.
+OFTEN_CALLED = 20
+COMPILE_ALLOWANCE = 0.25
+COMPILE_SHARE = 0.1
+# Calls run interpreted, without asking on_miss, after a call on_miss could
+# not compile for (kinds refused, versions capped): doubled at each such
+# call up to this, so the cost of asking stays a small share of such calls.
+MAX_MISS_BACKOFF = 64
 COMPILE_LOCK = threading.RLock()
 # Exits counted for the report but never retiring their version: tracing
 # turned on (sys.settrace) is the program's doing, and it is turned off again.
@@ -135,8 +155,9 @@ class CodeEntry:
         self.reason: str | None = None  # why no version can ever be compiled
         self.generalized: set[tuple[int, str]] = set()
         self.seen_types: dict[int, object] = {}  # per argument: its one kind so far (general), None once several
-        self.misses = 0
+        self.misses = 0  # calls that found no version, skipped ones included
         self.compile_threshold = 1
+        self.miss_backoff = 1
         # Taken over by full()/profile() rather than asked for with bind():
         # psyco may then decide interpreted callers are better off without it.
         self.whole_program = False
@@ -211,10 +232,14 @@ class CodeEntry:
         if any(v.deferred is not None for v in self.versions) and self._make_deferred_code(args, frame.f_globals):
             return RETRY
         self.misses += 1
-        if self.misses < self.compile_threshold:
+        threshold = self.compile_threshold
+        if self.whole_program and not decode(self.code).loop_heads:
+            threshold = max(threshold, LOOP_FREE_CALLS)
+        elif self.whole_program and not _within_compile_budget():
+            threshold = max(threshold, OFTEN_CALLED)
+        if self.misses < threshold:
+            self._skip(threshold - self.misses - 1)
             return SENTINEL
-        if self.whole_program and self.misses < 2 and not decode(self.code).loop_heads:
-            return SENTINEL  # without a loop, a function called once is not worth compiling
         entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
         # Refused as not worth it when compiled for a direct call (without
         # sample arguments)?  Samples may make the difference: try once more.
@@ -223,6 +248,7 @@ class CodeEntry:
             return SENTINEL
         self.sampled.add(entry_kinds)
         if sum(v.active for v in self.versions) >= MAX_COMPILED_VERSIONS:
+            self._back_off()
             return SENTINEL
         with COMPILE_LOCK:
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
@@ -231,7 +257,9 @@ class CodeEntry:
                                       called_once=_called_once(self.code, frame.f_back))
         if version is None:
             self._note_refusal(entry_kinds, frame)
-        elif self.whole_program and decode(self.code).straight_leaf():
+        else:
+            self.miss_backoff = 1
+        if version is not None and self.whole_program and decode(self.code).straight_leaf():
             # Compiled callers call it directly; interpreted callers are
             # better served by the original bytecode.
             abi.function_of_frame(frame).__code__ = self.code
@@ -248,11 +276,25 @@ class CodeEntry:
                     return True
         return False
 
+    def _skip(self, calls: int) -> None:
+        """Let the dispatcher run the next `calls` calls that find no
+        version interpreted without calling on_miss (counted as misses)."""
+        self.table.skip = calls
+        self.misses += calls
+
+    def _back_off(self) -> None:
+        """A call on_miss could not compile for: skip the next few such
+        calls, more after each."""
+        self._skip(self.miss_backoff)
+        self.miss_backoff = min(2 * self.miss_backoff, MAX_MISS_BACKOFF)
+
     def _note_refusal(self, entry_kinds: tuple[Kind, ...], frame: types.FrameType) -> None:
         """Under full(), a function that keeps being called with kinds for
         which compiling would not pay, or that reads its own frame, goes back
         to the interpreter for good, its own code object restored: each such
-        call costs a trip through the dispatcher and this method."""
+        call costs a trip through the dispatcher and this method (fewer of
+        them go to this method as they keep coming: _back_off)."""
+        self._back_off()
         reason = self.not_compiled[entry_kinds]
         self.refused_in_a_row = self.refused_in_a_row + 1 if entry_kinds in self.not_worth else 0
         if self.whole_program and not self.versions and (self.reads_frame or self.refused_in_a_row >= GIVE_BACK_AFTER):
@@ -261,6 +303,7 @@ class CodeEntry:
 
     def install(self, version: Version) -> None:
         self.versions.append(version)
+        self.table.skip = 0  # calls it does not serve may find another version to make or compile
         self.refresh_table()
 
     def refresh_table(self) -> None:
@@ -427,6 +470,12 @@ _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 # name -> the number kind always stored, or None once stores disagreed.
 ATTRIBUTE_KINDS: weakref.WeakKeyDictionary[type, dict[str, Kind | None]] = weakref.WeakKeyDictionary()
 STATS = {"compile_seconds": 0.0, "versions": 0, "compile_times": []}
+_STARTED = time.perf_counter()
+
+
+def _within_compile_budget() -> bool:
+    elapsed = time.perf_counter() - _STARTED
+    return STATS["compile_seconds"] < COMPILE_ALLOWANCE + COMPILE_SHARE * elapsed  # type: ignore[operator]
 
 
 def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:

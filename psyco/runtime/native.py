@@ -38,6 +38,9 @@ class DispatchTable(ctypes.Structure):
     _fields_ = [
         ("count", ctypes.c_int64),
         ("disabled", ctypes.c_int64),
+        # Misses to answer "run interpreted" without asking on_miss: set by
+        # on_miss, so calls it would not compile for cost no Python call.
+        ("skip", ctypes.c_int64),
         ("on_miss", ctypes.c_void_p),
         ("sentinel", ctypes.c_void_p),
         ("retry", ctypes.c_void_p),
@@ -118,6 +121,13 @@ def _build_dispatcher() -> int:
     ask = f.append_basic_block("ask")
     b.cbranch(b.icmp_signed("!=", attempt, I64(0)), give_up, ask)
     b.position_at_end(ask)
+    skip = field_ptr(b, table, _field("skip"), I64)
+    skipping, check_headroom = f.append_basic_block("skip"), f.append_basic_block("headroom")
+    b.cbranch(b.icmp_signed(">", b.load(skip), I64(0)), skipping, check_headroom)
+    b.position_at_end(skipping)
+    b.store(b.sub(b.load(skip), I64(1)), skip)
+    b.branch(give_up)
+    b.position_at_end(check_headroom)
     # Compiling runs Python code, many frames deep: not near the recursion
     # limit, where it would raise the program a RecursionError of its own.
     headroom = load_field(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
