@@ -20,14 +20,13 @@ from typing import Any, TypeVar
 
 from psyco import PsycoWarning
 from psyco.abi import current as abi
-from psyco.runtime import jit
 from psyco.runtime.jit import CodeEntry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 _NEVER: set[types.CodeType] = set()  # code objects marked with cannotcompile()
-_PROFILE_THRESHOLD = jit.OFTEN_CALLED  # calls before profile() compiles a function
+_PROFILE_THRESHOLD = 20  # calls before profile() compiles a function
 
 
 def _function_of(obj: object, action: str) -> types.FunctionType:

@@ -493,7 +493,7 @@ ANNOTATIONS = """
             return set(a)
         return [inner.__annotations__ for _ in range(n)][0]
 
-    for _ in range(1000):  # a function without loops is compiled once called often
+    for _ in range(10_000):  # a function without loops is compiled once called often (LOOP_FREE_CALLS)
         work(2)
     print(annotated.__annotations__, Point.__annotations__, work(3), work(4))
 """
@@ -883,7 +883,7 @@ CYCLES = """
         a.other, b.other = b, a
 
 
-    for i in range(1200):  # often enough to be compiled
+    for i in range(10_000):  # often enough to be compiled (LOOP_FREE_CALLS)
         make_cycle(str(i) if i < 3 else "quiet")
     print("collected", gc.collect() > 0)
     print("tracked", any(isinstance(o, Node) for o in gc.get_objects()))
@@ -906,6 +906,9 @@ def test_the_programs_cycles_are_collected_as_under_python(tmp_path):
 
 
 CALL_COUNTS = """
+    from psyco.runtime.jit import LOOP_FREE_CALLS
+
+
     def rare(x):
         return x + 1
 
@@ -921,7 +924,7 @@ CALL_COUNTS = """
         return t
 
 
-    print(rare(1), rare(2), rare(3), sum(map(frequent, range(1500))), looping(5))
+    print(rare(1), rare(2), rare(3), sum(map(frequent, range(LOOP_FREE_CALLS + 10))), looping(5))
 """
 
 
@@ -945,16 +948,20 @@ OVER_BUDGET = """
         return t
 
 
-    print([looping(k) for k in range(25)])
+    print(sum(looping(k % 7) for k in range(100)))
+    psyco.runtime.jit.COMPILE_ALLOWANCE = 1000.0  # the budget grows back: a later call compiles it
+    print(sum(looping(k % 7) for k in range(200)))
 """
 
 
-def test_past_its_compile_budget_full_compiles_only_functions_called_often(tmp_path):
+def test_past_its_compile_budget_full_waits_for_more_calls(tmp_path):
+    """Each time a function due for compiling finds the budget spent, it
+    waits for as many calls again as it has had."""
     both = Both(tmp_path, [str(write(tmp_path / "budget.py", OVER_BUDGET))], tmp_path)
     both.assert_same()
-    from psyco.runtime.jit import OFTEN_CALLED
-
-    assert both.calls("looping") == 25 - OFTEN_CALLED + 1
+    # Over budget, call 1 waits 1 call, call 3 waits 3, then 7, 15, 31, 63:
+    # calls 64-126 run interpreted, 127 compiles it.
+    assert both.versions("looping") == 1 and both.calls("looping") == 300 - 126
 
 
 FINALIZED_AT_EXIT = """

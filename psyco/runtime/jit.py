@@ -39,21 +39,20 @@ GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a 
 # only if there are thousands of them (functions with loops are compiled
 # at their first call: without on-stack replacement, a long-running first
 # call would otherwise stay interpreted).
-LOOP_FREE_CALLS = 1000
-# profile() compiles a function once called this many times; so does full()
-# past its compile-time budget: functions with loops are compiled at their
-# first call while compiling has taken less than COMPILE_ALLOWANCE seconds
-# plus COMPILE_SHARE of the time since psyco started.  A program made of
-# many functions that each run briefly (a test suite) stays near its
-# interpreted speed; a program whose work is in a few hot functions
-# compiles them all at once.
-OFTEN_CALLED = 20
+LOOP_FREE_CALLS = 10_000
+# full()'s compile-time budget: COMPILE_ALLOWANCE seconds plus COMPILE_SHARE
+# of the time since psyco started.  Past it, a function due for compiling
+# waits until it has been called as many times again (and so on, doubling).
+# A program made of many functions that each run briefly (a test suite)
+# stays near its interpreted speed; a program whose work is in a few hot
+# functions compiles them all at once.
 COMPILE_ALLOWANCE = 0.25
 COMPILE_SHARE = 0.1
 # Calls run interpreted, without asking on_miss, after a call on_miss could
 # not compile for (kinds refused, versions capped): doubled at each such
 # call up to this, so the cost of asking stays a small share of such calls.
 MAX_MISS_BACKOFF = 64
+MAX_SKIP = 1 << 40  # the doubling past the compile budget stops here (the table holds an int64)
 COMPILE_LOCK = threading.RLock()
 # Exits counted for the report but never retiring their version: tracing
 # turned on (sys.settrace) is the program's doing, and it is turned off again.
@@ -235,10 +234,11 @@ class CodeEntry:
         threshold = self.compile_threshold
         if self.whole_program and not decode(self.code).loop_heads:
             threshold = max(threshold, LOOP_FREE_CALLS)
-        elif self.whole_program and not _within_compile_budget():
-            threshold = max(threshold, OFTEN_CALLED)
         if self.misses < threshold:
             self._skip(threshold - self.misses - 1)
+            return SENTINEL
+        if self.whole_program and not _within_compile_budget():
+            self._skip(self.misses)
             return SENTINEL
         entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
         # Refused as not worth it when compiled for a direct call (without
@@ -279,6 +279,7 @@ class CodeEntry:
     def _skip(self, calls: int) -> None:
         """Let the dispatcher run the next `calls` calls that find no
         version interpreted without calling on_miss (counted as misses)."""
+        calls = min(calls, MAX_SKIP)
         self.table.skip = calls
         self.misses += calls
 
