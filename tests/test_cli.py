@@ -964,6 +964,33 @@ def test_past_its_compile_budget_full_waits_for_more_calls(tmp_path):
     assert both.versions("looping") == 1 and both.calls("looping") == 300 - 126
 
 
+NESTED_OVER_BUDGET = """
+    import psyco.runtime.jit
+
+    psyco.runtime.jit.COMPILE_ALLOWANCE, psyco.runtime.jit.COMPILE_SHARE = 1e-6, 0.0  # spent once a compile starts
+
+
+    def helper(x):
+        return x * 3 + 1
+
+
+    def caller(n):
+        t = 0
+        for i in range(n):
+            t += helper(i)
+        return t
+
+
+    print(caller(100), caller(50))
+"""
+
+
+def test_a_compile_under_way_counts_against_the_budget_its_callees_are_called_generically(tmp_path):
+    both = Both(tmp_path, [str(write(tmp_path / "nested.py", NESTED_OVER_BUDGET))], tmp_path)
+    both.assert_same()
+    assert both.versions("caller") == 1 and both.versions("helper") == 0
+
+
 FINALIZED_AT_EXIT = """
     import atexit, sys, threading, time
 

@@ -237,7 +237,7 @@ class CodeEntry:
         if self.misses < threshold:
             self._skip(threshold - self.misses - 1)
             return SENTINEL
-        if self.whole_program and not _within_compile_budget():
+        if self.whole_program and not COMPILE_CLOCK.within_budget():
             self._skip(self.misses)
             return SENTINEL
         entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
@@ -364,6 +364,8 @@ class Resolver:
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
+        if entry.whole_program and not COMPILE_CLOCK.within_budget():
+            return None  # a generic call: compiling the callee too would overrun full()'s budget
         version = compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None,
                                   direct=True)
         return version if version is not None and version.direct_callable else None
@@ -471,12 +473,37 @@ _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 # name -> the number kind always stored, or None once stores disagreed.
 ATTRIBUTE_KINDS: weakref.WeakKeyDictionary[type, dict[str, Kind | None]] = weakref.WeakKeyDictionary()
 STATS = {"compile_seconds": 0.0, "versions": 0, "compile_times": []}
-_STARTED = time.perf_counter()
 
 
-def _within_compile_budget() -> bool:
-    elapsed = time.perf_counter() - _STARTED
-    return STATS["compile_seconds"] < COMPILE_ALLOWANCE + COMPILE_SHARE * elapsed  # type: ignore[operator]
+class _CompileClock(contextlib.ContextDecorator):
+    """The time spent compiling, for full()'s budget: that of outermost
+    compiles, refused ones included, and of the one under way."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.spent = 0.0
+        self.since: float | None = None  # when the outermost compile under way started
+        self.depth = 0
+
+    def __enter__(self) -> None:
+        if self.depth == 0:
+            self.since = time.perf_counter()
+        self.depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            assert self.since is not None
+            self.spent += time.perf_counter() - self.since
+            self.since = None
+
+    def within_budget(self) -> bool:
+        now = time.perf_counter()
+        spent = self.spent + (0.0 if self.since is None else now - self.since)
+        return spent < COMPILE_ALLOWANCE + COMPILE_SHARE * (now - self.started)
+
+
+COMPILE_CLOCK = _CompileClock()  # entered under COMPILE_LOCK
 
 
 def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:
@@ -526,6 +553,7 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
 
 
 @KEEP_INTERRUPTS
+@COMPILE_CLOCK
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
                     samples: tuple | None = None, direct: bool = False, called_once: bool = False) -> Version | None:
     """Compile and install a version; None (and the reason recorded) if
@@ -644,6 +672,7 @@ def _emit(version: Version) -> DeferredCode:
 
 
 @KEEP_INTERRUPTS
+@COMPILE_CLOCK
 def _make_machine_code(version: Version) -> None:
     """Codegen deferred at compile time, counted in the version's compile
     time (not in that of a version being compiled that needs it); the
