@@ -47,6 +47,17 @@ def test_decodes_every_instruction_of_the_standard_library():
                     assert ins.target in decoded.by_index, (code.co_name, ins)
 
 
+def test_has_loops_agrees_with_the_decoded_control_flow():
+    import argparse
+    import asyncio.tasks
+
+    codes = [c for m in (json.decoder, dis, argparse, asyncio.tasks)
+             for c in all_code_objects(compile(open(m.__file__).read(), m.__file__, "exec"))]
+    assert any(frontend.has_loops(c) for c in codes) and not all(frontend.has_loops(c) for c in codes)
+    for code in codes:
+        assert frontend.has_loops(code) == bool(frontend.decode(code).loop_heads), code
+
+
 def test_exception_table_round_trip():
     for code in all_code_objects(compile(open(json.__file__).read(), "x", "exec")):
         handlers = frontend.parse_exception_table(code.co_exceptiontable)

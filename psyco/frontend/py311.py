@@ -142,6 +142,17 @@ def encode_exception_table(handlers: list[Handler]) -> bytes:
     return bytes(out)
 
 
+# In 3.11 only these jump backwards, and only to the head of a loop.
+_BACKWARD_JUMPS = frozenset(op for name, op in dis.opmap.items() if "JUMP_BACKWARD" in name)
+
+
+def has_loops(code: types.CodeType) -> bool:
+    """Whether `code` has a loop (decode(code).loop_heads is not empty),
+    from its opcodes alone: the runtime asks this of every function called,
+    most of which it never decodes."""
+    return not _BACKWARD_JUMPS.isdisjoint(code.co_code[::2])
+
+
 _DECODED: dict[int, tuple[weakref.ref, DecodedCode]] = {}  # id(code) -> (the code, its decoding)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from psyco import backend, ir, kinds, llvm_text, refcount
 from psyco.abi import current as abi
-from psyco.frontend import decode
+from psyco.frontend import decode, has_loops
 from psyco.kinds import Kind
 from psyco.records import field, record
 from psyco.runtime.native import MAX_VERSIONS, DispatchTable, make_dispatcher
@@ -232,7 +232,7 @@ class CodeEntry:
             return RETRY
         self.misses += 1
         threshold = self.compile_threshold
-        if self.whole_program and not decode(self.code).loop_heads:
+        if self.whole_program and not has_loops(self.code):
             threshold = max(threshold, LOOP_FREE_CALLS)
         if self.misses < threshold:
             self._skip(threshold - self.misses - 1)
