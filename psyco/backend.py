@@ -2515,12 +2515,15 @@ def _setitem_number(g: VersionCodegen, op: ir.Op) -> None:
     replace_number(g, op, slot, g.b.load(slot), value)
 
 
-@lower("guard_tuple")
-def _guard_tuple(g: VersionCodegen, op: ir.Op) -> None:
+@lower("guard_unpackable")
+def _guard_unpackable(g: VersionCodegen, op: ir.Op) -> None:
+    """As UNPACK_SEQUENCE's fast paths: an exact tuple or list (both keep
+    their length in ob_size) of the expected size."""
     b = g.b
     t = g.v(op.args[0])
     size_ok = b.icmp_signed("==", load_field(b, t, abi.OB_SIZE, I64), I64(op.attrs["size"]))
-    g.fail_branch(b.not_(b.and_(g._type_is(t, tuple), size_ok)), op.exit, deopt=True)  # type: ignore[arg-type]
+    exact = b.or_(g._type_is(t, tuple), g._type_is(t, list))
+    g.fail_branch(b.not_(b.and_(exact, size_ok)), op.exit, deopt=True)  # type: ignore[arg-type]
 
 
 @lower("guard_type")
@@ -2808,11 +2811,16 @@ def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(done)
 
 
-@lower("tuple_item")
-def _tuple_item(g: VersionCodegen, op: ir.Op) -> L.Value:
-    item = load_field(g.b, g.v(op.args[0]), abi.TUPLE_ITEMS + abi.POINTER_SIZE * op.attrs["index"], OBJ)
+@lower("unpacked_item")
+def _unpacked_item(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """An item of a tuple (kept inline) or of a list (kept in ob_item)."""
+    b = g.b
+    seq = g.v(op.args[0])
+    in_list = b.bitcast(load_field(b, seq, abi.LIST_ITEMS, PTR), OBJ.as_pointer())
+    items = b.select(g._type_is(seq, list), in_list, field_ptr(b, seq, abi.TUPLE_ITEMS, OBJ))
+    item = b.load(b.gep(items, [I64(op.attrs["index"])]))
     if not op.attrs.get("borrowed"):
-        incref(g.mb, g.b, item)
+        incref(g.mb, b, item)
     return item
 
 

@@ -98,7 +98,8 @@ OPS: dict[str, OpDef] = {
     "setitem_int": OpDef(None, error=True, generic=1, steals_from=2),  # args: container, index, value
     # exact list, index, i64 or f64: see backend.replace_number
     "setitem_number": OpDef(None, error=True, native=True),
-    "guard_tuple": OpDef(None, guard=True, pure=True),  # operand is an exact tuple of attrs["size"] items
+    # operand is an exact tuple or list of attrs["size"] items
+    "guard_unpackable": OpDef(None, guard=True, pure=True),
     # operand's type is exactly attrs["cls"] (or, attrs nullable, it is NULL)
     "guard_type": OpDef(None, guard=True, pure=True),
     "guard_type_version": OpDef(None, guard=True, pure=True),  # attrs["cls"] still has version attrs["tag"]
@@ -125,7 +126,8 @@ OPS: dict[str, OpDef] = {
     # PyDict_Update(args[0], args[1]), its AttributeError made the TypeError "... is not a mapping"
     "dict_update": OpDef(None, error=True, generic=1),
     "dict_merge": OpDef(None, error=True, generic=1),  # args: callable, keywords dict, dict merged in (DICT_MERGE)
-    "tuple_item": OpDef("obj", owns=True, pure=True, borrowable=True),  # attrs["index"]
+    # item attrs["index"] of what guard_unpackable let through
+    "unpacked_item": OpDef("obj", owns=True, pure=True, borrowable=True),
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     # len() of an exact builtin container: its field attrs["offset"]
     "container_len": OpDef("i64", native=True, pure=True),

@@ -670,12 +670,12 @@ def unpack_sequence(s: Specializer, ins: Instruction) -> None:
             s.push(AV(OBJECT, (s.emit("getitem_int", [items, s.const(i)], "error", cls=list, generic=0),)))  # type: ignore[arg-type]
     elif seq.kind.is_object():
         t = seq.leaves[0]
-        s.emit("guard_tuple", [t], "deopt", size=ins.arg, reason="unpacking a non-tuple")
+        s.emit("guard_unpackable", [t], "deopt", size=ins.arg, reason="unpacking another iterable")
         for i in reversed(range(ins.arg)):  # type: ignore[arg-type]
-            s.push(AV(OBJECT, (s.emit("tuple_item", [t], index=i),)))  # type: ignore[arg-type]
+            s.push(AV(OBJECT, (s.emit("unpacked_item", [t], index=i),)))  # type: ignore[arg-type]
     else:
         s.state = s.before
-        s.deopt_here("unpacking a non-tuple")
+        s.deopt_here("unpacking another iterable")
 
 
 @rule("UNPACK_EX")

@@ -212,6 +212,40 @@ def test_len(xs):
     same_compiled(length, xs)
 
 
+def fields_of(line, sep):
+    ident, name, amount = line.split(sep)  # a method's result: its type unknown when compiled
+    return ident + name, amount
+
+
+def unpack_any(seq):
+    a, b = seq
+    return b, a
+
+
+def unpack_rows(rows):
+    total = 0
+    for row in rows:  # a list's items: of no known type when compiled
+        name, count = row
+        total += len(name) * count
+    return total
+
+
+def test_unpacking_a_list_or_tuple_of_unknown_origin_stays_compiled():
+    same_compiled(fields_of, "1;x;3", ";")
+    for seq in ([1, 2], (3, 4), ["a", [5]]):
+        same_compiled(unpack_any, seq)
+    same_compiled(unpack_rows, [("ab", 2), ["c", 3], ("", 9), ["def", -1]])
+
+
+def test_unpacking_other_iterables_and_wrong_sizes_as_cpython():
+    for seq in ["ab", b"xy", {7: 8, 9: 10}, {1, 2}, [1], [1, 2, 3], (1,), (), 5, None, range(2)]:  # re-iterable
+        same(unpack_any, seq)
+    same(fields_of, "1;2", ";")
+    for bad in [("ab", 1, 2), ["ab"], "ab", 7]:
+        same(unpack_rows, [("ab", 2), bad, ["c", 3]])
+    same(fields_of, "1;2;3;4", ";")
+
+
 def make_adders(n):
     def add(x, y=n):
         return x + y

@@ -42,6 +42,9 @@ CASES = [
     (test_objects.add_items, (["a", 3], 0, 1)),  # TypeError
     (test_objects.store_fresh_values, (20,)),
     (test_control.unpack_list, ([1, 2, 3],)),
+    (test_containers.unpack_any, ([1, "b"],)),
+    (test_containers.unpack_rows, ([("ab", 2), ["c", 3]],)),
+    (test_containers.fields_of, ("1;x;3", ";")),
     (test_control.star_targets, ([1, 2, 3, 4],)),
     (test_classes.call_methods, (test_classes.Point(0.5, 0.25), 20)),
     (test_classes.make_failing, (1,)),
