@@ -938,7 +938,7 @@ def test_full_compiles_loops_at_their_first_call_and_other_functions_once_called
 OVER_BUDGET = """
     import psyco.runtime.jit
 
-    psyco.runtime.jit.COMPILE_ALLOWANCE = psyco.runtime.jit.COMPILE_SHARE = 0.0  # no compile time to spend
+    psyco.runtime.jit.FREE_COMPILES, psyco.runtime.jit.COMPILE_SHARE = 0, 0.0  # no compile time to spend
 
 
     def looping(n):
@@ -949,7 +949,7 @@ OVER_BUDGET = """
 
 
     print(sum(looping(k % 7) for k in range(100)))
-    psyco.runtime.jit.COMPILE_ALLOWANCE = 1000.0  # the budget grows back: a later call compiles it
+    psyco.runtime.jit.FREE_COMPILES = 1000  # the budget grows back: a later call compiles it
     print(sum(looping(k % 7) for k in range(200)))
 """
 
@@ -967,7 +967,7 @@ def test_past_its_compile_budget_full_waits_for_more_calls(tmp_path):
 NESTED_OVER_BUDGET = """
     import psyco.runtime.jit
 
-    psyco.runtime.jit.COMPILE_ALLOWANCE, psyco.runtime.jit.COMPILE_SHARE = 1e-6, 0.0  # spent once a compile starts
+    psyco.runtime.jit.FREE_COMPILES, psyco.runtime.jit.COMPILE_SHARE = 0, 1e-6  # spent once a compile starts
 
 
     def helper(x):

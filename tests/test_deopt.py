@@ -370,3 +370,24 @@ def test_frame_built_for_a_deopt_survives_gc_and_introspection():
     for n in range(3):
         assert g(n) == collect_after_overflow(n)
     assert calls_compiled(g) > 0
+
+
+def loop_sum(xs):
+    total = 0
+    for x in xs:
+        total += x  # an int guessed from the first items, then a float
+    return total
+
+
+def test_an_exit_inside_a_loop_gets_a_general_version_after_a_few_calls():
+    """Each use of a deopt exit inside a loop runs the rest of the loop
+    interpreted: a version is retired after fewer of them than elsewhere."""
+    from psyco.runtime.jit import HOT_EXIT_THRESHOLD, HOT_LOOP_EXIT_THRESHOLD, CodeEntry
+
+    assert HOT_LOOP_EXIT_THRESHOLD < HOT_EXIT_THRESHOLD
+    p = psyco.proxy(loop_sum)
+    for _ in range(HOT_LOOP_EXIT_THRESHOLD + 3):
+        same(loop_sum, [1, 2, 2.5], compiled=p)
+    first, *later = CodeEntry.lookup(p.__code__).versions
+    assert not first.active and sum(first.exit_counts) == HOT_LOOP_EXIT_THRESHOLD
+    assert later and later[-1].active and sum(later[-1].exit_counts) == 0

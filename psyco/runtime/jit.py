@@ -33,6 +33,10 @@ RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
 
 MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
 HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
+# The same for an exit inside a loop: each use runs the rest of the loop
+# interpreted (run_batch in benchmarks/apps left its loop at the first
+# record of each of its 40 calls).
+HOT_LOOP_EXIT_THRESHOLD = 4
 GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a function back
 # Under full(), a function without loops is compiled once called this many
 # times: compiling takes 5-50 ms, which a small function's calls win back
@@ -40,13 +44,14 @@ GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a 
 # at their first call: without on-stack replacement, a long-running first
 # call would otherwise stay interpreted).
 LOOP_FREE_CALLS = 10_000
-# full()'s compile-time budget: COMPILE_ALLOWANCE seconds plus COMPILE_SHARE
-# of the time since psyco started.  Past it, a function due for compiling
-# waits until it has been called as many times again (and so on, doubling).
-# A program made of many functions that each run briefly (a test suite)
-# stays near its interpreted speed; a program whose work is in a few hot
-# functions compiles them all at once.
-COMPILE_ALLOWANCE = 0.25
+# full()'s compile-time budget: the first FREE_COMPILES outermost compiles
+# (with the callees compiled inside them), then COMPILE_SHARE of the time
+# since psyco started.  Past it, a function due for compiling waits until
+# it has been called as many times again (and so on, doubling).  A program
+# made of many functions that each run briefly (a test suite) stays near
+# its interpreted speed; a program whose work is in a few hot functions
+# compiles them all at once, on a slow machine too.
+FREE_COMPILES = 8
 COMPILE_SHARE = 0.1
 # Calls run interpreted, without asking on_miss, after a call on_miss could
 # not compile for (kinds refused, versions capped): doubled at each such
@@ -105,6 +110,7 @@ class Version:
     # callers that copy its body may never run its own (see `native_body`).
     deferred: DeferredCode | None = None
     stats_slot: int = -1  # its entry in STATS["compile_times"]
+    generalized: frozenset[tuple[int, str]] = frozenset()  # the guard sites compiled without their assumption
 
     @property
     def compiled(self) -> bool:
@@ -320,8 +326,8 @@ class CodeEntry:
         call compiles a more general one.  Exits that no version can avoid
         (an opcode not compiled yet) send the code back to the interpreter."""
         version.active = False
-        if site[1] in GENERALIZABLE and site not in self.generalized:
-            self.generalized.add(site)
+        if site[1] in GENERALIZABLE and site not in version.generalized:
+            self.generalized.add(site)  # (a version compiled before another one's exit got hot may be here too)
         elif site[1] in GENERALIZABLE:  # the general version kept the guard: do not compile it again and again
             self.disable(f"still leaves compiled code when generalized: {site[1]} at instruction {site[0]}")
         else:
@@ -482,6 +488,7 @@ class _CompileClock(contextlib.ContextDecorator):
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.spent = 0.0
+        self.finished = 0  # outermost compiles
         self.since: float | None = None  # when the outermost compile under way started
         self.depth = 0
 
@@ -496,11 +503,14 @@ class _CompileClock(contextlib.ContextDecorator):
             assert self.since is not None
             self.spent += time.perf_counter() - self.since
             self.since = None
+            self.finished += 1
 
     def within_budget(self) -> bool:
+        if self.finished < FREE_COMPILES:
+            return True
         now = time.perf_counter()
         spent = self.spent + (0.0 if self.since is None else now - self.since)
-        return spent < COMPILE_ALLOWANCE + COMPILE_SHARE * (now - self.started)
+        return spent < COMPILE_SHARE * (now - self.started)
 
 
 COMPILE_CLOCK = _CompileClock()  # entered under COMPILE_LOCK
@@ -570,7 +580,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     try:
         result, resolver = _specialize(entry, request)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
-            _check_worth_compiling(result)
+            _check_worth_compiling(result, entry.code, called_once)
         version = _generate(entry, request, result, resolver, defer=direct, called_once=called_once)
         _learn_attribute_kinds(result)
     except CannotSpecialize as exc:
@@ -603,14 +613,20 @@ class NotWorthCompiling(CannotSpecialize):
     """Compiling would not make the function faster."""
 
 
-def _check_worth_compiling(result: Result) -> None:
+def _check_worth_compiling(result: Result, code: types.CodeType, called_once: bool) -> None:
     """Machine code that mostly calls the C API for generic object
     operations is no faster than CPython's specializing interpreter, often
-    slower: leave such functions to the interpreter."""
+    slower: leave such functions to the interpreter.  So is a function
+    called once whose loops run few iterations: compiling it costs more
+    than interpreting them (the functions it calls are compiled when they
+    are called)."""
     native, generic = ir.work_profile(result.fn)
     if generic > native:
         raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
                                 " the interpreter runs them as fast")
+    if called_once and _bounded_iterations(code, result.loop_trips) <= ONCE_QUICK_ITERATIONS:
+        raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
+                                " the interpreter runs them sooner than they would be compiled")
 
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool,
@@ -628,16 +644,19 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
         ir_text=ir.format_function(result.fn), keepalive=result.keepalive, function=entry.code.co_qualname,
+        generalized=request.generalized,
     )
     deopt_exits = [e for e in result.exits if e.state is not None]
     version.exit_reasons = [f"{e.reason} @{e.pc}" for e in deopt_exits]
     version.exit_counts = (ctypes.c_int64 * max(len(deopt_exits), 1))()
     base = ctypes.addressof(version.exit_counts)
+    decoded = decode(entry.code)
     for i, e in enumerate(deopt_exits):
         site = (e.site, e.reason)
         callback = _hot_exit_callback(entry, version, site)
         version.keepalive.append(callback)
-        e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else HOT_EXIT_THRESHOLD, callback)
+        threshold = HOT_LOOP_EXIT_THRESHOLD if decoded.in_loop(e.pc) else HOT_EXIT_THRESHOLD
+        e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else threshold, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
     version.optimized = _worth_optimizing(result.fn, resolver) and not (
@@ -691,8 +710,9 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 
 
 # A function module code calls once (`main()`), whose loops run at most
-# this many iterations in all, gets quick codegen: optimized codegen costs
-# 20-60 ms more there, and its few iterations cannot win that back.
+# this many iterations in all, is left to the interpreter under full() and
+# gets quick codegen when bound: optimized codegen costs 20-60 ms more
+# there, and its few iterations cannot win that back.
 ONCE_QUICK_ITERATIONS = 10_000
 
 
