@@ -624,7 +624,7 @@ def _check_worth_compiling(result: Result, code: types.CodeType, called_once: bo
     if generic > native:
         raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
                                 " the interpreter runs them as fast")
-    if called_once and _bounded_iterations(code, result.loop_trips) <= ONCE_QUICK_ITERATIONS:
+    if _runs_once_briefly(code, result, called_once):
         raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
                                 " the interpreter runs them sooner than they would be compiled")
 
@@ -659,8 +659,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else threshold, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
-    version.optimized = _worth_optimizing(result.fn, resolver) and not (
-        called_once and _bounded_iterations(entry.code, result.loop_trips) <= ONCE_QUICK_ITERATIONS)
+    version.optimized = _worth_optimizing(result.fn, resolver) and not _runs_once_briefly(entry.code, result,
+                                                                                        called_once)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
@@ -729,17 +729,20 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
 
 
-def _bounded_iterations(code: types.CodeType, loop_trips: dict[int, int | None]) -> float:
-    """A bound on the iterations of all the function's loops in one call:
-    the product of their constant trip counts; infinite if one loop has
-    none (a while loop, a for over anything but a constant range)."""
-    total = 1.0
+def _runs_once_briefly(code: types.CodeType, result: Result, called_once: bool) -> bool:
+    """Whether this call, which module code makes once, runs at most
+    ONCE_QUICK_ITERATIONS iterations of the function's loops: the product
+    of their constant trip counts (a while loop, a for over anything but a
+    constant range, has none)."""
+    if not called_once:
+        return False
+    total = 1
     for head in decode(code).loop_heads:
-        trips = loop_trips.get(head)
+        trips = result.loop_trips.get(head)
         if trips is None:
-            return float("inf")
+            return False
         total *= max(trips, 1)
-    return total
+    return total <= ONCE_QUICK_ITERATIONS
 
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
