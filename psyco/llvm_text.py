@@ -350,6 +350,12 @@ class IRBuilder:
     def srem(self, a: Value, b: Value) -> Value:
         return self._binary("srem", a, b)
 
+    def udiv(self, a: Value, b: Value) -> Value:
+        return self._binary("udiv", a, b)
+
+    def urem(self, a: Value, b: Value) -> Value:
+        return self._binary("urem", a, b)
+
     def shl(self, a: Value, b: Value) -> Value:
         return self._binary("shl", a, b)
 
