@@ -1960,8 +1960,19 @@ def _dividing(g: VersionCodegen, op: ir.Op, small: Callable[[L.Value, L.Value], 
     return joined(b, (quick, fast), (slow_value, slow_end))
 
 
+def _power_of_two(value: L.Value) -> int | None:
+    """k when `value` is the constant 2**k (k >= 1), else None."""
+    if not isinstance(value, L.Constant) or not isinstance(value.value, int) or value.value < 2:
+        return None
+    return value.value.bit_length() - 1 if value.value & (value.value - 1) == 0 else None
+
+
 @lower("ifloordiv")
 def _ifloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
+    shift = _power_of_two(g.v(op.args[1]))
+    if shift is not None:  # floored, like Python's //, for either sign of x
+        return g.b.ashr(g.v(op.args[0]), I64(shift))
+
     def general(x: L.Value, y: L.Value) -> L.Value:
         q, r = g.b.sdiv(x, y), g.b.srem(x, y)
         # C truncates; Python floors: adjust when the remainder's sign differs.
@@ -1972,6 +1983,10 @@ def _ifloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("imod")
 def _imod(g: VersionCodegen, op: ir.Op) -> L.Value:
+    divisor = g.v(op.args[1])
+    if _power_of_two(divisor) is not None:  # x % 2**k has the divisor's sign, like the low bits of x
+        return g.b.and_(g.v(op.args[0]), I64(divisor.value - 1))  # type: ignore[attr-defined]
+
     def general(x: L.Value, y: L.Value) -> L.Value:
         minus_one = g.b.icmp_signed("==", y, I64(-1))
         r = g.b.srem(x, g.b.select(minus_one, I64(1), y))  # x % -1 == 0; avoids INT_MIN % -1

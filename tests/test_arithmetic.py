@@ -121,6 +121,20 @@ def test_int_edges(op):
             same(op, a, b, compiled=COMPILED[op])
 
 
+def by_constants(a):
+    """// and % by constant divisors, which the back end strength-reduces
+    (powers of two: shifts and masks) or leaves to LLVM."""
+    return (a // 2, a % 2, a // 8, a % 8, a // 2**32, a % 2**32, a // 2**62, a % 2**62,
+            a // 3, a % 3, a // -2, a % -2, a // -8, a % -8, a // 1, a % 1, a // -1, a % -1)
+
+
+def test_division_by_constants():
+    compiled = psyco.proxy(by_constants)
+    for a in EDGE_INTS + [-3, 3, -8, -9, 9, 2**32 - 8, -(2**62) - 1]:
+        same(by_constants, a, compiled=compiled)
+    assert calls_compiled(by_constants) > 0
+
+
 @pytest.mark.parametrize("op", BINARY, ids=lambda f: f.__name__)
 def test_float_and_mixed_edges(op):
     values = EDGE_FLOATS + [0, 1, -1, 3, 2**53 + 1, True, False]
