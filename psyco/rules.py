@@ -114,11 +114,21 @@ def static_truth(av: AV) -> bool | None:
 
 
 def raise_if(s: Specializer, cond: ir.Value, exc: type, message: str) -> None:
-    s.emit("raise_if", [cond], "error", exc=exc, message=message)
+    if constant_value(cond) is not False:
+        s.emit("raise_if", [cond], "error", exc=exc, message=message)
 
 
 def guard(s: Specializer, cond: ir.Value, reason: str) -> None:
-    s.emit("guard_true", [cond], "deopt", reason=reason)
+    if constant_value(cond) is not True:
+        s.emit("guard_true", [cond], "deopt", reason=reason)
+
+
+def constant_value(v: ir.Value) -> int | bool | None:
+    """The value of an i64 or i1 constant, None for any other value: checks
+    on constants (a literal divisor is not zero) are decided here, not left
+    to machine code, which without IR passes keeps some."""
+    op = v.op
+    return op.attrs["value"] if op is not None and op.name in ("const_i64", "const_i1") else None  # type: ignore[return-value]
 
 
 def _finite(s: Specializer, x: ir.Value) -> ir.Value:
@@ -146,13 +156,17 @@ def push_bool(s: Specializer, v: ir.Value | None) -> None:
 # --- binary operators ------------------------------------------------------------
 def _icmp(s: Specializer, a: ir.Value, pred: str, b: int | ir.Value) -> ir.Value:
     rhs = s.const(b) if isinstance(b, int) else b
+    known_a, known_b = constant_value(a), constant_value(rhs)
+    if known_a is not None and known_b is not None:
+        return s.const(PY_COMPARE[pred](known_a, known_b))
     return s.emit("icmp", [a, rhs], pred=pred)  # type: ignore[return-value]
 
 
 def _int_floordiv(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
     raise_if(s, _icmp(s, y, "==", 0), ZeroDivisionError, "integer division or modulo by zero")
-    overflow = s.emit("and", [_icmp(s, x, "==", kinds.INT_MIN), _icmp(s, y, "==", -1)])
-    guard(s, s.emit("not", [overflow]), "overflow")  # type: ignore[list-item]
+    if constant_value(y) in (None, -1):  # only INT_MIN // -1 overflows
+        overflow = s.emit("and", [_icmp(s, x, "==", kinds.INT_MIN), _icmp(s, y, "==", -1)])
+        guard(s, s.emit("not", [overflow]), "overflow")  # type: ignore[list-item]
     return s.emit("ifloordiv", [x, y])  # type: ignore[return-value]
 
 

@@ -128,11 +128,20 @@ def by_constants(a):
             a // 3, a % 3, a // -2, a % -2, a // -8, a % -8, a // 1, a % 1, a // -1, a % -1)
 
 
+def by_zero(a, b):
+    return (a // 2 if b else a // 0), (a % 3 if b else a % 0), (a / 4 if b else a / 0)
+
+
 def test_division_by_constants():
     compiled = psyco.proxy(by_constants)
     for a in EDGE_INTS + [-3, 3, -8, -9, 9, 2**32 - 8, -(2**62) - 1]:
         same(by_constants, a, compiled=compiled)
     assert calls_compiled(by_constants) > 0
+    compiled = psyco.proxy(by_zero)
+    for a in (0, 7, -7, 2**62):
+        for b in (True, False):
+            same(by_zero, a, b, compiled=compiled)
+    assert calls_compiled(by_zero) > 0
 
 
 @pytest.mark.parametrize("op", BINARY, ids=lambda f: f.__name__)
