@@ -1307,6 +1307,7 @@ class VersionCodegen:
     def _build_body(self) -> None:
         f = self.body
         self.tstate, self.frame = f.args[0], f.args[1]
+        self._interp: L.Value | None = None
         self.boxed_slot = f.args[-1]
         for v, a in zip(self.fn.params, f.args[2:-1]):
             self.values[v.id] = a
@@ -1379,6 +1380,16 @@ class VersionCodegen:
         b = L.IRBuilder()
         b.position_at_start(self.b.function.entry_basic_block)
         return b.alloca(ty, count) if count > 1 else b.alloca(ty)
+
+    def interp(self) -> L.Value:
+        """tstate->interp, loaded in the function's first block on first
+        use: a thread's interpreter never changes, and a load in a loop
+        would stay there (no IR passes hoist it)."""
+        if self._interp is None:
+            b = L.IRBuilder()
+            b.position_at_start(self.b.function.entry_basic_block)
+            self._interp = load_field(b, self.tstate, abi.TSTATE_INTERP, PTR)
+        return self._interp
 
     def v(self, value: ir.Value) -> L.Value:
         return self.values[value.id]
@@ -2891,7 +2902,7 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
     is set, hand the GIL over if another thread asked for it, then run
     signal handlers and pending calls (Ctrl-C raises KeyboardInterrupt)."""
     b = g.b
-    interp = load_field(b, g.tstate, abi.TSTATE_INTERP, PTR)
+    interp = g.interp()
     breaker = b.load_atomic(field_ptr(b, interp, abi.INTERP_EVAL_BREAKER, I32), "monotonic", 4)
     slow = b.append_basic_block("eval_breaker")
     done = b.append_basic_block("eval_breaker.done")

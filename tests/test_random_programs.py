@@ -16,8 +16,8 @@ from tests.differential import assert_no_leak, calls_compiled, defined, outcome
 
 OPERATORS = ["+", "-", "*", "//", "%", "/", "<<", ">>", "&", "|", "^", "**"]
 COMPARISONS = ["<", "<=", "==", "!=", ">", ">="]
-CONSTANTS = [0, 1, -1, 2, 3, 7, -13, 2**31, 2**62, -(2**63), 0.5, -0.0, 1e300, 3.25, True]
-INPUTS = [0, 1, -1, 5, 17, -9, 2**40, 2**63 - 1, 1.5, -2.25, 0.0, True]
+CONSTANTS = [0, 1, -1, 2, 3, 7, 8, -13, 2**31, 2**32, 2**62, -(2**63), 0.5, -0.0, 1e300, 3.25, True]
+INPUTS = [0, 1, -1, 5, 17, -9, 2**32 + 3, 2**40, 2**63 - 1, 1.5, -2.25, 0.0, True]
 
 
 def expression(rng: random.Random, depth: int, names: list[str]) -> str:
