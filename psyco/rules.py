@@ -180,9 +180,16 @@ def _int_truediv(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
     # Below 2**53 both convert exactly and one IEEE division rounds correctly,
     # as CPython's long_true_divide does.
     for v in (x, y):
-        small = s.emit("and", [_icmp(s, v, "<=", TWO_53), _icmp(s, v, ">=", -TWO_53)])
-        guard(s, small, "int too large for exact true division")  # type: ignore[arg-type]
+        guard(s, _exact_in_double(s, v), "int too large for exact true division")
     return s.emit("fdiv", [s.emit("sitofp", [x]), s.emit("sitofp", [y])])  # type: ignore[return-value, list-item]
+
+
+def _exact_in_double(s: Specializer, v: ir.Value) -> ir.Value:
+    """Whether the int v converts to a double exactly: |v| <= 2**53."""
+    known = constant_value(v)
+    if known is not None:
+        return s.const(-TWO_53 <= known <= TWO_53)
+    return s.emit("and", [_icmp(s, v, "<=", TWO_53), _icmp(s, v, ">=", -TWO_53)])  # type: ignore[return-value]
 
 
 def _int_lshift(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
@@ -449,9 +456,7 @@ def compare_op(s: Specializer, ins: Instruction) -> None:
         # a double holds exactly.
         for av, cat in ((a, ca), (b, cb)):
             if cat == "int" and not isinstance(av.kind, Const):
-                v = as_int(s, av)
-                small = s.emit("and", [_icmp(s, v, "<=", TWO_53), _icmp(s, v, ">=", -TWO_53)])
-                guard(s, small, "int too large to compare exactly")  # type: ignore[arg-type]
+                guard(s, _exact_in_double(s, as_int(s, av)), "int too large to compare exactly")
         push_bool(s, s.emit("fcmp", [as_float(s, a), as_float(s, b)], pred=pred))
     elif pred in ("==", "!=") and _exact_type(a) is str and _exact_type(b) is str:
         equal = s.emit("str_eq", [s.box(a), s.box(b)])
