@@ -132,11 +132,20 @@ def by_zero(a, b):
     return (a // 2 if b else a // 0), (a % 3 if b else a % 0), (a / 4 if b else a / 0)
 
 
+def true_division_by_constants(a):
+    """Whether a constant converts to a double exactly is decided when
+    compiling: 2**53 + 1 does not, and that division is left to CPython."""
+    return a / 4, 4 / a, 2**53 / a, -(2**53) / a, (2**53 + 1) / a
+
+
 def test_division_by_constants():
     compiled = psyco.proxy(by_constants)
     for a in EDGE_INTS + [-3, 3, -8, -9, 9, 2**32 - 8, -(2**62) - 1]:
         same(by_constants, a, compiled=compiled)
     assert calls_compiled(by_constants) > 0
+    compiled = psyco.proxy(true_division_by_constants)
+    for a in [v for v in EDGE_INTS if v] + [-3, 3]:
+        same(true_division_by_constants, a, compiled=compiled)
     compiled = psyco.proxy(by_zero)
     for a in (0, 7, -7, 2**62):
         for b in (True, False):
