@@ -114,8 +114,38 @@ def static_truth(av: AV) -> bool | None:
 
 
 def raise_if(s: Specializer, cond: ir.Value, exc: type, message: str) -> None:
-    if constant_value(cond) is not False:
+    if constant_value(cond) is not False and not _tested_before(s, cond):
         s.emit("raise_if", [cond], "error", exc=exc, message=message)
+
+
+def _tested_before(s: Specializer, cond: ir.Value) -> bool:
+    """Whether an earlier raise_if of the block raises on the same
+    comparison of the same values (`-x / d`, `-y / d`: one zero check of
+    d): past it, that comparison is false."""
+    test = cond.op
+    if test is None or test.name not in ("icmp", "fcmp"):
+        return False
+    assert s.block is not None
+    for op in s.block.ops:
+        earlier = op.args[0].op if op.name == "raise_if" else None
+        if (earlier is not None and earlier.name == test.name and earlier.attrs["pred"] == test.attrs["pred"]
+                and all(map(_same_value, earlier.args, test.args))):
+            return True
+    return False
+
+
+def _same_value(a: ir.Value, b: ir.Value, depth: int = 3) -> bool:
+    """The same IR value, constants of the same value (0.0 and -0.0
+    differ), or results of the same pure native op on the same values
+    (`r2 * r` written twice)."""
+    if a is b:
+        return True
+    if a.op is None or b.op is None or a.op.name != b.op.name or depth == 0:
+        return False
+    if a.op.name.startswith("const_"):
+        return repr(a.op.attrs.get("value")) == repr(b.op.attrs.get("value"))
+    return (_on_native_values(a.op) and a.op.attrs == b.op.attrs and len(a.op.args) == len(b.op.args)
+            and all(_same_value(x, y, depth - 1) for x, y in zip(a.op.args, b.op.args)))
 
 
 def guard(s: Specializer, cond: ir.Value, reason: str) -> None:

@@ -138,6 +138,24 @@ def true_division_by_constants(a):
     return a / 4, 4 / a, 2**53 / a, -(2**53) / a, (2**53 + 1) / a
 
 
+def shared_divisors(x, y, a, b, c):
+    """The second zero check of a divisor already checked (written twice,
+    `a * b`) is left out; of another divisor (`a * c`), it is kept."""
+    first = -x / (a * b)
+    second = -y / (a * b)
+    third = y / (a * c)
+    return first, second, third, x // b, x % b, y // c
+
+
+def test_zero_checks_of_the_same_divisor():
+    compiled = psyco.proxy(shared_divisors)
+    for b, c in ((1.5, 2.0), (0.0, 2.0), (1.5, 0.0), (-0.0, 1.0)):
+        same(shared_divisors, 1.0, 2.0, 3.0, b, c, compiled=compiled)
+    for b, c in ((3, 2), (0, 2), (3, 0), (-3, -2)):
+        same(shared_divisors, 7, -8, 5, b, c, compiled=compiled)
+    assert calls_compiled(shared_divisors) > 0
+
+
 def test_division_by_constants():
     compiled = psyco.proxy(by_constants)
     for a in EDGE_INTS + [-3, 3, -8, -9, 9, 2**32 - 8, -(2**62) - 1]:
