@@ -135,15 +135,17 @@ def _tested_before(s: Specializer, cond: ir.Value) -> bool:
 
 
 def _same_value(a: ir.Value, b: ir.Value, depth: int = 3) -> bool:
-    """The same IR value, constants of the same value (0.0 and -0.0
-    differ), or results of the same pure native op on the same values
-    (`r2 * r` written twice)."""
+    """The same IR value, native constants of the same value (0.0 and
+    -0.0 differ), the same object constant, or results of the same pure
+    native op on the same values (`r2 * r` written twice)."""
     if a is b:
         return True
     if a.op is None or b.op is None or a.op.name != b.op.name or depth == 0:
         return False
+    if a.op.name == "const_obj":
+        return a.op.attrs["value"] is b.op.attrs["value"]
     if a.op.name.startswith("const_"):
-        return repr(a.op.attrs.get("value")) == repr(b.op.attrs.get("value"))
+        return repr(a.op.attrs["value"]) == repr(b.op.attrs["value"])
     return (_on_native_values(a.op) and a.op.attrs == b.op.attrs and len(a.op.args) == len(b.op.args)
             and all(_same_value(x, y, depth - 1) for x, y in zip(a.op.args, b.op.args)))
 
