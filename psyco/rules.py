@@ -128,7 +128,7 @@ def _tested_before(s: Specializer, cond: ir.Value) -> bool:
     assert s.block is not None
     for op in s.block.ops:
         earlier = op.args[0].op if op.name == "raise_if" else None
-        if (earlier is not None and earlier.name == test.name and earlier.attrs["pred"] == test.attrs["pred"]
+        if (earlier is not None and earlier.name == test.name and earlier.attrs.get("pred") == test.attrs.get("pred")
                 and all(map(_same_value, earlier.args, test.args))):
             return True
     return False
