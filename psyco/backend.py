@@ -1994,9 +1994,9 @@ def _ifloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
 
 @lower("imod")
 def _imod(g: VersionCodegen, op: ir.Op) -> L.Value:
-    divisor = g.v(op.args[1])
-    if _power_of_two(divisor) is not None:  # x % 2**k has the divisor's sign, like the low bits of x
-        return g.b.and_(g.v(op.args[0]), I64(divisor.value - 1))  # type: ignore[attr-defined]
+    shift = _power_of_two(g.v(op.args[1]))
+    if shift is not None:  # x % 2**k has the divisor's sign, like the low bits of x
+        return g.b.and_(g.v(op.args[0]), I64((1 << shift) - 1))
 
     def general(x: L.Value, y: L.Value) -> L.Value:
         minus_one = g.b.icmp_signed("==", y, I64(-1))
