@@ -223,6 +223,7 @@ def report() -> list[dict]:
                 "compile_ms": round(v.compile_seconds * 1000, 2),
                 "optimized": v.optimized,
                 "machine_code": bool(v.entry_address),  # False: only its callers' copies of its body ran
+                "lowered": v.lowered,  # False: specialized for direct calls from callers not compiled after all
                 "inlined": list(v.inlined),
                 "deopts": v.deopts(),
                 "active": v.active,
@@ -254,7 +255,9 @@ def format_report(rows: list[dict] | None = None) -> str:
             total += v["compile_ms"]
             state = "" if v["active"] else "  [retired]"
             codegen = "" if v["optimized"] else " (quick codegen)"
-            if not v["machine_code"]:
+            if not v["lowered"]:
+                codegen = " (no code made: specialized for compiled callers, none of which needed it)"
+            elif not v["machine_code"]:
                 codegen = " (only copied into its callers: no machine code of its own)"
             lines.append(f"    ({', '.join(v['entry_kinds'])}) -> {v['return_kind']}: entered {v['calls']}x, "
                          f"compiled in {v['compile_ms']:.1f} ms{codegen}{state}")

@@ -378,15 +378,21 @@ def blocks_in_loops(fn: Function) -> set[int]:
     return {b.id for b in fn.blocks if b.id in reachable(b)}
 
 
-def work_profile(fn: Function) -> tuple[int, int]:
+def work_profile(fn: Function, callee_work: Callable[[Op], tuple[int, int]] | None = None) -> tuple[int, int]:
     """(native, generic): weighted counts of the ops that compute on native
     values (i64, f64, i1; unboxing is not computing) and of the generic
-    object operations through the C API; ops in loops weigh LOOP_WEIGHT."""
+    object operations through the C API; ops in loops weigh LOOP_WEIGHT.
+    `callee_work`: the profile of a `call_direct`'s callee, counted as if
+    its ops were at the call (the work of the whole call tree)."""
     native = generic = 0
     looping = blocks_in_loops(fn)
     for block in fn.blocks:
         weight = LOOP_WEIGHT if block.id in looping else 1
         for op in block.ops:
+            if callee_work is not None and op.name == "call_direct":
+                callee_native, callee_generic = callee_work(op)
+                native += weight * callee_native
+                generic += weight * callee_generic
             # attrs["generic"] overrides the op's weight: 0 for an inline path
             # chosen by type, 1 for a call of a C function (nothing to inline)
             op_weight = op.attrs.get("generic", OPS[op.name].generic)

@@ -991,6 +991,61 @@ def test_a_compile_under_way_counts_against_the_budget_its_callees_are_called_ge
     assert both.versions("caller") == 1 and both.versions("helper") == 0
 
 
+GENERIC_CALL_TREE = """
+    def label(word, tag):
+        return "<" + word + "|" + tag + "|" + word + tag + ">" + word * 2 + tag[1:] + word[:1]
+
+
+    def labels(words, n):
+        out = []
+        for i in range(n):
+            out.append(label(words[i % 3], words[i % 2]))
+        return len(out), out[-1]
+
+
+    print(labels(["ab", "cd", "ef"], 3000))
+"""
+
+
+def test_whether_compiling_pays_is_judged_on_the_whole_call_tree(tmp_path):
+    """labels() alone computes on ints, but the callee it would call
+    directly is all string concatenation: the tree is mostly generic, so
+    neither is compiled, and the callee, specialized along with it, gets
+    no code (nor from its 3000 interpreted calls: they are too few)."""
+    both = Both(tmp_path, [str(write(tmp_path / "tree.py", GENERIC_CALL_TREE))], tmp_path)
+    both.assert_same()
+    rows = {r["function"]: r for r in both.rows()}
+    assert not rows["labels"]["versions"] and "mostly generic" in rows["labels"]["not_compiled"]
+    [version] = rows["label"]["versions"]
+    assert not version["lowered"] and not version["machine_code"]
+
+
+JUDGED_OVER_BUDGET = """
+    import psyco.runtime.jit
+    from psyco.runtime.jit import LOOP_FREE_CALLS
+
+    psyco.runtime.jit.FREE_COMPILES, psyco.runtime.jit.COMPILE_SHARE = 0, 0.0  # no compile time to spend
+
+
+    def label(word):
+        return "<" + word + "|" + word * 2 + ">" + word[1:]
+
+
+    print(sum(len(label("ab")) for i in range(LOOP_FREE_CALLS + 1000)))
+    print(len(label.__code__.co_code))  # given back to the interpreter with its own code object
+"""
+
+
+def test_past_the_budget_a_hot_function_not_worth_compiling_is_given_back(tmp_path):
+    """Over budget, a function due for compiling would wait for more calls
+    through the dispatcher; one without loops is specialized anyway, and
+    when compiling would not pay it goes back to the interpreter."""
+    both = Both(tmp_path, [str(write(tmp_path / "judged.py", JUDGED_OVER_BUDGET))], tmp_path)
+    both.assert_same()
+    rows = {r["function"]: r for r in both.rows()}
+    assert not rows["label"]["versions"] and "mostly generic" in rows["label"]["not_compiled"]
+
+
 FINALIZED_AT_EXIT = """
     import atexit, sys, threading, time
 

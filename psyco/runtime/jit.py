@@ -72,12 +72,13 @@ GENERALIZABLE = {
 
 @record
 class DeferredCode:
-    """A version's LLVM module, before codegen."""
+    """What a version's machine code is made from: its lowering to LLVM
+    and, once written (`_write_module`), its LLVM module."""
 
-    module: llvm_text.Module
+    codegen: backend.VersionCodegen
     entry_name: str
-    inlines: bool  # the module has body copies for LLVM to inline
     owner: CodeEntry  # whose dispatcher enters the version once it is made
+    module: llvm_text.Module | None = None
 
 
 @record(eq=False)
@@ -91,7 +92,7 @@ class Version:
     globals: dict  # the namespace its global reads and writes were compiled for
     entry_address: int = 0  # once its machine code is made: the dispatcher calls it there
     body_address: int = 0  # ... and direct calls from later versions go there
-    inlinable: backend.InlinableBody | None = None  # the body, for optimized callers to copy
+    body_copy: backend.InlinableBody | None = None  # once its module is written: see `inlinable`
     compile_seconds: float = 0.0
     ir_text: str = ""
     function: str = ""  # the qualified name of its code
@@ -105,12 +106,15 @@ class Version:
     # Called natively by compiled callers, it runs in their frame: not when it
     # calls unknown code, which may look at its frame (warnings, logging).
     direct_callable: bool = True
-    # Compiled, its machine code not made yet: LLVM codegen is most of a
-    # compile, and a small version compiled for direct calls from optimized
-    # callers that copy its body may never run its own (see `native_body`).
+    # Compiled for direct calls, its machine code (and maybe its LLVM
+    # module) not made yet: LLVM is most of a compile, a small version
+    # called from optimized callers that copy its body may never run its
+    # own (see `native_body`), and one compiled along with a caller that
+    # turns out not worth compiling is not needed at all.
     deferred: DeferredCode | None = None
     stats_slot: int = -1  # its entry in STATS["compile_times"]
     generalized: frozenset[tuple[int, str]] = frozenset()  # the guard sites compiled without their assumption
+    work: tuple[int, int] = (0, 0)  # (native, generic) of its call tree: `call_tree_work`
 
     @property
     def compiled(self) -> bool:
@@ -118,11 +122,25 @@ class Version:
         that its recursive calls get), its machine code made or deferred."""
         return bool(self.entry_address) or self.deferred is not None
 
+    @property
+    def lowered(self) -> bool:
+        """Whether its LLVM module was written: for its machine code, or
+        for optimized callers to copy its body."""
+        return self.deferred is None or self.deferred.module is not None
+
     def native_body(self) -> int:
         """The address of its body's machine code, made now if deferred."""
         if self.deferred is not None:
-            _make_machine_code(self)
+            _finish_deferred(self, machine_code=True)
         return self.body_address
+
+    @property
+    def inlinable(self) -> backend.InlinableBody | None:
+        """Its body as optimized callers copy it, if small enough (its
+        module written now if deferred)."""
+        if self.deferred is not None and self.deferred.module is None:
+            _finish_deferred(self, machine_code=False)
+        return self.body_copy
 
     def serves(self, entry_kinds: tuple[Kind, ...], globals_: dict) -> bool:
         """Whether a call with these entry kinds, of a function with these
@@ -234,18 +252,28 @@ class CodeEntry:
         """`frame` is the trampoline's: it has the function's namespaces."""
         if sys.gettrace() is not None or sys.getprofile() is not None or _COMPILING.active:
             return SENTINEL  # traced, or called from inside the compiler
-        if any(v.deferred is not None for v in self.versions) and self._make_deferred_code(args, frame.f_globals):
-            return RETRY
         self.misses += 1
         threshold = self.compile_threshold
-        if self.whole_program and not has_loops(self.code):
+        loops = has_loops(self.code)
+        if self.whole_program and not loops:
             threshold = max(threshold, LOOP_FREE_CALLS)
         if self.misses < threshold:
             self._skip(threshold - self.misses - 1)
             return SENTINEL
-        if self.whole_program and not COMPILE_CLOCK.within_budget():
+        # Past full()'s budget a function waits to be compiled, or its
+        # deferred version to get machine code.  A hot one without loops is
+        # specialized anyway (LLVM, most of a compile, waits): one not worth
+        # compiling goes back to the interpreter now rather than after many
+        # more calls through the dispatcher.
+        over_budget = self.whole_program and not COMPILE_CLOCK.within_budget()
+        deferred = self._deferred_version(args, frame.f_globals)
+        if over_budget and (loops or deferred is not None):
             self._skip(self.misses)
             return SENTINEL
+        if deferred is not None:
+            with COMPILE_LOCK:
+                deferred.native_body()
+            return RETRY
         entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
         # Refused as not worth it when compiled for a direct call (without
         # sample arguments)?  Samples may make the difference: try once more.
@@ -260,7 +288,10 @@ class CodeEntry:
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args,
-                                      called_once=_called_once(self.code, frame.f_back))
+                                      called_once=_called_once(self.code, frame.f_back), judge_only=over_budget)
+        if version is None and over_budget and entry_kinds not in self.not_compiled:
+            self._skip(self.misses)  # worth compiling, once within the budget
+            return SENTINEL
         if version is None:
             self._note_refusal(entry_kinds, frame)
         else:
@@ -271,16 +302,24 @@ class CodeEntry:
             abi.function_of_frame(frame).__code__ = self.code
         return RETRY if version is not None else SENTINEL
 
-    def _make_deferred_code(self, args: tuple, globals_: dict) -> bool:
-        """Make the machine code of a version that serves this call if it
-        was deferred (compiled for direct calls only); whether one was."""
+    def _deferred_version(self, args: tuple, globals_: dict) -> Version | None:
+        """A version that serves this call, compiled for direct calls only:
+        its machine code is not made yet.  Under full(), none if its call
+        tree is mostly generic (compiled without samples, for callers that
+        turned out not worth compiling): that version is dropped, and this
+        call goes the way of any call that finds no version (compiled with
+        samples, or refused)."""
+        if all(v.deferred is None for v in self.versions):
+            return None
         entry_kinds = self.entry_kinds_for((kinds.entry_kind(a) for a in args), record=False)
         with COMPILE_LOCK:
             for v in self.versions:
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
-                    v.native_body()
-                    return True
-        return False
+                    if self.whole_program and mostly_generic(v.work):
+                        self.versions.remove(v)
+                        return None
+                    return v
+        return None
 
     def _skip(self, calls: int) -> None:
         """Let the dispatcher run the next `calls` calls that find no
@@ -304,7 +343,8 @@ class CodeEntry:
         self._back_off()
         reason = self.not_compiled[entry_kinds]
         self.refused_in_a_row = self.refused_in_a_row + 1 if entry_kinds in self.not_worth else 0
-        if self.whole_program and not self.versions and (self.reads_frame or self.refused_in_a_row >= GIVE_BACK_AFTER):
+        entered = any(v.active and v.entry_address for v in self.versions)  # others serve compiled callers only
+        if self.whole_program and not entered and (self.reads_frame or self.refused_in_a_row >= GIVE_BACK_AFTER):
             self.disable(reason)
             abi.function_of_frame(frame).__code__ = self.code
 
@@ -491,6 +531,7 @@ class _CompileClock(contextlib.ContextDecorator):
         self.finished = 0  # outermost compiles
         self.since: float | None = None  # when the outermost compile under way started
         self.depth = 0
+        self.judging = False  # specializing only, to judge whether compiling pays: no budget
 
     def __enter__(self) -> None:
         if self.depth == 0:
@@ -506,7 +547,7 @@ class _CompileClock(contextlib.ContextDecorator):
             self.finished += 1
 
     def within_budget(self) -> bool:
-        if self.finished < FREE_COMPILES:
+        if self.finished < FREE_COMPILES or self.judging:
             return True
         now = time.perf_counter()
         spent = self.spent + (0.0 if self.since is None else now - self.since)
@@ -565,23 +606,32 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
 @KEEP_INTERRUPTS
 @COMPILE_CLOCK
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
-                    samples: tuple | None = None, direct: bool = False, called_once: bool = False) -> Version | None:
+                    samples: tuple | None = None, direct: bool = False, called_once: bool = False,
+                    judge_only: bool = False) -> Version | None:
     """Compile and install a version; None (and the reason recorded) if
     not.  `samples`: the arguments of the call that asked for it.  `direct`:
     for a direct call from compiled code, which pays even for mostly generic
     code: the alternative is a call through the trampoline and the
-    dispatcher, or into the interpreter."""
+    dispatcher, or into the interpreter.  `judge_only`: stop once it is
+    known whether compiling pays (None either way, the reason recorded if
+    it does not): the specialization of its call tree, whose versions for
+    direct calls are made, their LLVM deferred as always."""
     started = time.perf_counter()
     nested_before = _NESTED_SECONDS[0]
     request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples,
                       attribute_kinds=ATTRIBUTE_KINDS)
     _IN_PROGRESS.add(entry)
     _COMPILING.active = True
+    COMPILE_CLOCK.judging |= judge_only
     try:
         result, resolver = _specialize(entry, request)
+        work = call_tree_work(result.fn)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
-            _check_worth_compiling(result, entry.code, called_once)
+            _check_worth_compiling(result, work, entry.code, called_once)
+        if judge_only:
+            return None
         version = _generate(entry, request, result, resolver, defer=direct, called_once=called_once)
+        version.work = work
         _learn_attribute_kinds(result)
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
@@ -595,6 +645,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     finally:
         _IN_PROGRESS.discard(entry)
         _COMPILING.active = bool(_IN_PROGRESS)
+        COMPILE_CLOCK.judging &= not judge_only
     elapsed = time.perf_counter() - started
     # Callees compiled on the way are counted as theirs, not ours.
     version.compile_seconds = elapsed - (_NESTED_SECONDS[0] - nested_before)
@@ -613,15 +664,28 @@ class NotWorthCompiling(CannotSpecialize):
     """Compiling would not make the function faster."""
 
 
-def _check_worth_compiling(result: Result, code: types.CodeType, called_once: bool) -> None:
+def call_tree_work(fn: ir.Function) -> tuple[int, int]:
+    """The work profile (`ir.work_profile`) of `fn` with that of the
+    versions it calls directly, at their call sites: whether compiling pays
+    is a question about the whole call tree, compiled along with it."""
+    return ir.work_profile(fn, lambda op: op.attrs["version"].work)
+
+
+def mostly_generic(work: tuple[int, int]) -> bool:
+    """Whether a work profile (`call_tree_work`) is more generic than native."""
+    native, generic = work
+    return generic > native
+
+
+def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.CodeType, called_once: bool) -> None:
     """Machine code that mostly calls the C API for generic object
     operations is no faster than CPython's specializing interpreter, often
     slower: leave such functions to the interpreter.  So is a function
     called once whose loops run few iterations: compiling it costs more
     than interpreting them (the functions it calls are compiled when they
     are called)."""
-    native, generic = ir.work_profile(result.fn)
-    if generic > native:
+    native, generic = work
+    if mostly_generic(work):
         raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
                                 " the interpreter runs them as fast")
     if _runs_once_briefly(code, result, called_once):
@@ -631,9 +695,10 @@ def _check_worth_compiling(result: Result, code: types.CodeType, called_once: bo
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool,
               called_once: bool) -> Version:
-    """Lower the specialized function to LLVM and make its machine code,
-    unless `defer` (compiled for a direct call) and optimized callers can
-    copy its body: then when first needed (`Version.native_body`).
+    """Prepare the lowering of the specialized function to LLVM, and
+    lower it and make its machine code unless `defer` (compiled for a
+    direct call): then when first needed (`Version.native_body`,
+    `Version.inlinable`).
     `called_once`: for a call that module code makes once."""
     engine = backend.Engine.get()
     ir.remove_redundant_params(result.fn)
@@ -668,23 +733,34 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         optimize=version.optimized,
     )
     version.keepalive.extend([entry.code, request.globals, request.builtins])
-    version.deferred = DeferredCode(codegen.build(), entry_name, codegen.inlines, entry)
-    version.keepalive.extend(codegen.keep)
-    version.keepalive.extend(codegen.inlined)  # their data, which the copies address
-    version.inlined = tuple(v.function for v in codegen.inlined) + (entry.code.co_qualname,) * codegen.unrolled_calls
-    version.inlinable = codegen.inlinable()
-    if not defer or version.inlinable is None:
+    version.deferred = DeferredCode(codegen, entry_name, entry)
+    if not defer:
         _emit(version)
     return version
+
+
+def _write_module(version: Version) -> llvm_text.Module:
+    """The version's LLVM module, written now if not yet."""
+    deferred = version.deferred
+    assert deferred is not None
+    if deferred.module is None:
+        codegen = deferred.codegen
+        deferred.module = codegen.build()
+        version.keepalive.extend(codegen.keep)
+        version.keepalive.extend(codegen.inlined)  # their data, which the copies address
+        version.inlined = tuple(v.function for v in codegen.inlined) + (version.function,) * codegen.unrolled_calls
+        version.body_copy = codegen.inlinable()
+    return deferred.module
 
 
 def _emit(version: Version) -> DeferredCode:
     """LLVM codegen of the version's module: its machine code.  Returns
     what it was made from."""
+    module = _write_module(version)
     deferred, version.deferred = version.deferred, None
     assert deferred is not None
     engine = backend.Engine.get()
-    engine.compile(deferred.module, optimize=version.optimized, inline=deferred.inlines)
+    engine.compile(module, optimize=version.optimized, inline=deferred.codegen.inlines)
     version.entry_address = engine.address(deferred.entry_name)
     version.body_address = engine.address(version.body_name)
     return deferred
@@ -692,13 +768,17 @@ def _emit(version: Version) -> DeferredCode:
 
 @KEEP_INTERRUPTS
 @COMPILE_CLOCK
-def _make_machine_code(version: Version) -> None:
-    """Codegen deferred at compile time, counted in the version's compile
-    time (not in that of a version being compiled that needs it); the
-    version's dispatcher enters it from now on (an installed version: not
-    one `_generate` is making)."""
+def _finish_deferred(version: Version, machine_code: bool) -> None:
+    """What a compile for direct calls deferred: the version's LLVM module
+    and, if `machine_code`, its machine code, which the dispatcher enters
+    from now on (an installed version: not one `_generate` is making).
+    Counted in the version's compile time, not in that of a version being
+    compiled that needs it."""
     started = time.perf_counter()
-    _emit(version).owner.refresh_table()
+    if machine_code:
+        _emit(version).owner.refresh_table()
+    else:
+        _write_module(version)
     elapsed = time.perf_counter() - started
     _NESTED_SECONDS[0] += elapsed
     version.compile_seconds += elapsed
