@@ -470,6 +470,7 @@ def _let_go_at_exit() -> None:
 
 class _Compiling(threading.local):
     active = False
+    judging = False  # specializing only, to judge whether compiling pays: no budget
 
 
 class _InterruptKeeper(contextlib.ContextDecorator):
@@ -531,7 +532,6 @@ class _CompileClock(contextlib.ContextDecorator):
         self.finished = 0  # outermost compiles
         self.since: float | None = None  # when the outermost compile under way started
         self.depth = 0
-        self.judging = False  # specializing only, to judge whether compiling pays: no budget
 
     def __enter__(self) -> None:
         if self.depth == 0:
@@ -547,7 +547,7 @@ class _CompileClock(contextlib.ContextDecorator):
             self.finished += 1
 
     def within_budget(self) -> bool:
-        if self.finished < FREE_COMPILES or self.judging:
+        if self.finished < FREE_COMPILES or _COMPILING.judging:
             return True
         now = time.perf_counter()
         spent = self.spent + (0.0 if self.since is None else now - self.since)
@@ -622,7 +622,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
                       attribute_kinds=ATTRIBUTE_KINDS)
     _IN_PROGRESS.add(entry)
     _COMPILING.active = True
-    COMPILE_CLOCK.judging |= judge_only
+    _COMPILING.judging |= judge_only
     try:
         result, resolver = _specialize(entry, request)
         work = call_tree_work(result.fn)
@@ -645,7 +645,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     finally:
         _IN_PROGRESS.discard(entry)
         _COMPILING.active = bool(_IN_PROGRESS)
-        COMPILE_CLOCK.judging &= not judge_only
+        _COMPILING.judging &= not judge_only
     elapsed = time.perf_counter() - started
     # Callees compiled on the way are counted as theirs, not ours.
     version.compile_seconds = elapsed - (_NESTED_SECONDS[0] - nested_before)
