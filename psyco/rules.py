@@ -1664,11 +1664,15 @@ def call(s: Specializer, ins: Instruction) -> None:
     if known is not None and not s.generalized("result kind"):
         s.push(AV(known, (s.emit(UNBOX[known], [result], "deopt_after", reason="result kind"),)))  # type: ignore[arg-type]
         return
+    sample = _result_sample(target, args) if kwnames is None else None
     cls = _result_type(target)
     if cls is not None and not s.generalized("result type"):
         s.keepalive.append(cls)
         s.emit("guard_type", [result], "deopt_after", cls=cls, reason="result type")  # type: ignore[list-item]
-        push_object(s, result, cls)  # type: ignore[arg-type]
+        s.push(AV(kinds.ObjectKind(cls), (result,), sample))  # type: ignore[arg-type]
+        return
+    if type(sample) in (int, float):
+        s.push(typed_by_sample(s, result, sample, "result kind"))  # type: ignore[arg-type]
         return
     s.push(AV(OBJECT, (result,)))  # type: ignore[arg-type]
 
@@ -1717,6 +1721,23 @@ EXACT_RESULT_TYPES: dict[object, type] = {
     str.upper: str, str.replace: str, str.format: str, bytes.split: list, dict.copy: dict, list.copy: list,
     set.copy: set, set.union: set, set.intersection: set, set.difference: set,
 }
+
+
+# Builtins whose one argument's items suggest their result: an item (sum,
+# min, max of numbers) or a list of the same items (sorted).
+ITEM_RESULTS = {sum: "item", min: "item", max: "item", sorted: "items"}
+
+
+def _result_sample(target: object, args: list[AV]) -> object:
+    """A sample of what a builtin of ITEM_RESULTS returns, from its
+    argument's sample (never computed: a guess behind a guard, like any
+    sample)."""
+    if len(args) != 1 or type(target) is not types.BuiltinFunctionType:
+        return None
+    how = ITEM_RESULTS.get(target)
+    if how == "items":
+        return args[0].sample if type(args[0].sample) is list else None
+    return _item_sample(args[0].sample) if how == "item" else None
 
 
 def _result_type(target: object) -> type | None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import psyco
 from tests.asserting import assertion
-from tests.differential import assert_no_leak, calls_compiled, same, same_compiled
+from tests.differential import assert_no_leak, calls_compiled, defined, same, same_compiled
 
 
 def index(xs, i):
@@ -786,3 +786,38 @@ def star_targets(a):
 
 def test_star_targets_of_a_constant_tuple_compile():
     same_compiled(star_targets, 5)
+
+
+
+ITEM_RESULTS = """
+def mean(values):
+    return sum(values) / len(values)
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def spread(values):
+    return max(values) - min(values) * 0.5
+"""
+
+
+@pytest.mark.parametrize("data", [[1.5, 2.25, 3.0, 4.5], [3, 1, 2, 8, 5], (2**40, 7, 9)])
+@pytest.mark.parametrize("name", ["mean", "median", "spread"])
+def test_results_suggested_by_the_items_of_the_argument(name, data):
+    # sum(), min() and max() of a list of numbers are guessed of their
+    # items' type (sorted(): a list of those items), so that what is
+    # computed from them stays unboxed instead of leaving at a wrong guess
+    same_compiled(defined(ITEM_RESULTS, bind=False)[name], data)
+
+
+@pytest.mark.parametrize("name", ["mean", "median", "spread"])
+def test_a_result_suggested_by_items_is_checked(name):
+    f = defined(ITEM_RESULTS, bind=False)[name]
+    compiled = psyco.proxy(f)
+    same(f, [4, 1, 2, 2], compiled=compiled)  # compiled for ints
+    for data in ([0.5, 0.25, 1.5], [2**70, 1, 3], ["b", "a", "c"], [[1], [0]], []):
+        same(f, data, compiled=compiled)
