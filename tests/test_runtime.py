@@ -1084,3 +1084,21 @@ def test_float_loop_result_matches():
     p = warmed_proxy(int_loop, 10)
     for n in (0, 1, 1000):
         same(int_loop, p, n)
+
+
+
+def test_an_argument_of_unknown_type_from_a_compiled_caller_does_not_make_kinds_mixed():
+    """A compiled caller passing an object it knows nothing of (a direct
+    call) is no evidence that the function gets objects of several types:
+    a later call with a list still gets a version for lists, which guesses
+    the type of its items from a sample, not one for mixed objects."""
+    from psyco import kinds
+    from psyco.runtime.jit import CodeEntry
+
+    entry = CodeEntry(plain.__code__.replace())
+    assert entry.entry_kinds_for([kinds.OBJECT]) == (kinds.OBJECT,)
+    as_list = kinds.ObjectKind(list)
+    assert entry.entry_kinds_for([as_list]) == (as_list,)
+    assert entry.entry_kinds_for([as_list]) == (as_list,)
+    assert entry.entry_kinds_for([kinds.ObjectKind(tuple)]) == (kinds.MIXED,)  # two types: mixed
+    assert entry.entry_kinds_for([as_list]) == (kinds.MIXED,)

@@ -208,12 +208,14 @@ class CodeEntry:
         """The entry kinds to compile for: an object argument's exact type
         specializes a version while that argument keeps one type; once it
         has been seen with several, versions take any object there (and
-        do not guess its type).  `record`: count these kinds as seen."""
+        do not guess its type).  `record`: count these kinds as seen (an
+        object of unknown type, which a compiled caller passes, is no
+        evidence of another type)."""
         out = []
         for i, k in enumerate(arg_kinds):
             general = k.general()
             seen = self.seen_types.get(i, general)
-            if record:
+            if record and not (isinstance(k, kinds.ObjectKind) and k.cls is None):
                 self.seen_types[i] = seen = seen if seen == general else None
             if isinstance(k, kinds.ObjectKind) and (seen is None or seen != general):
                 k = kinds.MIXED
