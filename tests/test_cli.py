@@ -1046,6 +1046,28 @@ def test_past_the_budget_a_hot_function_not_worth_compiling_is_given_back(tmp_pa
     assert not rows["label"]["versions"] and "mostly generic" in rows["label"]["not_compiled"]
 
 
+MARGINAL_LOOP_FREE = """
+    from psyco.runtime.jit import LOOP_FREE_CALLS
+
+
+    def parse(text):
+        return int(text) if text.isdigit() else None
+
+
+    print(sum(parse(w) or 0 for w in ["12", "x", "7"] * (LOOP_FREE_CALLS // 2)))
+    print(len(parse.__code__.co_code))  # given back to the interpreter with its own code object
+"""
+
+
+def test_a_function_without_loops_that_mostly_calls_the_c_api_is_given_back(tmp_path):
+    """Called from the interpreter, each call of its machine code would
+    save about what entering it through the trampoline costs."""
+    both = Both(tmp_path, [str(write(tmp_path / "marginal.py", MARGINAL_LOOP_FREE))], tmp_path)
+    both.assert_same()
+    rows = {r["function"]: r for r in both.rows()}
+    assert not rows["parse"]["versions"] and "no loops" in rows["parse"]["not_compiled"]
+
+
 FINALIZED_AT_EXIT = """
     import atexit, sys, threading, time
 

@@ -679,6 +679,15 @@ def mostly_generic(work: tuple[int, int]) -> bool:
     return generic > native
 
 
+# A function without loops called by the interpreter is compiled only if
+# its native work is at least this many times its generic work: entered
+# through its trampoline and the dispatcher, a compiled call costs about
+# 300 instructions more than an interpreted one (a function refused is
+# given its code back), which a few native operations do not win back
+# (measured on order_report's parse_int, valid_product, order_total).
+LOOP_FREE_NATIVE_SHARE = 4
+
+
 def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.CodeType, called_once: bool) -> None:
     """Machine code that mostly calls the C API for generic object
     operations is no faster than CPython's specializing interpreter, often
@@ -690,6 +699,9 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     if mostly_generic(work):
         raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
                                 " the interpreter runs them as fast")
+    if native < LOOP_FREE_NATIVE_SHARE * generic and not has_loops(code):
+        raise NotWorthCompiling(f"no loops, and its calls mostly call the C API (weights: {generic} generic,"
+                                f" {native} native): each would save about what entering machine code costs")
     if _runs_once_briefly(code, result, called_once):
         raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
                                 " the interpreter runs them sooner than they would be compiled")
