@@ -692,9 +692,10 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     """Machine code that mostly calls the C API for generic object
     operations is no faster than CPython's specializing interpreter, often
     slower: leave such functions to the interpreter.  So is a function
-    called once whose loops run few iterations: compiling it costs more
-    than interpreting them (the functions it calls are compiled when they
-    are called)."""
+    without loops with little native work beside its generic work
+    (LOOP_FREE_NATIVE_SHARE), and a function called once whose loops run
+    few iterations: compiling it costs more than interpreting them (the
+    functions it calls are compiled when they are called)."""
     native, generic = work
     if mostly_generic(work):
         raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
