@@ -254,6 +254,11 @@ class CodeEntry:
         """`frame` is the trampoline's: it has the function's namespaces."""
         if sys.gettrace() is not None or sys.getprofile() is not None or _COMPILING.active:
             return SENTINEL  # traced, or called from inside the compiler
+        deferred = self._deferred_version(args, frame.f_globals)
+        if deferred is not None:
+            with COMPILE_LOCK:
+                deferred.native_body()
+            return RETRY
         self.misses += 1
         threshold = self.compile_threshold
         loops = has_loops(self.code)
@@ -262,20 +267,14 @@ class CodeEntry:
         if self.misses < threshold:
             self._skip(threshold - self.misses - 1)
             return SENTINEL
-        # Past full()'s budget a function waits to be compiled, or its
-        # deferred version to get machine code.  A hot one without loops is
-        # specialized anyway (LLVM, most of a compile, waits): one not worth
-        # compiling goes back to the interpreter now rather than after many
-        # more calls through the dispatcher.
+        # Past full()'s budget a function waits to be compiled.  A hot one
+        # without loops is specialized anyway (LLVM, most of a compile,
+        # waits): one not worth compiling goes back to the interpreter now
+        # rather than after many more calls through the dispatcher.
         over_budget = self.whole_program and not COMPILE_CLOCK.within_budget()
-        deferred = self._deferred_version(args, frame.f_globals)
-        if over_budget and (loops or deferred is not None):
+        if over_budget and loops:
             self._skip(self.misses)
             return SENTINEL
-        if deferred is not None:
-            with COMPILE_LOCK:
-                deferred.native_body()
-            return RETRY
         entry_kinds = self.entry_kinds_for(kinds.entry_kind(a) for a in args)
         # Refused as not worth it when compiled for a direct call (without
         # sample arguments)?  Samples may make the difference: try once more.
@@ -306,18 +305,20 @@ class CodeEntry:
 
     def _deferred_version(self, args: tuple, globals_: dict) -> Version | None:
         """A version that serves this call, compiled for direct calls only:
-        its machine code is not made yet.  Under full(), none if its call
-        tree is mostly generic (compiled without samples, for callers that
-        turned out not worth compiling): that version is dropped, and this
-        call goes the way of any call that finds no version (compiled with
-        samples, or refused)."""
+        its machine code is not made yet (its call tree's worth is known,
+        only LLVM remains: made at the first such call).  Under full(),
+        none if the interpreter's calls would not be worth compiling for
+        (`not_worth_for_interpreter`: compiled without samples, for
+        callers that turned out not worth compiling, say): that version is
+        dropped, and this call goes the way of any call that finds no
+        version (compiled with samples after the thresholds, or refused)."""
         if all(v.deferred is None for v in self.versions):
             return None
         entry_kinds = self.entry_kinds_for((kinds.entry_kind(a) for a in args), record=False)
         with COMPILE_LOCK:
             for v in self.versions:
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
-                    if self.whole_program and mostly_generic(v.work):
+                    if self.whole_program and not_worth_for_interpreter(v.work, self.code):
                         self.versions.remove(v)
                         return None
                     return v
@@ -673,10 +674,17 @@ def call_tree_work(fn: ir.Function) -> tuple[int, int]:
     return ir.work_profile(fn, lambda op: op.attrs["version"].work)
 
 
-def mostly_generic(work: tuple[int, int]) -> bool:
-    """Whether a work profile (`call_tree_work`) is more generic than native."""
+def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType) -> str | None:
+    """Why machine code with this work profile (`call_tree_work`), entered
+    by the interpreter, would not pay; None if it would."""
     native, generic = work
-    return generic > native
+    if generic > native:
+        return (f"mostly generic object operations (weights: {generic} generic, {native} native):"
+                " the interpreter runs them as fast")
+    if native < LOOP_FREE_NATIVE_SHARE * generic and not has_loops(code):
+        return (f"no loops, and its calls mostly call the C API (weights: {generic} generic, {native} native):"
+                " each would save about what entering machine code costs")
+    return None
 
 
 # A function without loops called by the interpreter is compiled only if
@@ -696,13 +704,9 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     (LOOP_FREE_NATIVE_SHARE), and a function called once whose loops run
     few iterations: compiling it costs more than interpreting them (the
     functions it calls are compiled when they are called)."""
-    native, generic = work
-    if mostly_generic(work):
-        raise NotWorthCompiling(f"mostly generic object operations (weights: {generic} generic, {native} native):"
-                                " the interpreter runs them as fast")
-    if native < LOOP_FREE_NATIVE_SHARE * generic and not has_loops(code):
-        raise NotWorthCompiling(f"no loops, and its calls mostly call the C API (weights: {generic} generic,"
-                                f" {native} native): each would save about what entering machine code costs")
+    reason = not_worth_for_interpreter(work, code)
+    if reason is not None:
+        raise NotWorthCompiling(reason)
     if _runs_once_briefly(code, result, called_once):
         raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
                                 " the interpreter runs them sooner than they would be compiled")
