@@ -939,16 +939,16 @@ def test_full_compiles_loops_at_their_first_call_and_other_functions_once_called
 
 
 DEFERRED_FOR_A_REFUSED_CALLER = """
-    def tak(x, y, z):
-        if y < x:
-            return tak(tak(x - 1, y, z), tak(y - 1, z, x), tak(z - 1, x, y))
-        return z
+    def leaves(n, depth):
+        if n > 1:
+            return leaves(n - 1, depth + 1) + leaves(n - 2, depth + 1)
+        return depth
 
 
     def main():
         total = 0
         for i in range(3):
-            total += tak(14 + i, 8, 2)
+            total += leaves(14 + i, 0)
         print(total)
 
 
@@ -957,13 +957,13 @@ DEFERRED_FOR_A_REFUSED_CALLER = """
 
 
 def test_a_callee_compiled_for_a_refused_caller_runs_compiled_from_the_interpreters_first_call(tmp_path):
-    """main() runs once and briefly: refused, after tak() was compiled for
-    its direct calls.  Its machine code is made at the interpreter's first
-    call (only LLVM remained to do), not after LOOP_FREE_CALLS calls of an
-    interpreted recursion."""
+    """main() runs once and briefly: refused, after leaves() was compiled
+    for its direct calls.  Its machine code is made at the interpreter's
+    first call (only LLVM remained to do), not after LOOP_FREE_CALLS calls
+    of an interpreted recursion."""
     both = Both(tmp_path, [str(write(tmp_path / "refused_caller.py", DEFERRED_FOR_A_REFUSED_CALLER))], tmp_path)
     both.assert_same()
-    assert both.versions("main") == 0 and both.calls("tak") == 3
+    assert both.versions("main") == 0 and both.calls("leaves") == 3
 
 
 OVER_BUDGET = """
