@@ -1978,6 +1978,12 @@ def _power_of_two(value: L.Value) -> int | None:
     return value.value.bit_length() - 1 if value.value & (value.value - 1) == 0 else None
 
 
+def _floor_adjusts(b: L.IRBuilder, r: L.Value, y: L.Value) -> L.Value:
+    """Whether C's truncated remainder `r` of a division by `y` needs
+    Python's floor adjustment: it is not zero and its sign differs from y's."""
+    return b.and_(b.icmp_signed("!=", r, I64(0)), b.icmp_signed("<", b.xor(r, y), I64(0)))
+
+
 @lower("ifloordiv")
 def _ifloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
     shift = _power_of_two(g.v(op.args[1]))
@@ -1986,9 +1992,7 @@ def _ifloordiv(g: VersionCodegen, op: ir.Op) -> L.Value:
 
     def general(x: L.Value, y: L.Value) -> L.Value:
         q, r = g.b.sdiv(x, y), g.b.srem(x, y)
-        # C truncates; Python floors: adjust when the remainder's sign differs.
-        adjust = g.b.and_(g.b.icmp_signed("!=", r, I64(0)), g.b.icmp_signed("<", g.b.xor(r, y), I64(0)))
-        return g.b.sub(q, g.b.zext(adjust, I64))
+        return g.b.sub(q, g.b.zext(_floor_adjusts(g.b, r, y), I64))
     return _dividing(g, op, g.b.udiv, general)
 
 
@@ -2001,8 +2005,7 @@ def _imod(g: VersionCodegen, op: ir.Op) -> L.Value:
     def general(x: L.Value, y: L.Value) -> L.Value:
         minus_one = g.b.icmp_signed("==", y, I64(-1))
         r = g.b.srem(x, g.b.select(minus_one, I64(1), y))  # x % -1 == 0; avoids INT_MIN % -1
-        adjust = g.b.and_(g.b.icmp_signed("!=", r, I64(0)), g.b.icmp_signed("<", g.b.xor(r, y), I64(0)))
-        return g.b.select(adjust, g.b.add(r, y), r)
+        return g.b.select(_floor_adjusts(g.b, r, y), g.b.add(r, y), r)
     return _dividing(g, op, g.b.urem, general)
 
 

@@ -1074,9 +1074,10 @@ def capi(s: Specializer, name: str, args: list[ir.Value], type_: str = "obj", **
     return s.emit("c_call", args, "error", name=name, type=type_, owns=type_ == "obj", **attrs)  # type: ignore[return-value]
 
 
-def push_object(s: Specializer, v: ir.Value, cls: type | None = None) -> None:
-    """Push a new object; `cls`: its exact type, when the operation fixes it."""
-    s.push(AV(kinds.ObjectKind(cls), (v,)))
+def push_object(s: Specializer, v: ir.Value, cls: type | None = None, sample: object = None) -> None:
+    """Push a new object; `cls`: its exact type, when the operation fixes
+    it; `sample`: a value like it (see AV.sample)."""
+    s.push(AV(kinds.ObjectKind(cls), (v,), sample))
 
 
 def _const_index(key: AV, size: int) -> int | None:
@@ -1669,7 +1670,7 @@ def call(s: Specializer, ins: Instruction) -> None:
     if cls is not None and not s.generalized("result type"):
         s.keepalive.append(cls)
         s.emit("guard_type", [result], "deopt_after", cls=cls, reason="result type")  # type: ignore[list-item]
-        s.push(AV(kinds.ObjectKind(cls), (result,), sample))  # type: ignore[arg-type]
+        push_object(s, result, cls, sample)  # type: ignore[arg-type]
         return
     if type(sample) in (int, float):
         s.push(typed_by_sample(s, result, sample, "result kind"))  # type: ignore[arg-type]
