@@ -10,8 +10,9 @@ as llvmlite.ir prints it.
 
 from __future__ import annotations
 
+import operator
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 
 # --- types -------------------------------------------------------------------------------
@@ -122,6 +123,13 @@ class Constant(Value):
 
     def inttoptr(self, type_: Type) -> Value:
         return Value(type_, f"inttoptr ({self.typed} to {type_.text})")
+
+
+def _int_constant(value: Value) -> int | None:
+    """The value of an integer constant; None for any other value."""
+    if isinstance(value, Constant) and isinstance(value.type, IntType) and isinstance(value.value, int):
+        return value.value
+    return None
 
 
 class Block:
@@ -250,6 +258,8 @@ class Phi(Value):
 
 ICMP_PREDICATES = {"==": "eq", "!=": "ne"}
 SIGNED = {"<": "slt", "<=": "sle", ">": "sgt", ">=": "sge"}
+SIGNED_FOLDS: dict[str, Callable[[int, int], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 UNSIGNED = {"<": "ult", "<=": "ule", ">": "ugt", ">=": "uge"}
 FCMP_ORDERED = {"<": "olt", "<=": "ole", "==": "oeq", "!=": "one", ">": "ogt", ">=": "oge", "ord": "ord",
                 "uno": "uno"}
@@ -259,7 +269,10 @@ FCMP_UNORDERED = {"<": "ult", "<=": "ule", "==": "ueq", "!=": "une", ">": "ugt",
 
 class IRBuilder:
     """Appends instructions to a block (or, after `position_at_start`,
-    inserts them at its beginning, in order)."""
+    inserts them at its beginning, in order).  Like LLVM's own IRBuilder,
+    it folds the bitwise operations, signed comparisons, zero extensions
+    and selects whose operands are constants: the fast instruction
+    selector would compute them at run time."""
 
     def __init__(self, block: Block | None = None) -> None:
         self.block: Block = block  # type: ignore[assignment]
@@ -363,16 +376,34 @@ class IRBuilder:
         return self._binary("lshr", a, b)
 
     def ashr(self, a: Value, b: Value) -> Value:
+        x, y = _int_constant(a), _int_constant(b)
+        if x is not None and y is not None and 0 <= y < a.type.width:  # type: ignore[attr-defined]
+            return Constant(a.type, x >> y)
         return self._binary("ashr", a, b)
 
     def and_(self, a: Value, b: Value) -> Value:
+        x, y = _int_constant(a), _int_constant(b)
+        if x is not None and y is not None:
+            return Constant(a.type, x & y)
         return self._binary("and", a, b)
 
     def or_(self, a: Value, b: Value) -> Value:
-        return self._binary("or", a, b)
+        return self._bitwise_or("or", a, b, lambda x, y: x | y)
 
     def xor(self, a: Value, b: Value) -> Value:
-        return self._binary("xor", a, b)
+        return self._bitwise_or("xor", a, b, lambda x, y: x ^ y)
+
+    def _bitwise_or(self, op: str, a: Value, b: Value, fold: Callable[[int, int], int]) -> Value:
+        """`or` or `xor`: folded when both are constants, the other operand
+        when one is zero."""
+        x, y = _int_constant(a), _int_constant(b)
+        if x is not None and y is not None:
+            return Constant(a.type, fold(x, y))
+        if y == 0:
+            return a
+        if x == 0:
+            return b
+        return self._binary(op, a, b)
 
     def fadd(self, a: Value, b: Value) -> Value:
         return self._binary("fadd", a, b)
@@ -399,6 +430,9 @@ class IRBuilder:
         return self._value(a.type, f"xor {a.typed}, -1")
 
     def icmp_signed(self, op: str, a: Value, b: Value) -> Value:
+        x, y = _int_constant(a), _int_constant(b)
+        if x is not None and y is not None and op in SIGNED_FOLDS:
+            return Constant(I1, SIGNED_FOLDS[op](x, y))
         return self._value(I1, f"icmp {ICMP_PREDICATES.get(op) or SIGNED[op]} {a.typed}, {b.ref}")
 
     def icmp_unsigned(self, op: str, a: Value, b: Value) -> Value:
@@ -411,6 +445,9 @@ class IRBuilder:
         return self._value(I1, f"fcmp {FCMP_UNORDERED[op]} {a.typed}, {b.ref}")
 
     def select(self, cond: Value, a: Value, b: Value) -> Value:
+        known = _int_constant(cond)
+        if known is not None:
+            return a if known else b
         return self._value(a.type, f"select {cond.typed}, {a.typed}, {b.typed}")
 
     # conversions
@@ -428,6 +465,9 @@ class IRBuilder:
         return self._cast("ptrtoint", value, type_)
 
     def zext(self, value: Value, type_: Type) -> Value:
+        x = _int_constant(value)
+        if x is not None:
+            return Constant(type_, x % (1 << value.type.width))  # type: ignore[attr-defined]
         return self._cast("zext", value, type_)
 
     def sext(self, value: Value, type_: Type) -> Value:

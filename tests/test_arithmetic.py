@@ -138,6 +138,13 @@ def true_division_by_constants(a):
     return a / 4, 4 / a, 2**53 / a, -(2**53) / a, (2**53 + 1) / a
 
 
+def float_division_by_constants(x):
+    """Divisions by powers of two are multiplications by their exact
+    reciprocals; by other constants (3.0, 2**-1074, whose reciprocal
+    overflows, 2**1023, whose reciprocal is subnormal) they stay divisions."""
+    return x / 4.0, x / -0.5, x / 2.0**-1022, x / 2.0**1023, x / 3.0, x / 5e-324, x / 2.0**-1060
+
+
 def shared_divisors(x, y, a, b, c):
     """The second zero check of a divisor already checked (written twice,
     `a * b`) is left out; of another divisor (`a * c`), it is kept."""
@@ -164,6 +171,10 @@ def test_division_by_constants():
     compiled = psyco.proxy(true_division_by_constants)
     for a in [v for v in EDGE_INTS if v] + [-3, 3]:
         same(true_division_by_constants, a, compiled=compiled)
+    compiled = psyco.proxy(float_division_by_constants)
+    for a in EDGE_FLOATS + [2.0**-1070, 3 * 2.0**-1074, 1.7976931348623157e308, 2.0**-1022]:
+        same(float_division_by_constants, a, compiled=compiled)
+    assert calls_compiled(float_division_by_constants) > 0
     compiled = psyco.proxy(by_zero)
     for a in (0, 7, -7, 2**62):
         for b in (True, False):

@@ -111,3 +111,40 @@ def test_branch_weights_leave_the_meaning_alone(likely):
     assert ("!prof" in str(m)) == (likely is not None)
     run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64))
     assert [run(x) for x in (-5, 9, 10, 500)] == [95, 109, -90, 400]
+
+
+@pytest.mark.parametrize("x", [0, 1, -1, 5, -(2**63), 2**63 - 1])
+@pytest.mark.parametrize("y", [0, 1, 3, 63])
+def test_operations_on_constants_are_folded(x, y):
+    """Shifts, bitwise operations, signed comparisons and selects of
+    constants give constants, with the value LLVM computes from the same
+    instructions on variables."""
+    folds = {
+        "ashr": lambda b, p, q: b.ashr(p, q),
+        "and": lambda b, p, q: b.and_(p, q),
+        "or": lambda b, p, q: b.or_(p, q),
+        "xor": lambda b, p, q: b.xor(p, q),
+        "lt": lambda b, p, q: b.zext(b.icmp_signed("<", p, q), I64),
+        "ge": lambda b, p, q: b.zext(b.icmp_signed(">=", p, q), I64),
+        "ne": lambda b, p, q: b.zext(b.icmp_signed("!=", p, q), I64),
+        "select": lambda b, p, q: b.select(b.icmp_signed("==", q, I64(0)), p, q),
+    }
+    for what, build in folds.items():
+        name = backend.Engine.get().unique(what)
+        m = L.Module(name)
+        f = L.Function(m, L.FunctionType(I64, [I64, I64]), name)
+        b = L.IRBuilder(f.append_basic_block("start"))
+        variable = build(b, *f.args)
+        folded = build(b, I64(x), I64(y))
+        assert isinstance(folded, L.Constant), what
+        b.ret(b.sub(variable, folded))
+        run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64))
+        assert run(x, y) == 0, what
+
+
+def test_zero_operands_of_or_and_xor_are_left_out():
+    f = L.Function(L.Module("zero"), L.FunctionType(I64, [I64]), "f")
+    b = L.IRBuilder(f.append_basic_block("start"))
+    (x,) = f.args
+    assert b.xor(x, I64(0)) is x and b.or_(I64(0), x) is x
+    assert b.xor(x, I64(1)) is not x
