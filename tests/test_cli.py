@@ -966,6 +966,39 @@ def test_a_callee_compiled_for_a_refused_caller_runs_compiled_from_the_interpret
     assert both.versions("main") == 0 and both.calls("leaves") == 3
 
 
+COLD_SITES = """
+    class Grid:
+        def __init__(self, size):
+            self.size = size
+            self.total = 0
+
+
+    def step(x, size):
+        return (x * 7 + 3) % size
+
+
+    def main():
+        total = 0
+        for rounds in range(4):
+            grid = Grid(50 + rounds)  # four calls: Grid.__init__ is not compiled for them
+            x = 0
+            for i in range(20_000):
+                x = step(x, grid.size)  # 80000 calls: step is compiled for them
+                total += x
+        print(total)
+
+
+    main()
+"""
+
+
+def test_a_function_called_once_does_not_compile_callees_it_calls_a_few_times(tmp_path):
+    both = Both(tmp_path, [str(write(tmp_path / "cold_sites.py", COLD_SITES))], tmp_path)
+    both.assert_same()
+    assert both.versions("main") == 1 and both.versions("step") == 1
+    assert both.versions("Grid.__init__") == 0
+
+
 OVER_BUDGET = """
     import psyco.runtime.jit
 

@@ -75,8 +75,12 @@ class DecodedCode:
 
     def in_loop(self, index: int) -> bool:
         """Whether unit `index` lies between a loop's head and a jump back to it."""
+        return bool(self.loops_around(index))
+
+    def loops_around(self, index: int) -> set[int]:
+        """The heads of the loops unit `index` lies in."""
         jumps = (b.instructions[-1] for b in self.blocks.values())
-        return any(j.target is not None and j.target <= index <= j.index for j in jumps)
+        return {j.target for j in jumps if j.target is not None and j.target <= index <= j.index}
 
     def frame_in_loop(self, frame_lasti: int) -> bool:
         """Whether the instruction a frame of this code is at (`f_lasti`, a

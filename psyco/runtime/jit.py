@@ -382,10 +382,12 @@ class CodeEntry:
 class Resolver:
     """Lets the specializer turn calls of Python functions into direct calls."""
 
-    def __init__(self, entry: CodeEntry, request: Request, self_version: Version | None = None) -> None:
+    def __init__(self, entry: CodeEntry, request: Request, self_version: Version | None = None,
+                 called_once: bool = False) -> None:
         self.entry = entry
         self.request = request
         self.self_version = self_version  # stands for the version being compiled
+        self.called_once = called_once  # see _called_once
         self.saw_self_call = False
 
     def version_for_call(self, s: Specializer, target: object, args: list[AV]) -> Version | None:
@@ -411,6 +413,8 @@ class Resolver:
                 return v if v.direct_callable else None
         if entry in _IN_PROGRESS or want in entry.not_compiled:
             return None
+        if self.called_once and self._cold_site(s) and not self._may_recurse(entry):
+            return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
         if entry.whole_program and not COMPILE_CLOCK.within_budget():
@@ -418,6 +422,31 @@ class Resolver:
         version = compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None,
                                   direct=True)
         return version if version is not None and version.direct_callable else None
+
+    @staticmethod
+    def _cold_site(s: Specializer) -> bool:
+        """Whether the call being specialized, in a function called once,
+        runs at most COLD_SITE_CALLS times: the product of the constant
+        trip counts of the loops around it (main() calling its setup
+        functions).  Its callee is not compiled for it but called
+        generically: the dispatcher compiles a callee with loops at its
+        first call anyway, and one without loops or calls does little
+        work in so few calls."""
+        assert s.ins is not None
+        total = 1
+        for head in s.decoded.loops_around(s.ins.index):
+            trips = s.loop_trips.get(head)
+            if trips is None:
+                return False
+            total *= trips
+        return total <= COLD_SITE_CALLS
+
+    @staticmethod
+    def _may_recurse(entry: CodeEntry) -> bool:
+        """A callee without loops that calls: maybe recursive (tak), which
+        the dispatcher would leave interpreted for LOOP_FREE_CALLS calls."""
+        callee = decode(entry.code)
+        return not callee.loop_heads and not callee.straight_leaf()
 
     @staticmethod
     def _waits_for_samples(entry: CodeEntry, passable: list[Kind], globals_: dict) -> bool:
@@ -560,10 +589,10 @@ class _CompileClock(contextlib.ContextDecorator):
 COMPILE_CLOCK = _CompileClock()  # entered under COMPILE_LOCK
 
 
-def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:
+def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[Result, Resolver]:
     """Specialize; for a self-recursive function, iterate on the assumed
     return kind of its recursive calls until it is the kind it returns."""
-    resolver = Resolver(entry, request)
+    resolver = Resolver(entry, request, called_once=called_once)
     result = Specializer(request, resolver).run()
     if not resolver.saw_self_call:
         return result, resolver
@@ -571,7 +600,7 @@ def _specialize(entry: CodeEntry, request: Request) -> tuple[Result, Resolver]:
     for _ in range(3):
         if guess is None:
             break
-        candidate = Resolver(entry, request, _pending_version(request, guess))
+        candidate = Resolver(entry, request, _pending_version(request, guess), called_once)
         attempt = Specializer(request, candidate).run()
         if attempt.return_kind == guess:
             if ir.calls_unknown_code(attempt.fn):
@@ -627,7 +656,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     _COMPILING.active = True
     _COMPILING.judging |= judge_only
     try:
-        result, resolver = _specialize(entry, request)
+        result, resolver = _specialize(entry, request, called_once)
         work = call_tree_work(result.fn)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result, work, entry.code, called_once)
@@ -813,6 +842,10 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 # gets quick codegen when bound: optimized codegen costs 20-60 ms more
 # there, and its few iterations cannot win that back.
 ONCE_QUICK_ITERATIONS = 10_000
+# A call site a function called once runs at most this many times does not
+# compile its callee: a callee's compile (10-20 ms) takes as long as
+# thousands of interpreted calls.
+COLD_SITE_CALLS = 1_000
 
 
 def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
