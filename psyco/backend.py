@@ -2156,13 +2156,13 @@ def _small_int(b: L.IRBuilder, value: L.Value) -> tuple[L.Value, L.Value]:
     return b.icmp_unsigned("<=", offset, I64(abi.SMALL_INT_MAX - abi.SMALL_INT_MIN)), offset
 
 
-def box_number(g: VersionCodegen, op: ir.Op, value: L.Value) -> L.Value:
+def box_number(g: VersionCodegen, op: ir.Op, value: L.Value, cold: bool = False) -> L.Value:
     """A new reference to the float or int `value` (f64 or i64), MemoryError
     through `op`'s error exit.  A small int is CPython's preallocated object
-    (as from PyLong_FromLongLong), found without a call."""
+    (as from PyLong_FromLongLong), found without a call unless `cold`."""
     b = g.b
-    if value.type == F64:
-        made = b.call(g.mb.c_function("PyFloat_FromDouble"), [value])
+    if value.type == F64 or cold:
+        made = b.call(g.mb.c_function("PyFloat_FromDouble" if value.type == F64 else "PyLong_FromLongLong"), [value])
         g.fail_branch(is_null(b, made), op.exit, deopt=False)  # type: ignore[arg-type]
         return made
     preallocated, offset = _small_int(b, value)
@@ -2182,19 +2182,26 @@ def box_number(g: VersionCodegen, op: ir.Op, value: L.Value) -> L.Value:
     return joined(b, (cached, small), (made, made_end))
 
 
-def replace_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, value: L.Value) -> None:
-    """*slot, a reference the slot owns to `old` (not NULL), becomes the
-    float or int `value`.  When `old` is an exact float, or an exact
-    one-digit int and `value` a one-digit int CPython does not preallocate,
-    and nothing else references it, `old` takes the new value in place: no
-    object made or freed, and nothing anyone could tell apart (such objects
-    have no weak references; only the id of a dead object would differ).
-    Else a new object replaces it."""
+def store_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, value: L.Value,
+                 on_first: Callable[[], None] | None = None) -> None:
+    """*slot, a reference the slot owns to `old`, becomes the float or int
+    `value`.  When `old` is an exact float, or an exact one-digit int and
+    `value` a one-digit int CPython does not preallocate, and nothing else
+    references it, `old` takes the new value in place: no object made or
+    freed, and nothing anyone could tell apart (such objects have no weak
+    references; only the id of a dead object would differ).  Else a new
+    object, made in one place, replaces it, or fills the slot if `old` is
+    NULL (an unset attribute: then `on_first` runs; without it `old` is
+    never NULL)."""
     b = g.b
-    reuse, replace, done = (b.append_basic_block(f"number.{n}") for n in ("reuse", "replace", "done"))
+    reuse, fresh, done = (b.append_basic_block(f"number.{n}") for n in ("reuse", "fresh", "done"))
+    if on_first is not None:
+        test = b.append_basic_block("number.test")
+        b.cbranch(is_null(b, old), fresh, test)
+        b.position_at_end(test)
     sole = b.icmp_signed("==", load_field(b, old, abi.OB_REFCNT, I64), I64(1))
     if value.type == F64:
-        b.cbranch(b.and_(g._type_is(old, float), sole), reuse, replace)
+        b.cbranch(b.and_(g._type_is(old, float), sole), reuse, fresh)
         b.position_at_end(reuse)
         store_field(b, old, abi.FLOAT_FVAL, value)
     else:
@@ -2205,14 +2212,23 @@ def replace_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, va
         old_size = load_field(b, old, abi.OB_SIZE, I64)  # digits, negated for a negative int
         old_one_digit = b.or_(b.icmp_signed("==", old_size, I64(1)), b.icmp_signed("==", old_size, I64(-1)))
         fits = b.and_(b.and_(one_digit, b.not_(preallocated)), old_one_digit)
-        b.cbranch(b.and_(b.and_(g._type_is(old, int), sole), fits), reuse, replace)
+        b.cbranch(b.and_(b.and_(g._type_is(old, int), sole), fits), reuse, fresh)
         b.position_at_end(reuse)
         store_field(b, old, abi.OB_SIZE, b.select(negative, I64(-1), I64(1)))
         store_field(b, old, abi.LONG_DIGITS, b.trunc(magnitude, I32))
     b.branch(done)
-    b.position_at_end(replace)
+    b.position_at_end(fresh)
     b.store(box_number(g, op, value), slot)
-    decref(g.mb, b, old, nullable=False)
+    if on_first is None:
+        decref(g.mb, b, old, nullable=False)
+    else:
+        first, release = b.append_basic_block("number.first"), b.append_basic_block("number.release")
+        b.cbranch(is_null(b, old), first, release)
+        b.position_at_end(first)
+        on_first()
+        b.branch(done)
+        b.position_at_end(release)
+        decref(g.mb, b, old, nullable=False)
     b.branch(done)
     b.position_at_end(done)
 
@@ -2586,7 +2602,7 @@ def _setitem_int(g: VersionCodegen, op: ir.Op) -> None:
 def _setitem_number(g: VersionCodegen, op: ir.Op) -> None:
     seq, index, value = (g.v(a) for a in op.args)
     slot = _sequence_slot(g, seq, index, list, op.exit, "list assignment index out of range")  # type: ignore[arg-type]
-    replace_number(g, op, slot, g.b.load(slot), value)
+    store_number(g, op, slot, g.b.load(slot), value)
 
 
 @lower("guard_unpackable")
@@ -2816,32 +2832,32 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     index to the array's insertion order, so vars() keeps its order."""
     b = g.b
     owner, value, name = g.v(op.args[0]), g.v(op.args[1]), obj_const(g.b, op.attrs["name"])
-    slow, first, replace, done = (b.append_basic_block(n) for n in ("attr.slow", "attr.first", "attr.replace",
-                                                                      "attr.done"))
+    slow, done = b.append_basic_block("attr.slow"), b.append_basic_block("attr.done")
     slot, values, index, cache = _values_slot(g, op, owner, slow)
     old = b.load(slot)
     number = value.type != OBJ
-    if not number:
+
+    def first_assignment() -> None:
+        count_ptr = b.gep(values, [I64(abi.VALUES_COUNT)])
+        count = b.add(b.load(count_ptr), I8(1))
+        b.store(count, count_ptr)
+        b.store(b.trunc(index, I8), b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
+    if number:
+        store_number(g, op, slot, old, value, on_first=first_assignment)
+    else:
+        first, replace = b.append_basic_block("attr.first"), b.append_basic_block("attr.replace")
         g.keep_reference(op, 1, value)
         b.store(value, slot)
-    b.cbranch(is_null(b, old), first, replace)
-    b.position_at_end(first)
-    if number:
-        b.store(box_number(g, op, value), slot)
-    count_ptr = b.gep(values, [I64(abi.VALUES_COUNT)])
-    count = b.add(b.load(count_ptr), I8(1))
-    b.store(count, count_ptr)
-    b.store(b.trunc(index, I8), b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
-    b.branch(done)
-    b.position_at_end(replace)
-    if number:
-        replace_number(g, op, slot, old, value)
-    else:
+        b.cbranch(is_null(b, old), first, replace)
+        b.position_at_end(first)
+        first_assignment()
+        b.branch(done)
+        b.position_at_end(replace)
         decref(g.mb, b, old, nullable=False)
     b.branch(done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
-    boxed = box_number(g, op, value) if number else value
+    boxed = box_number(g, op, value, cold=True) if number else value
     g.checked_call(op, g.mb.c_function("PyObject_SetAttr"), [owner, name, boxed])
     if number:
         decref(g.mb, b, boxed, nullable=False)
@@ -2864,7 +2880,7 @@ def _load_slot(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("store_slot")
 def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
     """As STORE_ATTR_SLOT: the old value, if any, is released after (a
-    number may go into it: `replace_number`)."""
+    number may go into it: `store_number`)."""
     b = g.b
     owner, value = g.v(op.args[0]), g.v(op.args[1])
     slot = field_ptr(b, owner, op.attrs["offset"], OBJ)
@@ -2874,15 +2890,7 @@ def _store_slot(g: VersionCodegen, op: ir.Op) -> None:
         b.store(value, slot)
         decref(g.mb, b, old, nullable=True)
         return
-    first, replace, done = (b.append_basic_block(f"slot.{n}") for n in ("first", "replace", "done"))
-    b.cbranch(is_null(b, old), first, replace)
-    b.position_at_end(first)
-    b.store(box_number(g, op, value), slot)
-    b.branch(done)
-    b.position_at_end(replace)
-    replace_number(g, op, slot, old, value)
-    b.branch(done)
-    b.position_at_end(done)
+    store_number(g, op, slot, old, value, on_first=lambda: None)
 
 
 @lower("unpacked_item")

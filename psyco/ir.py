@@ -96,7 +96,7 @@ OPS: dict[str, OpDef] = {
     "getitem_int": OpDef("obj", owns=True, error=True, generic=1, borrowable=True),
     "get_slice": OpDef("obj", owns=True, error=True, generic=1),  # args[0][start:stop], attrs: cls, has_start/stop
     "setitem_int": OpDef(None, error=True, generic=1, steals_from=2),  # args: container, index, value
-    # exact list, index, i64 or f64: see backend.replace_number
+    # exact list, index, i64 or f64: see backend.store_number
     "setitem_number": OpDef(None, error=True, native=True),
     # operand is an exact tuple or list of attrs["size"] items
     "guard_unpackable": OpDef(None, guard=True, pure=True),

@@ -1199,7 +1199,7 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
 def _fresh_number(value: AV) -> bool:
     """An unboxed int or float no object holds yet: stores into list items
     and attributes can write it into the old value's object when nothing
-    else references that (backend.replace_number)."""
+    else references that (backend.store_number)."""
     return value.kind in (INT, FLOAT) and unboxed_from(value) is None
 
 
