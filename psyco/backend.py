@@ -168,8 +168,10 @@ class Engine:
         that no earlier module defined) if no module needed it yet.  Made on
         first use (cold paths: quick codegen), a program compiles the few
         its versions need: the whole set takes a small program's compile
-        time."""
-        self._compile_support_functions([name])
+        time.  Those every compiled program needs (COMMON_SUPPORT) come in
+        the first module: one module, not one each, saves LLVM's cost per
+        module."""
+        self._compile_support_functions([name, *COMMON_SUPPORT])
         return self.address(SUPPORT_PREFIX + name)
 
     def unique(self, stem: str) -> str:
@@ -434,6 +436,9 @@ def null_with_error(b: L.IRBuilder, mb: ModuleBuilder, v: L.Value) -> L.Value:
 
 # --- support functions shared by every version -------------------------------------
 SUPPORT_PREFIX = "psyco_support_"
+# The support functions of every body: its exits, its entry's stack check,
+# the lookup of a rebound global, its traceback entry.
+COMMON_SUPPORT = ("deopt_exit", "fail_exit", "enter_slow", "global_lookup", "move_traceback_entry")
 # The static records of exits (64-bit words; objects by address), one per
 # exit, that its single call of deopt_exit or fail_exit passes.
 DEOPT_EXIT = ("recipe", "pinned", "pinned_count", "owned", "owned_count", "code", "globals", "pc", "counter",
