@@ -126,10 +126,23 @@ class Constant(Value):
 
 
 def _int_constant(value: Value) -> int | None:
-    """The value of an integer constant; None for any other value."""
+    """The value of an integer constant, read as signed (true is -1 as an
+    i1); None for any other value."""
     if isinstance(value, Constant) and isinstance(value.type, IntType) and isinstance(value.value, int):
-        return value.value
+        return _signed(value.value, value.type.width)
     return None
+
+
+def _signed(value: int, width: int) -> int:
+    value &= (1 << width) - 1
+    return value - (1 << width) if value >> (width - 1) else value
+
+
+def _int_result(type_: Type, value: int) -> Constant:
+    """A folded result: wrapped to the type's width, as LLVM computes it."""
+    width = type_.width  # type: ignore[attr-defined]
+    value = _signed(value, width)
+    return Constant(type_, bool(value) if width == 1 else value)
 
 
 class Block:
@@ -378,13 +391,13 @@ class IRBuilder:
     def ashr(self, a: Value, b: Value) -> Value:
         x, y = _int_constant(a), _int_constant(b)
         if x is not None and y is not None and 0 <= y < a.type.width:  # type: ignore[attr-defined]
-            return Constant(a.type, x >> y)
+            return _int_result(a.type, x >> y)
         return self._binary("ashr", a, b)
 
     def and_(self, a: Value, b: Value) -> Value:
         x, y = _int_constant(a), _int_constant(b)
         if x is not None and y is not None:
-            return Constant(a.type, x & y)
+            return _int_result(a.type, x & y)
         return self._binary("and", a, b)
 
     def or_(self, a: Value, b: Value) -> Value:
@@ -398,7 +411,7 @@ class IRBuilder:
         when one is zero."""
         x, y = _int_constant(a), _int_constant(b)
         if x is not None and y is not None:
-            return Constant(a.type, fold(x, y))
+            return _int_result(a.type, fold(x, y))
         if y == 0:
             return a
         if x == 0:
@@ -427,6 +440,9 @@ class IRBuilder:
         return self._value(a.type, f"fneg {a.typed}")
 
     def not_(self, a: Value) -> Value:
+        x = _int_constant(a)
+        if x is not None:
+            return _int_result(a.type, ~x)
         return self._value(a.type, f"xor {a.typed}, -1")
 
     def icmp_signed(self, op: str, a: Value, b: Value) -> Value:

@@ -113,7 +113,7 @@ def test_branch_weights_leave_the_meaning_alone(likely):
     assert [run(x) for x in (-5, 9, 10, 500)] == [95, 109, -90, 400]
 
 
-@pytest.mark.parametrize("x", [0, 1, -1, 5, -(2**63), 2**63 - 1])
+@pytest.mark.parametrize("x", [0, 1, -1, 5, -(2**63), 2**63 - 1, 2**64 - 5])
 @pytest.mark.parametrize("y", [0, 1, 3, 63])
 def test_operations_on_constants_are_folded(x, y):
     """Shifts, bitwise operations, signed comparisons and selects of
@@ -139,6 +139,30 @@ def test_operations_on_constants_are_folded(x, y):
         assert isinstance(folded, L.Constant), what
         b.ret(b.sub(variable, folded))
         run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64))
+        assert run(x, y) == 0, what
+
+
+@pytest.mark.parametrize("x", [False, True])
+@pytest.mark.parametrize("y", [False, True])
+def test_operations_on_boolean_constants_are_folded(x, y):
+    """i1 constants read as LLVM reads them: true is -1 to signed compares."""
+    i1 = L.IntType(1)
+    folds = {
+        "and": lambda b, p, q: b.and_(p, q),
+        "xor": lambda b, p, q: b.xor(p, q),
+        "lt": lambda b, p, q: b.icmp_signed("<", p, q),
+        "select": lambda b, p, q: b.select(p, q, b.not_(q)),
+    }
+    for what, build in folds.items():
+        name = backend.Engine.get().unique(what)
+        m = L.Module(name)
+        f = L.Function(m, L.FunctionType(I64, [i1, i1]), name)
+        b = L.IRBuilder(f.append_basic_block("start"))
+        variable = b.zext(build(b, *f.args), I64)
+        folded = build(b, i1(x), i1(y))
+        assert isinstance(folded, L.Constant), what
+        b.ret(b.sub(variable, b.zext(folded, I64)))
+        run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_bool, ctypes.c_bool))
         assert run(x, y) == 0, what
 
 
