@@ -2226,16 +2226,24 @@ def store_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, valu
     b.store(box_number(g, op, value), slot)
     if on_first is None:
         decref(g.mb, b, old, nullable=False)
-    else:
-        first, release = b.append_basic_block("number.first"), b.append_basic_block("number.release")
-        b.cbranch(is_null(b, old), first, release)
-        b.position_at_end(first)
-        on_first()
         b.branch(done)
-        b.position_at_end(release)
-        decref(g.mb, b, old, nullable=False)
-    b.branch(done)
+    else:
+        _first_or_release(g, old, on_first, done)
     b.position_at_end(done)
+
+
+def _first_or_release(g: VersionCodegen, old: L.Value, on_first: Callable[[], None], done: L.Block) -> None:
+    """After a store into a slot that held `old`: `on_first()` if it was
+    empty (NULL), else release `old`; then on to `done`."""
+    b = g.b
+    first, release = b.append_basic_block("store.first"), b.append_basic_block("store.release")
+    b.cbranch(is_null(b, old), first, release)
+    b.position_at_end(first)
+    on_first()
+    b.branch(done)
+    b.position_at_end(release)
+    decref(g.mb, b, old, nullable=False)
+    b.branch(done)
 
 
 @lower("box_bool")
@@ -2849,17 +2857,11 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
         b.store(b.trunc(index, I8), b.gep(count_ptr, [b.neg(b.zext(count, I64))]))
     if number:
         store_number(g, op, slot, old, value, on_first=first_assignment)
+        b.branch(done)
     else:
-        first, replace = b.append_basic_block("attr.first"), b.append_basic_block("attr.replace")
         g.keep_reference(op, 1, value)
         b.store(value, slot)
-        b.cbranch(is_null(b, old), first, replace)
-        b.position_at_end(first)
-        first_assignment()
-        b.branch(done)
-        b.position_at_end(replace)
-        decref(g.mb, b, old, nullable=False)
-    b.branch(done)
+        _first_or_release(g, old, first_assignment, done)
     b.position_at_end(slow)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     boxed = box_number(g, op, value, cold=True) if number else value
