@@ -10,6 +10,7 @@ import textwrap
 import traceback
 
 import psyco
+from psyco import backend
 from psyco.runtime.jit import CodeEntry
 
 from .differential import defined, outcome
@@ -101,6 +102,35 @@ def test_a_callee_its_callers_copy_gets_machine_code_when_first_called_from_the_
     assert _gcd_row()["machine_code"] is True
     assert gcd.calls.value == 4
     assert compiled["total"](52) == defined(textwrap.dedent(LOOP_CALLS), bind=False)["total"](52)
+
+
+MID_SIZED_CALLEE = """
+    class Vec:
+        def __init__(self, x, y, z):
+            self.x = x
+            self.y = y
+            self.z = z
+
+        def scale(self, k):
+            return Vec(self.x * k, self.y * k, self.z * k)
+
+    def shrink(n):
+        v = Vec(1.0, 2.0, 3.0)
+        for i in range(n):
+            v = v.scale(0.5)
+        return v.x + v.y + v.z
+"""
+
+
+def test_a_callee_without_machine_code_is_copied_up_to_a_larger_size():
+    """Vec.scale is too large to copy once it has machine code of its own
+    (INLINE_CALLEE_VALUES), not while it has none: its copy costs what its
+    own module would."""
+    compiled = _compare(MID_SIZED_CALLEE, "shrink", [(3,), (40,)])
+    scale = CodeEntry.lookup(compiled["Vec"].scale.__code__).versions[0]
+    assert backend.INLINE_CALLEE_VALUES < scale.body_copy.body_values <= backend.INLINE_FRESH_CALLEE_VALUES
+    assert "Vec.scale" in _inlined(compiled["shrink"])
+    assert scale.entry_address == 0, "machine code made that nothing runs"
 
 
 RECURSION = """
