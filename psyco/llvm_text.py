@@ -283,9 +283,9 @@ FCMP_UNORDERED = {"<": "ult", "<=": "ule", "==": "ueq", "!=": "une", ">": "ugt",
 class IRBuilder:
     """Appends instructions to a block (or, after `position_at_start`,
     inserts them at its beginning, in order).  Like LLVM's own IRBuilder,
-    it folds the bitwise operations, signed comparisons, zero extensions
-    and selects whose operands are constants: the fast instruction
-    selector would compute them at run time."""
+    it folds the integer arithmetic, bitwise operations, signed
+    comparisons, zero extensions and selects whose operands are constants:
+    the fast instruction selector would compute them at run time."""
 
     def __init__(self, block: Block | None = None) -> None:
         self.block: Block = block  # type: ignore[assignment]
@@ -362,13 +362,20 @@ class IRBuilder:
         return self._value(a.type, f"{op} {a.typed}, {b.ref}")
 
     def add(self, a: Value, b: Value) -> Value:
-        return self._binary("add", a, b)
+        return self._arithmetic("add", a, b, lambda x, y: x + y)
 
     def sub(self, a: Value, b: Value) -> Value:
-        return self._binary("sub", a, b)
+        return self._arithmetic("sub", a, b, lambda x, y: x - y)
 
     def mul(self, a: Value, b: Value) -> Value:
-        return self._binary("mul", a, b)
+        return self._arithmetic("mul", a, b, lambda x, y: x * y)
+
+    def _arithmetic(self, op: str, a: Value, b: Value, fold: Callable[[int, int], int]) -> Value:
+        """add, sub, mul (no overflow flags: wrapping), folded on constants."""
+        x, y = _int_constant(a), _int_constant(b)
+        if x is not None and y is not None:
+            return _int_result(a.type, fold(x, y))
+        return self._binary(op, a, b)
 
     def sdiv(self, a: Value, b: Value) -> Value:
         return self._binary("sdiv", a, b)

@@ -116,11 +116,14 @@ def test_branch_weights_leave_the_meaning_alone(likely):
 @pytest.mark.parametrize("x", [0, 1, -1, 5, -(2**63), 2**63 - 1, 2**64 - 5])
 @pytest.mark.parametrize("y", [0, 1, 3, 63])
 def test_operations_on_constants_are_folded(x, y):
-    """Shifts, bitwise operations, signed comparisons and selects of
-    constants give constants, with the value LLVM computes from the same
-    instructions on variables."""
+    """Wrapping arithmetic, shifts, bitwise operations, signed comparisons
+    and selects of constants give constants, with the value LLVM computes
+    from the same instructions on variables."""
     folds = {
         "ashr": lambda b, p, q: b.ashr(p, q),
+        "add": lambda b, p, q: b.add(p, q),
+        "sub": lambda b, p, q: b.sub(p, q),
+        "mul": lambda b, p, q: b.mul(p, q),
         "and": lambda b, p, q: b.and_(p, q),
         "or": lambda b, p, q: b.or_(p, q),
         "xor": lambda b, p, q: b.xor(p, q),
