@@ -93,11 +93,12 @@ class Engine:
 
     def __init__(self) -> None:
         # The fast instruction selector at every level: LLVM's instruction
-        # selection took half of a compile, and with the other code
-        # generation passes kept (register allocation above all) compiled
-        # loops run as fast as with the selection DAG (benchmarks/: compile
-        # time -30%, run time within noise).  The option is process-wide
-        # in LLVM; it changes how fast code is made, never what it does.
+        # selection took half of a compile; with the other code generation
+        # passes kept (register allocation above all) numeric loops run as
+        # fast as with the selection DAG, loops over objects about 6%
+        # slower (benchmarks/: compile time -30%, every program faster as
+        # a whole).  The option is process-wide in LLVM; it changes how
+        # fast code is made, never what it does.
         llvm.set_option("", "-fast-isel")
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
