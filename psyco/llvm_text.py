@@ -125,6 +125,18 @@ class Constant(Value):
         return Value(type_, f"inttoptr ({self.typed} to {type_.text})")
 
 
+class Negation(Value):
+    """The result of `not_` on an i1, knowing what it negates: a branch on
+    it branches on that, with its targets swapped (the fast instruction
+    selector would compute the negation, then test it)."""
+
+    __slots__ = ("negated",)
+
+    def __init__(self, type_: Type, ref: str, negated: Value) -> None:
+        super().__init__(type_, ref)
+        self.negated = negated
+
+
 def _int_constant(value: Value) -> int | None:
     """The value of an integer constant, read as signed (true is -1 as an
     i1); None for any other value."""
@@ -327,6 +339,9 @@ class IRBuilder:
     def cbranch(self, cond: Value, then: Block, otherwise: Block, likely: bool | None = None) -> None:
         """`likely`: whether `then` is the usual way (branch weights, which
         code layout and register allocation follow), if known."""
+        if isinstance(cond, Negation):
+            cond, then, otherwise = cond.negated, otherwise, then
+            likely = None if likely is None else not likely
         weights = "" if likely is None else f", !prof !{LIKELY if likely else UNLIKELY}"
         self._emit(f"br i1 {cond.ref}, label {then.ref}, label {otherwise.ref}{weights}")
 
@@ -450,7 +465,11 @@ class IRBuilder:
         x = _int_constant(a)
         if x is not None:
             return _int_result(a.type, ~x)
-        return self._value(a.type, f"xor {a.typed}, -1")
+        if a.type != I1:
+            return self._value(a.type, f"xor {a.typed}, -1")
+        negation = Negation(a.type, self.block.function.new_value_ref(), a)
+        self._emit(f"{negation.ref} = xor {a.typed}, -1")
+        return negation
 
     def icmp_signed(self, op: str, a: Value, b: Value) -> Value:
         x, y = _int_constant(a), _int_constant(b)

@@ -175,3 +175,22 @@ def test_zero_operands_of_or_and_xor_are_left_out():
     (x,) = f.args
     assert b.xor(x, I64(0)) is x and b.or_(I64(0), x) is x
     assert b.xor(x, I64(1)) is not x
+
+
+@pytest.mark.parametrize("a, b", [(1, 2), (2, 1), (3, 3)])
+def test_a_branch_on_a_negation_branches_on_what_it_negates(a, b):
+    name = backend.Engine.get().unique("negated")
+    m = L.Module(name)
+    f = L.Function(m, L.FunctionType(I64, [I64, I64]), name)
+    b_ = L.IRBuilder(f.append_basic_block("start"))
+    less = b_.icmp_signed("<", *f.args)
+    negation = b_.not_(less)
+    yes, no = f.append_basic_block("yes"), f.append_basic_block("no")
+    b_.cbranch(negation, yes, no, likely=True)
+    assert f'br i1 {less.ref}, label {no.ref}, label {yes.ref}, !prof !{L.UNLIKELY}' in f.blocks_text()
+    b_.position_at_end(yes)
+    b_.ret(I64(1))
+    b_.position_at_end(no)
+    b_.ret(I64(0))
+    run = compiled(m, name, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64))
+    assert run(a, b) == int(not a < b)
