@@ -377,16 +377,17 @@ class IRBuilder:
         return self._value(a.type, f"{op} {a.typed}, {b.ref}")
 
     def add(self, a: Value, b: Value) -> Value:
-        return self._arithmetic("add", a, b, lambda x, y: x + y)
+        return self._folding("add", a, b, lambda x, y: x + y)
 
     def sub(self, a: Value, b: Value) -> Value:
-        return self._arithmetic("sub", a, b, lambda x, y: x - y)
+        return self._folding("sub", a, b, lambda x, y: x - y)
 
     def mul(self, a: Value, b: Value) -> Value:
-        return self._arithmetic("mul", a, b, lambda x, y: x * y)
+        return self._folding("mul", a, b, lambda x, y: x * y)
 
-    def _arithmetic(self, op: str, a: Value, b: Value, fold: Callable[[int, int], int]) -> Value:
-        """add, sub, mul (no overflow flags: wrapping), folded on constants."""
+    def _folding(self, op: str, a: Value, b: Value, fold: Callable[[int, int], int]) -> Value:
+        """A two-operand integer instruction without flags (arithmetic
+        wraps), folded when both operands are constants."""
         x, y = _int_constant(a), _int_constant(b)
         if x is not None and y is not None:
             return _int_result(a.type, fold(x, y))
@@ -417,10 +418,7 @@ class IRBuilder:
         return self._binary("ashr", a, b)
 
     def and_(self, a: Value, b: Value) -> Value:
-        x, y = _int_constant(a), _int_constant(b)
-        if x is not None and y is not None:
-            return _int_result(a.type, x & y)
-        return self._binary("and", a, b)
+        return self._folding("and", a, b, lambda x, y: x & y)
 
     def or_(self, a: Value, b: Value) -> Value:
         return self._bitwise_or("or", a, b, lambda x, y: x | y)
@@ -429,16 +427,12 @@ class IRBuilder:
         return self._bitwise_or("xor", a, b, lambda x, y: x ^ y)
 
     def _bitwise_or(self, op: str, a: Value, b: Value, fold: Callable[[int, int], int]) -> Value:
-        """`or` or `xor`: folded when both are constants, the other operand
-        when one is zero."""
-        x, y = _int_constant(a), _int_constant(b)
-        if x is not None and y is not None:
-            return _int_result(a.type, fold(x, y))
-        if y == 0:
+        """`or` or `xor`: the other operand when one is zero."""
+        if _int_constant(b) == 0:
             return a
-        if x == 0:
+        if _int_constant(a) == 0:
             return b
-        return self._binary(op, a, b)
+        return self._folding(op, a, b, fold)
 
     def fadd(self, a: Value, b: Value) -> Value:
         return self._binary("fadd", a, b)
