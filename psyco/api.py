@@ -236,7 +236,9 @@ def report() -> list[dict]:
             "line": entry.code.co_firstlineno,
             "versions": versions,
             "not_compiled": entry.reason or "; ".join(
-                f"({', '.join(map(str, k))}): {why}" for k, why in entry.not_compiled.items()),
+                f"({', '.join(map(str, k))}): {why}"
+                for k, why in [*entry.not_compiled.items(), *entry.awaiting.items()]),
+            "refused_ms": round(entry.refused_seconds * 1000, 2),  # compiles that made no version
             "called": bool(versions) or entry.misses > 0,
         })
     return out
@@ -269,8 +271,10 @@ def format_report(rows: list[dict] | None = None) -> str:
                 lines.append(f"      deopt {n}x: {reason}")
     lines.append("not compiled:")
     for r in rows:
+        total += r["refused_ms"]
         if r["not_compiled"] and r["called"]:
-            lines.append(f"  {r['function']}  ({r['file']}:{r['line']}): {r['not_compiled']}")
+            spent = f" [{r['refused_ms']:.1f} ms spent finding out]" if r["refused_ms"] else ""
+            lines.append(f"  {r['function']}  ({r['file']}:{r['line']}): {r['not_compiled']}{spent}")
     lines.append(f"total compile time: {total / 1000:.3f} s")
     return "\n".join(lines)
 

@@ -491,13 +491,14 @@ ANNOTATIONS = """
         x: int
         y: "str"
 
-    def work(n):
-        def inner(a: dict) -> set:
-            return set(a)
-        return [inner.__annotations__ for _ in range(n)][0]
+    def work(n):  # with a loop: compiled at its first call
+        found = None
+        for i in range(n):
+            def inner(a: dict) -> set:
+                return set(a)
+            found = inner.__annotations__ if i % 2 == 0 else found
+        return found
 
-    for _ in range(10_000):  # a function without loops is compiled once called often (LOOP_FREE_CALLS)
-        work(2)
     print(annotated.__annotations__, Point.__annotations__, work(3), work(4))
 """
 
@@ -909,11 +910,15 @@ def test_the_programs_cycles_are_collected_as_under_python(tmp_path):
 
 
 CALL_COUNTS = """
-    from psyco.runtime.jit import LOOP_FREE_CALLS
+    from psyco.runtime.jit import LOOP_FREE_CALLS, LOOP_FREE_PAYBACK
 
 
     def rare(x):
         return x + 1
+
+
+    def often(x):
+        return x - 2
 
 
     def frequent(x):
@@ -927,7 +932,8 @@ CALL_COUNTS = """
         return t
 
 
-    print(rare(1), rare(2), rare(3), sum(map(frequent, range(LOOP_FREE_CALLS + 10))), looping(5))
+    print(rare(1), rare(2), rare(3), sum(map(often, range(LOOP_FREE_CALLS + 10))),
+          sum(map(frequent, range(LOOP_FREE_PAYBACK + 10))), looping(5))
 """
 
 
@@ -936,6 +942,11 @@ def test_full_compiles_loops_at_their_first_call_and_other_functions_once_called
     both.assert_same()
     assert both.versions("looping") == 1 and both.calls("looping") == 1
     assert both.versions("frequent") == 1 and both.versions("rare") == 0
+    # Called often, but its one native operation wins back a compile only
+    # after LOOP_FREE_PAYBACK calls; the report says so, and what it cost.
+    often = next(r for r in both.rows() if r["function"] == "often")
+    assert not often["versions"] and "wins back compiling after about" in often["not_compiled"]
+    assert often["refused_ms"] > 0
 
 
 DEFERRED_FOR_A_REFUSED_CALLER = """

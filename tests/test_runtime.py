@@ -521,6 +521,26 @@ def test_calls_no_version_can_serve_rarely_ask_for_one(monkeypatch):
     assert 0 < len(asked) <= 1000 // jit.MAX_MISS_BACKOFF + 10, len(asked)
 
 
+def test_calls_still_to_skip_are_not_counted_once_a_version_is_installed():
+    """A version installed while the dispatcher skips calls (a function
+    waiting to be worth compiling) ends the skipping: the calls it had not
+    skipped yet were not made, and do not count towards compiling."""
+    from psyco import kinds
+    from psyco.runtime import jit
+
+    def double(x):
+        return 2 * x
+
+    p = psyco.proxy(double)
+    entry = jit.CodeEntry.lookup(double.__code__)
+    entry._skip(100)
+    for i in range(30):
+        assert p(i) == 2 * i
+    assert compiled_calls(double) == 0
+    jit.compile_version(entry, (kinds.FLOAT,), double.__globals__, builtins.__dict__)
+    assert entry.misses == 30 and entry.table.skip == 0
+
+
 # --- int overflow -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("func", "args"), [
     (power_loop, (3, 50)),

@@ -44,6 +44,14 @@ GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a 
 # at their first call: without on-stack replacement, a long-running first
 # call would otherwise stay interpreted).
 LOOP_FREE_CALLS = 10_000
+# ... and only once its calls so far, times its native operations, reach
+# this (`calls_to_pay_back`): a native operation saves 12-15 ns per call
+# over the interpreter's boxed arithmetic (measured on functions of 2-32
+# int operations called from an interpreted loop; entering costs about
+# what an interpreted call does), so a million of them win back a typical
+# 3-15 ms compile of a small function.  A function called as often again
+# is the bet, as for LOOP_FREE_CALLS.
+LOOP_FREE_PAYBACK = 1_000_000
 # full()'s compile-time budget: the first FREE_COMPILES outermost compiles
 # (with the callees compiled inside them), then COMPILE_SHARE of the time
 # since psyco started.  Past it, a function due for compiling waits until
@@ -115,6 +123,7 @@ class Version:
     stats_slot: int = -1  # its entry in STATS["compile_times"]
     generalized: frozenset[tuple[int, str]] = frozenset()  # the guard sites compiled without their assumption
     work: tuple[int, int] = (0, 0)  # (native, generic) of its call tree: `call_tree_work`
+    recursive: bool = False  # it calls itself
 
     @property
     def compiled(self) -> bool:
@@ -172,6 +181,8 @@ class CodeEntry:
         self.versions: list[Version] = []
         self.not_compiled: dict[tuple[Kind, ...], str] = {}
         self.not_worth: set[tuple[Kind, ...]] = set()  # entry kinds for which compiling would not pay
+        self.awaiting: dict[tuple[Kind, ...], str] = {}  # entry kinds whose compile pays after more calls, why
+        self.refused_seconds = 0.0  # spent on compiles that made no version
         self.sampled: set[tuple[Kind, ...]] = set()  # entry kinds compiled with sample arguments
         self.refused_in_a_row = 0
         self.reads_frame = False  # refused for good: it looks at its own frame
@@ -238,6 +249,7 @@ class CodeEntry:
         self.seen_types.clear()
         self.not_compiled.clear()
         self.not_worth.clear()
+        self.awaiting.clear()
         self.sampled.clear()
 
     # -- called by the dispatcher when no version fits -----------------------
@@ -289,7 +301,11 @@ class CodeEntry:
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args,
-                                      called_once=_called_once(self.code, frame.f_back), judge_only=over_budget)
+                                      called_once=_called_once(self.code, frame.f_back), judge_only=over_budget,
+                                      calls=self.misses)
+        if version is None and entry_kinds in self.awaiting:
+            self._skip(self.compile_threshold - self.misses)
+            return SENTINEL
         if version is None and over_budget and entry_kinds not in self.not_compiled:
             self._skip(self.misses)  # worth compiling, once within the budget
             return SENTINEL
@@ -311,7 +327,9 @@ class CodeEntry:
         (`not_worth_for_interpreter`: compiled without samples, for
         callers that turned out not worth compiling, say): that version is
         dropped, and this call goes the way of any call that finds no
-        version (compiled with samples after the thresholds, or refused)."""
+        version (compiled with samples after the thresholds, or refused);
+        none either before enough calls win back its LLVM
+        (`calls_to_pay_back`): the calls until then run interpreted."""
         if all(v.deferred is None for v in self.versions):
             return None
         entry_kinds = self.entry_kinds_for((kinds.entry_kind(a) for a in args), record=False)
@@ -321,8 +339,18 @@ class CodeEntry:
                     if self.whole_program and not_worth_for_interpreter(v.work, self.code):
                         self.versions.remove(v)
                         return None
+                    waiting = awaiting_payback(v.work, self.code, v.recursive, self.misses)
+                    if self.whole_program and waiting is not None:
+                        self.wait(entry_kinds, waiting)
+                        return None
+                    self.awaiting.pop(entry_kinds, None)
                     return v
         return None
+
+    def wait(self, entry_kinds: tuple[Kind, ...], waiting: NotYetWorthCompiling) -> None:
+        """Calls with these kinds run interpreted until compiling pays."""
+        self.awaiting[entry_kinds] = str(waiting)
+        self.compile_threshold = max(self.compile_threshold, waiting.calls)
 
     def _skip(self, calls: int) -> None:
         """Let the dispatcher run the next `calls` calls that find no
@@ -353,7 +381,11 @@ class CodeEntry:
 
     def install(self, version: Version) -> None:
         self.versions.append(version)
-        self.table.skip = 0  # calls it does not serve may find another version to make or compile
+        # Calls it does not serve may find another version to make or
+        # compile: skipping stops, and the skipped calls still to come were
+        # not made.
+        self.misses -= self.table.skip
+        self.table.skip = 0
         self.refresh_table()
 
     def refresh_table(self) -> None:
@@ -639,7 +671,7 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
 @COMPILE_CLOCK
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
                     samples: tuple | None = None, direct: bool = False, called_once: bool = False,
-                    judge_only: bool = False) -> Version | None:
+                    judge_only: bool = False, calls: int = 0) -> Version | None:
     """Compile and install a version; None (and the reason recorded) if
     not.  `samples`: the arguments of the call that asked for it.  `direct`:
     for a direct call from compiled code, which pays even for mostly generic
@@ -647,9 +679,11 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     dispatcher, or into the interpreter.  `judge_only`: stop once it is
     known whether compiling pays (None either way, the reason recorded if
     it does not): the specialization of its call tree, whose versions for
-    direct calls are made, their LLVM deferred as always."""
+    direct calls are made, their LLVM deferred as always.  `calls`: how
+    many times the interpreter has called it (`calls_to_pay_back`)."""
     started = time.perf_counter()
     nested_before = _NESTED_SECONDS[0]
+    version: Version | None = None
     request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples,
                       attribute_kinds=ATTRIBUTE_KINDS)
     _IN_PROGRESS.add(entry)
@@ -660,11 +694,17 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         work = call_tree_work(result.fn)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result, work, entry.code, called_once)
+            waiting = awaiting_payback(work, entry.code, resolver.saw_self_call, calls)
+            if waiting is not None:
+                raise waiting
         if judge_only:
             return None
         version = _generate(entry, request, result, resolver, defer=direct, called_once=called_once)
-        version.work = work
+        version.work, version.recursive = work, resolver.saw_self_call
         _learn_attribute_kinds(result)
+    except NotYetWorthCompiling as exc:
+        entry.wait(entry_kinds, exc)
+        return None
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
         if isinstance(exc, NotWorthCompiling):
@@ -678,22 +718,34 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         _IN_PROGRESS.discard(entry)
         _COMPILING.active = bool(_IN_PROGRESS)
         _COMPILING.judging &= not judge_only
-    elapsed = time.perf_counter() - started
-    # Callees compiled on the way are counted as theirs, not ours.
-    version.compile_seconds = elapsed - (_NESTED_SECONDS[0] - nested_before)
-    _NESTED_SECONDS[0] = nested_before + elapsed
-    STATS["compile_seconds"] += version.compile_seconds  # type: ignore[operator]
+        # Callees compiled on the way are counted as theirs, not ours.
+        elapsed = time.perf_counter() - started
+        own_seconds = elapsed - (_NESTED_SECONDS[0] - nested_before)
+        _NESTED_SECONDS[0] = nested_before + elapsed
+        STATS["compile_seconds"] += own_seconds  # type: ignore[operator]
+        if version is None:
+            entry.refused_seconds += own_seconds
+    version.compile_seconds = own_seconds
     STATS["versions"] += 1  # type: ignore[operator]
     version.stats_slot = len(STATS["compile_times"])  # type: ignore[arg-type]
     STATS["compile_times"].append(version.compile_seconds)  # type: ignore[attr-defined]
     entry.not_compiled.pop(entry_kinds, None)  # refused earlier without samples
     entry.not_worth.discard(entry_kinds)
+    entry.awaiting.pop(entry_kinds, None)
     entry.install(version)
     return version
 
 
 class NotWorthCompiling(CannotSpecialize):
     """Compiling would not make the function faster."""
+
+
+class NotYetWorthCompiling(CannotSpecialize):
+    """Compiling pays once the function has been called `calls` times."""
+
+    def __init__(self, message: str, calls: int) -> None:
+        super().__init__(message)
+        self.calls = calls
 
 
 def call_tree_work(fn: ir.Function) -> tuple[int, int]:
@@ -739,6 +791,27 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     if _runs_once_briefly(code, result, called_once):
         raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
                                 " the interpreter runs them sooner than they would be compiled")
+
+
+def calls_to_pay_back(work: tuple[int, int], code: types.CodeType, recursive: bool) -> int:
+    """How many calls from the interpreter a version with this work
+    profile (`call_tree_work`) needs to win back its compile
+    (LOOP_FREE_PAYBACK); 0 if it has loops or calls itself: what one call
+    does is unbounded."""
+    if recursive or has_loops(code):
+        return 0
+    return -(-LOOP_FREE_PAYBACK // max(work[0], 1))
+
+
+def awaiting_payback(work: tuple[int, int], code: types.CodeType, recursive: bool,
+                     calls: int) -> NotYetWorthCompiling | None:
+    """Why a version with this work profile, called `calls` times by the
+    interpreter, is not worth compiling yet; None if it is."""
+    needed = calls_to_pay_back(work, code, recursive)
+    if calls >= needed:
+        return None
+    return NotYetWorthCompiling(f"called {calls} times, no loops: its native work ({work[0]}) wins back"
+                                f" compiling after about {needed} calls", needed)
 
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool,
