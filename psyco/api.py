@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from psyco import PsycoWarning
 from psyco.abi import current as abi
-from psyco.runtime.jit import CodeEntry
+from psyco.runtime.jit import CodeEntry, final_ir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -285,4 +285,4 @@ def dump(func: Callable[..., Any]) -> str:
     entry = CodeEntry.lookup(f.__code__)
     if entry is None or not entry.versions:
         return f"{f.__qualname__}: no compiled version"
-    return "\n\n".join(v.ir_text for v in entry.versions)
+    return "\n\n".join(final_ir(v) for v in entry.versions)

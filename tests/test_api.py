@@ -1,6 +1,7 @@
 """The public API, the runtime's promises: misuse, tracing, recursion,
 threads, signals, reference counts."""
 
+import builtins
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ import warnings
 import pytest
 
 import psyco
+from psyco import kinds
 from psyco.runtime import jit
 from tests.differential import calls_compiled, same
 
@@ -88,6 +90,20 @@ def test_report_and_dump():
     assert rows and rows[0]["versions"][0]["entry_kinds"] == ["Int"]
     assert "spin" in psyco.format_report()
     assert "function spin" in psyco.dump(p)
+
+
+def test_a_version_for_direct_calls_is_finished_only_when_needed():
+    """A version compiled for direct calls gets its reference counting and
+    LLVM module when a caller or the dispatcher needs them (or dump() shows
+    it): callers judged not worth compiling leave theirs unfinished."""
+    def helper(n):
+        return n * 3 + 1
+
+    entry = jit.CodeEntry.for_code(helper.__code__)
+    version = jit.compile_version(entry, (kinds.INT,), helper.__globals__, builtins.__dict__, direct=True)
+    assert version is not None and version.ir_text == "" and not version.lowered
+    assert "imul" in psyco.dump(helper) and version.ir_text and not version.lowered
+    assert version.native_body() and version.lowered
 
 
 def describe(items):

@@ -822,14 +822,11 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     `Version.inlinable`).
     `called_once`: for a call that module code makes once."""
     engine = backend.Engine.get()
-    ir.remove_redundant_params(result.fn)
-    refcount.insert_refcounts(result.fn)
-    ir.verify(result.fn)
     pending = resolver.self_version
     body_name = pending.body_name if pending is not None else engine.unique("body")
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
-        ir_text=ir.format_function(result.fn), keepalive=result.keepalive, function=entry.code.co_qualname,
+        keepalive=result.keepalive, function=entry.code.co_qualname,
         generalized=request.generalized,
     )
     deopt_exits = [e for e in result.exits if e.state is not None]
@@ -860,12 +857,29 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     return version
 
 
+def final_ir(version: Version) -> str:
+    """The version's IR as it is lowered, its reference counting inserted
+    now if not yet: a version compiled for direct calls may never be
+    lowered (its callers turned out not worth compiling, or copy another
+    version); these passes took a quarter of the time order_report spent
+    judging callers with their callees."""
+    if not version.ir_text:
+        assert version.deferred is not None
+        fn = version.deferred.codegen.fn
+        ir.remove_redundant_params(fn)
+        refcount.insert_refcounts(fn)
+        ir.verify(fn)
+        version.ir_text = ir.format_function(fn)
+    return version.ir_text
+
+
 def _write_module(version: Version) -> llvm_text.Module:
     """The version's LLVM module, written now if not yet."""
     deferred = version.deferred
     assert deferred is not None
     if deferred.module is None:
         codegen = deferred.codegen
+        final_ir(version)
         deferred.module = codegen.build()
         version.keepalive.extend(codegen.keep)
         version.keepalive.extend(codegen.inlined)  # their data, which the copies address
