@@ -707,6 +707,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         return None
     except CannotSpecialize as exc:
         entry.not_compiled[entry_kinds] = str(exc)
+        entry.awaiting.pop(entry_kinds, None)
         if isinstance(exc, NotWorthCompiling):
             entry.not_worth.add(entry_kinds)
         entry.reads_frame |= isinstance(exc, ReadsTheFrame)
@@ -863,14 +864,15 @@ def final_ir(version: Version) -> str:
     lowered (its callers turned out not worth compiling, or copy another
     version); these passes took a quarter of the time order_report spent
     judging callers with their callees."""
-    if not version.ir_text:
-        assert version.deferred is not None
-        fn = version.deferred.codegen.fn
-        ir.remove_redundant_params(fn)
-        refcount.insert_refcounts(fn)
-        ir.verify(fn)
-        version.ir_text = ir.format_function(fn)
-    return version.ir_text
+    with COMPILE_LOCK:
+        if not version.ir_text:
+            assert version.deferred is not None
+            fn = version.deferred.codegen.fn
+            ir.remove_redundant_params(fn)
+            refcount.insert_refcounts(fn)
+            ir.verify(fn)
+            version.ir_text = ir.format_function(fn)
+        return version.ir_text
 
 
 def _write_module(version: Version) -> llvm_text.Module:
