@@ -921,6 +921,10 @@ CALL_COUNTS = """
         return x - 2
 
 
+    def same(x):
+        return x
+
+
     def frequent(x):
         return x * 2
 
@@ -933,7 +937,7 @@ CALL_COUNTS = """
 
 
     print(rare(1), rare(2), rare(3), sum(map(often, range(LOOP_FREE_CALLS + 10))),
-          sum(map(frequent, range(LOOP_FREE_PAYBACK + 10))), looping(5))
+          sum(map(same, range(LOOP_FREE_CALLS))), sum(map(frequent, range(LOOP_FREE_PAYBACK + 10))), looping(5))
 """
 
 
@@ -947,6 +951,8 @@ def test_full_compiles_loops_at_their_first_call_and_other_functions_once_called
     often = next(r for r in both.rows() if r["function"] == "often")
     assert not often["versions"] and "wins back compiling after about" in often["not_compiled"]
     assert often["refused_ms"] > 0
+    # No native operation at all: nothing to wait for.
+    assert "no native operations" in next(r for r in both.rows() if r["function"] == "same")["not_compiled"]
 
 
 DEFERRED_FOR_A_REFUSED_CALLER = """

@@ -766,6 +766,8 @@ def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType) -> st
     if native < LOOP_FREE_NATIVE_SHARE * generic and not has_loops(code):
         return (f"no loops, and its calls mostly call the C API (weights: {generic} generic, {native} native):"
                 " each would save about what entering machine code costs")
+    if native == 0 and not has_loops(code):
+        return "no loops and no native operations: machine code would do what the interpreter does"
     return None
 
 
