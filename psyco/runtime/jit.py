@@ -44,13 +44,12 @@ GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a 
 # at their first call: without on-stack replacement, a long-running first
 # call would otherwise stay interpreted).
 LOOP_FREE_CALLS = 10_000
-# ... and only once its calls so far, times its native operations, reach
-# this (`calls_to_pay_back`): a native operation saves 12-15 ns per call
-# over the interpreter's boxed arithmetic (measured on functions of 2-32
-# int operations called from an interpreted loop; entering costs about
-# what an interpreted call does), so a million of them win back a typical
-# 3-15 ms compile of a small function.  A function called as often again
-# is the bet, as for LOOP_FREE_CALLS.
+# ... and only once its calls so far, times its native operations beyond
+# what entering costs (LOOP_FREE_ENTRY_NATIVE), reach this
+# (`calls_to_pay_back`): a native operation saves about 10 ns per call over
+# the interpreter's boxed arithmetic, so a million of them win back a
+# typical 3-15 ms compile of a small function.  A function called as often
+# again is the bet, as for LOOP_FREE_CALLS.
 LOOP_FREE_PAYBACK = 1_000_000
 # full()'s compile-time budget: the first FREE_COMPILES outermost compiles
 # (with the callees compiled inside them), then COMPILE_SHARE of the time
@@ -313,10 +312,6 @@ class CodeEntry:
             self._note_refusal(entry_kinds, frame)
         else:
             self.miss_backoff = 1
-        if version is not None and self.whole_program and decode(self.code).straight_leaf():
-            # Compiled callers call it directly; interpreted callers are
-            # better served by the original bytecode.
-            abi.function_of_frame(frame).__code__ = self.code
         return RETRY if version is not None else SENTINEL
 
     def _deferred_version(self, args: tuple, globals_: dict) -> Version | None:
@@ -336,7 +331,7 @@ class CodeEntry:
         with COMPILE_LOCK:
             for v in self.versions:
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
-                    if self.whole_program and not_worth_for_interpreter(v.work, self.code):
+                    if self.whole_program and not_worth_for_interpreter(v.work, self.code, v.recursive):
                         self.versions.remove(v)
                         return None
                     waiting = awaiting_payback(v.work, self.code, v.recursive, self.misses)
@@ -693,7 +688,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         result, resolver = _specialize(entry, request, called_once)
         work = call_tree_work(result.fn)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
-            _check_worth_compiling(result, work, entry.code, called_once)
+            _check_worth_compiling(result, work, entry.code, called_once, resolver.saw_self_call)
             waiting = awaiting_payback(work, entry.code, resolver.saw_self_call, calls)
             if waiting is not None:
                 raise waiting
@@ -756,9 +751,10 @@ def call_tree_work(fn: ir.Function) -> tuple[int, int]:
     return ir.work_profile(fn, lambda op: op.attrs["version"].work)
 
 
-def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType) -> str | None:
+def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType, recursive: bool) -> str | None:
     """Why machine code with this work profile (`call_tree_work`), entered
-    by the interpreter, would not pay; None if it would."""
+    by the interpreter, would not pay; None if it would.  `recursive`: it
+    calls itself (directly, from then on)."""
     native, generic = work
     if generic > native:
         return (f"mostly generic object operations (weights: {generic} generic, {native} native):"
@@ -766,8 +762,9 @@ def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType) -> st
     if native < LOOP_FREE_NATIVE_SHARE * generic and not has_loops(code):
         return (f"no loops, and its calls mostly call the C API (weights: {generic} generic, {native} native):"
                 " each would save about what entering machine code costs")
-    if native == 0 and not has_loops(code):
-        return "no loops and no native operations: machine code would do what the interpreter does"
+    if native <= LOOP_FREE_ENTRY_NATIVE and not recursive and not has_loops(code):
+        return (f"no loops and little native work ({native}): each call would save less than entering"
+                " machine code costs")
     return None
 
 
@@ -778,17 +775,25 @@ def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType) -> st
 # given its code back), which a few native operations do not win back
 # (measured on order_report's parse_int, valid_product, order_total).
 LOOP_FREE_NATIVE_SHARE = 4
+# Entering machine code from the interpreter (trampoline, dispatcher,
+# entry) costs what about this many native operations save: a call of a
+# function of native work W (`ir.work_profile`, no generic work) saves
+# 10.5 ns x (W - 2.4) over the interpreted call (measured for W = 2, 5,
+# 11, 23, 47: -5, 29, 103, 212, 499 ns).
+LOOP_FREE_ENTRY_NATIVE = 2
 
 
-def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.CodeType, called_once: bool) -> None:
+def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.CodeType, called_once: bool,
+                           recursive: bool) -> None:
     """Machine code that mostly calls the C API for generic object
     operations is no faster than CPython's specializing interpreter, often
     slower: leave such functions to the interpreter.  So is a function
     without loops with little native work beside its generic work
-    (LOOP_FREE_NATIVE_SHARE), and a function called once whose loops run
+    (LOOP_FREE_NATIVE_SHARE) or little at all (LOOP_FREE_ENTRY_NATIVE),
+    and a function called once whose loops run
     few iterations: compiling it costs more than interpreting them (the
     functions it calls are compiled when they are called)."""
-    reason = not_worth_for_interpreter(work, code)
+    reason = not_worth_for_interpreter(work, code, recursive)
     if reason is not None:
         raise NotWorthCompiling(reason)
     if _runs_once_briefly(code, result, called_once):
@@ -803,7 +808,7 @@ def calls_to_pay_back(work: tuple[int, int], code: types.CodeType, recursive: bo
     does is unbounded."""
     if recursive or has_loops(code):
         return 0
-    return -(-LOOP_FREE_PAYBACK // max(work[0], 1))
+    return -(-LOOP_FREE_PAYBACK // max(work[0] - LOOP_FREE_ENTRY_NATIVE, 1))
 
 
 def awaiting_payback(work: tuple[int, int], code: types.CodeType, recursive: bool,
