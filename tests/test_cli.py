@@ -1122,6 +1122,34 @@ JUDGED_OVER_BUDGET = """
 """
 
 
+PAID_BACK_OVER_BUDGET = """
+    import psyco.runtime.jit as jit
+
+    asks = []
+    ask = jit.CodeEntry._on_miss
+    jit.CodeEntry._on_miss = lambda entry, args, frame: (asks.append(entry.code.co_name), ask(entry, args, frame))[1]
+    jit.LOOP_FREE_PAYBACK = 100_000  # a few times LOOP_FREE_CALLS for poly's native work
+
+
+    def poly(x):
+        return x * 3.0 + x * x * 0.5 - 1.0
+
+
+    total = sum(poly(i * 0.5) for i in range(jit.LOOP_FREE_CALLS + 10))  # judged: waits to pay back
+    jit.FREE_COMPILES, jit.COMPILE_SHARE = 0, 0.0  # no compile time to spend from now on
+    total += sum(poly(i * 0.5) for i in range(4 * jit.LOOP_FREE_CALLS))
+    print(total, asks.count("poly") < 20)
+"""
+
+
+def test_a_function_that_has_waited_to_pay_back_waits_for_the_budget_too(tmp_path):
+    """Past its payback but over the compile budget, a function waits for
+    more calls: it is not judged again at every call."""
+    both = Both(tmp_path, [str(write(tmp_path / "paid_back.py", PAID_BACK_OVER_BUDGET))], tmp_path)
+    both.assert_same()
+    assert both.versions("poly") == 0 and both.plain.stdout.split()[-1] == "True"
+
+
 def refusal_of_function_given_back(tmp_path, source: str, function: str) -> str:
     """Why psyco did not compile `function` of the program `source`, which
     prints the size of the function's code object last: the same as under

@@ -302,7 +302,7 @@ class CodeEntry:
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args,
                                       called_once=_called_once(self.code, frame.f_back), judge_only=over_budget,
                                       calls=self.misses)
-        if version is None and entry_kinds in self.awaiting:
+        if version is None and entry_kinds in self.awaiting and self.compile_threshold > self.misses:
             self._skip(self.compile_threshold - self.misses)
             return SENTINEL
         if version is None and over_budget and entry_kinds not in self.not_compiled:
@@ -350,7 +350,7 @@ class CodeEntry:
     def _skip(self, calls: int) -> None:
         """Let the dispatcher run the next `calls` calls that find no
         version interpreted without calling on_miss (counted as misses)."""
-        calls = min(calls, MAX_SKIP)
+        calls = max(0, min(calls, MAX_SKIP))
         self.table.skip = calls
         self.misses += calls
 
@@ -692,6 +692,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
             waiting = awaiting_payback(work, entry.code, resolver.saw_self_call, calls)
             if waiting is not None:
                 raise waiting
+            entry.awaiting.pop(entry_kinds, None)  # it pays now (past the budget, it waits for that)
         if judge_only:
             return None
         version = _generate(entry, request, result, resolver, defer=direct, called_once=called_once)
