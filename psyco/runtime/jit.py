@@ -66,6 +66,7 @@ COMPILE_SHARE = 0.1
 MAX_MISS_BACKOFF = 64
 MAX_SKIP = 1 << 40  # the doubling past the compile budget stops here (the table holds an int64)
 COMPILE_LOCK = threading.RLock()
+_PROGRAM_ENDED = threading.Event()  # no compiling from then on (set under COMPILE_LOCK: `_let_go_at_exit`)
 # Exits counted for the report but never retiring their version: tracing
 # turned on (sys.settrace) is the program's doing, and it is turned off again.
 NEVER_HOT = {"tracing"}
@@ -268,6 +269,8 @@ class CodeEntry:
         deferred = self._deferred_version(args, frame.f_globals)
         if deferred is not None:
             with COMPILE_LOCK:
+                if _PROGRAM_ENDED.is_set():
+                    return SENTINEL
                 deferred.native_body()
             return RETRY
         self.misses += 1
@@ -297,6 +300,8 @@ class CodeEntry:
             self._back_off()
             return SENTINEL
         with COMPILE_LOCK:
+            if _PROGRAM_ENDED.is_set():
+                return SENTINEL
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
             version = compile_version(self, entry_kinds, frame.f_globals, frame.f_builtins, args,
@@ -515,7 +520,11 @@ def _let_go_at_exit() -> None:
     the program's modules at exit as it does without psyco (their objects'
     __del__ run while the module's names are intact).  Not while another
     thread runs, nor when called from code psyco took over (the handlers
-    run by hand): compiled code could be running."""
+    run by hand): compiled code could be running.  Compiling stops either
+    way, once a compile under way on another thread is done: LLVM running
+    on a daemon thread while python finalizes crashes the process."""
+    with COMPILE_LOCK:
+        _PROGRAM_ENDED.set()
     stacks = sys._current_frames()
     busy = len(stacks) > 1 or _runs_managed_code(stacks[threading.get_ident()])
     del stacks  # it holds this very frame: a cycle that would keep the frames below alive
