@@ -52,8 +52,12 @@ STATUS_NO_ENTRY = 3  # an exception without a traceback entry of this function
 
 ICMP = {"<": "<", "<=": "<=", "==": "==", "!=": "!=", ">": ">", ">=": ">="}
 FCMP_ORDERED = {"<": "<", "<=": "<=", "==": "==", ">": ">", ">=": ">="}
+INFINITY_BITS = 0x7FF0000000000000  # +inf as an IEEE double; with any larger magnitude a nan
 
-INTRINSICS = {"sqrt", "sin", "cos", "exp", "log", "floor", "ceil", "fabs"}
+# Math functions LLVM makes an instruction of; the others are libm calls
+# at their addresses (an intrinsic that becomes a call, like llvm.sin, is a
+# call by name, which hands its block to LLVM's slow instruction selector).
+INTRINSICS = {"sqrt", "floor", "ceil", "fabs"}
 
 # A direct call of a small compiled body costs about as much as the body
 # (prologue, recursion count, argument and status passing): optimized
@@ -1244,6 +1248,11 @@ class VersionCodegen:
                              and callee_names[id(op.attrs["version"])] == self.body_name
                              for blk in fn.blocks for op in blk.ops)
         self.unrolled = False  # ... which call a copy of the body
+        # Where the body's own address is stored once its machine code is
+        # made: the calls of an optimized body by itself (or by its copy)
+        # load it, see `_via_slot`.
+        self.body_slot = ctypes.c_void_p(0)
+        self.keep.append(self.body_slot)
 
     # -- signatures
     def body_type(self) -> L.FunctionType:
@@ -1259,7 +1268,7 @@ class VersionCodegen:
     @property
     def inlines(self) -> bool:
         """Whether the module has copies of bodies for LLVM to inline."""
-        return bool(self.inlined) or self.unrolled
+        return bool(self.inlined) or bool(self.self_calls)
 
     @property
     def unrolled_calls(self) -> int:
@@ -1303,12 +1312,26 @@ class VersionCodegen:
         if not self.self_calls:
             return
         copy = self.mb.functions[self.body_name + INLINE_SUFFIX]
-        text = self.body.blocks_text().replace(copy.ref, self.body.ref)
+        text = self.body.blocks_text().replace(copy.ref, self._via_slot().ref)
         if self.unrolled:
             make_inline_copy(copy, text)  # type: ignore[arg-type]
         else:
             self.body.text = text
             del self.mb.module.globals[copy.name]  # type: ignore[attr-defined]
+
+    def _via_slot(self) -> L.Function:
+        """A function for LLVM to inline that calls the body at the address
+        in `body_slot`: a call by name would hand its block to LLVM's slow
+        instruction selector (in the JIT's code model), a tenth of a
+        recursive body's codegen time."""
+        fnty = self.body_type()
+        forward = self.mb.declare(self.body_name + ".via_slot", fnty)
+        b = L.IRBuilder(forward.append_basic_block("start"))
+        target = b.load(at_address(ctypes.addressof(self.body_slot), fnty.as_pointer().as_pointer()))
+        b.ret(b.call(target, list(forward.args)))
+        forward.linkage = "internal"
+        forward.attributes.add("alwaysinline")
+        return forward
 
     def inlinable(self) -> InlinableBody | None:
         """The compiled body as its callers copy it, if small enough and not
@@ -2093,6 +2116,15 @@ def _sitofp(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("fptosi")
 def _fptosi(g: VersionCodegen, op: ir.Op) -> L.Value:
     return g.b.fptosi(g.v(op.args[0]), I64)
+
+
+@lower("fclass")
+def _fclass(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """Tests of a double's bits: LLVM would turn `fabs(x) < inf` into
+    llvm.is.fpclass, which the fast instruction selector does not handle."""
+    b = g.b
+    magnitude = b.and_(b.bitcast(g.v(op.args[0]), I64), I64(2**63 - 1))
+    return b.icmp_unsigned("<" if op.attrs["test"] == "finite" else "==", magnitude, I64(INFINITY_BITS))
 
 
 @lower("fneg")

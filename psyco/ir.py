@@ -65,6 +65,7 @@ OPS: dict[str, OpDef] = {
     "fneg": OpDef("f64", pure=True), "ffloordiv": OpDef("f64", pure=True), "fmod": OpDef("f64", pure=True),
     "fcmp": OpDef("i1", pure=True),
     "fabs": OpDef("f64", pure=True),
+    "fclass": OpDef("i1", pure=True),  # attrs["test"]: "finite" (not inf nor nan) or "infinite" (+-inf)
     "math": OpDef("f64", pure=True),  # attrs["name"]: a libm function or LLVM intrinsic
     "fround_even": OpDef("f64", pure=True),
     # boxing and unboxing

@@ -165,12 +165,12 @@ def constant_value(v: ir.Value) -> int | bool | None:
 
 def _finite(s: Specializer, x: ir.Value) -> ir.Value:
     """Whether the double x is neither infinite nor nan."""
-    return s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="<")  # type: ignore[return-value]
+    return s.emit("fclass", [x], test="finite")  # type: ignore[return-value]
 
 
 def _infinite(s: Specializer, x: ir.Value) -> ir.Value:
     """Whether the double x is +inf or -inf."""
-    return s.emit("fcmp", [s.emit("fabs", [x]), s.const(math.inf)], pred="==")  # type: ignore[return-value]
+    return s.emit("fclass", [x], test="infinite")  # type: ignore[return-value]
 
 
 def push_int(s: Specializer, v: ir.Value | None) -> None:
@@ -413,7 +413,7 @@ def _float_pow(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
     result = s.emit("math", [x, y], name="pow")
     magnitude = s.emit("fabs", [result])
     normal = s.emit("and", [s.emit("fcmp", [magnitude, s.const(sys.float_info.min)], pred=">="),
-                            s.emit("fcmp", [magnitude, s.const(math.inf)], pred="<")])
+                            _finite(s, result)])
     zero = s.emit("fcmp", [magnitude, s.const(0.0)], pred="==")
     guard(s, s.emit("or", [normal, zero]), "float power")  # type: ignore[arg-type]
     return result  # type: ignore[return-value]

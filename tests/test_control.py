@@ -93,6 +93,22 @@ def maths(x):
             + math.pow(abs(x), 0.5) + math.hypot(x, 4.0) + math.isnan(x) + math.isinf(x) + math.isfinite(x))
 
 
+def float_classes(x):
+    """isinf/isfinite, and the tests of a double's class behind int(x),
+    x ** 2, math.exp and pow: each raises or leaves for the interpreter at
+    inf and nan as CPython does."""
+    classes = (math.isinf(x), math.isfinite(x), math.isinf(-x), math.isfinite(x * 0.5))
+    try:
+        whole = int(x)
+    except (OverflowError, ValueError) as exc:
+        whole = type(exc).__name__ + str(exc)
+    try:
+        grown = math.exp(x) + x ** 2 + abs(x) ** 0.5
+    except (OverflowError, ValueError) as exc:
+        grown = type(exc).__name__ + str(exc)
+    return classes, whole, grown
+
+
 def math_errors(x):
     return math.sqrt(x) + math.log(x)
 
@@ -147,6 +163,8 @@ CASES = [
     (divmods, [(17, 5), (-17, 5), (17, -5), (0, 3), (5, 0), (7.5, 2), (-7.5, 2.0), (1, 0.0)]),
     (maths, [(1.0,), (0.5,), (-3.0,), (10,), (0,), (710.0 * 100,)]),
     (math_errors, [(4.0,), (-1.0,), (0.0,), (math.inf,), (math.nan,)]),
+    (float_classes, [(1.5,), (-0.0,), (1e308,), (-1e308,), (5e-324,), (709.0,), (710.0,), (math.inf,),
+                      (-math.inf,), (math.nan,), (-math.nan,)]),
     (calls_other, [(10,), (1000,)]),
     (recursive, [(0,), (1,), (15,)]),
     (generic_calls, [(5,), (2**70,)]),

@@ -916,7 +916,7 @@ def _emit(version: Version) -> DeferredCode:
     engine = backend.Engine.get()
     engine.compile(module, optimize=version.optimized, inline=deferred.codegen.inlines)
     version.entry_address = engine.address(deferred.entry_name)
-    version.body_address = engine.address(version.body_name)
+    version.body_address = deferred.codegen.body_slot.value = engine.address(version.body_name)
     return deferred
 
 
