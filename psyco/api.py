@@ -228,7 +228,7 @@ def report() -> list[dict]:
                 "deopts": v.deopts(),
                 "active": v.active,
             }
-            for v in entry.versions
+            for v in [*entry.versions, *entry.callers_only]
         ]
         out.append({
             "function": entry.code.co_qualname,

@@ -20,6 +20,7 @@ import textwrap
 import pytest
 
 import psyco
+from psyco import api
 
 ROOT = pathlib.Path(psyco.__file__).resolve().parent.parent
 
@@ -1104,6 +1105,39 @@ def test_whether_compiling_pays_is_judged_on_the_whole_call_tree(tmp_path):
     rows = {r["function"]: r for r in both.rows()}
     assert not rows["labels"]["versions"] and "mostly generic" in rows["labels"]["not_compiled"]
     assert rows["label"]["called"] and not any(v["lowered"] for v in rows["label"]["versions"])
+
+
+COPIED_ONLY = """
+    class Node:
+        def __init__(self, value):
+            self.value = value
+
+
+    def build(n):
+        total = 0
+        for i in range(n):
+            total += Node(i).value
+        return total
+
+
+    print(build(3000))
+    print(sum(Node(i).value for i in range(3000)))
+"""
+
+
+def test_a_version_only_its_callers_copy_stays_in_the_report(tmp_path):
+    """build() copies Node.__init__'s body; the interpreter's calls of
+    __init__ would not pay for machine code of its own (no loops, little
+    native work), so the dispatcher never enters that version: the report
+    still lists it, copied into its caller."""
+    both = Both(tmp_path, [str(write(tmp_path / "copied.py", COPIED_ONLY))], tmp_path)
+    both.assert_same()
+    rows = {r["function"]: r for r in both.rows()}
+    assert rows["build"]["versions"][0]["inlined"] == ["Node.__init__"]
+    init = rows["Node.__init__"]["versions"]
+    assert len(init) == 1 and init[0]["lowered"] and not init[0]["machine_code"] and init[0]["calls"] == 0
+    compiled = api.format_report(both.rows()).split("not compiled:")[0]
+    assert "Node.__init__" in compiled and "only copied into its callers" in compiled
 
 
 JUDGED_OVER_BUDGET = """

@@ -179,6 +179,10 @@ class CodeEntry:
     def __init__(self, code: types.CodeType) -> None:
         self.code = code
         self.versions: list[Version] = []
+        # Versions made for compiled callers (which copy or call them) that
+        # the interpreter's calls would not pay for: out of `versions`,
+        # never entered by the dispatcher, kept for the report.
+        self.callers_only: list[Version] = []
         self.not_compiled: dict[tuple[Kind, ...], str] = {}
         self.not_worth: set[tuple[Kind, ...]] = set()  # entry kinds for which compiling would not pay
         self.awaiting: dict[tuple[Kind, ...], str] = {}  # entry kinds whose compile pays after more calls, why
@@ -246,6 +250,7 @@ class CodeEntry:
         hold the program's classes, versions its namespaces): for a disabled
         entry, whose machine code nothing enters any more."""
         self.versions = []
+        self.callers_only = []
         self.seen_types.clear()
         self.not_compiled.clear()
         self.not_worth.clear()
@@ -325,8 +330,8 @@ class CodeEntry:
         only LLVM remains: made at the first such call).  Under full(),
         none if the interpreter's calls would not be worth compiling for
         (`not_worth_for_interpreter`: compiled without samples, for
-        callers that turned out not worth compiling, say): that version is
-        dropped, and this call goes the way of any call that finds no
+        callers that turned out not worth compiling, say): that version
+        leaves `versions` for `callers_only`, and this call goes the way of any call that finds no
         version (compiled with samples after the thresholds, or refused);
         none either before enough calls win back its LLVM
         (`calls_to_pay_back`): the calls until then run interpreted."""
@@ -338,6 +343,7 @@ class CodeEntry:
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
                     if self.whole_program and not_worth_for_interpreter(v.work, self.code, v.recursive):
                         self.versions.remove(v)
+                        self.callers_only.append(v)
                         return None
                     waiting = awaiting_payback(v.work, self.code, v.recursive, self.misses)
                     if self.whole_program and waiting is not None:
