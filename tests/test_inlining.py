@@ -155,6 +155,30 @@ def test_recursion_is_unrolled_one_level():
     assert _inlined(compiled["fib"]) == ["fib", "fib"]
 
 
+CONDITIONAL_RECURSION = """
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    def parts(x):
+        return x if x < 1.0 else parts(x / 2) + parts(x / 3)
+
+    def chain(n):
+        return [n] if n < 1 else chain(n - 1) + [n]
+"""
+
+
+def test_a_recursive_conditional_expression_returns_a_native_number():
+    """The one return of `a if c else f(...)` joins its branches, the
+    recursive calls' unknown result among them: the kind of the numeric
+    argument is tried as the recursive calls' result, kept when the
+    function then returns it (not for chain, which returns lists)."""
+    for name, calls, kind in [("fib", [(15,), (0,), (20,)], "Int"), ("parts", [(100.0,), (0.5,), (1e5,)], "Float"),
+                              ("chain", [(5,), (0,)], "Object")]:
+        compiled = _compare(CONDITIONAL_RECURSION, name, calls)
+        assert [str(v.return_kind) for v in CodeEntry.lookup(compiled[name].__code__).versions] == [kind], name
+        assert _inlined(compiled[name]) == ([name, name] if kind != "Object" else []), name
+
+
 def test_a_recursive_callee_is_not_copied_into_its_callers():
     compiled = _compare(RECURSION, "sum_fibs", [(10,), (18,)])
     assert _inlined(compiled["sum_fibs"]) == []

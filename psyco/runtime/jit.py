@@ -638,7 +638,7 @@ def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[
     result = Specializer(request, resolver).run()
     if not resolver.saw_self_call:
         return result, resolver
-    guess = _guess_return(result)
+    guess = _guess_return(result) or _numeric_argument_kind(request)
     for _ in range(3):
         if guess is None:
             break
@@ -669,6 +669,16 @@ def _guess_return(result: Result) -> Kind | None:
     if isinstance(guess, kinds.Const) and guess.value is not None:
         guess = guess.general()
     return guess if guess in (kinds.INT, kinds.FLOAT, kinds.BOOL) else None
+
+
+def _numeric_argument_kind(request: Request) -> Kind | None:
+    """A guess at what a recursive function returns when its first
+    specialization could not tell: one return of a conditional expression
+    (`n if n < 2 else fib(n - 1) + fib(n - 2)`) joins the kinds of its
+    branches, the recursive calls' unknown result among them.  Such a
+    function most often returns the kind of its numeric arguments; the
+    guess is kept only if the function then returns it."""
+    return next((k for k in request.entry_kinds if k in (kinds.INT, kinds.FLOAT)), None)
 
 
 def _pending_version(request: Request, return_kind: Kind) -> Version:
