@@ -756,6 +756,44 @@ MODULE_DIR = pathlib.Path(psyco.__file__).resolve().parent.parent
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
     [str(MODULE_DIR)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
 
+COMPILER_BUG = textwrap.dedent("""
+    import psyco
+    from psyco.runtime import jit
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a bug in the compiler")
+
+    jit._generate = failing  # every compile fails once specialized
+    psyco.full()
+
+    def work(a, b):
+        total = 0
+        for i in range(3):
+            total += a * i + b
+        return total
+
+    entry = jit.CodeEntry.lookup(work.__code__)
+    assert work.__code__ is entry.trampoline
+    results = [work(i, 3) for i in range(200)]
+    print(sum(results), work.__code__ is entry.code)
+    row = [r for r in psyco.report() if r["function"] == "work"][0]
+    print(row["not_compiled"])
+""")
+
+
+def test_a_function_whose_compile_fails_gets_its_code_back_under_full():
+    """A bug in the compiler must neither reach the program nor tax it:
+    under full(), a function whose compile raised is given its own code
+    back at once (it used to keep its trampoline and ask the compiler
+    again every 64 calls: 1.5x the plain run time of a loop calling it)."""
+    done = subprocess.run([sys.executable, "-c", COMPILER_BUG], capture_output=True, text=True, timeout=60,
+                          env=SUBPROCESS_ENV)
+    assert done.returncode == 0, done.stderr
+    total, given_back = done.stdout.splitlines()[0].split()
+    assert int(total) == sum(3 * i + 9 for i in range(200)) and given_back == "True"
+    assert "internal error: RuntimeError: a bug in the compiler" in done.stdout.splitlines()[1]
+
+
 DEEP = textwrap.dedent("""
     import sys, threading, psyco
     def depth(n):

@@ -189,7 +189,9 @@ class CodeEntry:
         self.refused_seconds = 0.0  # spent on compiles that made no version
         self.sampled: set[tuple[Kind, ...]] = set()  # entry kinds compiled with sample arguments
         self.refused_in_a_row = 0
-        self.reads_frame = False  # refused for good: it looks at its own frame
+        # Refused for good: it looks at its own frame, or compiling it failed
+        # (a bug in psyco): under full(), its code goes back at once.
+        self.refused_for_good = False
         self.reason: str | None = None  # why no version can ever be compiled
         self.generalized: set[tuple[int, str]] = set()
         self.seen_types: dict[int, object] = {}  # per argument: its one kind so far (general), None once several
@@ -373,15 +375,16 @@ class CodeEntry:
 
     def _note_refusal(self, entry_kinds: tuple[Kind, ...], frame: types.FrameType) -> None:
         """Under full(), a function that keeps being called with kinds for
-        which compiling would not pay, or that reads its own frame, goes back
-        to the interpreter for good, its own code object restored: each such
-        call costs a trip through the dispatcher and this method (fewer of
-        them go to this method as they keep coming: _back_off)."""
+        which compiling would not pay, that reads its own frame or whose
+        compile failed, goes back to the interpreter for good, its own code
+        object restored: each such call costs a trip through the dispatcher
+        and this method (fewer of them go to this method as they keep
+        coming: _back_off)."""
         self._back_off()
         reason = self.not_compiled[entry_kinds]
         self.refused_in_a_row = self.refused_in_a_row + 1 if entry_kinds in self.not_worth else 0
         entered = any(v.active and v.entry_address for v in self.versions)  # others serve compiled callers only
-        if self.whole_program and not entered and (self.reads_frame or self.refused_in_a_row >= GIVE_BACK_AFTER):
+        if self.whole_program and not entered and (self.refused_for_good or self.refused_in_a_row >= GIVE_BACK_AFTER):
             self.disable(reason)
             abi.function_of_frame(frame).__code__ = self.code
 
@@ -731,10 +734,11 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         entry.awaiting.pop(entry_kinds, None)
         if isinstance(exc, NotWorthCompiling):
             entry.not_worth.add(entry_kinds)
-        entry.reads_frame |= isinstance(exc, ReadsTheFrame)
+        entry.refused_for_good |= isinstance(exc, ReadsTheFrame)
         return None
     except Exception as exc:
         entry.not_compiled[entry_kinds] = f"internal error: {type(exc).__name__}: {exc}"
+        entry.refused_for_good = True
         return None
     finally:
         _IN_PROGRESS.discard(entry)
