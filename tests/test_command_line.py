@@ -114,10 +114,17 @@ ONCE_SCRIPT = textwrap.dedent("""
             total += i * x
         return total
 
-    def large():  # known, but too many iterations
+    def large():  # known, too many iterations: compiled, quick codegen (optimized would not pay)
         total = 0
         for i in range(50_000):
             total += i % 5
+        return total
+
+    def huge():  # known, enough iterations for optimized codegen
+        total = 0
+        for i in range(1_100):
+            for j in range(1_000):
+                total += j % 5
         return total
 
     def small(k):  # few iterations, but called from a loop of module code
@@ -126,21 +133,25 @@ ONCE_SCRIPT = textwrap.dedent("""
             total += i * k
         return total
 
-    print(few(), unknown(1000), large(), sum(map(per_item, range(100))))
+    print(few(), unknown(1000), large(), huge(), sum(map(per_item, range(100))))
     for k in range(5):
         print(small(k))
     optimized = {r["function"]: [v["optimized"] for v in r["versions"]] for r in psyco.report()}
-    names = ("few", "unknown", "large", "small", "per_item")
+    names = ("few", "unknown", "large", "huge", "small", "per_item")
     print(sorted((name, optimized.get(name)) for name in names), file=sys.stderr)
 """)
 
 
 def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_interpreter(tmp_path):
+    """A function module code calls once, whose loops' constant trip counts
+    are known: left to the interpreter up to ONCE_QUICK_ITERATIONS, quick
+    codegen up to ONCE_OPTIMIZE_ITERATIONS, then optimized."""
     path = tmp_path / "once.py"
     path.write_text(ONCE_SCRIPT)
     plain = run([str(path)], tmp_path)
     compiled = run(["-m", "psyco", str(path)], tmp_path)
     assert compiled.returncode == plain.returncode == 0, compiled.stderr
     assert compiled.stdout == plain.stdout
-    expected = [("few", []), ("large", [True]), ("per_item", [True]), ("small", [True]), ("unknown", [True])]
+    expected = [("few", []), ("huge", [True]), ("large", [False]), ("per_item", [True]), ("small", [True]),
+                ("unknown", [True])]
     assert compiled.stderr.strip() == repr(expected)

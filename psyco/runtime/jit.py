@@ -880,8 +880,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else threshold, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
-    version.optimized = _worth_optimizing(result.fn, resolver) and not _runs_once_briefly(entry.code, result,
-                                                                                        called_once)
+    once = _iterations_once(entry.code, result, called_once)
+    version.optimized = _worth_optimizing(result.fn, resolver) and (once is None or once > ONCE_OPTIMIZE_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
@@ -968,6 +968,13 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 # gets quick codegen when bound: optimized codegen costs 20-60 ms more
 # there, and its few iterations cannot win that back.
 ONCE_QUICK_ITERATIONS = 10_000
+# ... and below this many it gets quick codegen: optimized codegen costs
+# 20-60 ms more, and saves a few nanoseconds per iteration of a numeric
+# loop, less of one calling the C API or compiled callees (a `main()`
+# running 1000 x 1000 iterations of `total += (i * j) % 7`: 0.096 s quick,
+# 0.100 s optimized, as whole processes; scheduler's main, 12 x 20 000
+# iterations making and queuing objects: 0.330 s and 0.344 s).
+ONCE_OPTIMIZE_ITERATIONS = 1_000_000
 # A call site a function called once runs at most this many times does not
 # compile its callee: a callee's compile (10-20 ms) takes as long as
 # thousands of interpreted calls.
@@ -987,20 +994,27 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
 
 
-def _runs_once_briefly(code: types.CodeType, result: Result, called_once: bool) -> bool:
-    """Whether this call, which module code makes once, runs at most
-    ONCE_QUICK_ITERATIONS iterations of the function's loops: the product
-    of their constant trip counts (a while loop, a for over anything but a
-    constant range, has none)."""
+def _iterations_once(code: types.CodeType, result: Result, called_once: bool) -> int | None:
+    """How many iterations of the function's loops this call, which module
+    code makes once, runs at most: the product of their constant trip
+    counts; None if not called once or if a loop has none (a while loop, a
+    for over anything but a constant range)."""
     if not called_once:
-        return False
+        return None
     total = 1
     for head in decode(code).loop_heads:
         trips = result.loop_trips.get(head)
         if trips is None:
-            return False
+            return None
         total *= max(trips, 1)
-    return total <= ONCE_QUICK_ITERATIONS
+    return total
+
+
+def _runs_once_briefly(code: types.CodeType, result: Result, called_once: bool) -> bool:
+    """Whether this call runs at most ONCE_QUICK_ITERATIONS iterations of
+    the function's loops (`_iterations_once`)."""
+    once = _iterations_once(code, result, called_once)
+    return once is not None and once <= ONCE_QUICK_ITERATIONS
 
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
