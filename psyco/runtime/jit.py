@@ -964,11 +964,10 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 
 
 # A function module code calls once (`main()`), whose loops run at most
-# this many iterations in all, is left to the interpreter under full() and
-# gets quick codegen when bound: optimized codegen costs 20-60 ms more
-# there, and its few iterations cannot win that back.
+# this many iterations in all, is left to the interpreter under full()
+# (its few iterations cannot win back a compile) ...
 ONCE_QUICK_ITERATIONS = 10_000
-# ... and below this many it gets quick codegen: optimized codegen costs
+# ... and up to this many it gets quick codegen: optimized codegen costs
 # 20-60 ms more, and saves a few nanoseconds per iteration of a numeric
 # loop, less of one calling the C API or compiled callees (a `main()`
 # running 1000 x 1000 iterations of `total += (i * j) % 7`: 0.096 s quick,
