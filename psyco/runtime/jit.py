@@ -333,8 +333,9 @@ class CodeEntry:
         none if the interpreter's calls would not be worth compiling for
         (`not_worth_for_interpreter`: compiled without samples, for
         callers that turned out not worth compiling, say): that version
-        leaves `versions` for `callers_only`, and this call goes the way of any call that finds no
-        version (compiled with samples after the thresholds, or refused);
+        leaves `versions` for `callers_only`, and this call goes the way of
+        any call that finds no version (compiled with samples after the
+        thresholds, or refused);
         none either before enough calls win back its LLVM
         (`calls_to_pay_back`): the calls until then run interpreted."""
         if all(v.deferred is None for v in self.versions):
@@ -789,10 +790,12 @@ def not_worth_for_interpreter(work: tuple[int, int], code: types.CodeType, recur
     if generic > native:
         return (f"mostly generic object operations (weights: {generic} generic, {native} native):"
                 " the interpreter runs them as fast")
-    if native < LOOP_FREE_NATIVE_SHARE * generic and not has_loops(code):
+    if has_loops(code):
+        return None
+    if native < LOOP_FREE_NATIVE_SHARE * generic:
         return (f"no loops, and its calls mostly call the C API (weights: {generic} generic, {native} native):"
                 " each would save about what entering machine code costs")
-    if native <= LOOP_FREE_ENTRY_NATIVE and not recursive and not has_loops(code):
+    if native <= LOOP_FREE_ENTRY_NATIVE and not recursive:
         return (f"no loops and little native work ({native}): each call would save less than entering"
                 " machine code costs")
     return None
@@ -826,7 +829,7 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     reason = not_worth_for_interpreter(work, code, recursive)
     if reason is not None:
         raise NotWorthCompiling(reason)
-    if _runs_once_briefly(code, result, called_once):
+    if _runs_once_within(code, result, called_once, ONCE_QUICK_ITERATIONS):
         raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
                                 " the interpreter runs them sooner than they would be compiled")
 
@@ -880,8 +883,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else threshold, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
     entry_name = engine.unique("entry")
-    once = _iterations_once(entry.code, result, called_once)
-    version.optimized = _worth_optimizing(result.fn, resolver) and (once is None or once > ONCE_OPTIMIZE_ITERATIONS)
+    version.optimized = _worth_optimizing(result.fn, resolver) and not _runs_once_within(
+        entry.code, result, called_once, ONCE_OPTIMIZE_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
     codegen = backend.VersionCodegen(
         result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
@@ -993,27 +996,20 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
 
 
-def _iterations_once(code: types.CodeType, result: Result, called_once: bool) -> int | None:
-    """How many iterations of the function's loops this call, which module
-    code makes once, runs at most: the product of their constant trip
-    counts; None if not called once or if a loop has none (a while loop, a
-    for over anything but a constant range)."""
+def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, iterations: int) -> bool:
+    """Whether this call, which module code makes once, runs at most
+    `iterations` iterations of the function's loops: the product of their
+    constant trip counts (a while loop, a for over anything but a constant
+    range, has none)."""
     if not called_once:
-        return None
+        return False
     total = 1
     for head in decode(code).loop_heads:
         trips = result.loop_trips.get(head)
         if trips is None:
-            return None
+            return False
         total *= max(trips, 1)
-    return total
-
-
-def _runs_once_briefly(code: types.CodeType, result: Result, called_once: bool) -> bool:
-    """Whether this call runs at most ONCE_QUICK_ITERATIONS iterations of
-    the function's loops (`_iterations_once`)."""
-    once = _iterations_once(code, result, called_once)
-    return once is not None and once <= ONCE_QUICK_ITERATIONS
+    return total <= iterations
 
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
