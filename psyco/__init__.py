@@ -35,12 +35,12 @@ def _check_support() -> tuple[bool, str]:
         return False, f"psyco supports CPython 3.11, not {sys.implementation.name} {sys.version.split()[0]}"
     if sys.maxsize != 2**63 - 1:
         return False, "psyco needs a 64-bit interpreter"
-    try:
-        import llvmlite.binding  # noqa: F401
+    import importlib.util
 
-        from psyco.abi import py311
-    except ImportError as exc:
-        return False, f"psyco cannot load its back end: {exc}"
+    # Found, not loaded: LLVM loads with the first machine code (backend.Engine).
+    if importlib.util.find_spec("llvmlite") is None:
+        return False, "psyco cannot find its back end, llvmlite"
+    from psyco.abi import py311
     if not py311.layout_matches():
         return False, "this CPython build's object layout differs from what psyco knows"
     return True, ""

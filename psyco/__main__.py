@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
 
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
         api._take_over(threshold, None)
-        # What exists now (psyco, llvmlite, the standard library) lives as
+        # What exists now (psyco, the standard library) lives as
         # long as the process: the collector need not traverse it again,
         # in the program's collections nor in the full one at exit.
         gc.freeze()

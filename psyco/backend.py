@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import math
 import re
 import resource
 import threading
 import types
 from collections.abc import Callable, Iterable, Sequence
-
-import llvmlite.binding as llvm
 
 from psyco import ir, kinds, resume
 from psyco import llvm_text as L
@@ -96,6 +95,10 @@ class Engine:
     _lock = threading.Lock()
 
     def __init__(self) -> None:
+        # Loaded with the first machine code (llvmlite here, nowhere else):
+        # a program psyco compiles nothing for never pays its ~25 ms.
+        import llvmlite.binding as llvm
+
         # The fast instruction selector at every level: LLVM's instruction
         # selection took half of a compile; with the other code generation
         # passes kept (register allocation above all) numeric loops run as
@@ -113,8 +116,7 @@ class Engine:
         self.quick_machine = target.create_target_machine(opt=0, reloc="static", codemodel="jitdefault")
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.triple = llvm.get_process_triple()
-        self.counter = 0
-        self.inliner: tuple[llvm.ModulePassManager, llvm.PassBuilder] | None = None
+        self.inliner: tuple[object, object] | None = None  # the always-inliner's pass manager and builder
         self.support: set[str] = set()  # support functions compiled so far
         self.support_data: list[object] = []  # the data support functions address, as long as they live
 
@@ -139,7 +141,7 @@ class Engine:
         if not wanted:
             return
         while True:
-            codegen = SupportCodegen(self.unique("support"))
+            codegen = SupportCodegen(unique_name("support"))
             support = codegen.build(wanted)
             missing = [n for n in SUPPORT_SIGNATURES if n not in self.support and n not in wanted
                        and SUPPORT_PREFIX + n in support.globals]
@@ -151,6 +153,8 @@ class Engine:
         self._emit(support, optimize=False)
 
     def _emit(self, module: L.Module, optimize: bool, inline: bool = False) -> None:
+        import llvmlite.binding as llvm
+
         module.triple = self.triple
         mod = llvm.parse_assembly(str(module))
         mod.verify()
@@ -160,7 +164,7 @@ class Engine:
                 passes.add_always_inliner_pass()
                 options = llvm.create_pipeline_tuning_options(speed_level=2)
                 self.inliner = passes, llvm.create_pass_builder(self.target_machine, options)
-            self.inliner[0].run(mod, self.inliner[1])
+            self.inliner[0].run(mod, self.inliner[1])  # type: ignore[attr-defined]
         if optimize:
             self.engine.add_module(mod)
         else:
@@ -184,9 +188,14 @@ class Engine:
         self._compile_support_functions([name, *COMMON_SUPPORT])
         return self.address(SUPPORT_PREFIX + name)
 
-    def unique(self, stem: str) -> str:
-        self.counter += 1
-        return f"psy{self.counter}_{stem}"
+
+
+_NAME_NUMBERS = itertools.count(1)
+
+
+def unique_name(stem: str) -> str:
+    """A symbol name no other module of the process uses."""
+    return f"psy{next(_NAME_NUMBERS)}_{stem}"
 
 
 # --- module-level helpers --------------------------------------------------------

@@ -155,3 +155,36 @@ def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_in
     expected = [("few", []), ("huge", [True]), ("large", [False]), ("per_item", [True]), ("small", [True]),
                 ("unknown", [True])]
     assert compiled.stderr.strip() == repr(expected)
+
+
+LLVM_SCRIPT = textwrap.dedent("""
+    import sys
+
+    def greet(name):
+        return "hello " + name
+
+    def hot(n):
+        total = 0
+        for i in range(n):
+            total += i * i % 7
+        return total
+
+    def main(n):
+        print(sum(len(greet(str(i))) for i in range(100)), hot(n) if n else 0)
+        print("llvmlite" in sys.modules)
+
+    main(int(sys.argv[1]))
+""")
+
+
+@pytest.mark.parametrize(("size", "loaded"), [(0, False), (1_000_000, True)])
+def test_llvm_loads_with_the_first_machine_code(tmp_path, size, loaded):
+    """A program psyco compiles nothing for does not pay for loading LLVM;
+    one with a hot loop compiles it, and gives the same output."""
+    path = tmp_path / "llvm.py"
+    path.write_text(LLVM_SCRIPT)
+    plain = run([str(path), str(size)], tmp_path)
+    compiled = run(["-m", "psyco", str(path), str(size)], tmp_path)
+    assert compiled.returncode == plain.returncode == 0, compiled.stderr
+    assert compiled.stdout.splitlines()[0] == plain.stdout.splitlines()[0]
+    assert compiled.stdout.splitlines()[1] == str(loaded)

@@ -603,6 +603,27 @@ def test_settrace_sees_exactly_the_events_of_plain_python():
     assert _trace_events(p, 3, 2.0) == _trace_events(plain(traced), 3, 2.0)
 
 
+@pytest.mark.parametrize("setter", [sys.settrace, sys.setprofile])
+def test_a_tracer_never_sees_psyco_before_the_first_compile(setter):
+    """Before a function has machine code its trampoline asks the compiler
+    itself, a Python call: not while a tracer or profiler is set, which
+    would see psyco's frames."""
+    p = psyco.proxy(types.FunctionType(traced.__code__.replace(), globals()))  # never asked yet
+    seen = []
+
+    def hook(frame, event, arg):
+        seen.append(frame.f_code.co_filename)
+        return hook if setter is sys.settrace else None
+
+    setter(hook)
+    try:
+        result = p(4, 2.0)
+    finally:
+        setter(None)
+    assert result == plain(traced)(4, 2.0)
+    assert seen and set(seen) == {__file__}, set(seen)
+
+
 def callee_of_traced_loop(x):
     return x + 1
 
@@ -750,6 +771,24 @@ def test_a_function_first_called_near_the_recursion_limit():
     before = compiled_calls(first_called_deep)
     same(first_called_deep, p, 5)
     assert compiled_calls(first_called_deep) > before
+
+
+def leaf_at_the_limit(x):
+    return x + 1
+
+
+def test_a_function_first_called_in_the_last_frame_the_limit_allows():
+    """Asking the compiler takes one frame more than the call: where that
+    frame passes the recursion limit, the function runs interpreted, as in
+    CPython, instead of raising a RecursionError of psyco's making."""
+    outcomes = []
+    for margin in range(-5, 40):
+        fresh = types.FunctionType(leaf_at_the_limit.__code__.replace(), globals())  # a code object never asked for
+        p = psyco.proxy(fresh)
+        expected = outcome(_near_the_limit, leaf_at_the_limit, margin)
+        assert outcome(_near_the_limit, p, margin) == expected, margin
+        outcomes.append(expected)
+    assert ("returns", int, "4") in outcomes and ("raises", RecursionError) in [o[:2] for o in outcomes], outcomes
 
 
 MODULE_DIR = pathlib.Path(psyco.__file__).resolve().parent.parent

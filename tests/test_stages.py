@@ -79,11 +79,16 @@ def test_cfg_and_loops():
 
 def test_trampoline_keeps_the_original_code():
     code = sample.__code__
-    t = abi.make_trampoline(code, print, None)
+    consts = {"native": False, "skip_gate": iter(()), "ask": print, "dispatcher": print,
+              "sentinel": None, "retry": None}
+    t = abi.make_trampoline(code, consts)
     shift = abi.trampoline_shift(code)
     assert t.co_code[shift * 2:] == code.co_code
     assert list(t.co_positions())[shift:] == list(code.co_positions())
-    shifted = frontend.parse_exception_table(t.co_exceptiontable)
+    table = frontend.parse_exception_table(t.co_exceptiontable)
+    stub = [h for h in table if h.start < shift]
+    assert stub and all(h.end <= shift and h.target < shift for h in stub)  # the stub's own RecursionError handler
+    shifted = table[len(stub):]
     original = frontend.parse_exception_table(code.co_exceptiontable)
     assert [(h.start - shift, h.target - shift) for h in shifted] == [(h.start, h.target) for h in original]
 

@@ -469,55 +469,135 @@ def _unit(op: str, arg: int = 0) -> list[int]:
     return prefix + [code | ((arg & 0xFF) << 8)] + [0] * CACHES[code]
 
 
-def make_trampoline(code: types.CodeType, dispatcher: object, sentinel: object) -> types.CodeType:
-    """A copy of `code` that first calls `dispatcher` with the arguments.
+# The constants a trampoline appends to the original's, in this order; the
+# runtime swaps the first four in place (`set_trampoline_const`).
+TRAMPOLINE_CONSTS = ("native", "skip_gate", "ask", "dispatcher", "sentinel", "retry",
+                     "recursion_error", "gettrace", "getprofile", "none")
+
+
+def make_trampoline(code: types.CodeType, consts: dict[str, object]) -> types.CodeType:
+    """A copy of `code` that first decides whether to run the original
+    bytecode or to call the dispatcher.
 
     A stub is prepended to the original bytecode: it copies the closure's
     cells into the frame (the original's COPY_FREE_VARS), performs
-    `RESUME`, calls the dispatcher and returns its result, unless the
-    result is `sentinel`: then it makes the cells of the original's
-    MAKE_CELL prologue and jumps past the original prologue and `RESUME`,
-    and the original bytecode runs unchanged.  All 3.11 jumps are
-    relative, so the shifted original keeps its meaning; the exception
-    table is shifted and the stub has no source position except its
-    RESUME's (the `def` line), so the trampoline's frame is a faithful
-    frame of `code`.
+    `RESUME`, then
+
+    * if `native` is True (the code object has a native dispatcher), calls
+      `dispatcher` with the arguments and returns its result, unless the
+      result is `sentinel`;
+    * otherwise iterates `skip_gate` once: an item means "run interpreted"
+      (a count of calls left to run so, as `itertools.repeat` does); exhausted,
+      it calls `ask` with the arguments, unless a tracer or profiler is set,
+      and calls the dispatcher if the answer is `retry`.  A RecursionError
+      raised by these calls (one frame deeper than the function's own)
+      runs the function interpreted, as CPython would.
+
+    Running interpreted, it makes the cells of the original's MAKE_CELL
+    prologue and jumps past the original prologue and `RESUME`, and the
+    original bytecode runs unchanged.  All 3.11 jumps are relative, so the
+    shifted original keeps its meaning; the exception table is shifted and
+    the stub has no source position except its RESUME's (the `def` line),
+    so the trampoline's frame is a faithful frame of `code`.  The skip gate
+    lets calls that run interpreted cost a few instructions and no call,
+    and needs no machine code, hence no LLVM, until a version is compiled.
     """
-    consts = code.co_consts + (dispatcher, sentinel)
-    stub, resume_at = _stub(code, len(consts) - 2, len(consts) - 1)
+    values = dict(consts, recursion_error=RecursionError, gettrace=sys.gettrace, getprofile=sys.getprofile, none=None)
+    appended = tuple(values[name] for name in TRAMPOLINE_CONSTS)
+    stub, resume_at, stub_handlers = _stub(code, len(code.co_consts))
     shift = len(stub)
-    handlers = [
+    handlers = stub_handlers + [
         Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
         for h in parse_exception_table(code.co_exceptiontable)
     ]
     linetable = _no_location_entries(resume_at) + _STUB_RESUME_LOCATION + _no_location_entries(shift - resume_at - 1)
     return code.replace(
         co_code=b"".join(u.to_bytes(2, "little") for u in stub) + code.co_code,
-        co_consts=consts,
+        co_consts=code.co_consts + appended,
         co_linetable=linetable + code.co_linetable,
         co_exceptiontable=encode_exception_table(handlers),
-        # the stub's deepest stack: NULL, dispatcher, arguments; or result,
-        # its copy, sentinel
-        co_stacksize=max(code.co_stacksize, argument_count(code) + 2, 3),
+        # the stub's deepest stack: NULL, a callable, the arguments; or the
+        # exception handler's previous exception, exception, its copy, class
+        co_stacksize=max(code.co_stacksize, argument_count(code) + 2, 4),
     )
 
 
-def _stub(code: types.CodeType, k_dispatch: int, k_sentinel: int) -> tuple[list[int], int]:
-    """The trampoline's stub as code units, and the index of its RESUME."""
+def set_trampoline_const(trampoline: types.CodeType, name: str, value: object) -> None:
+    """Swap one of the constants `make_trampoline` appended (`native`, the
+    skip gate, `ask`, the dispatcher): every frame of the trampoline loads the new one from
+    its next call on."""
+    replace_tuple_item(trampoline.co_consts, _trampoline_const_index(trampoline, name), value)
+
+
+def trampoline_const(trampoline: types.CodeType, name: str) -> object:
+    """One of the constants `make_trampoline` appended."""
+    return trampoline.co_consts[_trampoline_const_index(trampoline, name)]
+
+
+def _trampoline_const_index(trampoline: types.CodeType, name: str) -> int:
+    return len(trampoline.co_consts) - len(TRAMPOLINE_CONSTS) + TRAMPOLINE_CONSTS.index(name)
+
+
+def _stub(code: types.CodeType, first_const: int) -> tuple[list[int], int, list[Handler]]:
+    """The trampoline's stub as code units, the index of its RESUME and its
+    exception-table entries.  Assembled from labelled instructions; jump
+    arguments count code units from the jump's end, and EXTENDED_ARG
+    prefixes (many arguments) can lengthen the stub: placed until stable."""
+    const = {name: first_const + i for i, name in enumerate(TRAMPOLINE_CONSTS)}
     prologue = _prologue(code)
-    stub = [u for op, arg in prologue if op == "COPY_FREE_VARS" for u in _unit(op, arg)]
-    resume_at = len(stub)
     nargs = argument_count(code)
-    stub += _unit("RESUME", 0) + _unit("PUSH_NULL") + _unit("LOAD_CONST", k_dispatch)
-    for i in range(nargs):
-        stub += _unit("LOAD_FAST", i)
-    stub += _unit("PRECALL", nargs) + _unit("CALL", nargs)
-    stub += _unit("COPY", 1) + _unit("LOAD_CONST", k_sentinel) + _unit("IS_OP", 0)
-    stub += _unit("POP_JUMP_FORWARD_IF_TRUE", 1) + _unit("RETURN_VALUE")
-    # Fall back past the original RESUME: a tracer must see one 'call' event.
-    stub += _unit("POP_TOP") + [u for op, arg in prologue if op == "MAKE_CELL" for u in _unit(op, arg)]
-    stub += _unit("JUMP_FORWARD", len(prologue) + len(_unit("RESUME")))
-    return stub, resume_at
+
+    def call(callable_const: str, n: int) -> list[tuple]:
+        loads = [("LOAD_FAST", i) for i in range(n)]
+        return [("PUSH_NULL", 0), ("LOAD_CONST", const[callable_const]), *loads, ("PRECALL", n), ("CALL", n)]
+
+    def tracer_set(getter: str) -> list[tuple]:
+        return [*call(getter, 0), ("LOAD_CONST", const["none"]), ("IS_OP", 1),
+                ("POP_JUMP_FORWARD_IF_TRUE", "interpret")]
+
+    program: list[tuple] = [(op, arg) for op, arg in prologue if op == "COPY_FREE_VARS"]
+    program += [
+        ("label", "resume"), ("RESUME", 0),
+        ("LOAD_CONST", const["native"]), ("POP_JUMP_FORWARD_IF_TRUE", "dispatch"),
+        ("LOAD_CONST", const["skip_gate"]), ("FOR_ITER", "trace_check"), ("POP_TOP", 0), ("POP_TOP", 0),
+        ("JUMP_FORWARD", "interpret"),
+        ("label", "trace_check"), *tracer_set("gettrace"), *tracer_set("getprofile"),
+        *call("ask", nargs), ("label", "asked"),
+        ("LOAD_CONST", const["retry"]), ("IS_OP", 0), ("POP_JUMP_FORWARD_IF_FALSE", "interpret"),
+        ("label", "dispatch"), *call("dispatcher", nargs),
+        ("COPY", 1), ("LOAD_CONST", const["sentinel"]), ("IS_OP", 0), ("POP_JUMP_FORWARD_IF_TRUE", "fallback"),
+        ("RETURN_VALUE", 0),
+        ("label", "handler"), ("PUSH_EXC_INFO", 0), ("LOAD_CONST", const["recursion_error"]),
+        ("CHECK_EXC_MATCH", 0), ("POP_JUMP_FORWARD_IF_FALSE", "reraise"), ("POP_TOP", 0), ("label", "handled"),
+        ("POP_EXCEPT", 0), ("JUMP_FORWARD", "interpret"),
+        ("label", "reraise"), ("RERAISE", 0), ("label", "cleanup"),
+        ("COPY", 3), ("POP_EXCEPT", 0), ("RERAISE", 1),
+        ("label", "fallback"), ("POP_TOP", 0),
+        ("label", "interpret"), *[(op, arg) for op, arg in prologue if op == "MAKE_CELL"],
+        # Past the original RESUME: a tracer must see one 'call' event.
+        ("JUMP_FORWARD", "original"),
+    ]
+    labels: dict[str, int] = {}
+    while True:
+        units: list[int] = []
+        placed: dict[str, int] = {}
+        for op, arg in program:
+            if op == "label":
+                placed[arg] = len(units)
+                continue
+            if isinstance(arg, str):  # a forward jump: units from this instruction's end
+                arg = max(labels.get(arg, 0) - (len(units) + len(_unit(op, 0))), 0)
+            units += _unit(op, arg)
+        placed["original"] = len(units) + len(prologue) + len(_unit("RESUME"))
+        if placed == labels:
+            break
+        labels = placed
+    handlers = [
+        Handler(labels["trace_check"], labels["asked"], labels["handler"], 0, False),
+        Handler(labels["handler"], labels["handled"], labels["cleanup"], 1, True),
+        Handler(labels["reraise"], labels["cleanup"], labels["cleanup"], 1, True),
+    ]
+    return units, labels["resume"], handlers
 
 
 def _prologue(code: types.CodeType) -> list[tuple[str, int]]:
@@ -534,7 +614,7 @@ def _prologue(code: types.CodeType) -> list[tuple[str, int]]:
 
 def trampoline_shift(code: types.CodeType) -> int:
     """Code units the trampoline's stub adds in front of `code`."""
-    return len(_stub(code, len(code.co_consts), len(code.co_consts) + 1)[0])
+    return len(_stub(code, len(code.co_consts))[0])
 
 
 def nlocalsplus(code: types.CodeType) -> int:
@@ -567,6 +647,16 @@ def trampoline_supported(code: types.CodeType) -> str | None:
     if argument_count(code) > 0xF0:
         return "too many arguments"
     return None
+
+
+_thread_state = ctypes.pythonapi.PyThreadState_Get
+_thread_state.restype = ctypes.c_void_p
+_thread_state.argtypes = []
+
+
+def recursion_headroom() -> int:
+    """Frames the running thread can still enter before RecursionError."""
+    return ctypes.c_int.from_address(_thread_state() + TSTATE_RECURSION_REMAINING).value
 
 
 def function_of_frame(frame: types.FrameType) -> types.FunctionType:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import itertools
+import operator
 import sys
 import threading
 import time
@@ -25,7 +27,7 @@ from psyco.abi import current as abi
 from psyco.frontend import decode, has_loops
 from psyco.kinds import Kind
 from psyco.records import field, record
-from psyco.runtime.native import MAX_VERSIONS, DispatchTable, make_dispatcher
+from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
 
 SENTINEL = type("psyco_interpret", (), {"__repr__": lambda self: "<psyco: run interpreted>"})()
@@ -66,6 +68,10 @@ COMPILE_SHARE = 0.1
 MAX_MISS_BACKOFF = 64
 MAX_SKIP = 1 << 40  # the doubling past the compile budget stops here (the table holds an int64)
 COMPILE_LOCK = threading.RLock()
+# Trampoline skip gates (`abi.make_trampoline`): an exhausted one lets the
+# call on, one that never ends runs every call interpreted.
+_OPEN_GATE = iter(())
+_CLOSED_GATE = itertools.repeat(None)
 _PROGRAM_ENDED = threading.Event()  # no compiling from then on (set under COMPILE_LOCK: `_let_go_at_exit`)
 # Exits counted for the report but never retiring their version: tracing
 # turned on (sys.settrace) is the program's doing, and it is turned off again.
@@ -206,9 +212,16 @@ class CodeEntry:
         self.table.on_miss = id(self._on_miss_method)
         self.table.sentinel = id(SENTINEL)
         self.table.retry = id(RETRY)
-        with COMPILE_LOCK, KEEP_INTERRUPTS:
-            self.dispatcher, self._method_def = make_dispatcher(self.table, code.co_name)
-            self.trampoline = abi.make_trampoline(code, self.dispatcher, SENTINEL)
+        # The native dispatcher, made with the first machine code: until
+        # then the trampoline's skip gate counts the calls to skip and it
+        # asks on_miss itself, so that a program nothing is compiled for
+        # never loads LLVM.
+        self.dispatcher: object | None = None
+        self._method_def: object | None = None
+        self.trampoline = abi.make_trampoline(code, {
+            "native": False, "skip_gate": _OPEN_GATE, "ask": self._on_miss_method,
+            "dispatcher": None, "sentinel": SENTINEL, "retry": RETRY,
+        })
         CodeEntry.by_code[id(code)] = self
         CodeEntry.by_code[id(self.trampoline)] = self
 
@@ -246,6 +259,8 @@ class CodeEntry:
     def disable(self, reason: str) -> None:
         self.reason = reason
         self.table.disabled = 1
+        if self.dispatcher is None:
+            abi.set_trampoline_const(self.trampoline, "skip_gate", _CLOSED_GATE)
 
     def let_go(self) -> None:
         """Drop the versions and what was learned of the arguments (kinds
@@ -273,6 +288,8 @@ class CodeEntry:
         """`frame` is the trampoline's: it has the function's namespaces."""
         if sys.gettrace() is not None or sys.getprofile() is not None or _COMPILING.active:
             return SENTINEL  # traced, or called from inside the compiler
+        if abi.recursion_headroom() < COMPILE_HEADROOM:
+            return SENTINEL  # compiling would raise the program a RecursionError of its own
         deferred = self._deferred_version(args, frame.f_globals)
         if deferred is not None:
             with COMPILE_LOCK:
@@ -362,11 +379,24 @@ class CodeEntry:
         self.compile_threshold = max(self.compile_threshold, waiting.calls)
 
     def _skip(self, calls: int) -> None:
-        """Let the dispatcher run the next `calls` calls that find no
-        version interpreted without calling on_miss (counted as misses)."""
+        """Let the trampoline (the dispatcher, once there is one) run the
+        next `calls` calls that find no version interpreted without calling
+        on_miss (counted as misses)."""
         calls = max(0, min(calls, MAX_SKIP))
-        self.table.skip = calls
+        self._set_skip(calls)
         self.misses += calls
+
+    def _set_skip(self, calls: int) -> None:
+        if self.dispatcher is None:
+            gate = itertools.repeat(None, calls) if calls else _OPEN_GATE
+            abi.set_trampoline_const(self.trampoline, "skip_gate", gate)
+        else:
+            self.table.skip = calls
+
+    def _skips_left(self) -> int:
+        if self.dispatcher is None:
+            return operator.length_hint(abi.trampoline_const(self.trampoline, "skip_gate"))
+        return self.table.skip
 
     def _back_off(self) -> None:
         """A call on_miss could not compile for: skip the next few such
@@ -394,17 +424,28 @@ class CodeEntry:
         # Calls it does not serve may find another version to make or
         # compile: skipping stops, and the skipped calls still to come were
         # not made.
-        self.misses -= self.table.skip
-        self.table.skip = 0
+        self.misses -= self._skips_left()
+        self._set_skip(0)
         self.refresh_table()
 
     def refresh_table(self) -> None:
         """The dispatcher's table: the active versions whose machine code is
         made (a call that finds none makes a deferred one's, see _on_miss)."""
         ready = [v for v in self.versions if v.active and v.entry_address][:MAX_VERSIONS]
+        if ready and self.dispatcher is None:
+            self._use_native_dispatcher()
         for i, v in enumerate(ready):
             self.table.entries[i] = v.entry_address
         self.table.count = len(ready)
+
+    def _use_native_dispatcher(self) -> None:
+        """From the first machine code on, every call goes to the native
+        dispatcher, which enters versions and counts the calls to skip."""
+        skips = self._skips_left()
+        self.dispatcher, self._method_def = make_dispatcher(self.table, self.code.co_name)
+        self.table.skip = skips
+        abi.set_trampoline_const(self.trampoline, "dispatcher", self.dispatcher)
+        abi.set_trampoline_const(self.trampoline, "native", True)
 
     def hot_exit(self, version: Version, site: tuple[int, str]) -> None:
         """A guard of `version` keeps failing: retire the version so the next
@@ -687,7 +728,7 @@ def _numeric_argument_kind(request: Request) -> Kind | None:
 
 def _pending_version(request: Request, return_kind: Kind) -> Version:
     param_types = tuple(t for k in request.entry_kinds for t in k.leaves)
-    return Version(request.entry_kinds, return_kind, param_types, backend.Engine.get().unique("body"), request.globals,
+    return Version(request.entry_kinds, return_kind, param_types, backend.unique_name("body"), request.globals,
                    function=request.code.co_qualname)
 
 
@@ -862,9 +903,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     direct call): then when first needed (`Version.native_body`,
     `Version.inlinable`).
     `called_once`: for a call that module code makes once."""
-    engine = backend.Engine.get()
     pending = resolver.self_version
-    body_name = pending.body_name if pending is not None else engine.unique("body")
+    body_name = pending.body_name if pending is not None else backend.unique_name("body")
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
         keepalive=result.keepalive, function=entry.code.co_qualname,
@@ -882,7 +922,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         threshold = HOT_LOOP_EXIT_THRESHOLD if decoded.in_loop(e.pc) else HOT_EXIT_THRESHOLD
         e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else threshold, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
-    entry_name = engine.unique("entry")
+    entry_name = backend.unique_name("entry")
     version.optimized = _worth_optimizing(result.fn, resolver) and not _runs_once_within(
         entry.code, result, called_once, ONCE_OPTIMIZE_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)

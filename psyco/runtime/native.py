@@ -28,6 +28,7 @@ from psyco.backend import (
     incref,
     is_null,
     load_field,
+    unique_name,
 )
 
 MAX_VERSIONS = 8
@@ -71,7 +72,7 @@ def _field(name: str) -> int:
 def _build_dispatcher() -> int:
     """PyObject* dispatch(PyObject* self, PyObject** args, i64 nargs)."""
     engine = Engine.get()
-    name = engine.unique("dispatch")
+    name = unique_name("dispatch")
     mb = ModuleBuilder(name)
     fnty = L.FunctionType(OBJ, [OBJ, OBJ.as_pointer(), I64])
     f = mb.declare(name, fnty)
