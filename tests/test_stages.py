@@ -77,6 +77,38 @@ def test_cfg_and_loops():
     assert min(lines) == sample.__code__.co_firstlineno and max(lines) == sample.__code__.co_firstlineno + 9
 
 
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+@pytest.mark.parametrize("module", ["argparse", "dataclasses", "json.decoder", "tokenize", "asyncio.base_events"])
+def test_the_decoder_reads_instructions_as_dis_does(module):
+    """The front end's own bytecode walk gives dis.get_instructions' opcodes,
+    arguments and argvals (EXTENDED_ARG, jumps both ways, names, locals,
+    cells, comparisons, f-string conversions), the names of KW_NAMES
+    besides, whose argval dis does not fill in."""
+    import importlib
+
+    source = importlib.import_module(module).__file__
+    with open(source, encoding="utf-8") as f:
+        top = compile(f.read(), source, "exec")
+    seen = set()
+    for code in _code_objects(top):
+        expected = [(i.offset // 2, i.opcode, i.arg, i.argval) for i in dis.get_instructions(code)]
+        got = list(frontend._raw_instructions(code))
+        assert [g[:3] for g in got] == [e[:3] for e in expected], code.co_qualname
+        for (index, op, arg, argval), e in zip(got, expected):
+            seen.add(dis.opname[op])
+            if dis.opname[op] == "KW_NAMES":
+                assert argval == code.co_consts[arg]
+            else:
+                assert type(argval) is type(e[3]) and argval == e[3], (code.co_qualname, index, dis.opname[op])
+    assert {"JUMP_BACKWARD", "POP_JUMP_FORWARD_IF_FALSE", "LOAD_GLOBAL", "LOAD_FAST", "COMPARE_OP"} <= seen
+
+
 def test_trampoline_keeps_the_original_code():
     code = sample.__code__
     consts = {"native": False, "skip_gate": iter(()), "ask": print, "dispatcher": print,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dis
 import types
 import weakref
+from collections.abc import Iterator
 
 from psyco.records import field, record
 
@@ -173,21 +174,62 @@ def decode(code: types.CodeType) -> DecodedCode:
     return decoded
 
 
+_HAS_CONST = frozenset(dis.hasconst)
+_HAS_NAME = frozenset(dis.hasname)
+_HAS_JUMP = frozenset(dis.hasjrel)  # 3.11 has relative jumps only
+_HAS_LOCAL = frozenset(dis.haslocal + dis.hasfree)
+_HAS_COMPARE = frozenset(dis.hascompare)
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
+_FORMAT_VALUE = dis.opmap["FORMAT_VALUE"]
+_FORMAT_CONVERSIONS = (None, str, repr, ascii)
+
+
+def _raw_instructions(code: types.CodeType) -> Iterator[tuple[int, int, int | None, object]]:
+    """(code-unit index, opcode, arg, argval) of each instruction,
+    EXTENDED_ARG prefixes included, with dis.get_instructions' argval
+    (a jump's is its target's byte offset): without the text dis also
+    makes, most of its time, which every compile paid."""
+    raw = code.co_code
+    units = len(raw) // 2
+    index = extended = 0
+    while index < units:
+        op = raw[2 * index]
+        arg: int | None = None
+        argval: object = None
+        if op >= dis.HAVE_ARGUMENT:
+            argval = arg = raw[2 * index + 1] | extended
+            if op in _HAS_CONST:
+                argval = code.co_consts[arg]
+            elif op in _HAS_NAME:
+                argval = code.co_names[arg >> 1 if op == _LOAD_GLOBAL else arg]
+            elif op in _HAS_JUMP:
+                argval = 2 * (index + 1 + (-arg if op in _BACKWARD_JUMPS else arg))
+            elif op in _HAS_LOCAL:
+                argval = code._varname_from_oparg(arg)  # type: ignore[attr-defined]
+            elif op in _HAS_COMPARE:
+                argval = dis.cmp_op[arg]
+            elif op == _FORMAT_VALUE:
+                argval = (_FORMAT_CONVERSIONS[arg & 3], bool(arg & 4))
+        extended = arg << 8 if op == _EXTENDED_ARG else 0  # type: ignore[operator]
+        yield index, op, arg, argval
+        index += 1 + CACHES[op]
+
+
 def _decode(code: types.CodeType) -> DecodedCode:
     positions = list(code.co_positions())
     instructions: list[Instruction] = []
     prefix_start: int | None = None
-    for ins in dis.get_instructions(code):
-        index = ins.offset // 2
-        if ins.opname == "EXTENDED_ARG":
+    for index, op, arg, argval in _raw_instructions(code):
+        if op == _EXTENDED_ARG:
             prefix_start = index if prefix_start is None else prefix_start
             continue
         start = index if prefix_start is None else prefix_start
         prefix_start = None
-        target = ins.argval // 2 if ins.opcode in dis.hasjrel else None
+        target = argval // 2 if op in _HAS_JUMP else None  # type: ignore[operator]
         line = positions[index][0] if index < len(positions) else None
-        next_index = index + 1 + CACHES[ins.opcode]
-        instructions.append(Instruction(index, start, ins.opname, ins.arg, ins.argval, target, line, next_index))
+        next_index = index + 1 + CACHES[op]
+        instructions.append(Instruction(index, start, dis.opname[op], arg, argval, target, line, next_index))
     by_index = {i.index: i for i in instructions}
     by_start = {i.start: i.index for i in instructions}
     # Jump targets and the following instruction may name an EXTENDED_ARG
