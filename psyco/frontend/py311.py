@@ -218,26 +218,24 @@ def _raw_instructions(code: types.CodeType) -> Iterator[tuple[int, int, int | No
 
 def _decode(code: types.CodeType) -> DecodedCode:
     positions = list(code.co_positions())
-    instructions: list[Instruction] = []
+    opcodes: list[tuple[int, int, int, int | None, object]] = []  # index, start, opcode, arg, argval
     prefix_start: int | None = None
     for index, op, arg, argval in _raw_instructions(code):
         if op == _EXTENDED_ARG:
             prefix_start = index if prefix_start is None else prefix_start
             continue
-        start = index if prefix_start is None else prefix_start
+        opcodes.append((index, index if prefix_start is None else prefix_start, op, arg, argval))
         prefix_start = None
-        target = argval // 2 if op in _HAS_JUMP else None  # type: ignore[operator]
-        line = positions[index][0] if index < len(positions) else None
-        next_index = index + 1 + CACHES[op]
-        instructions.append(Instruction(index, start, dis.opname[op], arg, argval, target, line, next_index))
-    by_index = {i.index: i for i in instructions}
-    by_start = {i.start: i.index for i in instructions}
     # Jump targets and the following instruction may name an EXTENDED_ARG
     # prefix; resolve them to the opcode (resume points use `start`).
-    instructions = [
-        _with_target(i, None if i.target is None else by_start.get(i.target, i.target),
-                     by_start.get(i.next_index, i.next_index)) for i in instructions
-    ]
+    by_start = {start: index for index, start, _, _, _ in opcodes}
+    instructions: list[Instruction] = []
+    for index, start, op, arg, argval in opcodes:
+        target = by_start.get(argval // 2, argval // 2) if op in _HAS_JUMP else None  # type: ignore[operator]
+        following = index + 1 + CACHES[op]
+        line = positions[index][0] if index < len(positions) else None
+        instructions.append(Instruction(index, start, dis.opname[op], arg, argval, target, line,
+                                        by_start.get(following, following)))
     by_index = {i.index: i for i in instructions}
     handlers = parse_exception_table(code.co_exceptiontable)
     blocks, loop_heads = _build_cfg(instructions, handlers, by_start)
@@ -332,10 +330,6 @@ def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list
                     bound_in[succ] &= out
                     changed = True
     return bound_in
-
-
-def _with_target(ins: Instruction, target: int | None, next_index: int) -> Instruction:
-    return Instruction(ins.index, ins.start, ins.opname, ins.arg, ins.argval, target, ins.line, next_index)
 
 
 def _build_cfg(
