@@ -1140,6 +1140,40 @@ def test_a_version_only_its_callers_copy_stays_in_the_report(tmp_path):
     assert "Node.__init__" in compiled and "only copied into its callers" in compiled
 
 
+NATIVE_ARGUMENT_CALLEE = """
+    from psyco.runtime.jit import LOOP_FREE_CALLS
+
+
+    def digits(n):
+        return str(n) + "-" + str(n * 2) + "-" + str(n * 3)
+
+
+    def collect(k):
+        out = []
+        for i in range(k):
+            out.append(digits(i))
+        return len(out)
+
+
+    print(collect(3000))
+    print(sum(len(digits(i)) for i in range(LOOP_FREE_CALLS + 1000)))
+"""
+
+
+def test_a_callee_judged_for_native_arguments_is_not_judged_again_for_the_interpreter(tmp_path):
+    """collect() and digits(Int), specialized with it, are mostly generic:
+    the interpreter's calls of digits with an int would be specialized the
+    same way, samples or not, so they are refused without specializing
+    digits again (nothing spent on refused compiles)."""
+    both = Both(tmp_path, [str(write(tmp_path / "native_callee.py", NATIVE_ARGUMENT_CALLEE))], tmp_path)
+    both.assert_same()
+    rows = {r["function"]: r for r in both.rows()}
+    assert "mostly generic" in rows["collect"]["not_compiled"]
+    digits = rows["digits"]
+    assert [v["entry_kinds"] for v in digits["versions"]] == [["Int"]] and not digits["versions"][0]["machine_code"]
+    assert "mostly generic" in digits["not_compiled"] and digits["refused_ms"] == 0
+
+
 JUDGED_OVER_BUDGET = """
     import psyco.runtime.jit
     from psyco.runtime.jit import LOOP_FREE_CALLS

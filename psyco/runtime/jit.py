@@ -352,7 +352,8 @@ class CodeEntry:
         callers that turned out not worth compiling, say): that version
         leaves `versions` for `callers_only`, and this call goes the way of
         any call that finds no version (compiled with samples after the
-        thresholds, or refused);
+        thresholds, or refused: at once if its entry kinds are these and
+        all native, which samples would not specialize differently);
         none either before enough calls win back its LLVM
         (`calls_to_pay_back`): the calls until then run interpreted."""
         if all(v.deferred is None for v in self.versions):
@@ -361,9 +362,14 @@ class CodeEntry:
         with COMPILE_LOCK:
             for v in self.versions:
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
-                    if self.whole_program and not_worth_for_interpreter(v.work, self.code, v.recursive):
+                    reason = not_worth_for_interpreter(v.work, self.code, v.recursive)
+                    if self.whole_program and reason is not None:
                         self.versions.remove(v)
                         self.callers_only.append(v)
+                        if v.entry_kinds == entry_kinds and not any(k.is_object() for k in entry_kinds):
+                            self.not_compiled[entry_kinds] = reason
+                            self.not_worth.add(entry_kinds)
+                            self.sampled.add(entry_kinds)
                         return None
                     waiting = awaiting_payback(v.work, self.code, v.recursive, self.misses)
                     if self.whole_program and waiting is not None:
