@@ -8,7 +8,7 @@ another CPython version is a sibling of this module.
 from __future__ import annotations
 
 import ctypes
-import dis
+import opcode
 import sys
 import types
 
@@ -270,7 +270,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "_Py_CheckRecursiveCall": ("i32", ("ptr", "ptr")),
 }
 
-# Binary-operator C-API entry points, by BINARY_OP's oparg name (dis._nb_ops).
+# Binary-operator C-API entry points, by BINARY_OP's oparg name (opcode._nb_ops).
 NUMBER_BINARY = {
     "+": "PyNumber_Add", "-": "PyNumber_Subtract", "*": "PyNumber_Multiply",
     "/": "PyNumber_TrueDivide", "//": "PyNumber_FloorDivide", "%": "PyNumber_Remainder",
@@ -286,7 +286,7 @@ NUMBER_BINARY = {
 for _name in NUMBER_BINARY.values():
     C_API[_name] = ("obj", ("obj", "obj"))
 
-# Rich-comparison codes (Py_LT ...) in the order of dis.cmp_op.
+# Rich-comparison codes (Py_LT ...) in the order of opcode.cmp_op.
 RICH_COMPARE = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
 
 # libm functions that LLVM has no intrinsic for.
@@ -457,8 +457,8 @@ def type_address(tp: type) -> int:
 
 
 # --- bytecode: trampolines --------------------------------------------------
-_OP = dis.opmap
-CACHES = dis._inline_cache_entries
+_OP = opcode.opmap
+CACHES = opcode._inline_cache_entries
 
 
 def _unit(op: str, arg: int = 0) -> list[int]:
@@ -608,7 +608,7 @@ def _prologue(code: types.CodeType) -> list[tuple[str, int]]:
         op, arg = code.co_code[unit], code.co_code[unit + 1]
         if op == _OP["RESUME"]:
             break
-        out.append((dis.opname[op], arg))
+        out.append((opcode.opname[op], arg))
     return out
 
 

@@ -8,16 +8,16 @@ else in psyco reads raw bytecode.
 
 from __future__ import annotations
 
-import dis
+import opcode
 import types
 import weakref
 from collections.abc import Iterator
 
 from psyco.records import field, record
 
-NB_OPS = [symbol for _, symbol in dis._nb_ops]
-CMP_OPS = list(dis.cmp_op)
-CACHES = dis._inline_cache_entries
+NB_OPS = [symbol for _, symbol in opcode._nb_ops]
+CMP_OPS = list(opcode.cmp_op)
+CACHES = opcode._inline_cache_entries
 
 JUMPS_UNCONDITIONAL = {"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT"}
 BLOCK_ENDS = JUMPS_UNCONDITIONAL | {"RETURN_VALUE", "RAISE_VARARGS", "RERAISE"}
@@ -148,7 +148,7 @@ def encode_exception_table(handlers: list[Handler]) -> bytes:
 
 
 # In 3.11 only these jump backwards, and only to the head of a loop.
-_BACKWARD_JUMPS = frozenset(op for name, op in dis.opmap.items() if "JUMP_BACKWARD" in name)
+_BACKWARD_JUMPS = frozenset(op for name, op in opcode.opmap.items() if "JUMP_BACKWARD" in name)
 
 
 def has_loops(code: types.CodeType) -> bool:
@@ -174,14 +174,14 @@ def decode(code: types.CodeType) -> DecodedCode:
     return decoded
 
 
-_HAS_CONST = frozenset(dis.hasconst)
-_HAS_NAME = frozenset(dis.hasname)
-_HAS_JUMP = frozenset(dis.hasjrel)  # 3.11 has relative jumps only
-_HAS_LOCAL = frozenset(dis.haslocal + dis.hasfree)
-_HAS_COMPARE = frozenset(dis.hascompare)
-_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
-_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
-_FORMAT_VALUE = dis.opmap["FORMAT_VALUE"]
+_HAS_CONST = frozenset(opcode.hasconst)
+_HAS_NAME = frozenset(opcode.hasname)
+_HAS_JUMP = frozenset(opcode.hasjrel)  # 3.11 has relative jumps only
+_HAS_LOCAL = frozenset(opcode.haslocal + opcode.hasfree)
+_HAS_COMPARE = frozenset(opcode.hascompare)
+_EXTENDED_ARG = opcode.opmap["EXTENDED_ARG"]
+_LOAD_GLOBAL = opcode.opmap["LOAD_GLOBAL"]
+_FORMAT_VALUE = opcode.opmap["FORMAT_VALUE"]
 _FORMAT_CONVERSIONS = (None, str, repr, ascii)
 
 
@@ -197,7 +197,7 @@ def _raw_instructions(code: types.CodeType) -> Iterator[tuple[int, int, int | No
         op = raw[2 * index]
         arg: int | None = None
         argval: object = None
-        if op >= dis.HAVE_ARGUMENT:
+        if op >= opcode.HAVE_ARGUMENT:
             argval = arg = raw[2 * index + 1] | extended
             if op in _HAS_CONST:
                 argval = code.co_consts[arg]
@@ -208,7 +208,7 @@ def _raw_instructions(code: types.CodeType) -> Iterator[tuple[int, int, int | No
             elif op in _HAS_LOCAL:
                 argval = code._varname_from_oparg(arg)  # type: ignore[attr-defined]
             elif op in _HAS_COMPARE:
-                argval = dis.cmp_op[arg]
+                argval = opcode.cmp_op[arg]
             elif op == _FORMAT_VALUE:
                 argval = (_FORMAT_CONVERSIONS[arg & 3], bool(arg & 4))
         extended = arg << 8 if op == _EXTENDED_ARG else 0  # type: ignore[operator]
@@ -234,7 +234,7 @@ def _decode(code: types.CodeType) -> DecodedCode:
         target = by_start.get(argval // 2, argval // 2) if op in _HAS_JUMP else None  # type: ignore[operator]
         following = index + 1 + CACHES[op]
         line = positions[index][0] if index < len(positions) else None
-        instructions.append(Instruction(index, start, dis.opname[op], arg, argval, target, line,
+        instructions.append(Instruction(index, start, opcode.opname[op], arg, argval, target, line,
                                         by_start.get(following, following)))
     by_index = {i.index: i for i in instructions}
     handlers = parse_exception_table(code.co_exceptiontable)
