@@ -98,6 +98,7 @@ def _write_stats(path: str, startup: float) -> None:
         "functions_compiled": sum(1 for e in entries if e.versions),
         "compile_times_s": STATS["compile_times"],
         "startup_s": startup,
+        "llvm_load_s": STATS["llvm_load_seconds"],
     }
     import json  # here: importing it costs every start-up 4 ms
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from psyco import PsycoWarning
 from psyco.abi import current as abi
-from psyco.runtime.jit import CodeEntry, final_ir
+from psyco.runtime.jit import STATS, CodeEntry, final_ir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -245,7 +245,9 @@ def report() -> list[dict]:
 
 
 def format_report(rows: list[dict] | None = None) -> str:
-    """The report as the table `python -m psyco --report` prints."""
+    """The report as the table `python -m psyco --report` prints (with
+    the time LLVM took to load, for this process's own report)."""
+    this_process = rows is None
     rows = report() if rows is None else rows
     lines = ["psyco report", "compiled:"]
     total = 0.0
@@ -275,6 +277,8 @@ def format_report(rows: list[dict] | None = None) -> str:
         if r["not_compiled"] and r["called"]:
             spent = f" [{r['refused_ms']:.1f} ms spent finding out]" if r["refused_ms"] else ""
             lines.append(f"  {r['function']}  ({r['file']}:{r['line']}): {r['not_compiled']}{spent}")
+    if this_process and STATS["llvm_load_seconds"]:
+        lines.append(f"LLVM loaded in {STATS['llvm_load_seconds'] * 1000:.1f} ms (once, with the first machine code)")
     lines.append(f"total compile time: {total / 1000:.3f} s")
     return "\n".join(lines)
 

@@ -121,6 +121,10 @@ class Engine:
         self.support_data: list[object] = []  # the data support functions address, as long as they live
 
     @classmethod
+    def loaded(cls) -> bool:
+        return cls._instance is not None
+
+    @classmethod
     def get(cls) -> Engine:
         with cls._lock:
             if cls._instance is None:

@@ -812,7 +812,8 @@ def test_stats_file(tmp_path, program, mode):
     both = Both(tmp_path, args, tmp_path, stdin="", extra_env={"PSYCO_STATS": str(stats)})
     both.assert_same()
     data = json.loads(stats.read_text())
-    assert set(data) == {"compile_time_s", "versions", "functions_compiled", "compile_times_s", "startup_s"}
+    assert set(data) == {"compile_time_s", "versions", "functions_compiled", "compile_times_s", "startup_s",
+                         "llvm_load_s"}
     rows = json.loads(both.report_path.read_text())
     versions = [v for r in rows for v in r["versions"]]
     assert data["versions"] == len(versions) == len(data["compile_times_s"]) >= 1
@@ -821,6 +822,7 @@ def test_stats_file(tmp_path, program, mode):
     assert data["compile_time_s"] == pytest.approx(sum(data["compile_times_s"]))
     assert data["compile_time_s"] == pytest.approx(sum(v["compile_ms"] for v in versions) / 1000, abs=1e-3)
     assert 0 < data["startup_s"] < 30
+    assert 0 < data["llvm_load_s"] < 30  # loaded with the first machine code, apart from any compile
 
 
 # --- usage ------------------------------------------------------------------------------------------
