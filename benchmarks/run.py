@@ -52,6 +52,7 @@ class Result:
     median_compile_ms: float = math.nan
     versions: int = 0
     startup_s: float = math.nan
+    llvm_load_s: float = math.nan  # loading LLVM with the first machine code (not in compile_s)
     status: str = "ok"
     stats: dict = field(default_factory=dict)
 
@@ -107,6 +108,7 @@ def measure(program: Path, repeat: int) -> Result:
     result.median_compile_ms = statistics.median(times) * 1000 if times else math.nan
     result.versions = stats.get("versions", 0)
     result.startup_s = stats.get("startup_s", math.nan)
+    result.llvm_load_s = stats.get("llvm_load_s", math.nan)
     return result
 
 
