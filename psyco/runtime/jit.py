@@ -2,10 +2,11 @@
 
 A `CodeEntry` exists for every code object psyco has taken over.  It owns
 the trampoline (the code object functions run instead of the original),
-the dispatcher builtin the trampoline calls, and the compiled versions.
-Compilation is triggered from the dispatcher when no version accepts the
-arguments' kinds (`CodeEntry.on_miss`), runs under one lock, and is the
-pipeline: specialize -> refcount -> verify -> backend.
+the dispatcher builtin the trampoline calls once there is machine code,
+and the compiled versions.  Compilation is triggered from the trampoline,
+or the dispatcher, when no version accepts the arguments' kinds
+(`CodeEntry.on_miss`), runs under one lock, and is the pipeline:
+specialize -> refcount -> verify -> backend.
 """
 
 from __future__ import annotations

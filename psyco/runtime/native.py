@@ -1,11 +1,11 @@
 """Native pieces of the runtime: the dispatcher and builtin-function objects.
 
-Every compiled code object gets one *dispatcher*: a real builtin function
-(`PyCFunction` with METH_FASTCALL) whose C entry point is a shared native
-function and whose `self` is a bytes object holding the address of that
-code object's `DispatchTable`.  The trampoline's stub calls it with the arguments; it
-tries each compiled version's entry in turn and, when none accepts the
-arguments' kinds, asks the Python-level `on_miss` to compile one.
+Every code object with machine code gets one *dispatcher*: a real builtin
+function (`PyCFunction` with METH_FASTCALL) whose C entry point is a shared
+native function and whose `self` is a bytes object holding the address of
+that code object's `DispatchTable`.  The trampoline's stub calls it with the
+arguments; it tries each compiled version's entry in turn and, when none
+accepts the arguments' kinds, asks the Python-level `on_miss` to compile one.
 """
 
 from __future__ import annotations
