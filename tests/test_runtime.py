@@ -624,6 +624,32 @@ def test_a_tracer_never_sees_psyco_before_the_first_compile(setter):
     assert seen and set(seen) == {__file__}, set(seen)
 
 
+def made_for_direct_calls(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def test_a_version_without_machine_code_that_serves_the_call_runs_it_interpreted():
+    """A version made for direct calls only (by another thread's compile of
+    a caller, after this call looked for one) serves the call's kinds but
+    has no machine code, nor the function a dispatcher: the call runs
+    interpreted, and the next makes its machine code."""
+    from psyco import kinds
+    from psyco.runtime import jit
+
+    fresh = types.FunctionType(made_for_direct_calls.__code__.replace(), globals())
+    p = psyco.proxy(fresh)
+    entry = jit.CodeEntry.lookup(fresh.__code__)
+    version = jit.compile_version(entry, (kinds.INT,), globals(), builtins.__dict__, direct=True)
+    assert version is not None and not version.entry_address and entry.dispatcher is None
+    entry._deferred_version = lambda args, globals_: None  # as if made after this call looked
+    assert p(10) == 45 and entry.dispatcher is None
+    del entry._deferred_version
+    assert p(10) == 45 and version.entry_address and version.calls.value == 1
+
+
 def callee_of_traced_loop(x):
     return x + 1
 

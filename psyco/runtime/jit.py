@@ -278,12 +278,16 @@ class CodeEntry:
     # -- called by the dispatcher when no version fits -----------------------
     def on_miss(self, *args: object) -> object:
         try:
-            return self._on_miss(args, sys._getframe(1))
+            answer = self._on_miss(args, sys._getframe(1))
         except RecursionError:  # called deep in the program's recursion: later
             return SENTINEL
         except Exception as exc:  # never let a compiler bug reach the program
             self.disable(f"internal error: {type(exc).__name__}: {exc}")
             return SENTINEL
+        # "Retry" sends the trampoline to the dispatcher, made with the first
+        # machine code: a version another thread made meanwhile for direct
+        # calls only has none yet.
+        return answer if answer is not RETRY or self.dispatcher is not None else SENTINEL
 
     def _on_miss(self, args: tuple, frame: types.FrameType) -> object:
         """`frame` is the trampoline's: it has the function's namespaces."""
