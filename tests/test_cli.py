@@ -661,6 +661,7 @@ def test_report_goes_to_stderr_and_stdout_is_unchanged(tmp_path, program):
         assert entered.get(name, 0) > 0, (name, both.psyco.stderr)
         assert both.calls(name) == entered[name]
     assert "total compile time:" in both.psyco.stderr
+    assert "LLVM loaded in " in table  # with the first machine code, apart from the compile times
 
 
 def test_report_after_an_exception_and_an_exit(tmp_path):
