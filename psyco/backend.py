@@ -193,7 +193,6 @@ class Engine:
         return self.address(SUPPORT_PREFIX + name)
 
 
-
 _NAME_NUMBERS = itertools.count(1)
 
 

@@ -802,10 +802,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         _IN_PROGRESS.discard(entry)
         _COMPILING.active = bool(_IN_PROGRESS)
         _COMPILING.judging &= not judge_only
-        # Callees compiled on the way are counted as theirs, not ours.
-        elapsed = time.perf_counter() - started
-        own_seconds = elapsed - (_NESTED_SECONDS[0] - nested_before)
-        _NESTED_SECONDS[0] = nested_before + elapsed
+        own_seconds = _own_seconds(started, nested_before)
         STATS["compile_seconds"] += own_seconds  # type: ignore[operator]
         if version is None:
             entry.refused_seconds += own_seconds
@@ -1015,6 +1012,18 @@ def _emit(version: Version) -> DeferredCode:
     return deferred
 
 
+def _own_seconds(started: float, nested_before: float) -> float:
+    """The time since `started` less that of the compiles nested in it
+    (callees compiled on the way, deferred modules they finish, LLVM's
+    load), which are counted as theirs; all of it counts as nested in the
+    compile around this one (`_NESTED_SECONDS` was `nested_before` at
+    `started`)."""
+    elapsed = time.perf_counter() - started
+    own = elapsed - (_NESTED_SECONDS[0] - nested_before)
+    _NESTED_SECONDS[0] = nested_before + elapsed
+    return own
+
+
 @KEEP_INTERRUPTS
 @COMPILE_CLOCK
 def _finish_deferred(version: Version, machine_code: bool) -> None:
@@ -1023,13 +1032,12 @@ def _finish_deferred(version: Version, machine_code: bool) -> None:
     from now on (an installed version: not one `_generate` is making).
     Counted in the version's compile time, not in that of a version being
     compiled that needs it."""
-    started, llvm_before = time.perf_counter(), STATS["llvm_load_seconds"]
+    started, nested_before = time.perf_counter(), _NESTED_SECONDS[0]
     if machine_code:
         _emit(version).owner.refresh_table()
     else:
         _write_module(version)
-    elapsed = time.perf_counter() - started - (STATS["llvm_load_seconds"] - llvm_before)  # type: ignore[operator]
-    _NESTED_SECONDS[0] += elapsed
+    elapsed = _own_seconds(started, nested_before)
     version.compile_seconds += elapsed
     STATS["compile_seconds"] += elapsed  # type: ignore[operator]
     STATS["compile_times"][version.stats_slot] = version.compile_seconds  # type: ignore[index]
