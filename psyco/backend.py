@@ -430,6 +430,25 @@ def emit_loop(b: L.IRBuilder, n: L.Value, body: Callable[[L.Value], object]) -> 
     b.position_at_end(done)
 
 
+def scan(b: L.IRBuilder, start: L.Value, end: L.Value, stops: Callable[[L.Value], L.Value]) -> L.Value:
+    """The first index i from `start` (at most `end`) below `end` for which
+    stops(i) (made in the loop's body), else `end`; the builder ends after
+    the loop."""
+    entry = b.block
+    head, body, done = (b.append_basic_block(n) for n in ("scan", "scan.char", "scan.done"))
+    b.branch(head)
+    b.position_at_end(head)
+    index = b.phi(I64)
+    index.add_incoming(start, entry)
+    b.cbranch(b.icmp_signed("<", index, end), body, done)
+    b.position_at_end(body)
+    stop = stops(index)
+    index.add_incoming(b.add(index, I64(1)), b.block)
+    b.cbranch(stop, done, head)
+    b.position_at_end(done)
+    return index
+
+
 def joined(b: L.IRBuilder, *incoming: tuple[L.Value, L.Block]) -> L.Value:
     """Where paths meet: the value each (value, block it comes from) brings."""
     phi = b.phi(incoming[0][0].type)
@@ -483,6 +502,7 @@ SUPPORT_SIGNATURES = {
     "fill_method_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
+    "str_scan": L.FunctionType(I64, [OBJ, I64, I1]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
     "enter_slow": L.FunctionType(I32, [PTR, I32]),
     "deopt_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
@@ -741,6 +761,59 @@ class SupportCodegen:
         true = b.icmp_unsigned("==", answer, obj_const(b, True))
         decref(self.mb, b, answer, nullable=False)
         b.ret(b.zext(true, I32))
+        return f
+
+    def _define_str_scan(self) -> L.Function:
+        """i64 str_scan(text, start, space): the str_scan op for any exact
+        str (characters of 1, 2 or 4 bytes; past ASCII, whitespace as
+        _PyUnicode_IsWhitespace says); a legacy string is made ready first,
+        -1 if that raised.  Not cold: a loop over words of such text calls
+        it for each."""
+        f = self._support("str_scan")
+        b = L.IRBuilder(f.append_basic_block("start"))
+        text, start, space = f.args
+        state_ptr = field_ptr(b, text, abi.UNICODE_STATE, I32)
+        unready, failed, ready = (b.append_basic_block(n) for n in ("unready", "failed", "ready"))
+        b.cbranch(b.icmp_unsigned("==", b.and_(b.load(state_ptr), I32(abi.UNICODE_READY)), I32(0)), unready, ready)
+        b.position_at_end(unready)
+        made = b.call(self.mb.c_function("_PyUnicode_Ready"), [text])
+        b.cbranch(b.icmp_signed("<", made, I32(0)), failed, ready)
+        b.position_at_end(failed)
+        b.ret(I64(-1))
+        b.position_at_end(ready)
+        state = b.load(state_ptr)
+
+        def has(bit: int) -> L.Value:
+            return b.icmp_unsigned("!=", b.and_(state, I32(bit)), I32(0))
+        inline_data = b.gep(b.bitcast(text, PTR), [b.select(has(abi.UNICODE_ASCII), I64(abi.UNICODE_ASCII_DATA),
+                                                            I64(abi.UNICODE_COMPACT_DATA))])
+        data = b.select(has(abi.UNICODE_COMPACT), inline_data, load_field(b, text, abi.UNICODE_DATA_POINTER, PTR))
+        length = load_field(b, text, abi.UNICODE_LENGTH, I64)
+        kind = b.and_(b.lshr(state, I32(abi.UNICODE_KIND_SHIFT)), I32(abi.UNICODE_KIND_MASK))
+        table = field_ptr(b, obj_const(b, ASCII_WHITESPACE), abi.BYTES_DATA, I8)
+
+        def stops(chars: L.Value, i: L.Value) -> L.Value:
+            """Whether character `i` of `chars` is (`space`) or is not whitespace."""
+            code = b.zext(b.load(b.gep(chars, [i])), I64)
+            ascii_, wide, judged = (b.append_basic_block(n) for n in ("ascii", "wide", "judged"))
+            b.cbranch(b.icmp_unsigned("<", code, I64(128)), ascii_, wide)
+            b.position_at_end(ascii_)
+            in_table = b.icmp_unsigned("!=", b.load(b.gep(table, [code])), I8(0))
+            b.branch(judged)
+            b.position_at_end(wide)
+            asked = b.call(self.mb.c_function("_PyUnicode_IsWhitespace"), [b.trunc(code, I32)])
+            in_unicode = b.icmp_signed("!=", asked, I32(0))
+            b.branch(judged)
+            b.position_at_end(judged)
+            return b.icmp_unsigned("==", joined(b, (in_table, ascii_), (in_unicode, wide)), space)
+        for width in (1, 2, 4):
+            this, other = b.append_basic_block(f"kind{width}"), b.append_basic_block(f"not_kind{width}")
+            b.cbranch(b.icmp_unsigned("==", kind, I32(width)), this, other)
+            b.position_at_end(this)
+            chars = b.bitcast(data, L.IntType(8 * width).as_pointer())
+            b.ret(scan(b, start, length, functools.partial(stops, chars)))
+            b.position_at_end(other)
+        b.ret(length)  # no other kind is ready
         return f
 
     def _define_raised_status(self) -> L.Function:
@@ -1698,7 +1771,7 @@ class VersionCodegen:
         if m.how == "slice":
             present = iter(values)
             return ("slice", *(word(next(present)) if has else None for has in m.const))  # type: ignore[attr-defined]
-        assert m.how in ("range", "range_iter", "seq_iter"), m.how
+        assert m.how in ("range", "range_iter", "seq_iter", "split_iter"), m.how
         return (m.how, *[word(v) for v in values])
 
     def keep_reference(self, op: ir.Op, index: int, value: L.Value) -> None:
@@ -3250,6 +3323,42 @@ def _str_predicate(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.branch(done)
     b.position_at_end(done)
     return joined(b, (from_table, fast), (from_method, slow_end))
+
+
+# Whether each ASCII character is whitespace, as str.split() and
+# str.isspace() say (Py_UNICODE_ISSPACE).
+ASCII_WHITESPACE = bytes(chr(code).isspace() for code in range(128))
+
+
+@lower("str_scan")
+def _str_scan(g: VersionCodegen, op: ir.Op) -> L.Value:
+    """A compact ASCII string is scanned here, with a table; any other by
+    the support function."""
+    b = g.b
+    text, start = g.v(op.args[0]), g.v(op.args[1])
+    space = I1(int(op.attrs["space"]))
+    mask = I32(abi.UNICODE_COMPACT_ASCII)
+    ascii_ = b.icmp_unsigned("==", b.and_(load_field(b, text, abi.UNICODE_STATE, I32), mask), mask)
+    here, elsewhere, done = (b.append_basic_block(n) for n in ("scan.ascii", "scan.other", "scan.found"))
+    b.cbranch(ascii_, here, elsewhere, likely=True)
+    b.position_at_end(here)
+    chars = field_ptr(b, text, abi.UNICODE_ASCII_DATA, I8)
+    table = field_ptr(b, obj_const(b, ASCII_WHITESPACE), abi.BYTES_DATA, I8)
+
+    def stops(i: L.Value) -> L.Value:
+        white = b.icmp_unsigned("!=", b.load(b.gep(table, [b.zext(b.load(b.gep(chars, [i])), I64)])), I8(0))
+        return b.icmp_unsigned("==", white, space)
+    found = scan(b, start, load_field(b, text, abi.UNICODE_LENGTH, I64), stops)
+    here_end = b.block
+    b.branch(done)
+    b.position_at_end(elsewhere)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]  # making a legacy string ready allocates
+    index = b.call(g._helper("str_scan"), [text, start, space])
+    g.fail_branch(b.icmp_signed("<", index, I64(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    elsewhere_end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    return joined(b, (found, here_end), (index, elsewhere_end))
 
 
 @lower("str_eq")

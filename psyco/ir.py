@@ -133,6 +133,10 @@ OPS: dict[str, OpDef] = {
     # len() of an exact builtin container: its field attrs["offset"]
     "container_len": OpDef("i64", native=True, pure=True),
     "str_eq": OpDef("i1", native=True, pure=True),
+    # the first index from args[1] on whose character is (attrs space) or is
+    # not whitespace as str.split() judges it, else the length of the exact
+    # str args[0] (a legacy string is made ready first: MemoryError)
+    "str_scan": OpDef("i64", error=True, only_memory_error=True, native=True),
     # a str method about characters (attrs method; bit in attrs table, per ASCII code) of an exact str
     "str_predicate": OpDef("i1", error=True, native=True),  # two exact str objects are equal
     # pattern matching: a tuple of the values matched, or None
@@ -220,7 +224,8 @@ class Materializer:
     how: "value" (box args[0] by its type; obj is used as is), "const"
     (the Python object `const`), "null" (no value), "tuple" (parts are the
     items), "range_iter" (args: current, stop, step), "seq_iter" (args: an
-    exact list or tuple, the next index), "method" (args[0] is
+    exact list or tuple, the next index), "split_iter" (args: an exact str,
+    where the next word is looked for), "method" (args[0] is
     the owner, `const` the name: the bound attribute), "slice" (args: the
     bounds present, `const` (has_start, has_stop)), "call_result" (the
     boxed object returned by a direct call that left its fast path).

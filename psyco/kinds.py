@@ -172,6 +172,22 @@ class SeqIter(Kind):
 
 
 @record(frozen=True)
+class SplitIter(Kind):
+    """A virtual iterator over the words of `text.split()` (an exact str,
+    split at whitespace): the text and where the search for the next word
+    starts.  A for loop over it never makes split()'s list; each word is
+    made when the loop reaches it."""
+
+    leaves: ClassVar[tuple[str, ...]] = ("obj", "i64")
+
+    def __str__(self) -> str:
+        return "SplitIter"
+
+
+SPLIT_ITER = SplitIter()
+
+
+@record(frozen=True)
 class MethodRef(Kind):
     """A virtual `owner.name` pushed by LOAD_METHOD: only the owner exists.
     The call looks the method up and calls it in one step, without a bound

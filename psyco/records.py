@@ -79,7 +79,8 @@ def _complete(cls: type, eq: bool, frozen: bool) -> None:
     # methods are shared and read the fields through these two attributes.
     exec(f"def __init__(self, {', '.join(params)}):\n    {body}", namespace)
     cls._record_fields = tuple(names)  # type: ignore[attr-defined]
-    cls._record_key = operator.attrgetter(*compared) if compared else _no_fields  # type: ignore[attr-defined]
+    # (a plain function would be bound to the instance it is read from)
+    cls._record_key = operator.attrgetter(*compared) if compared else staticmethod(_no_fields)  # type: ignore[attr-defined]
     methods = {"__init__": namespace["__init__"], "__repr__": _repr}
     # Python sets __hash__ to None in a class that defines __eq__ alone: not a choice of the class.
     explicit_hash = "__hash__" in cls.__dict__ and not (cls.__hash__ is None and "__eq__" in cls.__dict__)

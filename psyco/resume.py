@@ -5,7 +5,8 @@ doubles, i1 flags, object pointers) to a stub that stores them into a buffer
 of 64-bit words and calls its recipe with the buffer's address.  The recipe, built by the back
 end when it lowered the exit, says how each frame slot is rebuilt from
 those words: boxed, a constant, a tuple of other slots, a range, a range
-iterator, a list or tuple iterator, a slice, or no value.  Keeping this out of the
+iterator, a list or tuple iterator, an iterator over the words of a str,
+a slice, or no value.  Keeping this out of the
 generated code makes every exit one call, which is what
 keeps compile times low; an exit is rare by design, so building the values
 in Python costs nothing that matters.
@@ -48,6 +49,9 @@ _BUILD: dict[str, Callable[..., object]] = {
     "method": lambda words, i, name: getattr(_object(words, i), name),
     "slice": lambda words, start, stop: slice(*(None if i is None else words[i] for i in (start, stop))),
     "seq_iter": lambda words, seq, index: _sequence_iterator(_object(words, seq), words[index]),
+    # the words not yet reached: whitespace ends a word, so the rest of the
+    # text splits into them
+    "split_iter": lambda words, text, start: iter(_object(words, text)[words[start]:].split()),
 }
 
 

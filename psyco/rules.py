@@ -1585,6 +1585,9 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
     s.loop_trips[loop] = None
+    if value.kind == kinds.SPLIT_ITER:  # iter() of an iterator is itself
+        s.push(value)
+        return
     if value.kind in (kinds.ObjectKind(list), kinds.ObjectKind(tuple)):
         s.push(AV(kinds.SeqIter(value.kind.cls), (value.leaves[0], s.const(0)), value.sample))  # type: ignore[attr-defined]
         return
@@ -1607,6 +1610,18 @@ def for_iter(s: Specializer, ins: Instruction) -> None:
         s.branch(has_next, (ins.next_index, advanced), (ins.target, exhausted))  # type: ignore[arg-type]
         return
     running = s.state.copy()
+    if it.kind == kinds.SPLIT_ITER:
+        text, position = it.leaves
+        start = s.emit("str_scan", [text, position], "error", space=False)
+        end = s.emit("str_scan", [text, start], "error", space=True)
+        # past the last word start == end == the length: an empty word, dropped
+        word = s.emit("get_slice", [text, start, end], "error", cls=str, has_start=True, has_stop=True)
+        running.stack[-1] = AV(kinds.SPLIT_ITER, (text, end))  # type: ignore[arg-type]
+        running.stack.append(AV(kinds.ObjectKind(str), (word,)))  # type: ignore[arg-type]
+        length = s.emit("container_len", [text], offset=abi.UNICODE_LENGTH)
+        more = s.emit("icmp", [start, length], pred="<")  # type: ignore[list-item]
+        s.branch(more, (ins.next_index, running), (ins.target, exhausted))  # type: ignore[arg-type]
+        return
     if isinstance(it.kind, kinds.SeqIter):
         seq, index = it.leaves
         item = s.emit("seq_next", [seq, index], cls=it.kind.cls)
@@ -1925,6 +1940,24 @@ def _char_predicate(bit: int) -> Inline:
 
 for _bit, _name in enumerate(CHAR_PREDICATES):
     inline(getattr(str, _name))(_char_predicate(_bit))
+
+
+@inline(str.split)
+def _split_for_loop(s: Specializer, args: list[AV]) -> bool:
+    """`for word in text.split():` on an exact str: the list split() would
+    make is only iterated, so it is not made; the loop makes each word when
+    it reaches it (`SplitIter`), as split() makes them (the same objects:
+    one-character strings are the shared ones, a text that is one word is
+    itself).  Words the loop never reaches are never made."""
+    if len(args) != 1 or _exact_type(args[0]) is not str:
+        return False
+    assert s.ins is not None
+    get_iter = s.decoded.by_index.get(s.ins.next_index)
+    if get_iter is None or get_iter.opname != "GET_ITER" or (
+            s.decoded.by_index[get_iter.next_index].opname != "FOR_ITER"):
+        return False
+    s.push(AV(kinds.SPLIT_ITER, (s.box(args[0]), s.const(0))))
+    return True
 
 
 @inline(dict.get)

@@ -300,6 +300,8 @@ class Specializer:
             return ir.Materializer("range", list(av.leaves))
         if isinstance(k, kinds.SeqIter):
             return ir.Materializer("seq_iter", list(av.leaves))
+        if isinstance(k, kinds.SplitIter):
+            return ir.Materializer("split_iter", list(av.leaves))
         if isinstance(k, kinds.MethodRef):
             return ir.Materializer("method", list(av.leaves), const=k.name)
         if isinstance(k, kinds.SliceKind):

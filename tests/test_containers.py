@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import psyco
 from tests.asserting import assertion
-from tests.differential import assert_no_leak, calls_compiled, defined, same, same_compiled
+from tests.differential import assert_no_leak, calls_compiled, defined, deopts, same, same_compiled
 
 
 def index(xs, i):
@@ -638,6 +638,96 @@ def test_str_predicates_of_characters():
     for text in (every_ascii, "é½٣\u2003Ⅻ", "123", "abc"):
         same_compiled(character_classes, text)
     assert "str_predicate" in psyco.dump(psyco.proxy(character_classes))
+
+
+def split_words(text):
+    words = []
+    for word in text.split():
+        words.append(word)
+    return words
+
+
+def split_numbers(text):
+    total = 0
+    for word in text.split():
+        if word == "stop":
+            break
+        total += int(word)  # past 2**63 the loop continues in the interpreter
+    return total
+
+
+def split_scaled(text, scale):
+    total = 0
+    for word in text.split():
+        total = total + len(word) * scale[0]
+        scale[0] = 0.5  # the next word's guess (an int item) fails: the loop goes on interpreted
+    return total
+
+
+SPLIT_TEXTS = ["", "  \t\n ", "word", " one  two\tthree\nfour \x0b\x0c\r five\x1csix\x1d\x1e\x1fseven ",
+               "a b c", "caf\xe9 na\xefve\x85next\xa0last", "\u4e2d\u6587\u3000text\u2028line \u2003x",
+               "\U0001f600 smile\u3000\U0001f601", "\xa0", "x\u3000"]
+
+
+@pytest.mark.parametrize("text", SPLIT_TEXTS)
+def test_a_loop_over_split_words_makes_no_list(text):
+    """`for word in text.split()`: each word made when the loop reaches it,
+    with whitespace as split() judges it (ASCII inline, any other string by
+    the support function), and the same objects: a one-character word is
+    the shared string, a text that is one word is the text itself."""
+    same_compiled(split_words, text)
+    plain, compiled = split_words(text), psyco.proxy(split_words)(text)
+    assert [w is x for w, x in zip(compiled, plain)] == [w is x for w, x in zip(split_words(text), plain)]
+    def shared(words):
+        return [len(w) == 1 and w is chr(ord(w)) for w in words]
+    assert shared(compiled) == shared(plain)
+    if text == "word":
+        assert compiled[0] is text
+    assert "str_scan" in psyco.dump(psyco.proxy(split_words))
+
+
+def test_a_loop_over_split_words_left_midway():
+    for text in ("1 2 3", "4 x 5", "1 stop 2", "1 4611686018427387904 4611686018427387904 5 6", ""):
+        same(split_numbers, text)  # break, ValueError, past 2**63
+    same_compiled(split_numbers, "10 20\t30")
+    compiled = psyco.proxy(split_scaled)
+    for text in ("ab c", "ab cde\u3000fg  hij", "one", "x\ty "):  # the words not yet reached, made for the interpreter
+        assert compiled(text, [3]) == split_scaled(text, [3])
+    assert deopts(compiled) == {"item type @47": 3}  # not "one": a single word
+    assert_no_leak(split_numbers, psyco.proxy(split_numbers), ("1 2 3 44 55",))
+    assert_no_leak(split_words, psyco.proxy(split_words), ("alpha beta g",))
+
+
+class Words(str):
+    def split(self):
+        return ["overridden"]
+
+
+def test_split_of_a_str_subclass_calls_its_method():
+    same_compiled(split_words, Words("a b"))
+
+
+def test_split_of_a_legacy_string_made_ready_first():
+    """A string made by the deprecated C API (not compact, not ready until
+    asked): the support function makes it ready, then reads it."""
+    import ctypes
+    api = ctypes.pythonapi
+    api.PyUnicode_FromUnicode.restype = ctypes.py_object
+    api.PyUnicode_FromUnicode.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+    api.PyUnicode_AsUnicode.restype = ctypes.c_void_p
+    api.PyUnicode_AsUnicode.argtypes = [ctypes.py_object]
+    source = " ab\u3000c d "
+    compiled = psyco.proxy(split_words)
+    compiled(source)
+    with pytest.warns(DeprecationWarning):
+        legacy = api.PyUnicode_FromUnicode(None, len(source))
+    wide = ctypes.create_unicode_buffer(source)
+    ctypes.memmove(api.PyUnicode_AsUnicode(legacy), wide, len(source) * ctypes.sizeof(ctypes.c_wchar))
+    state = ctypes.c_uint32.from_address(id(legacy) + 32)
+    assert state.value & (1 << 5 | 1 << 7) == 0  # neither compact nor ready
+    before = calls_compiled(compiled)
+    assert compiled(legacy) == source.split()
+    assert calls_compiled(compiled) == before + 1
 
 
 def store_keys(table, keys):

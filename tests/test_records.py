@@ -39,6 +39,19 @@ def test_frozen_records_compare_and_hash_by_value() -> None:
         Point(1).x = 2
 
 
+def test_records_without_fields_are_all_equal() -> None:
+    @record(frozen=True)
+    class Marker:
+        pass
+
+    @record(frozen=True)
+    class Other:
+        pass
+
+    assert Marker() == Marker() and hash(Marker()) == hash(Marker())
+    assert Marker() != Other()
+
+
 def test_factories_make_a_fresh_default_per_instance() -> None:
     a, b = Bag("a"), Bag("b")
     a.items.append(1)

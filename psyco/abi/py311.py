@@ -42,6 +42,11 @@ UNICODE_LENGTH = 16  # PyASCIIObject.length (code points)
 UNICODE_STATE = 32  # PyASCIIObject.state bit field
 UNICODE_COMPACT_ASCII = (1 << 5) | (1 << 6)  # state bits: compact and ASCII (then kind is 1 byte)
 UNICODE_ASCII_DATA = 48  # a compact ASCII string's characters follow its PyASCIIObject
+UNICODE_KIND_SHIFT, UNICODE_KIND_MASK = 2, 7  # state bits: bytes per character (1, 2 or 4)
+UNICODE_COMPACT, UNICODE_ASCII, UNICODE_READY = 1 << 5, 1 << 6, 1 << 7  # state bits
+# Other compact strings' characters follow their PyCompactUnicodeObject; a
+# legacy (not compact) string points to its characters from the same offset.
+UNICODE_COMPACT_DATA = UNICODE_DATA_POINTER = 72
 TB_FRAME = 24  # PyTracebackObject.tb_frame
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
@@ -215,6 +220,8 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyNumber_Long": ("obj", ("obj",)),
     "PyNumber_Float": ("obj", ("obj",)),
     "PyUnicode_Substring": ("obj", ("obj", "i64", "i64")),
+    "_PyUnicode_Ready": ("i32", ("obj",)),  # a legacy string's characters in the PEP 393 form
+    "_PyUnicode_IsWhitespace": ("i32", ("i32",)),  # Py_UNICODE_ISSPACE past ASCII
     "PyList_GetSlice": ("obj", ("obj", "i64", "i64")),
     "PyTuple_GetSlice": ("obj", ("obj", "i64", "i64")),
     "PySequence_Contains": ("i32", ("obj", "obj")),
