@@ -2861,6 +2861,8 @@ def _get_slice(g: VersionCodegen, op: ir.Op) -> L.Value:
     cls = op.attrs["cls"]
     seq = g.v(op.args[0])
     bounds = iter(g.v(a) for a in op.args[1:])
+    if cls is str:
+        made_ready(g, op, seq)
     length = load_field(b, seq, abi.UNICODE_LENGTH if cls is str else abi.OB_SIZE, I64)
 
     def adjusted(bound: L.Value) -> L.Value:
@@ -3361,20 +3363,39 @@ def _str_scan(g: VersionCodegen, op: ir.Op) -> L.Value:
     return joined(b, (found, here_end), (index, elsewhere_end))
 
 
+def made_ready(g: VersionCodegen, op: ir.Op, text: L.Value) -> None:
+    """A legacy string (made by the deprecated C API) has neither its
+    length nor its characters in the PEP 393 form until made ready, which
+    str operations do first (MemoryError: `op`'s error exit)."""
+    b = g.b
+    unready, ready = b.append_basic_block("str.unready"), b.append_basic_block("str.ready")
+    state = load_field(b, text, abi.UNICODE_STATE, I32)
+    b.cbranch(b.icmp_unsigned("==", b.and_(state, I32(abi.UNICODE_READY)), I32(0)), unready, ready, likely=False)
+    b.position_at_end(unready)
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    made = b.call(g.mb.c_function("_PyUnicode_Ready"), [text])
+    g.fail_branch(b.icmp_signed("<", made, I32(0)), op.exit, deopt=False)  # type: ignore[arg-type]
+    b.branch(ready)
+    b.position_at_end(ready)
+
+
 @lower("str_eq")
 def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
-    """Two exact strings are equal: the same object, or _PyUnicode_EQ (no
-    error possible)."""
+    """Two exact strings are equal: the same object, or _PyUnicode_EQ of
+    the two made ready."""
     b = g.b
     a, c = (g.v(x) for x in op.args)
     start = b.block
     compare, done = b.append_basic_block("str.compare"), b.append_basic_block("str.compared")
     b.cbranch(b.icmp_unsigned("==", a, c), done, compare)
     b.position_at_end(compare)
+    made_ready(g, op, a)
+    made_ready(g, op, c)
     equal = b.icmp_signed("!=", b.call(g.mb.c_function("_PyUnicode_EQ"), [a, c]), I32(0))
+    compared = b.block
     b.branch(done)
     b.position_at_end(done)
-    return joined(b, (I1(1), start), (equal, compare))
+    return joined(b, (I1(1), start), (equal, compared))
 
 
 @lower("make_cell")

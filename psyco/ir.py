@@ -132,13 +132,14 @@ OPS: dict[str, OpDef] = {
     "build_range": OpDef("obj", owns=True, error=True, only_memory_error=True),
     # len() of an exact builtin container: its field attrs["offset"]
     "container_len": OpDef("i64", native=True, pure=True),
-    "str_eq": OpDef("i1", native=True, pure=True),
+    # two exact str objects are equal (a legacy string is made ready first: MemoryError)
+    "str_eq": OpDef("i1", error=True, only_memory_error=True, native=True),
     # the first index from args[1] on whose character is (attrs space) or is
     # not whitespace as str.split() judges it, else the length of the exact
     # str args[0] (a legacy string is made ready first: MemoryError)
     "str_scan": OpDef("i64", error=True, only_memory_error=True, native=True),
     # a str method about characters (attrs method; bit in attrs table, per ASCII code) of an exact str
-    "str_predicate": OpDef("i1", error=True, native=True),  # two exact str objects are equal
+    "str_predicate": OpDef("i1", error=True, native=True),
     # pattern matching: a tuple of the values matched, or None
     "match_class": OpDef("obj", owns=True, error=True, generic=1),  # isinstance(args[0], cls), attrs names
     "match_keys": OpDef("obj", owns=True, error=True, generic=1),  # args[0].get(k) for each of attrs keys

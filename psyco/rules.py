@@ -491,7 +491,7 @@ def compare_op(s: Specializer, ins: Instruction) -> None:
                 guard(s, _exact_in_double(s, as_int(s, av)), "int too large to compare exactly")
         push_bool(s, s.emit("fcmp", [as_float(s, a), as_float(s, b)], pred=pred))
     elif pred in ("==", "!=") and _exact_type(a) is str and _exact_type(b) is str:
-        equal = s.emit("str_eq", [s.box(a), s.box(b)])
+        equal = s.emit("str_eq", [s.box(a), s.box(b)], "error")
         push_bool(s, equal if pred == "==" else s.emit("not", [equal]))  # type: ignore[list-item]
     else:
         x, y = s.box(a), s.box(b)

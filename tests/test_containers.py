@@ -707,26 +707,36 @@ def test_split_of_a_str_subclass_calls_its_method():
     same_compiled(split_words, Words("a b"))
 
 
-def test_split_of_a_legacy_string_made_ready_first():
-    """A string made by the deprecated C API (not compact, not ready until
-    asked): the support function makes it ready, then reads it."""
+def legacy_string(source: str) -> str:
+    """`source` as a string made by the deprecated C API: neither compact
+    nor ready (no length, no PEP 393 characters) until a str operation
+    makes it ready."""
     import ctypes
     api = ctypes.pythonapi
     api.PyUnicode_FromUnicode.restype = ctypes.py_object
     api.PyUnicode_FromUnicode.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
     api.PyUnicode_AsUnicode.restype = ctypes.c_void_p
     api.PyUnicode_AsUnicode.argtypes = [ctypes.py_object]
-    source = " ab\u3000c d "
-    compiled = psyco.proxy(split_words)
-    compiled(source)
     with pytest.warns(DeprecationWarning):
         legacy = api.PyUnicode_FromUnicode(None, len(source))
     wide = ctypes.create_unicode_buffer(source)
     ctypes.memmove(api.PyUnicode_AsUnicode(legacy), wide, len(source) * ctypes.sizeof(ctypes.c_wchar))
-    state = ctypes.c_uint32.from_address(id(legacy) + 32)
-    assert state.value & (1 << 5 | 1 << 7) == 0  # neither compact nor ready
+    assert ctypes.c_uint32.from_address(id(legacy) + 32).value & (1 << 5 | 1 << 7) == 0  # state: compact, ready
+    return legacy
+
+
+def slice_and_compare(text):
+    return text[1:3], text == "ab\u3000c", text != "x"
+
+
+@pytest.mark.parametrize("f, source", [(split_words, " ab\u3000c d "), (slice_and_compare, "ab\u3000c")])
+def test_legacy_strings_are_made_ready_first(f, source):
+    """Compiled code reads a str's length and characters only once it is
+    ready, as CPython's str operations do."""
+    compiled = psyco.proxy(f)
+    expected = compiled(source)
     before = calls_compiled(compiled)
-    assert compiled(legacy) == source.split()
+    assert compiled(legacy_string(source)) == expected == f(legacy_string(source))
     assert calls_compiled(compiled) == before + 1
 
 
