@@ -1646,8 +1646,14 @@ class VersionCodegen:
 
     def _error(self, exit: ir.Exit) -> None:
         """An exception is set: add our traceback entry (unless re-raising),
-        then go to the exception handler, or release and return 2."""
+        then go to the exception handler, or release and return 2.  An
+        exit with a frame state restarts an inlined call (inlining.py): the
+        exception is dropped, the interpreter makes the call and raises it."""
         b = self.b
+        if exit.state is not None:
+            b.call(self.mb.c_function("PyErr_Clear"), [])
+            self._deopt(exit)
+            return
         if exit.handler is not None:
             b.branch(self._unwind_block(exit))
             return
@@ -1689,7 +1695,9 @@ class VersionCodegen:
             here = b.block
             block = b.append_basic_block("raise")
             b.position_at_end(block)
-            if exit.handler is None and exit.traceback:
+            if exit.state is not None:  # restarts an inlined call: the interpreter raises
+                self._deopt(exit)
+            elif exit.handler is None and exit.traceback:
                 self._fail(exit, (exception, message))
             else:
                 b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, exception), self.mb.cstring(message)])
@@ -1762,6 +1770,8 @@ class VersionCodegen:
             return ("obj", word(call_result))
         if m.how == "tuple":
             return ("tuple", tuple(self._recipe(p, words, call_result) for p in m.parts))
+        if m.how == "instance":
+            return ("instance", *m.const, tuple(self._recipe(p, words, call_result) for p in m.parts))  # type: ignore[misc]
         values = [self.v(a) for a in m.args]
         if m.how == "value":
             known = native_constant(values[0])
@@ -2767,6 +2777,15 @@ def _guard_type(g: VersionCodegen, op: ir.Op) -> None:
     g.fail_branch(b.not_(g._type_is(value, op.attrs["cls"])), op.exit, deopt=True)  # type: ignore[arg-type]
     b.branch(done)
     b.position_at_end(done)
+
+
+@lower("guard_recursion")
+def _guard_recursion(g: VersionCodegen, op: ir.Op) -> None:
+    """As many frames as inlined calls (attrs levels) fit under the
+    recursion limit: the interpreter's calls would each take one."""
+    b = g.b
+    remaining = load_field(b, g.tstate, abi.TSTATE_RECURSION_REMAINING, I32)
+    g.fail_branch(b.icmp_signed("<", remaining, I32(op.attrs["levels"])), op.exit, deopt=True)  # type: ignore[arg-type]
 
 
 @lower("guard_type_version")

@@ -78,6 +78,8 @@ OPS: dict[str, OpDef] = {
     "guard_is": OpDef(None, guard=True, pure=True),  # operand is attrs["value"]
     "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
     "guard_not_tracing": OpDef(None, guard=True, pure=True),  # sys.settrace and sys.setprofile are off
+    # attrs levels more Python frames fit under the recursion limit (calls inlined)
+    "guard_recursion": OpDef(None, guard=True, pure=True),
     # raising
     "raise_if": OpDef(None, error=True, pure=True),  # attrs: exc, message
     "c_call": OpDef("attr", error=True, generic=1),  # attrs: name (C_API), owns, fails ("null"/"neg")
@@ -226,7 +228,8 @@ class Materializer:
     (the Python object `const`), "null" (no value), "tuple" (parts are the
     items), "range_iter" (args: current, stop, step), "seq_iter" (args: an
     exact list or tuple, the next index), "split_iter" (args: an exact str,
-    where the next word is looked for), "method" (args[0] is
+    where the next word is looked for), "instance" (parts are the
+    attributes; `const` (class, names, vid)), "method" (args[0] is
     the owner, `const` the name: the bound attribute), "slice" (args: the
     bounds present, `const` (has_start, has_stop)), "call_result" (the
     boxed object returned by a direct call that left its fast path).

@@ -172,6 +172,35 @@ class SeqIter(Kind):
 
 
 @record(frozen=True)
+class Instance(Kind):
+    """A virtual instance of a plain class (made by an inlined constructor,
+    inlining.py): its attributes, in the order they were first set, and
+    no object until something needs one (`Specializer.box`).  `vid` tells
+    apart two virtual instances with the same attribute values: slots with
+    the same vid hold the same object.  Kinds are compared without it when
+    merging (`fits`, `join`): a block's entry gives its instances new vids."""
+
+    cls: type
+    vid: int
+    names: tuple[str, ...]
+    items: tuple[Kind, ...]
+
+    @property
+    def leaves(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(t for k in self.items for t in k.leaves)
+
+    def general(self) -> Kind:
+        return Instance(self.cls, self.vid, self.names, tuple(k.general() for k in self.items))
+
+    def shaped_like(self, other: Kind) -> bool:
+        return isinstance(other, Instance) and other.cls is self.cls and other.names == self.names
+
+    def __str__(self) -> str:
+        fields = ", ".join(f"{n}={k}" for n, k in zip(self.names, self.items))
+        return f"Instance({self.cls.__qualname__}: {fields})"
+
+
+@record(frozen=True)
 class SplitIter(Kind):
     """A virtual iterator over the words of `text.split()` (an exact str,
     split at whitespace): the text and where the search for the next word
@@ -249,6 +278,10 @@ def fits(narrow: Kind, wide: Kind) -> bool:
         return all(fits(a, b) for a, b in zip(narrow.items, wide.items))
     if isinstance(narrow, Tuple):
         return wide == ObjectKind(tuple)
+    if isinstance(narrow, Instance):
+        if narrow.shaped_like(wide):
+            return all(fits(a, b) for a, b in zip(narrow.items, wide.items))  # type: ignore[attr-defined]
+        return wide == ObjectKind(narrow.cls)
     return False
 
 
@@ -264,6 +297,9 @@ def join(a: Kind, b: Kind) -> Kind:
     if isinstance(ga, Tuple) and isinstance(gb, Tuple) and len(ga.items) == len(gb.items):
         items = tuple(join(x, y) for x, y in zip(ga.items, gb.items))
         return None if None in items else Tuple(items)  # type: ignore[return-value]
+    if isinstance(ga, Instance) and ga.shaped_like(gb):
+        items = tuple(join(x, y) for x, y in zip(ga.items, gb.items))  # type: ignore[attr-defined]
+        return Instance(ga.cls, ga.vid, ga.names, items) if None not in items else ObjectKind(ga.cls)  # type: ignore[arg-type]
     if UNBOUND in (a, b) or NULL in (a, b) or isinstance(a, VIRTUAL_REFS) or isinstance(b, VIRTUAL_REFS):
         return None  # type: ignore[return-value]
     return OBJECT

@@ -6,7 +6,7 @@ of 64-bit words and calls its recipe with the buffer's address.  The recipe, bui
 end when it lowered the exit, says how each frame slot is rebuilt from
 those words: boxed, a constant, a tuple of other slots, a range, a range
 iterator, a list or tuple iterator, an iterator over the words of a str,
-a slice, or no value.  Keeping this out of the
+a slice, an instance (made once however many slots hold it), or no value.  Keeping this out of the
 generated code makes every exit one call, which is what
 keeps compile times low; an exit is rare by design, so building the values
 in Python costs nothing that matters.
@@ -61,10 +61,19 @@ def _sequence_iterator(sequence: object, index: int) -> object:
     return it
 
 
-def _build(words: ctypes.Array, recipe: Recipe) -> object:
+def _build(words: ctypes.Array, recipe: Recipe, made: dict[int, object]) -> object:
+    """The object `recipe` makes; `made`: the instances made so far, by vid
+    (slots holding the same virtual instance get the same object)."""
     tag = recipe[0]
     if tag == "tuple":
-        return tuple(_build(words, item) for item in recipe[1])
+        return tuple(_build(words, item, made) for item in recipe[1])
+    if tag == "instance":
+        cls, names, vid, items = recipe[1:]
+        if vid not in made:
+            instance = made[vid] = object.__new__(cls)
+            # its dict, not setattr: a descriptor the class gained since runs no code now
+            vars(instance).update(zip(names, (_build(words, item, made) for item in items)))
+        return made[vid]
     return _BUILD[tag](words, *recipe[1:])
 
 
@@ -79,4 +88,5 @@ class Resume:
         """New objects for the frame slots, from the words at `address`;
         NO_VALUE for an empty slot.  Objects in the words are borrowed."""
         words = (ctypes.c_int64 * max(self.n_words, 1)).from_address(address)
-        return tuple(_build(words, slot) for slot in self.slots)
+        made: dict[int, object] = {}
+        return tuple(_build(words, slot, made) for slot in self.slots)

@@ -19,11 +19,11 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from psyco import ir, kinds
+from psyco import inlining, ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
-from psyco.specializer import AV, ReadsTheFrame, Specializer, State, split_tuple, unboxed_from
+from psyco.specializer import AV, ReadsTheFrame, Specializer, State, split_items, split_tuple, unboxed_from
 
 if TYPE_CHECKING:
     from psyco.runtime.jit import Version
@@ -895,6 +895,9 @@ def _module_attribute(s: Specializer, owner: AV, name: str) -> AV | None:
 @rule("LOAD_ATTR")
 def load_attr(s: Specializer, ins: Instruction) -> None:
     owner = s.pop()
+    if isinstance(owner.kind, kinds.Instance) and ins.argval in owner.kind.names:  # a virtual instance's own
+        s.push(split_items(owner)[owner.kind.names.index(ins.argval)])  # type: ignore[arg-type]
+        return
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
         s.keepalive.append(ins.argval)
@@ -903,7 +906,7 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
             value = s.emit("load_slot", [s.box(owner)], "error", name=ins.argval, offset=offset)
         else:
             value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval,
-                           index=_guarded_place(s, owner, ins.argval, abi.value_attribute))  # type: ignore[arg-type]
+                           **_values_place(s, owner, ins.argval))  # type: ignore[arg-type]
         sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
         hint = _attribute_hint(s, owner, ins.argval) if sample is None else None  # type: ignore[arg-type]
         if hint is not None:
@@ -911,6 +914,15 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
         else:
             attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
     s.push(attr)
+
+
+def _values_place(s: Specializer, owner: AV, name: str) -> dict:
+    """The attrs of load_attr and store_attr: `index`, the place in the
+    values array found when compiling (guarded), else None; and then the
+    owner's exact class when known (`cls`, see inlining.py)."""
+    index = _guarded_place(s, owner, name, abi.value_attribute)
+    cls = _object_class(owner)
+    return {"index": index} if index is not None or cls is None else {"index": None, "cls": cls}
 
 
 def _object_class(av: AV) -> type | None:
@@ -973,15 +985,19 @@ def unboxed_guess(s: Specializer, value: ir.Value, kind: Kind, reason: str) -> A
 
 def _attribute_hint(s: Specializer, owner: AV, name: str) -> Kind | None:
     """The number kind compiled code stored into `name` of instances of
-    `owner`'s class, when it always stored that kind."""
+    `owner`'s class, when it always stored that kind: earlier versions, or
+    this one so far (an __init__ inlined into it)."""
     cls = _object_class(owner)
-    return s.request.attribute_kinds.get(cls, {}).get(name) if cls is not None else None
+    if cls is None:
+        return None
+    learned = s.request.attribute_kinds.get(cls, {}).get(name)
+    return learned if learned is not None else s.attribute_stores.get((cls, name))
 
 
 def stored_attribute(s: Specializer, owner: AV, name: str, value: AV) -> None:
     """Remember the kind stored into `name` of an instance of a known class
     (see Request.attribute_kinds)."""
-    cls = _object_class(owner)
+    cls = owner.kind.cls if isinstance(owner.kind, kinds.Instance) else _object_class(owner)
     if cls is None:
         return
     kind = value.kind.general() if isinstance(value.kind, Const) else value.kind
@@ -1034,6 +1050,8 @@ def _class_method(s: Specializer, owner: AV, name: str) -> AV | None:
     cls = _object_class(owner)
     if isinstance(owner.kind, Const) and type(owner.kind.value) in BUILTIN_METHOD_TYPES:
         cls = type(owner.kind.value)
+    if isinstance(owner.kind, kinds.Instance):
+        return _virtual_method(s, owner, name)
     if cls in BUILTIN_METHOD_TYPES:
         method = _builtin_method(cls, name)  # type: ignore[arg-type]
         return AV(Const(method)) if method is not None else None
@@ -1046,6 +1064,20 @@ def _class_method(s: Specializer, owner: AV, name: str) -> AV | None:
     if entries is not None:
         s.emit("guard_not_shadowed", [owner.leaves[0]], "deopt", cls=cls, name=name, entries=entries,
                reason="method lookup")
+    return AV(Const(function))
+
+
+def _virtual_method(s: Specializer, owner: AV, name: str) -> AV | None:
+    """`owner.name` for a virtual instance: a function of its class (the
+    class guarded) when the instance has no attribute of that name."""
+    k = owner.kind
+    assert isinstance(k, kinds.Instance)
+    slot = abi.method_slot(k.cls, name) if name not in k.names and not s.generalized("method lookup") else None
+    if slot is None:
+        return None
+    tag, function, _ = slot
+    s.keepalive.extend((k.cls, function, name))
+    s.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="method lookup")
     return AV(Const(function))
 
 
@@ -1187,13 +1219,43 @@ def delete_attr(s: Specializer, ins: Instruction) -> None:
 def store_attr(s: Specializer, ins: Instruction) -> None:
     owner, value = s.pop(), s.pop()
     s.keepalive.append(ins.argval)
+    if isinstance(owner.kind, kinds.Instance) and _virtual_store(s, owner, ins.argval, value):  # type: ignore[arg-type]
+        return
     stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
     offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
     if offset is not None:
         s.emit("store_slot", [s.box(owner), _stored(s, value)], "error", offset=offset)  # type: ignore[arg-type]
     else:
         s.emit("store_attr", [s.box(owner), _stored(s, value)], "error", name=ins.argval,  # type: ignore[arg-type]
-               index=_guarded_place(s, owner, ins.argval, abi.value_attribute))  # type: ignore[arg-type]
+               **_values_place(s, owner, ins.argval))  # type: ignore[arg-type]
+
+
+def _virtual_store(s: Specializer, owner: AV, name: str, value: AV) -> bool:
+    """owner.name = value on a virtual instance: the instance changes, in
+    every slot holding it; a new name comes last, as in the object's dict.
+    The class is guarded (a descriptor given to it since would take the
+    store).  A virtual method reference or slice is made real first."""
+    k = owner.kind
+    assert isinstance(k, kinds.Instance)
+    tag = abi.plain_attribute(k.cls, name)
+    if tag is None:
+        return False
+    s.keepalive.append(k.cls)
+    s.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="class changed")
+    if isinstance(value.kind, kinds.VIRTUAL_REFS):
+        value = AV(OBJECT, (s.box(value),))
+    stored_attribute(s, owner, name, value)
+    items = split_items(owner)
+    if name in k.names:
+        items[k.names.index(name)] = value
+        names = k.names
+    else:
+        items.append(value)
+        names = k.names + (name,)
+    changed = AV(kinds.Instance(k.cls, k.vid, names, tuple(a.kind for a in items)),
+                 tuple(v for a in items for v in a.leaves))
+    s.replace_virtual(k.vid, changed)
+    return True
 
 
 def _fresh_number(value: AV) -> bool:
@@ -1787,6 +1849,11 @@ def _construct(s: Specializer, cls: object, args: list[AV]) -> bool:
     if plain is None:
         return False
     tag, init = plain
+    inlined = inlining.inline_construct(s, cls, tag, init, args)  # type: ignore[arg-type]
+    if inlined is not None:
+        s.keepalive.append(cls)
+        s.push(inlined)
+        return True
     instance_kind = kinds.ObjectKind(cls)  # type: ignore[arg-type]
     version = s.resolver.version_for_call(s, init, [AV(instance_kind, ())] + args)  # type: ignore[attr-defined]
     if version is None or version.return_kind != Const(None):
@@ -1800,7 +1867,12 @@ def _construct(s: Specializer, cls: object, args: list[AV]) -> bool:
 
 
 def _direct_call(s: Specializer, target: object, args: list[AV]) -> bool:
-    """A call of a Python function psyco compiles: a direct native call."""
+    """A call of a Python function psyco compiles: inlined if transparent,
+    else a direct native call."""
+    inlined = inlining.inline_call(s, target, args)  # type: ignore[arg-type]
+    if inlined is not None:
+        s.push(inlined)
+        return True
     version = s.resolver.version_for_call(s, target, args)  # type: ignore[attr-defined]
     if version is None:
         return False

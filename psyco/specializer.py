@@ -12,6 +12,7 @@ records how to rebuild the interpreter's frame at that instruction.
 
 from __future__ import annotations
 
+import itertools
 import types
 from collections.abc import Mapping
 
@@ -23,6 +24,7 @@ from psyco.kinds import Kind
 from psyco.records import field, record
 
 MAX_BLOCK_VERSIONS = 4
+NEW_VID = itertools.count(1)  # tells virtual instances apart (kinds.Instance)
 
 
 class CannotSpecialize(Exception):
@@ -122,6 +124,7 @@ class Result:
     # range of constant bounds runs (None: another iterable, or bounds not
     # known when compiling)
     loop_trips: dict[int, int | None] = field(default_factory=dict)
+    inlined: list[str] = field(default_factory=list)  # the callees specialized into it, by name
 
 
 class Specializer:
@@ -143,6 +146,7 @@ class Specializer:
         self.attribute_stores: dict[tuple[type, str], Kind | None] = {}
         self.loop_trips: dict[int, int | None] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
+        self.inlined: list[str] = []  # the callees specialized into this function (inlining.py), by name
         self.block: ir.Block | None = None
         self.state = State([], [])
         self.before = State([], [])
@@ -175,7 +179,8 @@ class Specializer:
             self._specialize_block(pc, RULES)
         self._finish_returns()
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
-                      [site.value.kind for site in self.returns], self.attribute_stores, self.loop_trips)
+                      [site.value.kind for site in self.returns], self.attribute_stores, self.loop_trips,
+                      self.inlined)
 
     def _specialize_block(self, pc: int, rules: dict) -> None:
         bc_block = self.decoded.blocks[pc]
@@ -306,6 +311,10 @@ class Specializer:
             return ir.Materializer("method", list(av.leaves), const=k.name)
         if isinstance(k, kinds.SliceKind):
             return ir.Materializer("slice", list(av.leaves), const=(k.has_start, k.has_stop))
+        if isinstance(k, kinds.Instance):
+            self.keepalive.append(k.cls)
+            return ir.Materializer("instance", parts=[self.materializer(a) for a in split_items(av)],
+                                   const=(k.cls, k.names, k.vid))
         origin = unboxed_from(av)
         return ir.Materializer("value", [origin] if origin is not None else list(av.leaves))
 
@@ -351,11 +360,25 @@ class Specializer:
 
     # --- control flow ----------------------------------------------------
     def jump(self, pc: int, state: State) -> None:
+        self._unalias(state)
         self.terminate(ir.Terminator("br", edges=[self.edge(pc, state)]))
 
     def branch(self, cond: ir.Value, if_true: tuple[int, State], if_false: tuple[int, State]) -> None:
+        self._unalias(if_true[1])
+        self._unalias(if_false[1])
         edges = [self.edge(*if_true), self.edge(*if_false)]
         self.terminate(ir.Terminator("cbr", cond=cond, edges=edges))
+
+    def _unalias(self, state: State) -> None:
+        """A block's entry gives each virtual instance a vid of its own: one
+        held in two slots (or inside another) is made real first, so both
+        hold the same object."""
+        seen: set[int] = set()
+        for av in state.locals + state.stack:
+            for vid, instance in _virtuals(av):
+                if vid in seen:
+                    self.box(instance, [state])
+                seen.add(vid)
 
     def edge(self, pc: int, state: State) -> ir.Edge:
         """An edge to the version of bytecode block `pc` that fits `state`.
@@ -409,7 +432,7 @@ class Specializer:
 
     def _state_for(self, block: ir.Block, target: tuple[Kind, ...], nlocals: int) -> State:
         avs = []
-        for kind in target:
+        for kind in map(_renumbered, target):
             leaves = tuple(self.fn.new_value(t, owned=(t == "obj")) for t in kind.leaves)
             block.params.extend(leaves)
             avs.append(AV(kind, leaves))
@@ -425,8 +448,8 @@ class Specializer:
     def convert(self, av: AV, want: Kind) -> AV:
         if av.kind == want:
             return av
-        if isinstance(want, kinds.Tuple):
-            items = [self.convert(a, w) for a, w in zip(split_tuple(av), want.items)]
+        if isinstance(want, (kinds.Tuple, kinds.Instance)) and type(av.kind) is type(want):
+            items = [self.convert(a, w) for a, w in zip(split_items(av), want.items)]
             return AV(want, tuple(v for a in items for v in a.leaves))
         if want.is_object():
             return AV(want, (self.box(av),))
@@ -459,10 +482,47 @@ class Specializer:
         return self.emit("c_call", [method.leaves[0], name], "error", name="PyObject_GetAttr",  # type: ignore[return-value]
                          type="obj", owns=True, error_at=method.kind.index)  # type: ignore[attr-defined]
 
-    # --- boxing ----------------------------------------------------------
-    def box(self, av: AV) -> ir.Value:
-        """An obj value for `av` (owned or borrowed, refcount.py tracks it)."""
+    # --- virtual instances ---------------------------------------------------
+    def states(self) -> list[State]:
+        """The states holding this function's values: its own (and, for an
+        inlined body, its callers')."""
+        return [self.state]
+
+    def replace_virtual(self, vid: int, new: AV, states: list[State] | None = None) -> None:
+        """Every slot holding the virtual instance `vid` (or a virtual
+        holding it) now holds `new`: the instance made real, or changed."""
+        for state in self.states() + (states or []):
+            for slots in (state.locals, state.stack):
+                for i, av in enumerate(slots):
+                    if any(v == vid for v, _ in _virtuals(av)):
+                        slots[i] = _replaced(av, vid, new)
+
+    def materialize(self, av: AV) -> ir.Value:
+        """A new object for the virtual instance `av`: object.__new__ and
+        its attributes set in order (its class guarded: it may have changed
+        since; the interpreter then makes it from the frame state)."""
         k = av.kind
+        assert isinstance(k, kinds.Instance)
+        tag = abi.virtual_class(k.cls)
+        self.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="class changed")
+        instance = self.emit("new_instance", [], "error", cls=k.cls)
+        for name, item in zip(k.names, split_items(av)):
+            self.keepalive.append(name)
+            value = item.leaves[0] if item.kind in (kinds.INT, kinds.FLOAT) and unboxed_from(item) is None \
+                else self.box(item)
+            self.emit("store_attr", [instance, value], "error", name=name, index=None, cls=k.cls)  # type: ignore[list-item]
+        return instance  # type: ignore[return-value]
+
+    # --- boxing ----------------------------------------------------------
+    def box(self, av: AV, states: list[State] | None = None) -> ir.Value:
+        """An obj value for `av` (owned or borrowed, refcount.py tracks it).
+        A virtual instance made real is real from then on, in every slot
+        holding it (and in `states`)."""
+        k = av.kind
+        if isinstance(k, kinds.Instance):
+            instance = self.materialize(av)
+            self.replace_virtual(k.vid, AV(kinds.ObjectKind(k.cls), (instance,)), states)
+            return instance
         if isinstance(k, kinds.Const):
             return self.const(k.value) if not isinstance(k.value, (bool, int, float)) else self._const_obj(k.value)
         origin = unboxed_from(av)
@@ -526,6 +586,8 @@ class Specializer:
             kind = kinds.join(kind, k)  # type: ignore[arg-type]
         if isinstance(kind, kinds.Tuple):
             kind = kinds.ObjectKind(tuple)
+        if isinstance(kind, kinds.Instance):
+            kind = kinds.ObjectKind(kind.cls)
         if kind is None or isinstance(kind, (kinds.RangeKind, kinds.RangeIter)):
             kind = kinds.OBJECT
         if isinstance(kind, kinds.Const) and not isinstance(kind.value, (type(None), bool)):
@@ -542,12 +604,48 @@ class Specializer:
 
 def split_tuple(av: AV) -> list[AV]:
     assert isinstance(av.kind, kinds.Tuple)
+    return split_items(av)
+
+
+def split_items(av: AV) -> list[AV]:
+    """The items of a virtual tuple or the attributes of a virtual instance."""
     out, i = [], 0
-    for k in av.kind.items:
+    for k in av.kind.items:  # type: ignore[attr-defined]
         n = len(k.leaves)
         out.append(AV(k, av.leaves[i:i + n]))
         i += n
     return out
+
+
+def _virtuals(av: AV) -> list[tuple[int, AV]]:
+    """(vid, abstract value) of the virtual instances `av` is or holds."""
+    k = av.kind
+    if not isinstance(k, (kinds.Instance, kinds.Tuple)):
+        return []
+    inner = [found for item in split_items(av) for found in _virtuals(item)]
+    return ([(k.vid, av)] if isinstance(k, kinds.Instance) else []) + inner
+
+
+def _replaced(av: AV, vid: int, new: AV) -> AV:
+    """`av` with the virtual instance `vid` in it replaced by `new`."""
+    k = av.kind
+    if isinstance(k, kinds.Instance) and k.vid == vid:
+        return new
+    items = [_replaced(item, vid, new) for item in split_items(av)]
+    leaves = tuple(v for item in items for v in item.leaves)
+    kinds_ = tuple(item.kind for item in items)
+    if isinstance(k, kinds.Tuple):
+        return AV(kinds.Tuple(kinds_), leaves, av.sample)
+    return AV(kinds.Instance(k.cls, k.vid, k.names, kinds_), leaves, av.sample)  # type: ignore[attr-defined]
+
+
+def _renumbered(kind: Kind) -> Kind:
+    """`kind` with new vids for the virtual instances in it (a block's entry)."""
+    if isinstance(kind, kinds.Instance):
+        return kinds.Instance(kind.cls, next(NEW_VID), kind.names, tuple(map(_renumbered, kind.items)))
+    if isinstance(kind, kinds.Tuple):
+        return kinds.Tuple(tuple(map(_renumbered, kind.items)))
+    return kind
 
 
 def _join_all(rows: list[tuple[Kind, ...]], i: int) -> Kind | None:

@@ -10,7 +10,7 @@ import textwrap
 import traceback
 
 import psyco
-from psyco import backend
+from psyco import backend, inlining
 from psyco.runtime.jit import CodeEntry
 
 from .differential import defined, outcome
@@ -122,10 +122,12 @@ MID_SIZED_CALLEE = """
 """
 
 
-def test_a_callee_without_machine_code_is_copied_up_to_a_larger_size():
+def test_a_callee_without_machine_code_is_copied_up_to_a_larger_size(monkeypatch):
     """Vec.scale is too large to copy once it has machine code of its own
     (INLINE_CALLEE_VALUES), not while it has none: its copy costs what its
-    own module would."""
+    own module would.  (The specializer inlines nothing here: see
+    test_virtual_instances.)"""
+    monkeypatch.setattr(inlining, "MAX_DEPTH", 0)
     compiled = _compare(MID_SIZED_CALLEE, "shrink", [(3,), (40,)])
     scale = CodeEntry.lookup(compiled["Vec"].scale.__code__).versions[0]
     assert backend.INLINE_CALLEE_VALUES < scale.body_copy.body_values <= backend.INLINE_FRESH_CALLEE_VALUES
@@ -251,9 +253,11 @@ NESTED = """
 """
 
 
-def test_a_copy_brings_the_copies_it_inlines():
+def test_a_copy_brings_the_copies_it_inlines(monkeypatch):
     # table's copy of row keeps a inlined (else its inner loop would call a);
-    # a raises inside both copies when i + 1 == 0 and j == 0.
+    # a raises inside both copies when i + 1 == 0 and j == 0.  (Not the
+    # specializer: a has no loop, row would specialize it into itself.)
+    monkeypatch.setattr(inlining, "MAX_DEPTH", 0)
     compiled = _compare(NESTED, "table", [(30, 0), (30, 0), (5, -1), (40, 3)])
     assert _inlined(compiled["table"]) == ["row"]
     row = CodeEntry.lookup(compiled["row"].__code__).versions[0]

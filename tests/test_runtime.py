@@ -676,16 +676,21 @@ def _callee_events(f, raising=False):
 
 
 @pytest.mark.parametrize("raising", [False, True])
-def test_settrace_turned_on_in_compiled_code_sees_its_direct_calls(raising):
-    # The callee is called natively by the compiled loop: entered with
-    # tracing on, it leaves for the interpreter, which reports the call.
+@pytest.mark.parametrize("inline", [False, True])
+def test_settrace_turned_on_in_compiled_code_sees_its_direct_calls(raising, inline, monkeypatch):
+    # The callee is called natively by the compiled loop, or specialized
+    # into it: entered with tracing on, it leaves for the interpreter
+    # (inlined: restarts the call there), which reports the call.
+    from psyco import inlining
+    monkeypatch.setattr(inlining, "MAX_DEPTH", inlining.MAX_DEPTH if inline else 0)
     psyco.bind(callee_of_traced_loop)
     callee_of_traced_loop(0)
-    p = warmed_proxy(calls_while_traced, 3, None)
-    assert "call_direct" in psyco.dump(p)
-    before = compiled_calls(calls_while_traced)
-    assert _callee_events(p, raising) == _callee_events(plain(calls_while_traced), raising)
-    assert compiled_calls(calls_while_traced) > before
+    caller = types.FunctionType(calls_while_traced.__code__.replace(), globals())  # compiled afresh
+    p = warmed_proxy(caller, 3, None)
+    assert ("call_direct" in psyco.dump(p)) is not inline
+    before = compiled_calls(caller)
+    assert _callee_events(p, raising) == _callee_events(plain(caller), raising)
+    assert compiled_calls(caller) > before
 
 
 def no_arguments():

@@ -220,6 +220,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyNumber_Long": ("obj", ("obj",)),
     "PyNumber_Float": ("obj", ("obj",)),
     "PyUnicode_Substring": ("obj", ("obj", "i64", "i64")),
+    "PyErr_Clear": ("void", ()),
     "_PyUnicode_Ready": ("i32", ("obj",)),  # a legacy string's characters in the PEP 393 form
     "_PyUnicode_IsWhitespace": ("i32", ("i32",)),  # Py_UNICODE_ISSPACE past ASCII
     "PyList_GetSlice": ("obj", ("obj", "i64", "i64")),
@@ -404,18 +405,45 @@ def instance_attribute_index(cls: type, name: str) -> int | None:
     return None
 
 
+def plain_attribute(cls: type, name: str) -> int | None:
+    """The type version tag when `name` on an instance of exactly `cls` is
+    the instance's own, found and set by generic attribute access, which
+    then runs none of the program's code: a managed dict, no __getattr__,
+    __getattribute__ or __setattr__, nothing named `name` on the class (no
+    descriptor)."""
+    if not _generic_attributes(cls):
+        return None
+    found, tag = _lookup(cls, name)
+    return tag if tag and not found else None
+
+
+def _generic_attributes(cls: type) -> bool:
+    """Instances of `cls` keep their attributes in a managed dict, reached
+    by generic attribute access (no __getattr__, __getattribute__ or
+    __setattr__)."""
+    return bool(cls.__flags__ & TPFLAGS_MANAGED_DICT) and _word(id(cls) + TYPE_GETATTRO) == _GENERIC_GETATTR \
+        and _word(id(cls) + TYPE_SETATTRO) == _GENERIC_SETATTR
+
+
+def virtual_class(cls: type) -> int | None:
+    """The type version tag when an instance of `cls` may live as its
+    attributes alone until something needs the object: a plain class
+    (`plain_class`) whose attributes are its instances' own, set and read
+    by generic attribute access, and with no finalizer."""
+    plain = plain_class(cls)  # (its lookup of __init__ gives the class a version tag)
+    if plain is None or hasattr(cls, "__del__") or not _generic_attributes(cls):
+        return None
+    return plain[0] or None
+
+
 def value_attribute(cls: type, name: str) -> tuple[int, int] | None:
     """(type version tag, index in the instance's values array) when `name`
     on an instance of exactly `cls` is kept there, as the interpreter's
-    LOAD_ATTR_INSTANCE_VALUE specialization assumes: a managed dict,
-    generic attribute access, nothing named `name` on the class (no
-    descriptor) and the name among the keys instances share."""
-    if (not cls.__flags__ & TPFLAGS_MANAGED_DICT or _word(id(cls) + TYPE_GETATTRO) != _GENERIC_GETATTR
-            or _word(id(cls) + TYPE_SETATTRO) != _GENERIC_SETATTR):
-        return None
-    found, tag = _lookup(cls, name)
-    index = instance_attribute_index(cls, name) if tag and not found else None
-    return None if index is None else (tag, index)
+    LOAD_ATTR_INSTANCE_VALUE specialization assumes: a plain attribute
+    (`plain_attribute`) among the keys instances share."""
+    tag = plain_attribute(cls, name)
+    index = instance_attribute_index(cls, name) if tag is not None else None
+    return None if index is None else (tag, index)  # type: ignore[return-value]
 
 
 def slot_attribute(cls: type, name: str) -> tuple[int, int] | None:

@@ -484,6 +484,13 @@ class Resolver:
         self.called_once = called_once  # see _called_once
         self.saw_self_call = False
 
+    @staticmethod
+    def compiled_code(function: types.FunctionType) -> types.CodeType | None:
+        """The code of `function` if psyco compiles it (its own code, not
+        the trampoline in its place): what an inlined call specializes."""
+        entry = CodeEntry.lookup(function.__code__)
+        return entry.code if entry is not None and entry.reason is None else None
+
     def version_for_call(self, s: Specializer, target: object, args: list[AV]) -> Version | None:
         if not isinstance(target, types.FunctionType) or target.__kwdefaults__ or target.__closure__:
             return None
@@ -507,7 +514,7 @@ class Resolver:
                 return v if v.direct_callable else None
         if entry in _IN_PROGRESS or want in entry.not_compiled:
             return None
-        if self.called_once and self._cold_site(s) and not self._may_recurse(entry):
+        if self.cold_call(s) and not self._may_recurse(entry):
             return None
         if sum(v.active for v in entry.versions) >= MAX_COMPILED_VERSIONS:
             return None
@@ -516,6 +523,12 @@ class Resolver:
         version = compile_version(entry, want, target.__globals__, target.__builtins__, samples if known else None,
                                   direct=True)
         return version if version is not None and version.direct_callable else None
+
+    def cold_call(self, s: Specializer) -> bool:
+        """Whether the call being specialized is at a cold site of a function
+        called once (`_cold_site`): not worth compiling (nor inlining) its
+        callee for."""
+        return self.called_once and self._cold_site(s)
 
     @staticmethod
     def _cold_site(s: Specializer) -> bool:
@@ -559,6 +572,8 @@ def _passable(kind: Kind) -> Kind:
     k = kind.general()
     if k in (kinds.INT, kinds.FLOAT, kinds.BOOL) or k.is_object() or k == kinds.Const(None):
         return k
+    if isinstance(k, kinds.Instance):  # passed as the object it is made into
+        return kinds.ObjectKind(k.cls)
     return kinds.OBJECT
 
 
@@ -921,7 +936,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
         keepalive=result.keepalive, function=entry.code.co_qualname,
-        generalized=request.generalized,
+        generalized=request.generalized, inlined=tuple(result.inlined),
     )
     deopt_exits = [e for e in result.exits if e.state is not None]
     version.exit_reasons = [f"{e.reason} @{e.pc}" for e in deopt_exits]
@@ -994,7 +1009,7 @@ def _write_module(version: Version) -> llvm_text.Module:
         deferred.module = codegen.build()
         version.keepalive.extend(codegen.keep)
         version.keepalive.extend(codegen.inlined)  # their data, which the copies address
-        version.inlined = tuple(v.function for v in codegen.inlined) + (version.function,) * codegen.unrolled_calls
+        version.inlined += tuple(v.function for v in codegen.inlined) + (version.function,) * codegen.unrolled_calls
         version.body_copy = codegen.inlinable()
     return deferred.module
 
