@@ -253,6 +253,9 @@ class Materializer:
             return "(" + ", ".join(map(str, self.parts)) + ",)"
         if self.how == "value":
             return str(self.args[0])
+        if self.how == "instance":
+            cls, names, _ = self.const  # type: ignore[misc]
+            return f"{cls.__name__}{{" + ", ".join(f"{n}={p}" for n, p in zip(names, self.parts)) + "}"
         return f"{self.how}(" + ", ".join(map(str, self.args)) + ")"
 
 

@@ -205,6 +205,8 @@ class Specializer:
         definition = ir.OPS[opname]
         if definition.error and not definition.only_memory_error:
             self.force_methods()
+        if opname == "guard_type_version" and self._class_still_guarded(attrs):
+            return None
         op = ir.Op(opname, list(args), attrs)
         rtype = ir.result_type(op)
         if rtype is not None:
@@ -223,6 +225,17 @@ class Specializer:
         assert self.block is not None
         self.block.ops.append(op)
         return op.result
+
+    def _class_still_guarded(self, attrs: dict) -> bool:
+        """Whether the same class version was guarded earlier in the block
+        with only pure ops since (no code ran that could change it)."""
+        assert self.block is not None
+        for op in reversed(self.block.ops):
+            if op.name == "guard_type_version" and op.attrs["cls"] is attrs["cls"] and op.attrs["tag"] == attrs["tag"]:
+                return True
+            if not ir.OPS[op.name].pure:
+                return False
+        return False
 
     def const(self, value: object) -> ir.Value:
         if type(value) is bool:
