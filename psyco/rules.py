@@ -362,8 +362,9 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
         return
     ca, cb = category(a), category(b)
     if ca == "int" and cb == "int" and not s.generalized("overflow"):
-        if a.kind == BOOL and b.kind == BOOL and op in BOOL_BINARY:
-            push_bool(s, s.emit(BOOL_BINARY[op], [a.leaves[0], b.leaves[0]]))
+        if _is_bool(a) and _is_bool(b) and op in BOOL_BINARY:  # True ^ flag is a bool too
+            bits = [s.const(x.kind.value) if isinstance(x.kind, Const) else x.leaves[0] for x in (a, b)]
+            push_bool(s, s.emit(BOOL_BINARY[op], bits))
             return
         if op == "**" and isinstance(b.kind, Const) and 0 <= b.kind.value <= 64:  # type: ignore[operator]
             push_int(s, _int_pow_const(s, as_int(s, a), b.kind.value))  # type: ignore[arg-type]

@@ -198,6 +198,16 @@ def test_unary(op):
         same(op, a, compiled=COMPILED[op])
 
 
+def bool_with_constants(a, b):
+    return True ^ (a >= b), False | (a < b), True & (a == b), (a > b) ^ False
+
+
+def test_bitwise_operators_between_a_bool_and_a_bool_constant_give_bools():
+    for a, b in [(17, 0), (0, 17), (3, 3)]:
+        same(bool_with_constants, a, b)
+    assert "zext" not in psyco.dump(psyco.proxy(bool_with_constants))
+
+
 def squares(x):
     out = []
     for k in range(3):
