@@ -205,6 +205,8 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         return None
     body = InlinedBody(s, function, code)
     blocks, exits = len(s.fn.blocks), len(body.root.exits)
+    # the body may make real the caller's virtual instances: undone if it is not inlined after all
+    states = [(state, state.copy()) for state in s.states()]
     body.block = s.fn.new_block(f"inlined {code.co_qualname}")
     start = body.block
     try:
@@ -212,7 +214,9 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         instance = None
         if cls is not None:
             body.emit("guard_type_version", [], "deopt", cls=cls, tag=tag)
-            if abi.virtual_class(cls) is not None and not _rebinds_self(code):
+            # (no virtual instance where an exception may be caught: a handler's
+            # landing block gives each virtual instance in its state its own vid)
+            if abi.virtual_class(cls) is not None and not _rebinds_self(code) and not body.root.decoded.handlers:
                 instance = AV(kinds.Instance(cls, next(NEW_VID), (), ()))
             else:
                 instance = AV(kinds.ObjectKind(cls), (body.emit("new_instance", [], "error", cls=cls),))  # type: ignore[arg-type]
@@ -225,6 +229,8 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
     except CannotSpecialize:
         del s.fn.blocks[blocks:]
         del body.root.exits[exits:]
+        for state, saved in states:
+            state.locals[:], state.stack[:] = saved.locals, saved.stack
         return None
     s.keepalive.append(function)
     s.inlined.extend([code.co_qualname] + body.inlined)

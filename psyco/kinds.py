@@ -100,8 +100,9 @@ MIXED = ObjectKind(mixed=True)
 def releasable_early(kind: Kind) -> bool:
     """Whether a value of `kind` may be forgotten as soon as it is dead,
     before the variable holding it would let go of it in CPython: native
-    values, which no finalizer watches.  (A constant costs nothing to hold.)"""
-    return bool(kind.leaves) and "obj" not in kind.leaves
+    values, which no finalizer watches.  (A constant costs nothing to hold;
+    a virtual instance is kept: an inlined __init__'s `self` is its result.)"""
+    return bool(kind.leaves) and "obj" not in kind.leaves and not isinstance(kind, Instance)
 
 
 @record(frozen=True)

@@ -105,6 +105,37 @@ VECTORS = """
         for i in range(n):
             t += Vec(i, i).z
         return t
+
+    class Logged(Vec):
+        def __init__(self, x, y):
+            if x < y:
+                self.x, self.y = x, y
+            else:
+                self.x, self.y = y, x
+
+        def record(self, log):  # makes self real, then is not transparent: not inlined after all
+            log.append(self)
+            return self.x
+
+    def logged(n):
+        log = []
+        t = 0
+        for i in range(n):
+            v = Logged(i, n - i)
+            t += v.record(log) + v.y
+        return t, [vars(o) for o in log], log[-1] is v
+
+    def guarded(n):
+        t = 0
+        for i in range(n):
+            v = Vec(i, 2)
+            w = v
+            try:
+                t += w.inverse().x
+            except ZeroDivisionError:
+                t -= 1
+            t += v is w
+        return t
 """
 
 
@@ -162,6 +193,15 @@ def test_a_guess_failing_in_inlined_code_restarts_the_call(both):
     f = _same(both, "kinds_change", 6, 100)
     _same(both, "kinds_change", 6, 3)  # ints from the fourth call on: the inlined add leaves
     assert callable(f)
+
+
+def test_a_callee_found_not_transparent_leaves_the_callers_instances_as_they_were(both):
+    f = _same(both, "logged", 5)
+    assert "Logged.__init__" in _inlined(f) and "Logged.record" not in _inlined(f)
+
+
+def test_instances_where_an_exception_may_be_caught(both):
+    _same(both, "guarded", 4)
 
 
 def test_a_virtual_instance_held_twice_is_one_object_in_the_interpreter(both):
