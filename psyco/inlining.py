@@ -33,7 +33,7 @@ MAX_DEPTH = 3  # callees inlined into inlined callees, and so on
 
 # Ops an inlined body may contain besides pure ones: what they do cannot be
 # seen (reading, making new objects) or they are checked in `_transparent`.
-READING_OPS = {"guard_global", "guard_recursion", "str_eq", "get_slice", "build_tuple", "build_list"}
+READING_OPS = {"guard_global", "str_eq", "get_slice", "build_tuple", "build_list"}
 INLINE_READ_CLASSES = (list, tuple)  # getitem_int reads these inline; others call __getitem__
 
 
