@@ -273,6 +273,61 @@ def test_classes_that_could_tell_are_made_as_objects(capsys):
             assert capsys.readouterr().out == plain_output
 
 
+ESCAPES = """
+    import copy
+    import weakref
+    from dataclasses import dataclass
+
+    class P:
+        kind = "p"
+
+        def __init__(self, x, y):
+            self.x = x
+            self.y = y
+
+        @property
+        def both(self):
+            return self.x + self.y
+
+    class Default:
+        x = 0
+
+        def __init__(self, v):
+            self.x = v
+
+    @dataclass
+    class Data:
+        a: int
+        b: float = 1.5
+
+    def uses(n):
+        out = []
+        for i in range(n):
+            p = P(i, 2)
+            del p.y
+            out.append((hasattr(p, "y"), sorted(p.__dict__), p.kind))
+            q = P(i, i)
+            out.append((q.both, Default(i).x, Data(i).b, Data(i, 2.5) == Data(i, 2.5), repr(Data(i))))
+            r = P(1, 2)
+            ref = weakref.ref(r)
+            out.append((ref() is r, copy.copy(r).x, type(r).__name__, f"{r.x!r}", isinstance(r, P)))
+            s = P(i, 3)
+            s.__dict__["z"] = 9
+            out.append((s.z, list(vars(s))))
+        return out
+"""
+
+
+def test_every_other_use_makes_the_instance_real():
+    """del, __dict__, properties, class attributes of the same name,
+    weak references, copies, formatting: the object, as CPython has it."""
+    plain = defined(textwrap.dedent(ESCAPES), bind=False)
+    compiled = defined(textwrap.dedent(ESCAPES), bind=True)
+    for n in (1, 3, 3):
+        assert outcome(compiled["uses"], n) == outcome(plain["uses"], n)
+    assert "P.__init__" in _inlined(compiled["uses"])
+
+
 RECURSIVE = """
     class Box:
         def __init__(self, v):
