@@ -23,7 +23,15 @@ from psyco import inlining, ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
-from psyco.specializer import AV, ReadsTheFrame, Specializer, State, split_items, split_tuple, unboxed_from
+from psyco.specializer import (
+    AV,
+    ReadsTheFrame,
+    Specializer,
+    State,
+    fresh_number,
+    split_items,
+    split_tuple,
+)
 
 if TYPE_CHECKING:
     from psyco.runtime.jit import Version
@@ -1195,7 +1203,7 @@ def store_subscr(s: Specializer, ins: Instruction) -> None:
         return
     if category(key) == "int" and not _is_bool(key):
         cls = _sequence_type(s, container)
-        if cls is list and _fresh_number(value):
+        if cls is list and fresh_number(value):
             s.emit("setitem_number", [s.box(container), as_int(s, key), value.leaves[0]], "error")
             return
         s.emit("setitem_int", [s.box(container), as_int(s, key), s.box(value)], "error", cls=cls,
@@ -1225,9 +1233,9 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
     offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
     if offset is not None:
-        s.emit("store_slot", [s.box(owner), _stored(s, value)], "error", offset=offset)  # type: ignore[arg-type]
+        s.emit("store_slot", [s.box(owner), s.stored(value)], "error", offset=offset)  # type: ignore[arg-type]
     else:
-        s.emit("store_attr", [s.box(owner), _stored(s, value)], "error", name=ins.argval,  # type: ignore[arg-type]
+        s.emit("store_attr", [s.box(owner), s.stored(value)], "error", name=ins.argval,  # type: ignore[arg-type]
                **_values_place(s, owner, ins.argval))  # type: ignore[arg-type]
 
 
@@ -1257,18 +1265,6 @@ def _virtual_store(s: Specializer, owner: AV, name: str, value: AV) -> bool:
                  tuple(v for a in items for v in a.leaves))
     s.replace_virtual(k.vid, changed)
     return True
-
-
-def _fresh_number(value: AV) -> bool:
-    """An unboxed int or float no object holds yet: stores into list items
-    and attributes can write it into the old value's object when nothing
-    else references that (backend.store_number)."""
-    return value.kind in (INT, FLOAT) and unboxed_from(value) is None
-
-
-def _stored(s: Specializer, value: AV) -> ir.Value:
-    """What a store into an object takes: a fresh number as it is, else an object."""
-    return value.leaves[0] if _fresh_number(value) else s.box(value)
 
 
 @rule("BUILD_LIST")

@@ -54,6 +54,13 @@ class AV:
 UNBOXING_OPS = {"unbox_int", "unbox_float", "unbox_bool"}
 
 
+def fresh_number(value: AV) -> bool:
+    """An unboxed int or float no object holds yet: stores into list items
+    and attributes can write it into the old value's object when nothing
+    else references that (backend.store_number)."""
+    return value.kind in (kinds.INT, kinds.FLOAT) and unboxed_from(value) is None
+
+
 def unboxed_from(av: AV) -> ir.Value | None:
     """The object a number was unboxed from, if it was: boxing the number
     again gives back that object, so `is` and id() see what CPython sees."""
@@ -521,10 +528,12 @@ class Specializer:
         instance = self.emit("new_instance", [], "error", cls=k.cls)
         for name, item in zip(k.names, split_items(av)):
             self.keepalive.append(name)
-            value = item.leaves[0] if item.kind in (kinds.INT, kinds.FLOAT) and unboxed_from(item) is None \
-                else self.box(item)
-            self.emit("store_attr", [instance, value], "error", name=name, index=None, cls=k.cls)  # type: ignore[list-item]
+            self.emit("store_attr", [instance, self.stored(item)], "error", name=name, index=None, cls=k.cls)  # type: ignore[list-item]
         return instance  # type: ignore[return-value]
+
+    def stored(self, value: AV) -> ir.Value:
+        """What a store into an object takes: a fresh number as it is, else an object."""
+        return value.leaves[0] if fresh_number(value) else self.box(value)
 
     # --- boxing ----------------------------------------------------------
     def box(self, av: AV, states: list[State] | None = None) -> ir.Value:
