@@ -214,9 +214,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         instance = None
         if cls is not None:
             body.emit("guard_type_version", [], "deopt", cls=cls, tag=tag)
-            # (no virtual instance where an exception may be caught: a handler's
-            # landing block gives each virtual instance in its state its own vid)
-            if abi.virtual_class(cls) is not None and not _rebinds_self(code) and not body.root.decoded.handlers:
+            if abi.virtual_class(cls) is not None and not _rebinds_self(code):
                 instance = AV(kinds.Instance(cls, next(NEW_VID), (), ()))
             else:
                 instance = AV(kinds.ObjectKind(cls), (body.emit("new_instance", [], "error", cls=cls),))  # type: ignore[arg-type]

@@ -279,15 +279,18 @@ class Specializer:
         if block is None:
             block = self.landings[key] = self.fn.new_block(f"handler {handler.target}")
             landed = self._state_for(block, key[1], len(state.locals))
+            _share_virtuals(state, landed)
             if handler.lasti:
                 index = self.fn.new_value("i64")
                 block.params.append(index)
                 landed.stack.append(AV(kinds.INT, (index,)))
-            saved = self.block, self.state
+            saved = self.block, self.state, self.ins, self.before
             self.block = block
             landed.stack.append(AV(kinds.OBJECT, (self.emit("catch", []),)))  # type: ignore[arg-type]
+            # virtual instances held twice are made real as the handler starts
+            self.ins, self.before = self.decoded.by_index[handler.target], landed.copy()
             self.jump(handler.target, landed)
-            self.block, self.state = saved
+            self.block, self.state, self.ins, self.before = saved
         return ir.Edge(block, state.leaves() + lasti)
 
     def deopt_exit(self, reason: str, state: State | None = None, pc: int | None = None) -> ir.Exit:
@@ -659,6 +662,24 @@ def _replaced(av: AV, vid: int, new: AV) -> AV:
     if isinstance(k, kinds.Tuple):
         return AV(kinds.Tuple(kinds_), leaves, av.sample)
     return AV(kinds.Instance(k.cls, k.vid, k.names, kinds_), leaves, av.sample)  # type: ignore[attr-defined]
+
+
+def _share_virtuals(incoming: State, landed: State) -> None:
+    """Slots of `incoming` holding the same virtual instance hold the same
+    one in `landed` (whose kinds got new vids, one per slot)."""
+    slots = incoming.locals + incoming.stack
+    top = {av.kind.vid for av in slots if isinstance(av.kind, kinds.Instance)}
+    inner = [vid for av in slots for vid, _ in _virtuals(av)[isinstance(av.kind, kinds.Instance):]]
+    if top & set(inner) or len(inner) != len(set(inner)):
+        raise CannotSpecialize("a virtual instance held inside another and elsewhere where an exception is caught")
+    first: dict[int, AV] = {}
+    for slots_in, slots_out in ((incoming.locals, landed.locals), (incoming.stack, landed.stack)):
+        for i, av in enumerate(slots_in):
+            if isinstance(av.kind, kinds.Instance):
+                if av.kind.vid in first:
+                    slots_out[i] = first[av.kind.vid]
+                else:
+                    first[av.kind.vid] = slots_out[i]
 
 
 def _renumbered(kind: Kind) -> Kind:

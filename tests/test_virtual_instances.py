@@ -125,6 +125,18 @@ VECTORS = """
             t += v.record(log) + v.y
         return t, [vars(o) for o in log], log[-1] is v
 
+    def caught(n):
+        out = []
+        for i in range(n):
+            v = Vec(i, 1.0)
+            w = v
+            try:
+                out.append(10 // (i - 2))  # at i == 2 the handler gets v and w: one instance
+            except ZeroDivisionError:
+                w.x = -1
+            out.append((v is w, v.x))
+        return out
+
     def guarded(n):
         t = 0
         for i in range(n):
@@ -202,6 +214,8 @@ def test_a_callee_found_not_transparent_leaves_the_callers_instances_as_they_wer
 
 def test_instances_where_an_exception_may_be_caught(both):
     _same(both, "guarded", 4)
+    f = _same(both, "caught", 4)
+    assert "Vec.__init__" in _inlined(f)
 
 
 def test_a_virtual_instance_held_twice_is_one_object_in_the_interpreter(both):
