@@ -904,8 +904,7 @@ def _module_attribute(s: Specializer, owner: AV, name: str) -> AV | None:
 @rule("LOAD_ATTR")
 def load_attr(s: Specializer, ins: Instruction) -> None:
     owner = s.pop()
-    if isinstance(owner.kind, kinds.Instance) and ins.argval in owner.kind.names:  # a virtual instance's own
-        s.push(split_items(owner)[owner.kind.names.index(ins.argval)])  # type: ignore[arg-type]
+    if isinstance(owner.kind, kinds.Instance) and _virtual_load(s, owner, ins.argval):  # type: ignore[arg-type]
         return
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
@@ -923,6 +922,21 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
         else:
             attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
     s.push(attr)
+
+
+def _virtual_load(s: Specializer, owner: AV, name: str) -> bool:
+    """owner.name of a virtual instance, one of its own attributes: the
+    item, its class guarded (a descriptor given to the class since would
+    take the read)."""
+    k = owner.kind
+    assert isinstance(k, kinds.Instance)
+    tag = abi.plain_attribute(k.cls, name) if name in k.names else None
+    if tag is None:
+        return False
+    s.keepalive.append(k.cls)
+    s.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="class changed")
+    s.push(split_items(owner)[k.names.index(name)])
+    return True
 
 
 def _values_place(s: Specializer, owner: AV, name: str) -> dict:

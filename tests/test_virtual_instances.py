@@ -125,6 +125,12 @@ VECTORS = """
             t += v.record(log) + v.y
         return t, [vars(o) for o in log], log[-1] is v
 
+    def given_a_property(n, now):
+        v = Vec(n, n)
+        if now:
+            Vec.x = property(lambda self: 100)  # runs code: a virtual v must see the class as it is then
+        return v.x, v.y
+
     def caught(n):
         out = []
         for i in range(n):
@@ -231,6 +237,19 @@ def test_a_class_changed_after_compiling(both):
     for namespace in (plain, compiled):
         namespace["Vec"].dot = lambda self, other: 1.0  # every version of Vec's methods changes
     _same(both, "walk", 20, 0.5)
+
+
+def test_a_class_given_a_property_after_compiling(both):
+    """A data descriptor takes reads and writes of instances' attributes of
+    its name, virtual instances' too."""
+    plain, compiled = both
+    _same(both, "mutated", 3)
+    _same(both, "given_a_property", 3, False)
+    assert outcome(compiled["given_a_property"], 4, True) == outcome(plain["given_a_property"], 4, True)
+    for namespace in (plain, compiled):
+        namespace["Vec"].x = property(lambda self: 100, lambda self, value: None)
+    _same(both, "mutated", 3)
+    _same(both, "walk", 5, 0.5)
 
 
 def test_no_leak_with_instances_that_escape_or_not(both):
