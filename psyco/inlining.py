@@ -135,7 +135,8 @@ class InlinedBody(Specializer):
         """Specialize the body from the current block with `arguments` in
         its first locals; returns the returned value (and, `with_self`, the
         first argument as it is then: an instance an __init__ made) and the
-        block that continues after the call, where every return jumps."""
+        block where the caller goes on: the one return's, or a block where
+        every return jumps."""
         from psyco.rules import RULES
 
         locals_ = list(arguments) + [AV(kinds.UNBOUND)] * (abi.nlocalsplus(self.code) - len(arguments))
@@ -151,6 +152,8 @@ class InlinedBody(Specializer):
         if not self.returns:
             raise NotTransparent("never returns")
         returned = [[site.value] + ([site.after.locals[0]] if with_self else []) for site in self.returns]
+        if len(self.returns) == 1:  # the caller goes on in the block that returns
+            return returned[0], self.returns[0].block
         wanted: list[Kind] = []
         for i in range(len(returned[0])):
             kind: Kind | None = returned[0][i].kind
@@ -204,11 +207,13 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
     if code is None:
         return None
     body = InlinedBody(s, function, code)
-    blocks, exits = len(s.fn.blocks), len(body.root.exits)
-    # the body may make real the caller's virtual instances: undone if it is not inlined after all
+    # The body starts in the caller's block (guards it repeats are left
+    # out); if it is not inlined after all, what it emitted goes, and what
+    # it did to its callers' states is undone (virtual instances made real).
+    assert s.block is not None
+    body.block = s.block
+    ops, blocks, exits = len(s.block.ops), len(s.fn.blocks), len(body.root.exits)
     states = [(state, state.copy()) for state in s.states()]
-    body.block = s.fn.new_block(f"inlined {code.co_qualname}")
-    start = body.block
     try:
         body.emit("guard_recursion", [], "deopt", levels=body.depth)
         instance = None
@@ -225,6 +230,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
                 raise NotTransparent("__init__ may return something else than None")
             instance = values[1]
     except CannotSpecialize:
+        del s.block.ops[ops:]
         del s.fn.blocks[blocks:]
         del body.root.exits[exits:]
         for state, saved in states:
@@ -232,7 +238,6 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         return None
     s.keepalive.append(function)
     s.inlined.extend([code.co_qualname] + body.inlined)
-    s.terminate(ir.Terminator("br", edges=[ir.Edge(start, [])]))
     s.block = after
     return values[0], instance
 

@@ -24,6 +24,9 @@ from psyco.kinds import Kind
 from psyco.records import field, record
 
 MAX_BLOCK_VERSIONS = 4
+# Guards that pure ops cannot make fail: emitted again with the same attrs
+# (those named) after only pure ops, they are left out.
+REPEATABLE_GUARDS = {"guard_type_version": ("cls", "tag"), "guard_not_tracing": (), "guard_recursion": ("levels",)}
 NEW_VID = itertools.count(1)  # tells virtual instances apart (kinds.Instance)
 
 
@@ -212,7 +215,7 @@ class Specializer:
         definition = ir.OPS[opname]
         if definition.error and not definition.only_memory_error:
             self.force_methods()
-        if opname == "guard_type_version" and self._class_still_guarded(attrs):
+        if opname in REPEATABLE_GUARDS and self._still_guarded(opname, attrs):
             return None
         op = ir.Op(opname, list(args), attrs)
         rtype = ir.result_type(op)
@@ -233,12 +236,15 @@ class Specializer:
         self.block.ops.append(op)
         return op.result
 
-    def _class_still_guarded(self, attrs: dict) -> bool:
-        """Whether the same class version was guarded earlier in the block
-        with only pure ops since (no code ran that could change it)."""
+    def _still_guarded(self, opname: str, attrs: dict) -> bool:
+        """Whether the same guard is earlier in the block with only pure ops
+        since: no code ran that could make it fail now (inlined calls guard
+        the same class, tracing, recursion depth again and again)."""
         assert self.block is not None
+        same = REPEATABLE_GUARDS[opname]
         for op in reversed(self.block.ops):
-            if op.name == "guard_type_version" and op.attrs["cls"] is attrs["cls"] and op.attrs["tag"] == attrs["tag"]:
+            if op.name == opname and all(op.attrs.get(a) is attrs.get(a) or op.attrs.get(a) == attrs.get(a)
+                                         for a in same):
                 return True
             if not ir.OPS[op.name].pure:
                 return False
