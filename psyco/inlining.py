@@ -231,6 +231,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
             instance = values[1]
     except CannotSpecialize:
         del s.block.ops[ops:]
+        s.block.term = None  # the body may have branched
         del s.fn.blocks[blocks:]
         del body.root.exits[exits:]
         for state, saved in states:

@@ -361,6 +361,34 @@ def test_every_other_use_makes_the_instance_real():
     assert "P.__init__" in _inlined(compiled["uses"])
 
 
+BRANCHING = """
+    class V:
+        def __init__(self, x):
+            self.x = x
+
+        def pick(self, log, k):
+            if k > 2:  # a branch, then what is not transparent: the inlining is undone
+                log.append(k)
+                return self.x
+            return -self.x
+
+    def picks(n):
+        log = []
+        t = 0
+        for i in range(n):
+            t += V(i).pick(log, i)
+        return t, log
+"""
+
+
+def test_a_callee_refused_after_branching():
+    plain = defined(textwrap.dedent(BRANCHING), bind=False)
+    compiled = defined(textwrap.dedent(BRANCHING), bind=True)
+    for n in (5, 6, 6):
+        assert outcome(compiled["picks"], n) == outcome(plain["picks"], n)
+    assert _inlined(compiled["picks"]) == ["V.__init__"]
+
+
 RECURSIVE = """
     class Box:
         def __init__(self, v):
