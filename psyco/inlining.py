@@ -30,6 +30,7 @@ from psyco.specializer import AV, NEW_VID, CannotSpecialize, Request, Specialize
 RESTART = "inlined call left"
 MAX_INSTRUCTIONS = 60  # bytecode instructions of a callee inlined
 MAX_DEPTH = 3  # callees inlined into inlined callees, and so on
+BUDGET = 500  # bytecode instructions inlined into one function in all (LLVM time grows faster)
 
 # Ops an inlined body may contain besides pure ones: what they do cannot be
 # seen (reading, making new objects) or they are checked in `_transparent`.
@@ -192,7 +193,8 @@ def inlinable_code(s: Specializer, function: object, nargs: int) -> types.CodeTy
     if root.resolver.cold_call(root):  # type: ignore[attr-defined]
         return None
     decoded = decode(code)
-    if decoded.loop_heads or decoded.handlers or len(decoded.instructions) > MAX_INSTRUCTIONS:
+    size = len(decoded.instructions)
+    if decoded.loop_heads or decoded.handlers or size > MAX_INSTRUCTIONS or root.inlined_size + size > BUDGET:
         return None
     return code
 
@@ -239,6 +241,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         return None
     s.keepalive.append(function)
     s.inlined.extend([code.co_qualname] + body.inlined)
+    body.root.inlined_size += len(decode(code).instructions)
     s.block = after
     return values[0], instance
 

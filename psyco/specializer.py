@@ -157,6 +157,7 @@ class Specializer:
         self.loop_trips: dict[int, int | None] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.inlined: list[str] = []  # the callees specialized into this function (inlining.py), by name
+        self.inlined_size = 0  # their bytecode instructions
         self.block: ir.Block | None = None
         self.state = State([], [])
         self.before = State([], [])
