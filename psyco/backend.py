@@ -430,6 +430,13 @@ def emit_loop(b: L.IRBuilder, n: L.Value, body: Callable[[L.Value], object]) -> 
     b.position_at_end(done)
 
 
+def _shape(m: ir.Materializer) -> tuple:
+    """What a materializer rebuilds, comparable: its values and parts, and
+    its constant by identity."""
+    const = id(m.const) if m.how == "const" else m.const
+    return (m.how, tuple(v.id for v in m.args), tuple(map(_shape, m.parts)), const)
+
+
 def scan(b: L.IRBuilder, start: L.Value, end: L.Value, stops: Callable[[L.Value], L.Value]) -> L.Value:
     """The first index i from `start` (at most `end`) below `end` for which
     stops(i) (made in the loop's body), else `end`; the builder ends after
@@ -1317,6 +1324,7 @@ class VersionCodegen:
         self.blocks: dict[int, L.Block] = {}
         self.keep = self.mb.keep  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
+        self.alike_exits: dict[tuple, int] = {}  # deopt exits by what they do: the first one's key
         self.unwind_blocks: dict[int, L.Block] = {}
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: int | None = None
@@ -1606,8 +1614,14 @@ class VersionCodegen:
 
     def exit_block(self, exit: ir.Exit, deopt: bool) -> L.Block:
         """The code leaving through `exit`, made once however many places
-        of its op branch to it."""
-        block = self.exit_blocks.get(id(exit))
+        of its op branch to it, and once for the deopt exits alike in all
+        (an inlined call's restarts: the same state, the same values to
+        release)."""
+        key = id(exit)
+        if exit.state is not None:
+            key = self.alike_exits.setdefault((deopt, exit.pc, exit.reason, tuple(map(_shape, exit.state)),
+                                               tuple(v.id for v in exit.release)), key)
+        block = self.exit_blocks.get(key)
         if block is None:
             here = self.b.block
             block = self.b.append_basic_block("exit")
@@ -1617,7 +1631,7 @@ class VersionCodegen:
             else:
                 self._error(exit)
             self.b.position_at_end(here)
-            self.exit_blocks[id(exit)] = block
+            self.exit_blocks[key] = block
         return block
 
     def _owned(self, exit: ir.Exit) -> list[L.Value]:
