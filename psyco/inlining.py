@@ -30,7 +30,7 @@ from psyco.specializer import AV, NEW_VID, CannotSpecialize, Request, Specialize
 RESTART = "inlined call left"
 MAX_INSTRUCTIONS = 60  # bytecode instructions of a callee inlined
 MAX_DEPTH = 3  # callees inlined into inlined callees, and so on
-BUDGET = 500  # bytecode instructions inlined into one function in all (LLVM time grows faster)
+BUDGET = 1500  # bytecode instructions inlined into one function in all (bounds compile time)
 
 # Ops an inlined body may contain besides pure ones: what they do cannot be
 # seen (reading, making new objects) or they are checked in `_transparent`.
