@@ -48,7 +48,6 @@ class _InlineOnly:
 
     def __init__(self, resolver: object) -> None:
         self.compiled_code = resolver.compiled_code  # type: ignore[attr-defined]
-        self.cold_call = resolver.cold_call  # type: ignore[attr-defined]
 
     def version_for_call(self, s: Specializer, target: object, args: list[AV]) -> None:
         if isinstance(target, types.FunctionType):
@@ -127,8 +126,7 @@ class InlinedBody(Specializer):
         tag = abi.plain_attribute(cls, attrs["name"]) if cls is not None else None
         if tag is None:
             return False
-        self.keepalive.append(cls)
-        super().emit("guard_type_version", [], "deopt", cls=cls, tag=tag)
+        self.guard_class(cls, tag, RESTART)
         return True
 
     # --- the body --------------------------------------------------------
@@ -220,7 +218,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         body.emit("guard_recursion", [], "deopt", levels=body.depth)
         instance = None
         if cls is not None:
-            body.emit("guard_type_version", [], "deopt", cls=cls, tag=tag)
+            body.guard_class(cls, tag, RESTART)
             if abi.virtual_class(cls) is not None and not _rebinds_self(code):
                 instance = AV(kinds.Instance(cls, next(NEW_VID), (), ()))
             else:

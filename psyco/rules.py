@@ -933,8 +933,7 @@ def _virtual_load(s: Specializer, owner: AV, name: str) -> bool:
     tag = abi.plain_attribute(k.cls, name) if name in k.names else None
     if tag is None:
         return False
-    s.keepalive.append(k.cls)
-    s.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="class changed")
+    s.guard_class(k.cls, tag, "class changed")
     s.push(split_items(owner)[k.names.index(name)])
     return True
 
@@ -965,8 +964,7 @@ def _guarded_place(s: Specializer, owner: AV, name: str,
     if found is None:
         return None
     tag, place = found
-    s.keepalive.append(cls)
-    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="attribute lookup")
+    s.guard_class(cls, tag, "attribute lookup")
     return place
 
 
@@ -1082,8 +1080,8 @@ def _class_method(s: Specializer, owner: AV, name: str) -> AV | None:
     if slot is None:
         return None
     tag, function, entries = slot
-    s.keepalive.extend((cls, function, name))
-    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="method lookup")
+    s.keepalive.extend((function, name))
+    s.guard_class(cls, tag, "method lookup")
     if entries is not None:
         s.emit("guard_not_shadowed", [owner.leaves[0]], "deopt", cls=cls, name=name, entries=entries,
                reason="method lookup")
@@ -1099,8 +1097,8 @@ def _virtual_method(s: Specializer, owner: AV, name: str) -> AV | None:
     if slot is None:
         return None
     tag, function, _ = slot
-    s.keepalive.extend((k.cls, function, name))
-    s.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="method lookup")
+    s.keepalive.extend((function, name))
+    s.guard_class(k.cls, tag, "method lookup")
     return AV(Const(function))
 
 
@@ -1263,8 +1261,7 @@ def _virtual_store(s: Specializer, owner: AV, name: str, value: AV) -> bool:
     tag = abi.plain_attribute(k.cls, name)
     if tag is None:
         return False
-    s.keepalive.append(k.cls)
-    s.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="class changed")
+    s.guard_class(k.cls, tag, "class changed")
     if isinstance(value.kind, kinds.VIRTUAL_REFS):
         value = AV(OBJECT, (s.box(value),))
     stored_attribute(s, owner, name, value)
@@ -1482,8 +1479,8 @@ def match_class(s: Specializer, ins: Instruction) -> None:
     tag, names, match_self = plan
     s.popn(2)
     subject = s.box(s.pop())
-    s.keepalive.extend((cls.value, names))  # type: ignore[attr-defined]
-    s.emit("guard_type_version", [], "deopt", cls=cls.value, tag=tag, reason="class changed")  # type: ignore[attr-defined]
+    s.keepalive.append(names)
+    s.guard_class(cls.value, tag, "class changed")  # type: ignore[attr-defined]
     push_object(s, s.emit("match_class", [subject], "error", cls=cls.value,  # type: ignore[arg-type,attr-defined]
                           names=names, match_self=match_self))
 
@@ -1861,16 +1858,15 @@ def _construct(s: Specializer, cls: object, args: list[AV]) -> bool:
         return False
     tag, init = plain
     inlined = inlining.inline_construct(s, cls, tag, init, args)  # type: ignore[arg-type]
-    if inlined is not None:
-        s.keepalive.append(cls)
+    if inlined is not None:  # (its class guarded, so kept alive, by the inlined body)
         s.push(inlined)
         return True
     instance_kind = kinds.ObjectKind(cls)  # type: ignore[arg-type]
     version = s.resolver.version_for_call(s, init, [AV(instance_kind, ())] + args)  # type: ignore[attr-defined]
     if version is None or version.return_kind != Const(None):
         return False
-    s.keepalive.extend((cls, init))
-    s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="class changed")
+    s.keepalive.append(init)
+    s.guard_class(cls, tag, "class changed")  # type: ignore[arg-type]
     instance = AV(instance_kind, (s.emit("new_instance", [], "error", cls=cls),))  # type: ignore[arg-type]
     _call_version(s, version, [instance] + args, init=True)
     s.push(instance)
@@ -1977,8 +1973,7 @@ def _isinstance(s: Specializer, args: list[AV]) -> bool:
         tag = abi.version_tag(cls)
         if not tag:
             return False
-        s.keepalive.append(cls)
-        s.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason="class changed")
+        s.guard_class(cls, tag, "class changed")
     s.push(AV(Const(issubclass(cls, classes))))
     return True
 

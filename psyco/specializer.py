@@ -237,6 +237,11 @@ class Specializer:
         self.block.ops.append(op)
         return op.result
 
+    def guard_class(self, cls: type, tag: int, reason: str) -> None:
+        """Guard that `cls` still has version `tag` (kept alive meanwhile)."""
+        self.keepalive.append(cls)
+        self.emit("guard_type_version", [], "deopt", cls=cls, tag=tag, reason=reason)
+
     def _still_guarded(self, opname: str, attrs: dict) -> bool:
         """Whether the same guard is earlier in the block with only pure ops
         since: no code ran that could make it fail now (inlined calls guard
@@ -534,7 +539,8 @@ class Specializer:
         k = av.kind
         assert isinstance(k, kinds.Instance)
         tag = abi.virtual_class(k.cls)
-        self.emit("guard_type_version", [], "deopt", cls=k.cls, tag=tag, reason="class changed")
+        assert tag is not None  # it was when the instance was made, in this compile
+        self.guard_class(k.cls, tag, "class changed")
         instance = self.emit("new_instance", [], "error", cls=k.cls)
         for name, item in zip(k.names, split_items(av)):
             self.keepalive.append(name)
