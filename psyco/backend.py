@@ -2319,11 +2319,16 @@ def box_number(g: VersionCodegen, op: ir.Op, value: L.Value, cold: bool = False)
     """A new reference to the float or int `value` (f64 or i64), MemoryError
     through `op`'s error exit.  A small int is CPython's preallocated object
     (as from PyLong_FromLongLong), found without a call unless `cold`."""
+    made = new_number(g, value, cold)
+    g.fail_branch(is_null(g.b, made), op.exit, deopt=False)  # type: ignore[arg-type]
+    return made
+
+
+def new_number(g: VersionCodegen, value: L.Value, cold: bool = False) -> L.Value:
+    """`box_number`'s object, NULL with MemoryError set if it cannot be made."""
     b = g.b
     if value.type == F64 or cold:
-        made = b.call(g.mb.c_function("PyFloat_FromDouble" if value.type == F64 else "PyLong_FromLongLong"), [value])
-        g.fail_branch(is_null(b, made), op.exit, deopt=False)  # type: ignore[arg-type]
-        return made
+        return b.call(g.mb.c_function("PyFloat_FromDouble" if value.type == F64 else "PyLong_FromLongLong"), [value])
     preallocated, offset = _small_int(b, value)
     small, large = b.append_basic_block("box.small"), b.append_basic_block("box.large")
     done = b.append_basic_block("box.done")
@@ -2334,47 +2339,27 @@ def box_number(g: VersionCodegen, op: ir.Op, value: L.Value, cold: bool = False)
     b.branch(done)
     b.position_at_end(large)
     made = b.call(g.mb.c_function("PyLong_FromLongLong"), [value])
-    g.fail_branch(is_null(b, made), op.exit, deopt=False)  # type: ignore[arg-type]
     b.branch(done)
-    made_end = b.block
     b.position_at_end(done)
-    return joined(b, (cached, small), (made, made_end))
+    return joined(b, (cached, small), (made, large))
 
 
 def store_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, value: L.Value,
                  on_first: Callable[[], None] | None = None) -> None:
     """*slot, a reference the slot owns to `old`, becomes the float or int
-    `value`.  When `old` is an exact float, or an exact one-digit int and
-    `value` a one-digit int CPython does not preallocate, and nothing else
-    references it, `old` takes the new value in place: no object made or
-    freed, and nothing anyone could tell apart (such objects have no weak
-    references; only the id of a dead object would differ).  Else a new
-    object, made in one place, replaces it, or fills the slot if `old` is
-    NULL (an unset attribute: then `on_first` runs; without it `old` is
-    never NULL)."""
+    `value`: `old` takes the new value in place when it may
+    (`reusable_number`), else a new object, made in one place, replaces it,
+    or fills the slot if `old` is NULL (an unset attribute: then `on_first`
+    runs; without it `old` is never NULL)."""
     b = g.b
     reuse, fresh, done = (b.append_basic_block(f"number.{n}") for n in ("reuse", "fresh", "done"))
     if on_first is not None:
         test = b.append_basic_block("number.test")
         b.cbranch(is_null(b, old), fresh, test)
         b.position_at_end(test)
-    sole = b.icmp_signed("==", load_field(b, old, abi.OB_REFCNT, I64), I64(1))
-    if value.type == F64:
-        b.cbranch(b.and_(g._type_is(old, float), sole), reuse, fresh)
-        b.position_at_end(reuse)
-        store_field(b, old, abi.FLOAT_FVAL, value)
-    else:
-        negative = b.icmp_signed("<", value, I64(0))
-        magnitude = b.select(negative, b.neg(value), value)
-        one_digit = b.icmp_unsigned("<", magnitude, I64(1 << abi.LONG_DIGIT_BITS))
-        preallocated, _ = _small_int(b, value)
-        old_size = load_field(b, old, abi.OB_SIZE, I64)  # digits, negated for a negative int
-        old_one_digit = b.or_(b.icmp_signed("==", old_size, I64(1)), b.icmp_signed("==", old_size, I64(-1)))
-        fits = b.and_(b.and_(one_digit, b.not_(preallocated)), old_one_digit)
-        b.cbranch(b.and_(b.and_(g._type_is(old, int), sole), fits), reuse, fresh)
-        b.position_at_end(reuse)
-        store_field(b, old, abi.OB_SIZE, b.select(negative, I64(-1), I64(1)))
-        store_field(b, old, abi.LONG_DIGITS, b.trunc(magnitude, I32))
+    b.cbranch(reusable_number(g, old, value), reuse, fresh)
+    b.position_at_end(reuse)
+    overwrite_number(b, old, value)
     b.branch(done)
     b.position_at_end(fresh)
     b.store(box_number(g, op, value), slot)
@@ -2384,6 +2369,36 @@ def store_number(g: VersionCodegen, op: ir.Op, slot: L.Value, old: L.Value, valu
     else:
         _first_or_release(g, old, on_first, done)
     b.position_at_end(done)
+
+
+def reusable_number(g: VersionCodegen, old: L.Value, value: L.Value) -> L.Value:
+    """Whether the object `old` may take the float or int `value` in place:
+    `old` is an exact float, or an exact one-digit int and `value` a
+    one-digit int CPython does not preallocate, and nothing else references
+    it -- no object made or freed, and nothing anyone could tell apart (such
+    objects have no weak references; only the id of a dead object would
+    differ)."""
+    b = g.b
+    sole = b.icmp_signed("==", load_field(b, old, abi.OB_REFCNT, I64), I64(1))
+    if value.type == F64:
+        return b.and_(g._type_is(old, float), sole)
+    magnitude = b.select(b.icmp_signed("<", value, I64(0)), b.neg(value), value)
+    one_digit = b.icmp_unsigned("<", magnitude, I64(1 << abi.LONG_DIGIT_BITS))
+    preallocated, _ = _small_int(b, value)
+    old_size = load_field(b, old, abi.OB_SIZE, I64)  # digits, negated for a negative int
+    old_one_digit = b.or_(b.icmp_signed("==", old_size, I64(1)), b.icmp_signed("==", old_size, I64(-1)))
+    fits = b.and_(b.and_(one_digit, b.not_(preallocated)), old_one_digit)
+    return b.and_(b.and_(g._type_is(old, int), sole), fits)
+
+
+def overwrite_number(b: L.IRBuilder, old: L.Value, value: L.Value) -> None:
+    """`old` takes the value `value` (`reusable_number` said it may)."""
+    if value.type == F64:
+        store_field(b, old, abi.FLOAT_FVAL, value)
+        return
+    negative = b.icmp_signed("<", value, I64(0))
+    store_field(b, old, abi.OB_SIZE, b.select(negative, I64(-1), I64(1)))
+    store_field(b, old, abi.LONG_DIGITS, b.trunc(b.select(negative, b.neg(value), value), I32))
 
 
 def _first_or_release(g: VersionCodegen, old: L.Value, on_first: Callable[[], None], done: L.Block) -> None:
@@ -2837,17 +2852,17 @@ def _guard_not_shadowed(g: VersionCodegen, op: ir.Op) -> None:
     b.position_at_end(done)
 
 
-def _values_slot(g: VersionCodegen, op: ir.Op, owner: L.Value, slow: L.Block
-                 ) -> tuple[L.Value, L.Value, L.Value, L.Value | None]:
+def _values_slot(g: VersionCodegen, index: int | None, owner: L.Value, slow: L.Block,
+                 cache: L.Value | None = None) -> tuple[L.Value, L.Value, L.Value, L.Value | None]:
     """(slot, values array, index, attribute cache or None): where the
-    owner keeps the attribute: at the index the specializer found (the
-    class guarded), or where the attribute cache says; branches to `slow`
-    unless the cache holds the version tag of the owner's type, and unless
-    the owner still keeps its attributes in the array."""
+    owner keeps the attribute: at the `index` the specializer found (the
+    class guarded), or where the attribute cache (`cache`, else a new one)
+    says; branches to `slow` unless the cache holds the version tag of the
+    owner's type, and unless the owner still keeps its attributes in the
+    array."""
     b = g.b
-    cache = None
-    if op.attrs.get("index") is None:
-        cache = g.mb.global_i64(0)
+    if index is None:
+        cache = g.mb.global_i64(0) if cache is None else cache
         cached = b.load(cache)
         tag = b.zext(load_field(b, load_field(b, owner, abi.OB_TYPE, PTR), abi.TYPE_VERSION_TAG, I32), I64)
         hit = b.and_(b.icmp_unsigned("==", b.lshr(cached, I64(CACHE_TAG_SHIFT)), tag),
@@ -2855,15 +2870,15 @@ def _values_slot(g: VersionCodegen, op: ir.Op, owner: L.Value, slow: L.Block
         have_tag = b.append_basic_block("attr.cached")
         b.cbranch(hit, have_tag, slow, likely=True)
         b.position_at_end(have_tag)
-        index = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
+        place = b.and_(cached, I64((1 << CACHE_TAG_SHIFT) - 1))
     else:
-        index = I64(op.attrs["index"])
+        place = I64(index)
     values = load_field(b, owner, abi.OBJECT_VALUES, PTR)
     fast = b.append_basic_block("attr.values")
     b.cbranch(is_null(b, values), slow, fast, likely=False)
     b.position_at_end(fast)
-    slot = b.bitcast(b.gep(values, [b.mul(index, I64(abi.POINTER_SIZE))]), OBJ.as_pointer())
-    return slot, values, index, cache
+    slot = b.bitcast(b.gep(values, [b.mul(place, I64(abi.POINTER_SIZE))]), OBJ.as_pointer())
+    return slot, values, place, cache
 
 
 @lower("seq_next")
@@ -2975,7 +2990,7 @@ def _new_instance(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("load_attr")
 def _load_attr(g: VersionCodegen, op: ir.Op) -> L.Value:
     owner, slow = g.v(op.args[0]), g.b.append_basic_block("attr.slow")
-    slot, _, _, cache = _values_slot(g, op, owner, slow)
+    slot, _, _, cache = _values_slot(g, op.attrs.get("index"), owner, slow)
     return _present_or_looked_up(g, op, owner, g.b.load(slot), slow, cache)
 
 
@@ -3011,7 +3026,7 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
     b = g.b
     owner, value, name = g.v(op.args[0]), g.v(op.args[1]), obj_const(g.b, op.attrs["name"])
     slow, done = b.append_basic_block("attr.slow"), b.append_basic_block("attr.done")
-    slot, values, index, cache = _values_slot(g, op, owner, slow)
+    slot, values, index, cache = _values_slot(g, op.attrs.get("index"), owner, slow)
     old = b.load(slot)
     number = value.type != OBJ
 
@@ -3038,6 +3053,77 @@ def _store_attr(g: VersionCodegen, op: ir.Op) -> None:
         b.call(g._helper("fill_attr_cache"), [owner, name, cache])
     b.branch(done)
     b.position_at_end(done)
+
+
+RELEASE_RUNS_NO_CODE = (int, float, bool, type(None))  # exact types whose objects free nothing else
+
+
+@lower("store_numbers")
+def _store_numbers(g: VersionCodegen, op: ir.Op) -> None:
+    """The stores an inlined body kept back (inlining.BufferedStores), all
+    or none.  First each owner must still keep its attributes in its values
+    array (at the index found when compiling, else where the attribute
+    cache says) and the old value be an object whose release runs no code
+    (RELEASE_RUNS_NO_CODE), and an object is made for each value that
+    cannot take its old one's place (`reusable_number`): if any of that
+    fails, the op leaves by its exit (the call's restart) having stored
+    nothing.  Then the slots change, which cannot fail."""
+    b = g.b
+    exit = g.exit_block(op.exit, deopt=True)  # type: ignore[arg-type]
+    targets = []
+    for k, (index, name) in enumerate(zip(op.attrs["indices"], op.attrs["names"])):
+        owner, value = g.v(op.args[2 * k]), g.v(op.args[2 * k + 1])
+        slow = b.append_basic_block("buffered.slow")
+        slot, _, _, cache = _values_slot(g, index, owner, slow)
+        found = b.block
+        b.position_at_end(slow)
+        if cache is None:
+            b.branch(exit)
+            b.position_at_end(found)
+        else:  # the cache is filled, and asked again
+            b.call(g._helper("fill_attr_cache"), [owner, obj_const(b, name), cache])
+            slot_filled, _, _, _ = _values_slot(g, index, owner, exit, cache)
+            filled, join = b.block, b.append_basic_block("buffered.slot")
+            b.branch(join)
+            b.position_at_end(found)
+            b.branch(join)
+            b.position_at_end(join)
+            slot = joined(b, (slot, found), (slot_filled, filled))
+        old = b.load(slot)
+        g.fail_branch(is_null(b, old), op.exit, deopt=True)  # type: ignore[arg-type]
+        harmless = functools.reduce(b.or_, (g._type_is(old, tp) for tp in RELEASE_RUNS_NO_CODE))
+        g.fail_branch(b.not_(harmless), op.exit, deopt=True)  # type: ignore[arg-type]
+        targets.append((slot, old, value))
+    made: list[L.Value] = []
+    for _, old, value in targets:
+        skip, make, failed, ok, join = (b.append_basic_block(f"buffered.{n}")
+                                        for n in ("reuse", "make", "failed", "made", "join"))
+        b.cbranch(reusable_number(g, old, value), skip, make)
+        b.position_at_end(skip)
+        b.branch(join)
+        b.position_at_end(make)
+        new = new_number(g, value)
+        b.cbranch(is_null(b, new), failed, ok, likely=False)
+        b.position_at_end(failed)
+        for earlier in made:
+            decref(g.mb, b, earlier, nullable=True)
+        b.call(g.mb.c_function("PyErr_Clear"), [])
+        b.branch(exit)
+        b.position_at_end(ok)
+        b.branch(join)
+        b.position_at_end(join)
+        made.append(joined(b, (L.Constant(OBJ, None), skip), (new, ok)))
+    for (slot, old, value), new in zip(targets, made):
+        overwrite, replace, done = (b.append_basic_block(f"buffered.{n}") for n in ("overwrite", "replace", "done"))
+        b.cbranch(is_null(b, new), overwrite, replace)
+        b.position_at_end(overwrite)
+        overwrite_number(b, old, value)
+        b.branch(done)
+        b.position_at_end(replace)
+        b.store(new, slot)
+        decref(g.mb, b, old, nullable=False)
+        b.branch(done)
+        b.position_at_end(done)
 
 
 @lower("load_slot")

@@ -14,7 +14,9 @@ it, a float it returns is never boxed.
 
 All the exits of an inlined body are the caller's one restart exit at the
 call; one that keeps being taken generalizes the call site (`RESTART`) and
-the next version calls the callee.
+the next version calls the callee.  A method that stores numbers into its
+object (`self.count += 1`) is transparent too: the stores are kept back
+until the body returns (`BufferedStores`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.kinds import Kind
-from psyco.specializer import AV, NEW_VID, CannotSpecialize, Request, Specializer, State
+from psyco.specializer import AV, NEW_VID, CannotSpecialize, Request, Specializer, State, virtual_ids
 
 RESTART = "inlined call left"
 MAX_INSTRUCTIONS = 60  # bytecode instructions of a callee inlined
@@ -40,6 +42,75 @@ INLINE_READ_CLASSES = (list, tuple)  # getitem_int reads these inline; others ca
 
 class NotTransparent(CannotSpecialize):
     """The callee does something that could be seen before it returns."""
+
+
+class BufferedStores:
+    """Stores of numbers into attributes of objects made before the call,
+    kept back until the outermost inlined body returns, where one
+    store_numbers op makes them all or, leaving by the restart exit, none
+    (it checks everything and makes the objects it needs first).  A read
+    of such an attribute in the body is the value kept.  Kept simple to be
+    sound: the stores, the reads after them and the return are in one IR
+    block (no path skips a store), and a name kept back on one object is
+    neither stored nor read through another value, which might be the
+    same object."""
+
+    def __init__(self) -> None:
+        self.block: ir.Block | None = None
+        # (owner value id, name): (owner, index in its values array or None: cached, value)
+        self.kept: dict[tuple[int, str], tuple[AV, int | None, AV]] = {}
+
+    def wanted(self, s: InlinedBody, owner: AV, value: AV) -> bool:
+        """Whether owner.<name> = value is to be kept back: a number stored
+        into a real object the body did not make."""
+        return (isinstance(owner.kind, kinds.ObjectKind) and len(owner.leaves) == 1
+                and owner.leaves[0].id not in s.made and _number_kind(value.kind) is not None)
+
+    def keep(self, s: InlinedBody, owner: AV, name: str, index: int | None, value: AV) -> None:
+        key = self._key(s, owner, name)
+        kind = _number_kind(value.kind)
+        if isinstance(value.kind, kinds.Const):
+            value = AV(kind, (s.const(value.kind.value),))  # type: ignore[arg-type]
+        self.block = s.block
+        self.kept[key] = (owner, index, value)
+
+    def value(self, s: InlinedBody, owner: AV, name: str) -> AV | None:
+        """What owner.<name> holds if a store of that name was kept back."""
+        if all(n != name for _, n in self.kept):
+            return None
+        return self.kept[self._key(s, owner, name)][2]
+
+    def _key(self, s: InlinedBody, owner: AV, name: str) -> tuple[int, str]:
+        if self.block is not None and s.block is not self.block:
+            raise NotTransparent("stores kept back on another path")
+        owner_id = owner.leaves[0].id if isinstance(owner.kind, kinds.ObjectKind) and len(owner.leaves) == 1 else None
+        if owner_id is None or any(n == name and i != owner_id for i, n in self.kept):
+            raise NotTransparent(f"{name!r} kept back for another object, maybe the same")
+        return owner_id, name
+
+    def flush(self, s: InlinedBody) -> None:
+        """Make the stores kept back, where the outermost body returns."""
+        if self.block is not None and s.block is not self.block:
+            raise NotTransparent("stores kept back on another path")
+        if not self.kept:
+            return
+        args: list[ir.Value] = []
+        for owner, _, value in self.kept.values():
+            args += [owner.leaves[0], value.leaves[0]]
+        Specializer.emit(s, "store_numbers", args, "deopt", reason=RESTART,
+                         indices=tuple(index for _, index, _ in self.kept.values()),
+                         names=tuple(name for _, name in self.kept))
+
+
+def _number_kind(kind: Kind) -> Kind | None:
+    """INT or FLOAT if a value of `kind` is one, unboxed or constant."""
+    if kind in (kinds.INT, kinds.FLOAT):
+        return kind
+    if isinstance(kind, kinds.Const) and type(kind.value) is float:
+        return kinds.FLOAT
+    if isinstance(kind, kinds.Const) and type(kind.value) is int and -2**63 <= kind.value < 2**63:
+        return kinds.INT
+    return None
 
 
 class _InlineOnly:
@@ -70,9 +141,19 @@ class InlinedBody(Specializer):
         self.keepalive = caller.keepalive
         self.attribute_stores = caller.attribute_stores
         self.made: set[int] = set()  # ids of the instances this body made (it may store into them)
+        self.buffered_stores = caller.buffered_stores if isinstance(caller, InlinedBody) else BufferedStores()
 
     def states(self) -> list[State]:
         return [self.state] + self.caller.states()
+
+    def edge(self, pc: int, state: State) -> ir.Edge:
+        """The callers' states are not merged where the body's paths meet:
+        a virtual instance they hold, renumbered in the body's new block
+        (`Specializer._state_for`), would not be theirs any more there, and
+        its changes would be lost for them.  Such a body is not inlined."""
+        if virtual_ids([state]) & virtual_ids(self.caller.states()):
+            raise NotTransparent("branches holding a virtual instance of its caller")
+        return super().edge(pc, state)
 
     def inlines(self, code: types.CodeType) -> bool:
         body: Specializer = self
@@ -214,6 +295,8 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
     body.block = s.block
     ops, blocks, exits = len(s.block.ops), len(s.fn.blocks), len(body.root.exits)
     states = [(state, state.copy()) for state in s.states()]
+    stores = body.buffered_stores
+    kept, kept_block = dict(stores.kept), stores.block
     try:
         body.emit("guard_recursion", [], "deopt", levels=body.depth)
         instance = None
@@ -229,6 +312,9 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
             if values[0].kind != kinds.Const(None):
                 raise NotTransparent("__init__ may return something else than None")
             instance = values[1]
+        if not isinstance(s, InlinedBody):
+            body.block = after
+            stores.flush(body)
     except CannotSpecialize:
         del s.block.ops[ops:]
         s.block.term = None  # the body may have branched
@@ -236,6 +322,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         del body.root.exits[exits:]
         for state, saved in states:
             state.locals[:], state.stack[:] = saved.locals, saved.stack
+        stores.kept, stores.block = kept, kept_block
         return None
     s.keepalive.append(function)
     s.inlined.extend([code.co_qualname] + body.inlined)

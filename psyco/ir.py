@@ -119,6 +119,9 @@ OPS: dict[str, OpDef] = {
     # generic (and fill the cache)
     "load_attr": OpDef("obj", owns=True, error=True, native=True),
     "store_attr": OpDef(None, error=True, native=True, steals_from=1),  # args: owner, value (maybe i64/f64)
+    # stores an inlined body kept back, all or none (inlining.BufferedStores):
+    # args owner, i64/f64 value pairs; attrs indices (in the values arrays), names
+    "store_numbers": OpDef(None, guard=True, native=True),
     # the __slots__ entry at byte offset attrs["offset"] of the owner (its
     # class guarded); load: AttributeError, as the interpreter words it, when unset
     "load_slot": OpDef("obj", owns=True, error=True, native=True),

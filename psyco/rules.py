@@ -906,6 +906,10 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
     owner = s.pop()
     if isinstance(owner.kind, kinds.Instance) and _virtual_load(s, owner, ins.argval):  # type: ignore[arg-type]
         return
+    kept = s.buffered_stores.value(s, owner, ins.argval) if s.buffered_stores is not None else None  # type: ignore[arg-type]
+    if kept is not None:
+        s.push(kept)
+        return
     attr = _module_attribute(s, owner, ins.argval)  # type: ignore[arg-type]
     if attr is None:
         s.keepalive.append(ins.argval)
@@ -1242,6 +1246,8 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     s.keepalive.append(ins.argval)
     if isinstance(owner.kind, kinds.Instance) and _virtual_store(s, owner, ins.argval, value):  # type: ignore[arg-type]
         return
+    if s.buffered_stores is not None and _kept_back(s, owner, ins.argval, value):  # type: ignore[arg-type]
+        return
     stored_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
     offset = _guarded_place(s, owner, ins.argval, abi.slot_attribute)  # type: ignore[arg-type]
     if offset is not None:
@@ -1249,6 +1255,26 @@ def store_attr(s: Specializer, ins: Instruction) -> None:
     else:
         s.emit("store_attr", [s.box(owner), s.stored(value)], "error", name=ins.argval,  # type: ignore[arg-type]
                **_values_place(s, owner, ins.argval))  # type: ignore[arg-type]
+
+
+def _kept_back(s: Specializer, owner: AV, name: str, value: AV) -> bool:
+    """owner.name = value in an inlined body, kept back until the body
+    returns (inlining.BufferedStores): a number stored into the values
+    array of an object made before the call."""
+    stores = s.buffered_stores
+    assert stores is not None
+    if not stores.wanted(s, owner, value):  # type: ignore[arg-type]
+        return False
+    index = _guarded_place(s, owner, name, abi.value_attribute)
+    if index is None:  # the attribute cache finds it, if the attribute is plain
+        cls = _object_class(owner)
+        tag = abi.plain_attribute(cls, name) if cls is not None else None
+        if tag is None:
+            return False
+        s.guard_class(cls, tag, "attribute lookup")  # type: ignore[arg-type]
+    stored_attribute(s, owner, name, value)
+    stores.keep(s, owner, name, index, value)  # type: ignore[arg-type]
+    return True
 
 
 def _virtual_store(s: Specializer, owner: AV, name: str, value: AV) -> bool:

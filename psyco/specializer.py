@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import types
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from psyco import ir, kinds
 from psyco.abi import current as abi
@@ -22,6 +23,9 @@ from psyco.frontend import decode
 from psyco.frontend.py311 import DecodedCode, Handler, Instruction
 from psyco.kinds import Kind
 from psyco.records import field, record
+
+if TYPE_CHECKING:
+    from psyco.inlining import BufferedStores
 
 MAX_BLOCK_VERSIONS = 4
 # Guards that pure ops cannot make fail: emitted again with the same attrs
@@ -158,6 +162,9 @@ class Specializer:
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.inlined: list[str] = []  # the callees specialized into this function (inlining.py), by name
         self.inlined_size = 0  # their bytecode instructions
+        # Stores into objects made before an inlined call, kept back until
+        # it returns (inlining.BufferedStores); None outside inlined bodies.
+        self.buffered_stores: BufferedStores | None = None
         self.block: ir.Block | None = None
         self.state = State([], [])
         self.before = State([], [])
@@ -653,6 +660,11 @@ def split_items(av: AV) -> list[AV]:
         out.append(AV(k, av.leaves[i:i + n]))
         i += n
     return out
+
+
+def virtual_ids(states: list[State]) -> set[int]:
+    """The vids of the virtual instances the slots of `states` hold."""
+    return {vid for state in states for av in state.locals + state.stack for vid, _ in _virtuals(av)}
 
 
 def _virtuals(av: AV) -> list[tuple[int, AV]]:

@@ -326,14 +326,15 @@ class Pool:
 def test_samples_of_the_first_call_type_attributes_and_items():
     """The arguments of the call that asked for a version are samples: its
     attributes and a list's items have types, checked by guards, so the
-    methods they call are direct native calls."""
+    methods they call are native: Job.work inlined (its stores kept back
+    until it returns)."""
     expected = Pool.run(Pool([Job(i % 7 + 1) for i in range(50)], 3))
     psyco.bind(Job.work)
     try:
         compiled = psyco.proxy(Pool.run)
         assert compiled(Pool([Job(i % 7 + 1) for i in range(50)], 3)) == expected
         assert calls_compiled(compiled) > 0 and not deopts(compiled)
-        assert "call_direct" in psyco.dump(compiled) and "item type" in psyco.dump(compiled)
+        assert "store_numbers" in psyco.dump(compiled) and "item type" in psyco.dump(compiled)
     finally:
         psyco.unbind(Job.work)
 
