@@ -13,9 +13,8 @@ import pytest
 
 import psyco
 
-from .differential import assert_no_leak, calls_compiled, defined, outcome
-from .test_inlining import _traceback
-from .test_virtual_instances import _inlined
+from .differential import assert_no_leak, calls_compiled, defined
+from .test_virtual_instances import _inlined, _same
 
 COUNTERS = """
     class Counter:
@@ -125,16 +124,6 @@ COUNTERS = """
 def both():
     """The COUNTERS namespace run by CPython and compiled."""
     return defined(textwrap.dedent(COUNTERS), bind=False), defined(textwrap.dedent(COUNTERS), bind=True)
-
-
-def _same(both, name, *args):
-    plain, compiled = both
-    for _ in range(3):  # the first call may run interpreted while it compiles
-        expected, got = outcome(plain[name], *args), outcome(compiled[name], *args)
-        assert got == expected, f"{name}{args}: psyco {got} != CPython {expected}"
-    if expected[0] == "raises":
-        assert _traceback(compiled[name], args) == _traceback(plain[name], args)
-    return compiled[name]
 
 
 def test_a_method_storing_numbers_is_inlined(both):
