@@ -63,8 +63,8 @@ class BufferedStores:
     def wanted(self, s: InlinedBody, owner: AV, value: AV) -> bool:
         """Whether owner.<name> = value is to be kept back: a number stored
         into a real object the body did not make."""
-        return (isinstance(owner.kind, kinds.ObjectKind) and len(owner.leaves) == 1
-                and owner.leaves[0].id not in s.made and _number_kind(value.kind) is not None)
+        owner_id = _owner_id(owner)
+        return owner_id is not None and owner_id not in s.made and _number_kind(value.kind) is not None
 
     def keep(self, s: InlinedBody, owner: AV, name: str, index: int | None, value: AV) -> None:
         key = self._key(s, owner, name)
@@ -83,7 +83,7 @@ class BufferedStores:
     def _key(self, s: InlinedBody, owner: AV, name: str) -> tuple[int, str]:
         if self.block is not None and s.block is not self.block:
             raise NotTransparent("stores kept back on another path")
-        owner_id = owner.leaves[0].id if isinstance(owner.kind, kinds.ObjectKind) and len(owner.leaves) == 1 else None
+        owner_id = _owner_id(owner)
         if owner_id is None or any(n == name and i != owner_id for i, n in self.kept):
             raise NotTransparent(f"{name!r} kept back for another object, maybe the same")
         return owner_id, name
@@ -100,6 +100,11 @@ class BufferedStores:
         Specializer.emit(s, "store_numbers", args, "deopt", reason=RESTART,
                          indices=tuple(index for _, index, _ in self.kept.values()),
                          names=tuple(name for _, name in self.kept))
+
+
+def _owner_id(owner: AV) -> int | None:
+    """The id of the IR value of a real object, the key of stores into it."""
+    return owner.leaves[0].id if isinstance(owner.kind, kinds.ObjectKind) and len(owner.leaves) == 1 else None
 
 
 def _number_kind(kind: Kind) -> Kind | None:
@@ -191,12 +196,12 @@ class InlinedBody(Specializer):
         if opname == "getitem_int":
             return attrs.get("cls") in INLINE_READ_CLASSES
         if opname in ("load_attr", "store_attr"):  # the instance's own attribute; stored: of an instance made here
-            return (opname == "load_attr" or args[0].id in self.made) and self._plain_attribute(attrs)
+            return (opname == "load_attr" or args[0].id in self.made) and self.plain_attribute(attrs)
         if opname == "new_instance":  # nobody sees it before the call returns, unless a finalizer runs
             return not hasattr(attrs["cls"], "__del__")
         return False
 
-    def _plain_attribute(self, attrs: dict) -> bool:
+    def plain_attribute(self, attrs: dict) -> bool:
         """Whether the attribute is the instance's own, reached without
         running the program's code: at the index found when compiling
         (guarded), else for a class whose attribute access is generic

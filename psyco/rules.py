@@ -1265,15 +1265,11 @@ def _kept_back(s: Specializer, owner: AV, name: str, value: AV) -> bool:
     assert stores is not None
     if not stores.wanted(s, owner, value):  # type: ignore[arg-type]
         return False
-    index = _guarded_place(s, owner, name, abi.value_attribute)
-    if index is None:  # the attribute cache finds it, if the attribute is plain
-        cls = _object_class(owner)
-        tag = abi.plain_attribute(cls, name) if cls is not None else None
-        if tag is None:
-            return False
-        s.guard_class(cls, tag, "attribute lookup")  # type: ignore[arg-type]
+    place = _values_place(s, owner, name)  # no index: the attribute cache finds it, if the attribute is plain
+    if not s.plain_attribute(dict(place, name=name)):  # type: ignore[attr-defined]
+        return False
     stored_attribute(s, owner, name, value)
-    stores.keep(s, owner, name, index, value)  # type: ignore[arg-type]
+    stores.keep(s, owner, name, place["index"], value)  # type: ignore[arg-type]
     return True
 
 
