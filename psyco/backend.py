@@ -3525,8 +3525,23 @@ def _str_eq(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("make_cell")
 def _make_cell(g: VersionCodegen, op: ir.Op) -> L.Value:
     content = g.v(op.args[0]) if op.args else L.Constant(OBJ, None)
-    cell = g.b.call(g.mb.c_function("PyCell_New"), [content])
-    g.fail_branch(is_null(g.b, cell), op.exit, deopt=False)  # type: ignore[arg-type]
+    b = g.b
+    cell = b.call(g.mb.c_function("PyCell_New"), [content])
+    g.fail_branch(is_null(b, cell), op.exit, deopt=False)  # type: ignore[arg-type]
+    # The trampoline frame's slot takes the cell, as after the interpreter's
+    # MAKE_CELL: zero-argument super() reads `self` through it and
+    # frame.f_locals shows the cell's content.  The argument it held stays
+    # alive: the trampoline's call passed it from its stack.
+    in_frame, done = b.append_basic_block("cell.frame"), b.append_basic_block("cell.done")
+    b.cbranch(is_null(b, g.frame), done, in_frame)
+    b.position_at_end(in_frame)
+    slot = field_ptr(b, g.frame, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * op.attrs["slot"], OBJ)
+    old = b.load(slot)
+    incref(g.mb, b, cell)
+    b.store(cell, slot)
+    decref(g.mb, b, old)
+    b.branch(done)
+    b.position_at_end(done)
     return cell
 
 

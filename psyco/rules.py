@@ -640,7 +640,7 @@ UNBOUND = "where it is not associated with a value"  # the interpreter's message
 def make_cell(s: Specializer, ins: Instruction) -> None:
     value = s.state.locals[ins.arg]  # type: ignore[index]
     content = [] if value.kind == kinds.UNBOUND else [s.box(value)]
-    cell = s.emit("make_cell", content, "error")
+    cell = s.emit("make_cell", content, "error", slot=ins.arg)
     s.state.locals[ins.arg] = AV(kinds.ObjectKind(types.CellType), (cell,))  # type: ignore[index,arg-type]
 
 

@@ -6,6 +6,7 @@ lambdas -- each checked against CPython, error messages included."""
 from __future__ import annotations
 
 import gc
+import sys
 
 import psyco
 from tests.differential import calls_compiled, deopts, same, same_compiled
@@ -145,3 +146,67 @@ def delete_shared(x):
 
 def test_delete_a_shared_variable():
     same_compiled(delete_shared, 3)
+
+
+class Base:
+    def items(self, *extra):
+        return ["base", *extra]
+
+
+class CapturesSelf(Base):
+    def items(self, section=None):
+        if section is None:
+            return super().items()  # reads `self` through the frame, a cell here
+        read = lambda: self  # noqa: E731 - `self` in a cell is the point
+        return [read() is self, super().items(section)]
+
+
+def caller_variables():
+    """The numbers among the caller's variables, as its frame shows them."""
+    return {k: v for k, v in sys._getframe(1).f_locals.items() if isinstance(v, int)}
+
+
+def locals_of_cell_arguments(a, b):
+    def both():
+        return a + b
+
+    before = caller_variables()
+    a = 10  # through the cell: the frame shows it
+    return before, caller_variables(), both()
+
+
+def test_super_without_arguments_where_self_is_a_cell():
+    compiled = CapturesSelf()
+    method = CapturesSelf.items
+    try:
+        psyco.bind(method)
+        assert [compiled.items() for _ in range(3)] == [["base"]] * 3
+        assert compiled.items("s") == [True, ["base", "s"]]
+        assert calls_compiled(method) > 0 and not deopts(method)
+    finally:
+        psyco.unbind(method)
+
+
+def test_frame_shows_cells_of_arguments():
+    same_compiled(locals_of_cell_arguments, 1, 2)
+    same_compiled(argument_in_a_cell, 3, 4)
+
+
+def keeps(obj):
+    read = lambda: obj  # noqa: E731 - `obj` in a cell is the point
+    return read() is obj
+
+
+def test_no_leaks_from_argument_cells():
+    compiled, value = psyco.proxy(keeps), object()
+    assert compiled(value)
+    before = sys.getrefcount(value)
+    gc.collect()
+    objects = len(gc.get_objects())
+    for _ in range(20_000):
+        compiled(value)
+        CapturesSelf().items("x")
+    gc.collect()
+    assert len(gc.get_objects()) - objects < 100
+    assert sys.getrefcount(value) == before
+    assert calls_compiled(compiled) > 20_000
