@@ -381,17 +381,47 @@ LOOP_WEIGHT = 10  # an op in a loop counts as this many outside one
 
 
 def blocks_in_loops(fn: Function) -> set[int]:
-    """Ids of the blocks that lie on a cycle of the control-flow graph."""
-    def reachable(start: Block) -> set[int]:
-        seen: set[int] = set()
-        todo = start.successors()
-        while todo:
-            b = todo.pop()
-            if b.id not in seen:
-                seen.add(b.id)
-                todo.extend(b.successors())
-        return seen
-    return {b.id for b in fn.blocks if b.id in reachable(b)}
+    """Ids of the blocks that lie on a cycle of the control-flow graph: those
+    of a strongly connected component of several blocks or with an edge to
+    itself (Tarjan's algorithm, without recursion: linear in the graph)."""
+    order: dict[int, int] = {}  # block id -> when the search reached it
+    low: dict[int, int] = {}  # the earliest block reachable back from it
+    stack: list[Block] = []
+    on_stack: set[int] = set()
+    looping: set[int] = set()
+    path: list[tuple[Block, Iterator[Block]]] = []  # the search's blocks, each with its successors left
+
+    def reach(block: Block) -> None:
+        order[block.id] = low[block.id] = len(order)
+        stack.append(block)
+        on_stack.add(block.id)
+        path.append((block, iter(block.successors())))
+
+    for root in fn.blocks:
+        if root.id in order:
+            continue
+        reach(root)
+        while path:
+            block, successors = path[-1]
+            for successor in successors:
+                if successor.id not in order:
+                    reach(successor)
+                    break
+                if successor.id in on_stack:
+                    low[block.id] = min(low[block.id], order[successor.id])
+            else:
+                path.pop()
+                if path:
+                    parent = path[-1][0]
+                    low[parent.id] = min(low[parent.id], low[block.id])
+                if low[block.id] == order[block.id]:
+                    component = []
+                    while not component or component[-1] is not block:
+                        component.append(stack.pop())
+                        on_stack.discard(component[-1].id)
+                    if len(component) > 1 or any(s is block for s in block.successors()):
+                        looping.update(b.id for b in component)
+    return looping
 
 
 def work_profile(fn: Function, callee_work: Callable[[Op], tuple[int, int]] | None = None) -> tuple[int, int]:

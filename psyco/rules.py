@@ -1167,7 +1167,7 @@ def binary_subscr(s: Specializer, ins: Instruction) -> None:
             s.push(typed_by_sample(s, item, _item_sample(container.sample), "item type"))  # type: ignore[arg-type]
         return
     if _exact_type(container) is dict:
-        item = s.emit("dict_getitem", [container.leaves[0], s.box(key)], "error")
+        item = s.emit("dict_getitem", [s.box(container), s.box(key)], "error")  # (a constant dict too)
         s.push(typed_by_sample(s, item, _value_sample(container.sample), "item type"))  # type: ignore[arg-type]
         return
     sliced = _exact_type(container) if _exact_type(key) is slice else None  # a slice keeps its sequence's type
@@ -2005,9 +2005,9 @@ def _adder(cls: type, function: str) -> Inline:
     function the method calls."""
 
     def rule(s: Specializer, args: list[AV]) -> bool:
-        if len(args) != 2 or args[0].kind != kinds.ObjectKind(cls):
+        if len(args) != 2 or _exact_type(args[0]) is not cls:  # (a constant one too: a global)
             return False
-        capi(s, function, [args[0].leaves[0], s.box(args[1])], "i32")
+        capi(s, function, [s.box(args[0]), s.box(args[1])], "i32")
         s.push(AV(Const(None)))
         return True
     return rule
@@ -2062,10 +2062,10 @@ def _split_for_loop(s: Specializer, args: list[AV]) -> bool:
 
 @inline(dict.get)
 def _dict_get(s: Specializer, args: list[AV]) -> bool:
-    if len(args) not in (2, 3) or args[0].kind != kinds.ObjectKind(dict):
+    if len(args) not in (2, 3) or _exact_type(args[0]) is not dict:  # (a constant one too: a global)
         return False
     default = s.box(args[2]) if len(args) == 3 else s.const(None)
-    push_object(s, s.emit("dict_get", [args[0].leaves[0], s.box(args[1]), default], "error"))  # type: ignore[arg-type]
+    push_object(s, s.emit("dict_get", [s.box(args[0]), s.box(args[1]), default], "error"))  # type: ignore[arg-type]
     return True
 
 

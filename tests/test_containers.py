@@ -923,3 +923,30 @@ def test_a_result_suggested_by_items_is_checked(name):
     same(f, [4, 1, 2, 2], compiled=compiled)  # compiled for ints
     for data in ([0.5, 0.25, 1.5], [2**70, 1, 3], ["b", "a", "c"], [[1], [0]], []):
         same(f, data, compiled=compiled)
+
+
+TABLE: dict = {}
+SEEN: list = []
+SEEN_SET: set = set()
+
+
+def lookups_in_global_containers(keys):
+    """Containers psyco sees as constants (globals, guarded)."""
+    TABLE.clear()
+    TABLE.update(a=1, b=2)
+    SEEN.clear()
+    SEEN_SET.clear()
+    total = 0
+    for k in keys:
+        if k not in TABLE:
+            TABLE[k] = len(TABLE)
+        total += TABLE[k] + TABLE.get(k + k, -1)
+        SEEN.append(k)
+        SEEN_SET.add(k)
+    return total, len(SEEN), sorted(SEEN_SET)
+
+
+def test_constant_containers_indexed_and_called():
+    for keys in (["a", "b", "c", "a"], [], ["zz", "q"]):
+        same_compiled(lookups_in_global_containers, keys)
+    assert same(lookups_in_global_containers, [["x"]])[0] == "raises"  # unhashable: the same TypeError

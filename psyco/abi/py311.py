@@ -8,6 +8,7 @@ another CPython version is a sibling of this module.
 from __future__ import annotations
 
 import ctypes
+import functools
 import opcode
 import sys
 import types
@@ -541,7 +542,7 @@ def make_trampoline(code: types.CodeType, consts: dict[str, object]) -> types.Co
     appended = tuple(values[name] for name in TRAMPOLINE_CONSTS)
     stub, resume_at, stub_handlers = _stub(code, len(code.co_consts))
     shift = len(stub)
-    handlers = stub_handlers + [
+    handlers = list(stub_handlers) + [
         Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
         for h in parse_exception_table(code.co_exceptiontable)
     ]
@@ -573,14 +574,21 @@ def _trampoline_const_index(trampoline: types.CodeType, name: str) -> int:
     return len(trampoline.co_consts) - len(TRAMPOLINE_CONSTS) + TRAMPOLINE_CONSTS.index(name)
 
 
-def _stub(code: types.CodeType, first_const: int) -> tuple[list[int], int, list[Handler]]:
+def _stub(code: types.CodeType, first_const: int) -> tuple[tuple[int, ...], int, tuple[Handler, ...]]:
     """The trampoline's stub as code units, the index of its RESUME and its
-    exception-table entries.  Assembled from labelled instructions; jump
+    exception-table entries."""
+    return _assemble_stub(tuple(_prologue(code)), argument_count(code), first_const)
+
+
+@functools.lru_cache(maxsize=256)
+def _assemble_stub(prologue: tuple[tuple[str, int], ...], nargs: int,
+                   first_const: int) -> tuple[tuple[int, ...], int, tuple[Handler, ...]]:
+    """The stub for a code object with this prologue, argument count and
+    number of constants (many functions share one; the compiler asks for
+    it at every frame sync).  Assembled from labelled instructions; jump
     arguments count code units from the jump's end, and EXTENDED_ARG
     prefixes (many arguments) can lengthen the stub: placed until stable."""
     const = {name: first_const + i for i, name in enumerate(TRAMPOLINE_CONSTS)}
-    prologue = _prologue(code)
-    nargs = argument_count(code)
 
     def call(callable_const: str, n: int) -> list[tuple]:
         loads = [("LOAD_FAST", i) for i in range(n)]
@@ -627,12 +635,12 @@ def _stub(code: types.CodeType, first_const: int) -> tuple[list[int], int, list[
         if placed == labels:
             break
         labels = placed
-    handlers = [
+    handlers = (
         Handler(labels["trace_check"], labels["asked"], labels["handler"], 0, False),
         Handler(labels["handler"], labels["handled"], labels["cleanup"], 1, True),
         Handler(labels["reraise"], labels["cleanup"], labels["cleanup"], 1, True),
-    ]
-    return units, labels["resume"], handlers
+    )
+    return tuple(units), labels["resume"], handlers
 
 
 def _prologue(code: types.CodeType) -> list[tuple[str, int]]:
