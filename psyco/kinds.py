@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from psyco.records import record
+from psyco.records import field, record
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -121,14 +121,20 @@ NULL = Marker("Null")
 
 @record(frozen=True)
 class Tuple(Kind):
+    """A virtual tuple: its items, and no object until something needs one
+    (`Specializer.box`).  `vid`, as an Instance's, tells which slots hold
+    the same tuple, which is made once: an object has one identity.  Not
+    compared: two tuples of the same items are of the same kind."""
+
     items: tuple[Kind, ...]
+    vid: int = field(default=0, compare=False)
 
     @property
     def leaves(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(t for k in self.items for t in k.leaves)
 
     def general(self) -> Kind:
-        return Tuple(tuple(k.general() for k in self.items))
+        return Tuple(tuple(k.general() for k in self.items), self.vid)
 
     def __str__(self) -> str:
         return "Tuple(" + ", ".join(map(str, self.items)) + ")"

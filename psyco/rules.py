@@ -25,6 +25,7 @@ from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
 from psyco.specializer import (
     AV,
+    NEW_VID,
     ReadsTheFrame,
     Specializer,
     State,
@@ -710,7 +711,7 @@ def copy(s: Specializer, ins: Instruction) -> None:
 @rule("BUILD_TUPLE")
 def build_tuple(s: Specializer, ins: Instruction) -> None:
     items = s.popn(ins.arg)  # type: ignore[arg-type]
-    s.push(AV(kinds.Tuple(tuple(a.kind for a in items)), tuple(v for a in items for v in a.leaves)))
+    s.push(AV(kinds.Tuple(tuple(a.kind for a in items), next(NEW_VID)), tuple(v for a in items for v in a.leaves)))
 
 
 @rule("UNPACK_SEQUENCE")

@@ -412,9 +412,9 @@ class Specializer:
         self.terminate(ir.Terminator("cbr", cond=cond, edges=edges))
 
     def _unalias(self, state: State) -> None:
-        """A block's entry gives each virtual instance a vid of its own: one
-        held in two slots (or inside another) is made real first, so both
-        hold the same object."""
+        """A block's entry gives each virtual instance or tuple a vid of its
+        own: one held in two slots (or inside another) is made real first,
+        so both hold the same object."""
         seen: set[int] = set()
         for av in state.locals + state.stack:
             for vid, instance in _virtuals(av):
@@ -583,7 +583,10 @@ class Specializer:
             return av.leaves[0]
         if isinstance(k, kinds.Tuple):
             items = [self.box(a) for a in split_tuple(av)]
-            return self.emit("build_tuple", items, "error")  # type: ignore[return-value]
+            made = self.emit("build_tuple", items, "error")
+            if k.vid:  # the slots holding this tuple hold the object from now on
+                self.replace_virtual(k.vid, AV(kinds.ObjectKind(tuple), (made,)), states)  # type: ignore[arg-type]
+            return made  # type: ignore[return-value]
         if isinstance(k, kinds.RangeKind):
             return self.emit("build_range", list(av.leaves), "error")  # type: ignore[return-value]
         if isinstance(k, kinds.RangeIter):  # passed on (a comprehension's argument): made real
@@ -663,44 +666,53 @@ def split_items(av: AV) -> list[AV]:
 
 
 def virtual_ids(states: list[State]) -> set[int]:
-    """The vids of the virtual instances the slots of `states` hold."""
+    """The vids of the virtual instances and tuples the slots of `states` hold."""
     return {vid for state in states for av in state.locals + state.stack for vid, _ in _virtuals(av)}
 
 
 def _virtuals(av: AV) -> list[tuple[int, AV]]:
-    """(vid, abstract value) of the virtual instances `av` is or holds."""
+    """(vid, abstract value) of the virtual instances and tuples `av` is or holds."""
     k = av.kind
     if not isinstance(k, (kinds.Instance, kinds.Tuple)):
         return []
     inner = [found for item in split_items(av) for found in _virtuals(item)]
-    return ([(k.vid, av)] if isinstance(k, kinds.Instance) else []) + inner
+    return ([(k.vid, av)] if k.vid else []) + inner
+
+
+def _virtual_instances(av: AV) -> list[tuple[int, AV]]:
+    return [(vid, v) for vid, v in _virtuals(av) if isinstance(v.kind, kinds.Instance)]
 
 
 def _replaced(av: AV, vid: int, new: AV) -> AV:
     """`av` with the virtual instance `vid` in it replaced by `new`."""
     k = av.kind
-    if isinstance(k, kinds.Instance) and k.vid == vid:
+    if not isinstance(k, (kinds.Instance, kinds.Tuple)):
+        return av
+    if k.vid == vid:
         return new
     items = [_replaced(item, vid, new) for item in split_items(av)]
     leaves = tuple(v for item in items for v in item.leaves)
     kinds_ = tuple(item.kind for item in items)
     if isinstance(k, kinds.Tuple):
-        return AV(kinds.Tuple(kinds_), leaves, av.sample)
+        return AV(kinds.Tuple(kinds_, k.vid), leaves, av.sample)
     return AV(kinds.Instance(k.cls, k.vid, k.names, kinds_), leaves, av.sample)  # type: ignore[attr-defined]
 
 
 def _share_virtuals(incoming: State, landed: State) -> None:
-    """Slots of `incoming` holding the same virtual instance hold the same
-    one in `landed` (whose kinds got new vids, one per slot)."""
+    """Slots of `incoming` holding the same virtual instance or tuple hold
+    the same one in `landed` (whose kinds got new vids, one per slot).  (A
+    tuple also held inside another gets a vid of its own there: made real
+    in the handler, it could be made twice.)"""
     slots = incoming.locals + incoming.stack
     top = {av.kind.vid for av in slots if isinstance(av.kind, kinds.Instance)}
-    inner = [vid for av in slots for vid, _ in _virtuals(av)[isinstance(av.kind, kinds.Instance):]]
+    inner = [vid for av in slots if isinstance(av.kind, (kinds.Instance, kinds.Tuple))
+             for item in split_items(av) for vid, _ in _virtual_instances(item)]
     if top & set(inner) or len(inner) != len(set(inner)):
         raise CannotSpecialize("a virtual instance held inside another and elsewhere where an exception is caught")
     first: dict[int, AV] = {}
     for slots_in, slots_out in ((incoming.locals, landed.locals), (incoming.stack, landed.stack)):
         for i, av in enumerate(slots_in):
-            if isinstance(av.kind, kinds.Instance):
+            if isinstance(av.kind, (kinds.Instance, kinds.Tuple)) and av.kind.vid:
                 if av.kind.vid in first:
                     slots_out[i] = first[av.kind.vid]
                 else:
@@ -708,11 +720,11 @@ def _share_virtuals(incoming: State, landed: State) -> None:
 
 
 def _renumbered(kind: Kind) -> Kind:
-    """`kind` with new vids for the virtual instances in it (a block's entry)."""
+    """`kind` with new vids for the virtual instances and tuples in it (a block's entry)."""
     if isinstance(kind, kinds.Instance):
         return kinds.Instance(kind.cls, next(NEW_VID), kind.names, tuple(map(_renumbered, kind.items)))
     if isinstance(kind, kinds.Tuple):
-        return kinds.Tuple(tuple(map(_renumbered, kind.items)))
+        return kinds.Tuple(tuple(map(_renumbered, kind.items)), next(NEW_VID))
     return kind
 
 

@@ -950,3 +950,63 @@ def test_constant_containers_indexed_and_called():
     for keys in (["a", "b", "c", "a"], [], ["zz", "q"]):
         same_compiled(lookups_in_global_containers, keys)
     assert same(lookups_in_global_containers, [["x"]])[0] == "raises"  # unhashable: the same TypeError
+
+
+def tuple_kept_in_a_list(a):
+    x = (a, 1)
+    keep = [x]
+    return keep[0] is x, id(keep[0]) == id(x)
+
+
+def tuple_holding_a_list_holding_it(a):
+    x = (a, [])
+    x[1].append(x)
+    return x[1][0] is x
+
+
+def tuple_in_a_set_and_a_list(a):
+    x = (a, 2)
+    seen = {x}
+    order = [x]
+    return order[0] is next(iter(seen))
+
+
+def tuple_aliased_across_a_branch(a):
+    x = (a, 3)
+    y = x
+    if a > 0:
+        keep = [x]
+    else:
+        keep = [y, x]
+    return keep[0] is y, keep[-1] is x
+
+
+def tuple_inside_another(a):
+    inner = (a, 4)
+    outer = (inner, 5)
+    keep = [outer]
+    return keep[0] is outer, outer[0] is inner
+
+
+def tuple_escaping_in_a_handler(a):
+    x = (a, 6)
+    try:
+        keep = [x, 1 // a]
+    except ZeroDivisionError:
+        keep = [x]
+    return keep[0] is x
+
+
+def two_tuples_of_the_same_items(a):
+    x = (a, 7)
+    y = (a, 7)
+    keep = [x, y]
+    return keep[0] is keep[1], keep[0] is x, keep[1] is y
+
+
+@pytest.mark.parametrize("f", [tuple_kept_in_a_list, tuple_holding_a_list_holding_it, tuple_in_a_set_and_a_list,
+                               tuple_aliased_across_a_branch, tuple_inside_another, tuple_escaping_in_a_handler,
+                               two_tuples_of_the_same_items])
+@pytest.mark.parametrize("a", [1, 0, -2])
+def test_a_tuple_made_real_is_one_object(f, a):
+    same_compiled(f, a)
