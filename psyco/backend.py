@@ -2308,6 +2308,24 @@ def _box(g: VersionCodegen, op: ir.Op) -> L.Value:
     return box_number(g, op, g.v(op.args[0]))
 
 
+@lower("argument_object")
+def _argument_object(g: VersionCodegen, op: ir.Op) -> L.Value:
+    b = g.b
+    passed, made = b.append_basic_block("argument.passed"), b.append_basic_block("argument.made")
+    done = b.append_basic_block("argument.done")
+    b.cbranch(is_null(b, g.frame), made, passed)
+    b.position_at_end(passed)
+    argument = load_field(b, g.frame, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * op.attrs["slot"], OBJ)
+    incref(g.mb, b, argument)
+    b.branch(done)
+    b.position_at_end(made)
+    boxed = box_number(g, op, g.v(op.args[0]))
+    made_at = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    return joined(b, (argument, passed), (boxed, made_at))
+
+
 def _small_int(b: L.IRBuilder, value: L.Value) -> tuple[L.Value, L.Value]:
     """(whether the i64 `value` is one of CPython's preallocated ints, its
     position among them)."""

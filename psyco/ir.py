@@ -72,6 +72,9 @@ OPS: dict[str, OpDef] = {
     "box_int": OpDef("obj", owns=True, error=True, only_memory_error=True, pure=True),
     "box_float": OpDef("obj", owns=True, error=True, only_memory_error=True, pure=True),
     "box_bool": OpDef("obj", pure=True),  # Py_True / Py_False: borrowed, immortal enough
+    # the int or float argument args[0] as the object the caller passed: the
+    # trampoline frame's slot attrs["slot"], or without a frame a new object
+    "argument_object": OpDef("obj", owns=True, error=True, only_memory_error=True),
     "unbox_int": OpDef("i64", guard=True, pure=True),  # exact int that fits in 64 bits
     "unbox_float": OpDef("f64", guard=True, pure=True),  # exact float
     "unbox_bool": OpDef("i1", guard=True, pure=True),  # exact bool
@@ -365,6 +368,9 @@ class Function:
     ret_type: str  # IR type of the unboxed result
     ret_kind: str  # kind name, for boxing at the entry
     blocks: list[Block] = field(default_factory=list)
+    # the frame slot of each int or float parameter (by value id) whose
+    # boxing gives back the object the caller passed (`box_as_passed`)
+    argument_slots: dict[int, int] = field(default_factory=dict)
     _next_id: int = 0
 
     def new_value(self, type_: str, op: Op | None = None, owned: bool = False) -> Value:
@@ -546,6 +552,19 @@ def verify(fn: Function) -> None:
         if v.id not in defined:
             raise VerifyError(f"b{b.id}: {v} used but never defined")
 
+
+
+def box_as_passed(fn: Function) -> None:
+    """Boxing an int or float parameter gives back the object the caller
+    passed, as boxing a number unboxed in the body does
+    (`specializer.unboxed_from`): `is` and id() see CPython's objects.  Run
+    after `remove_redundant_params`, which shows which values, passed
+    around loops, are parameters."""
+    for block in fn.blocks:
+        for op in block.ops:
+            if op.name in ("box_int", "box_float") and op.args[0].id in fn.argument_slots:
+                op.name = "argument_object"
+                op.attrs["slot"] = fn.argument_slots[op.args[0].id]
 
 
 def remove_redundant_params(fn: Function) -> None:

@@ -87,7 +87,7 @@ def _harmless(op: ir.Op, after: set[ir.Value]) -> bool:
     if not (ir.OPS[op.name].pure or _borrowable(op)):
         return False
     dying = [v for v in op.uses() + [op.result] if v is not None and _owned(v) and v not in after]
-    return all(v.op is not None and v.op.name in ("box_int", "box_float") for v in dying)
+    return all(v.op is not None and v.op.name in ("box_int", "box_float", "argument_object") for v in dying)
 
 
 def _borrow_items(b: ir.Block, live_out: set[ir.Value], live_in: dict[int, set[ir.Value]]) -> None:

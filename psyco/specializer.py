@@ -178,10 +178,12 @@ class Specializer:
         entry = self.fn.new_block("entry")
         params: list[AV] = []
         samples = self.request.samples or (None,) * len(self.request.entry_kinds)
-        for kind, sample in zip(self.request.entry_kinds, samples):
+        for slot, (kind, sample) in enumerate(zip(self.request.entry_kinds, samples)):
             leaves = tuple(self.fn.new_value(t, owned=False) for t in kind.leaves)
             self.fn.params.extend(leaves)
             params.append(AV(kind, leaves, sample if kind != kinds.MIXED else None))  # mixed: no hint
+            if kind in (kinds.INT, kinds.FLOAT) and code.co_varnames[slot] not in code.co_cellvars:
+                self.fn.argument_slots[leaves[0].id] = slot  # (not a cell's: MAKE_CELL changes the slot)
         # A closure's cells come after the arguments (the entry reads them
         # from the frame); COPY_FREE_VARS puts them in their slots.
         cell = kinds.ObjectKind(types.CellType)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import psyco
-from tests.differential import calls_compiled, outcome, same
+from tests.differential import calls_compiled, outcome, same, same_compiled
 
 EDGE_INTS = [
     0, 1, -1, 2, -2, 7, -7,
@@ -298,3 +298,37 @@ def augmented(n, step):
 def test_augmented_assignment():
     for n, step in [(0, 1), (10, 3), (1000, -7), (50, 2**40)]:
         same(augmented, n, step)
+
+
+def count_of(items, x):
+    """operator.countOf's loop: identity first (a nan is its own match)."""
+    count = 0
+    for item in items:
+        if item is x or item == x:
+            count += 1
+    return count
+
+
+def identical(a, b):
+    return a is b, a is not b
+
+
+def identity_after_a_loop(a, items):
+    for _ in range(3):
+        items = items + [a]
+    return [i for i, item in enumerate(items) if item is a], id(items[-1]) == id(a)
+
+
+NAN = float("nan")
+BIG = 2**40
+
+
+@pytest.mark.parametrize("f, args", [
+    (count_of, ([NAN, NAN, 21.0], NAN)), (count_of, ([float("nan")], float("nan"))), (count_of, ([1.5, 2.5], 1.5)),
+    (count_of, ([BIG, 7], BIG)), (identical, (NAN, NAN)), (identical, (BIG, BIG)), (identical, (BIG, BIG + 0)),
+    (identical, (1.5, float("1.5"))), (identical, (7, 7)), (identity_after_a_loop, (2.5, [1.0])),
+    (identity_after_a_loop, (BIG, [])),
+])
+def test_numbers_passed_in_keep_their_identity(f, args):
+    """An unboxed int or float argument boxed again is the object passed."""
+    same_compiled(f, *args)

@@ -977,6 +977,7 @@ def final_ir(version: Version) -> str:
             assert version.deferred is not None
             fn = version.deferred.codegen.fn
             ir.remove_redundant_params(fn)
+            ir.box_as_passed(fn)
             refcount.insert_refcounts(fn)
             ir.verify(fn)
             version.ir_text = ir.format_function(fn)
