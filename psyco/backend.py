@@ -367,6 +367,12 @@ def field_ptr(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value
     return b.bitcast(b.gep(raw, [I64(offset)]) if offset else raw, ty.as_pointer())
 
 
+def frame_slot(b: L.IRBuilder, iframe: L.Value, index: int) -> L.Value:
+    """The address of slot `index` of an interpreter frame's locals, cells
+    and free variables."""
+    return field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * index, OBJ)
+
+
 def load_field(b: L.IRBuilder, base: L.Value, offset: int, ty: L.Type) -> L.Value:
     return b.load(field_ptr(b, base, offset, ty))
 
@@ -1888,7 +1894,7 @@ class VersionCodegen:
         # A closure's cells: the trampoline's stub copied them into its frame.
         first_free = abi.nlocalsplus(self.code) - len(self.code.co_freevars)
         for i in range(len(self.code.co_freevars)):
-            leaves.append(load_field(b, trampoline_frame, abi.IFRAME_LOCALSPLUS + 8 * (first_free + i), OBJ))
+            leaves.append(b.load(frame_slot(b, trampoline_frame, first_free + i)))
         pair = b.call(self.body, [tstate, trampoline_frame] + leaves + [boxed_slot])
         status = b.extract_value(pair, 0)
         b.store(b.sub(b.load(rem_ptr), I32(1)), rem_ptr)
@@ -2315,7 +2321,7 @@ def _argument_object(g: VersionCodegen, op: ir.Op) -> L.Value:
     done = b.append_basic_block("argument.done")
     b.cbranch(is_null(b, g.frame), made, passed)
     b.position_at_end(passed)
-    argument = load_field(b, g.frame, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * op.attrs["slot"], OBJ)
+    argument = b.load(frame_slot(b, g.frame, op.attrs["slot"]))
     incref(g.mb, b, argument)
     b.branch(done)
     b.position_at_end(made)
@@ -3553,7 +3559,7 @@ def _make_cell(g: VersionCodegen, op: ir.Op) -> L.Value:
     in_frame, done = b.append_basic_block("cell.frame"), b.append_basic_block("cell.done")
     b.cbranch(is_null(b, g.frame), done, in_frame)
     b.position_at_end(in_frame)
-    slot = field_ptr(b, g.frame, abi.IFRAME_LOCALSPLUS + abi.POINTER_SIZE * op.attrs["slot"], OBJ)
+    slot = frame_slot(b, g.frame, op.attrs["slot"])
     old = b.load(slot)
     incref(g.mb, b, cell)
     b.store(cell, slot)
