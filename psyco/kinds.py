@@ -59,7 +59,10 @@ def _same_number(a: object, b: object) -> bool:
     return _is_number(a) and a == b
 
 
-@record(frozen=True)
+# INT, FLOAT and BOOL alone: compared by identity, which the specializer's
+# hot paths spell `k is INT` (a `k in (INT, FLOAT)` calls a record's __eq__
+# in Python for each kind of another class).
+@record(frozen=True, eq=False)
 class Scalar(Kind):
     name: str
     leaves: tuple[str, ...]
@@ -105,7 +108,7 @@ def releasable_early(kind: Kind) -> bool:
     return bool(kind.leaves) and "obj" not in kind.leaves and not isinstance(kind, Instance)
 
 
-@record(frozen=True)
+@record(frozen=True, eq=False)  # UNBOUND and NULL alone, as Scalar's
 class Marker(Kind):
     """Stack or local entries with no value: an unbound local, a NULL."""
 

@@ -106,7 +106,9 @@ def _repr(self: Any) -> str:
 
 def _eq(self: Any, other: object) -> bool:
     if other.__class__ is not self.__class__:
-        return NotImplemented
+        # not NotImplemented: Python would call the other's __eq__ too
+        # (kinds of different classes meet in every `kind in (INT, FLOAT)`)
+        return other is self
     return self._record_key(self) == self._record_key(other)
 
 

@@ -56,9 +56,9 @@ def rule(*names: str) -> Callable[[Rule], Rule]:
 def category(av: AV) -> str | None:
     """"int" or "float" when `av` can take the native numeric fast paths."""
     k = av.kind
-    if k in (INT, BOOL):
+    if k is INT or k is BOOL:
         return "int"
-    if k == FLOAT:
+    if k is FLOAT:
         return "float"
     if isinstance(k, Const):
         if type(k.value) in (int, bool) and kinds.INT_MIN <= k.value <= kinds.INT_MAX:
@@ -611,7 +611,7 @@ def resume(s: Specializer, ins: Instruction) -> None:
 @rule("LOAD_FAST")
 def load_fast(s: Specializer, ins: Instruction) -> None:
     value = s.state.locals[ins.arg]  # type: ignore[index]
-    if value.kind == kinds.UNBOUND:
+    if value.kind is kinds.UNBOUND:
         s.deopt_here("unbound local")  # the interpreter raises UnboundLocalError
         return
     s.push(value)

@@ -65,13 +65,13 @@ def fresh_number(value: AV) -> bool:
     """An unboxed int or float no object holds yet: stores into list items
     and attributes can write it into the old value's object when nothing
     else references that (backend.store_number)."""
-    return value.kind in (kinds.INT, kinds.FLOAT) and unboxed_from(value) is None
+    return (value.kind is kinds.INT or value.kind is kinds.FLOAT) and unboxed_from(value) is None
 
 
 def unboxed_from(av: AV) -> ir.Value | None:
     """The object a number was unboxed from, if it was: boxing the number
     again gives back that object, so `is` and id() see what CPython sees."""
-    if av.kind in (kinds.INT, kinds.FLOAT, kinds.BOOL):
+    if type(av.kind) is kinds.Scalar:
         op = av.leaves[0].op
         if op is not None and op.name in UNBOXING_OPS:
             return op.args[0]
@@ -339,7 +339,7 @@ class Specializer:
         if isinstance(k, kinds.Const):
             self.keepalive.append(k.value)
             return ir.Materializer("const", const=k.value)
-        if k in (kinds.UNBOUND, kinds.NULL):
+        if k is kinds.UNBOUND or k is kinds.NULL:
             return ir.Materializer("null")
         if isinstance(k, kinds.Tuple):
             return ir.Materializer("tuple", parts=[self.materializer(a) for a in split_tuple(av)])
@@ -575,11 +575,11 @@ class Specializer:
         origin = unboxed_from(av)
         if origin is not None:
             return origin
-        if k == kinds.INT:
+        if k is kinds.INT:
             return self.emit("box_int", list(av.leaves), "error")  # type: ignore[return-value]
-        if k == kinds.FLOAT:
+        if k is kinds.FLOAT:
             return self.emit("box_float", list(av.leaves), "error")  # type: ignore[return-value]
-        if k == kinds.BOOL:
+        if k is kinds.BOOL:
             return self.emit("box_bool", list(av.leaves))  # type: ignore[return-value]
         if isinstance(k, kinds.ObjectKind):
             return av.leaves[0]

@@ -22,14 +22,21 @@ import time
 import types
 import weakref
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from psyco import backend, ir, kinds, llvm_text, refcount
+from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend import decode, has_loops
 from psyco.kinds import Kind
 from psyco.records import field, record
 from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
+
+# The stages that make machine code (refcount, backend, llvm_text) are
+# imported by the functions that run them, with the first version: a
+# program psyco compiles nothing for, or only judges, never pays their import.
+if TYPE_CHECKING:
+    from psyco import backend, llvm_text
 
 SENTINEL = type("psyco_interpret", (), {"__repr__": lambda self: "<psyco: run interpreted>"})()
 RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
@@ -758,6 +765,8 @@ def _numeric_argument_kind(request: Request) -> Kind | None:
 
 
 def _pending_version(request: Request, return_kind: Kind) -> Version:
+    from psyco import backend
+
     param_types = tuple(t for k in request.entry_kinds for t in k.leaves)
     return Version(request.entry_kinds, return_kind, param_types, backend.unique_name("body"), request.globals,
                    function=request.code.co_qualname)
@@ -931,6 +940,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     direct call): then when first needed (`Version.native_body`,
     `Version.inlinable`).
     `called_once`: for a call that module code makes once."""
+    from psyco import backend
+
     pending = resolver.self_version
     body_name = pending.body_name if pending is not None else backend.unique_name("body")
     version = Version(
@@ -972,6 +983,8 @@ def final_ir(version: Version) -> str:
     lowered (its callers turned out not worth compiling, or copy another
     version); these passes took a quarter of the time order_report spent
     judging callers with their callees."""
+    from psyco import refcount
+
     with COMPILE_LOCK:
         if not version.ir_text:
             assert version.deferred is not None
@@ -989,6 +1002,8 @@ def _load_llvm() -> None:
     when the first machine code is, rather than a part of the compile that
     needs it (its time is left out of that compile's, of the total and of
     full()'s compile budget: `STATS["llvm_load_seconds"]`)."""
+    from psyco import backend
+
     if backend.Engine.loaded():
         return
     started = time.perf_counter()
@@ -1018,6 +1033,8 @@ def _write_module(version: Version) -> llvm_text.Module:
 def _emit(version: Version) -> DeferredCode:
     """LLVM codegen of the version's module: its machine code.  Returns
     what it was made from."""
+    from psyco import backend
+
     module = _write_module(version)
     deferred, version.deferred = version.deferred, None
     assert deferred is not None

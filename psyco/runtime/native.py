@@ -13,23 +13,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from psyco import llvm_text as L
 from psyco.abi import current as abi
-from psyco.backend import (
-    I8,
-    I32,
-    I64,
-    NO_MATCH,
-    OBJ,
-    PTR,
-    Engine,
-    ModuleBuilder,
-    field_ptr,
-    incref,
-    is_null,
-    load_field,
-    unique_name,
-)
 
 MAX_VERSIONS = 8
 COMPILE_HEADROOM = 250  # frames left before the recursion limit below which nothing is compiled
@@ -71,6 +55,24 @@ def _field(name: str) -> int:
 
 def _build_dispatcher() -> int:
     """PyObject* dispatch(PyObject* self, PyObject** args, i64 nargs)."""
+    # Imported with the first machine code, as the runtime imports the back end.
+    from psyco import llvm_text as L
+    from psyco.backend import (
+        I8,
+        I32,
+        I64,
+        NO_MATCH,
+        OBJ,
+        PTR,
+        Engine,
+        ModuleBuilder,
+        field_ptr,
+        incref,
+        is_null,
+        load_field,
+        unique_name,
+    )
+
     engine = Engine.get()
     name = unique_name("dispatch")
     mb = ModuleBuilder(name)
