@@ -1965,10 +1965,17 @@ def _all_numeric(args: list[AV], n: int) -> bool:
 
 @inline(len)
 def _len(s: Specializer, args: list[AV]) -> bool:
-    if len(args) != 1 or not args[0].kind.is_object():
+    if len(args) == 1 and isinstance(args[0].kind, Const) and type(args[0].kind.value) in IMMUTABLE_SIZED:
+        s.push(AV(Const(len(args[0].kind.value))))  # type: ignore[arg-type]
+        return True
+    # (a constant container too: a global list, whose length a store changes)
+    if len(args) != 1 or not (args[0].kind.is_object() or _exact_type(args[0]) in abi.LEN_FIELD):
         return False
     push_int(s, _length(s, args[0]))
     return True
+
+
+IMMUTABLE_SIZED = (str, bytes, tuple, frozenset)
 
 
 def _length(s: Specializer, container: AV) -> ir.Value:

@@ -952,6 +952,24 @@ def test_constant_containers_indexed_and_called():
     assert same(lookups_in_global_containers, [["x"]])[0] == "raises"  # unhashable: the same TypeError
 
 
+def lengths_of_global_containers(n):
+    return n * len(SEEN) + len(TABLE) + len("abc")
+
+
+def test_len_of_a_global_container_reads_its_length_field():
+    SEEN.clear()
+    compiled = psyco.proxy(lengths_of_global_containers)
+    for n in range(3):
+        SEEN.append(n)  # read at each call
+        same(lengths_of_global_containers, n, compiled=compiled)
+    ir_text = "\n".join(v.ir_text or psyco.runtime.jit.final_ir(v) for v in _versions(compiled))
+    assert "container_len" in ir_text and "vectorcall" not in ir_text, ir_text
+
+
+def _versions(f):
+    return psyco.runtime.jit.CodeEntry.lookup(f.__code__).versions
+
+
 def tuple_kept_in_a_list(a):
     x = (a, 1)
     keep = [x]
