@@ -1230,6 +1230,49 @@ def test_a_function_that_has_waited_to_pay_back_waits_for_the_budget_too(tmp_pat
     assert both.versions("poly") == 0 and both.plain.stdout.split()[-1] == "True"
 
 
+JUDGED_FOR_A_CALLER = """
+    import psyco.runtime.jit as jit
+
+    specialized = []
+    specialize = jit._specialize
+
+
+    def counted(entry, request, called_once):
+        specialized.append(entry.code.co_name)
+        return specialize(entry, request, called_once)
+
+
+    jit._specialize = counted
+
+
+    def shout(word):
+        return word.upper() + "!"
+
+
+    def shout_all(prefix, n):
+        out = []
+        for i in range(n):
+            out.append(shout(prefix + str(i)))  # a str: shout is judged for (str) with its caller
+        return out
+
+
+    print(len(shout_all("a", 100)))  # mostly generic: not compiled, nor shout for it
+    for _ in range(jit.LOOP_FREE_CALLS + 10):
+        shout("ab")
+    print(specialized.count("shout") <= 1)
+"""
+
+
+def test_a_function_judged_for_a_caller_is_not_judged_again_for_the_same_str_arguments(tmp_path):
+    """A sample str tells the specializer nothing its kind does not: the
+    interpreter's calls of a function already judged with those kinds (for
+    a compiled caller) are refused without specializing it again."""
+    both = Both(tmp_path, [str(write(tmp_path / "judged.py", JUDGED_FOR_A_CALLER))], tmp_path)
+    both.assert_same()
+    assert both.plain.stdout.split()[-1] == "True"
+    assert ["mostly generic" in r["not_compiled"] for r in both.rows() if r["function"] == "shout"] == [True]
+
+
 def refusal_of_function_given_back(tmp_path, source: str, function: str) -> str:
     """Why psyco did not compile `function` of the program `source`, which
     prints the size of the function's code object last: the same as under

@@ -365,7 +365,8 @@ class CodeEntry:
         leaves `versions` for `callers_only`, and this call goes the way of
         any call that finds no version (compiled with samples after the
         thresholds, or refused: at once if its entry kinds are these and
-        all native, which samples would not specialize differently);
+        all native or of types whose samples tell nothing, which samples
+        would not specialize differently: `_samples_may_tell`);
         none either before enough calls win back its LLVM
         (`calls_to_pay_back`): the calls until then run interpreted."""
         if all(v.deferred is None for v in self.versions):
@@ -378,7 +379,7 @@ class CodeEntry:
                     if self.whole_program and reason is not None:
                         self.versions.remove(v)
                         self.callers_only.append(v)
-                        if v.entry_kinds == entry_kinds and not any(k.is_object() for k in entry_kinds):
+                        if v.entry_kinds == entry_kinds and not any(map(_samples_may_tell, entry_kinds)):
                             self.not_compiled[entry_kinds] = reason
                             self.not_worth.add(entry_kinds)
                             self.sampled.add(entry_kinds)
@@ -582,6 +583,17 @@ def _passable(kind: Kind) -> Kind:
     if isinstance(k, kinds.Instance):  # passed as the object it is made into
         return kinds.ObjectKind(k.cls)
     return kinds.OBJECT
+
+
+# Objects whose samples tell the specializer nothing its kind does not:
+# no items, no instance attributes to peek at.
+ATOMIC_TYPES = frozenset({str, bytes, int, float, bool, complex, type(None)})
+
+
+def _samples_may_tell(kind: Kind) -> bool:
+    """Whether compiling with a sample argument of this kind (`Request.samples`)
+    may specialize differently than compiling without one."""
+    return kind.is_object() and getattr(kind, "cls", None) not in ATOMIC_TYPES
 
 
 _IN_PROGRESS: set[CodeEntry] = set()
