@@ -1794,7 +1794,7 @@ class VersionCodegen:
             assert call_result is not None
             return ("obj", word(call_result))
         if m.how == "tuple":
-            return ("tuple", tuple(self._recipe(p, words, call_result) for p in m.parts))
+            return ("tuple", tuple(self._recipe(p, words, call_result) for p in m.parts), m.const)
         if m.how == "instance":
             return ("instance", *m.const, tuple(self._recipe(p, words, call_result) for p in m.parts))  # type: ignore[misc]
         values = [self.v(a) for a in m.args]

@@ -145,6 +145,7 @@ class InlinedBody(Specializer):
         self.fn = caller.fn
         self.keepalive = caller.keepalive
         self.attribute_stores = caller.attribute_stores
+        self.made_real = caller.made_real
         self.made: set[int] = set()  # ids of the instances this body made (it may store into them)
         self.buffered_stores = caller.buffered_stores if isinstance(caller, InlinedBody) else BufferedStores()
 
@@ -300,6 +301,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
     body.block = s.block
     ops, blocks, exits = len(s.block.ops), len(s.fn.blocks), len(body.root.exits)
     states = [(state, state.copy()) for state in s.states()]
+    made_real = dict(s.made_real)
     stores = body.buffered_stores
     kept, kept_block = dict(stores.kept), stores.block
     try:
@@ -327,6 +329,8 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         del body.root.exits[exits:]
         for state, saved in states:
             state.locals[:], state.stack[:] = saved.locals, saved.stack
+        s.made_real.clear()
+        s.made_real.update(made_real)
         stores.kept, stores.block = kept, kept_block
         return None
     s.keepalive.append(function)

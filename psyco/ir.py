@@ -232,7 +232,8 @@ class Materializer:
 
     how: "value" (box args[0] by its type; obj is used as is), "const"
     (the Python object `const`), "null" (no value), "tuple" (parts are the
-    items), "range_iter" (args: current, stop, step), "seq_iter" (args: an
+    items; `const` its vid, or 0: slots of one vid get one tuple),
+    "range_iter" (args: current, stop, step), "seq_iter" (args: an
     exact list or tuple, the next index), "split_iter" (args: an exact str,
     where the next word is looked for), "instance" (parts are the
     attributes; `const` (class, names, vid)), "method" (args[0] is

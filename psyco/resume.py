@@ -4,7 +4,8 @@ A deopt exit in machine code only passes its native values (64-bit ints,
 doubles, i1 flags, object pointers) to a stub that stores them into a buffer
 of 64-bit words and calls its recipe with the buffer's address.  The recipe, built by the back
 end when it lowered the exit, says how each frame slot is rebuilt from
-those words: boxed, a constant, a tuple of other slots, a range, a range
+those words: boxed, a constant, a tuple of other slots (made once, as an
+instance, however many slots hold it), a range, a range
 iterator, a list or tuple iterator, an iterator over the words of a str,
 a slice, an instance (made once however many slots hold it), or no value.  Keeping this out of the
 generated code makes every exit one call, which is what
@@ -62,11 +63,17 @@ def _sequence_iterator(sequence: object, index: int) -> object:
 
 
 def _build(words: ctypes.Array, recipe: Recipe, made: dict[int, object]) -> object:
-    """The object `recipe` makes; `made`: the instances made so far, by vid
-    (slots holding the same virtual instance get the same object)."""
+    """The object `recipe` makes; `made`: the instances and tuples made so
+    far, by vid (slots holding the same virtual get the same object)."""
     tag = recipe[0]
     if tag == "tuple":
-        return tuple(_build(words, item, made) for item in recipe[1])
+        items, vid = recipe[1:]
+        if vid not in made:
+            made_tuple = tuple(_build(words, item, made) for item in items)
+            if not vid:  # a tuple of no vid (a constant's parts) is its own
+                return made_tuple
+            made[vid] = made_tuple
+        return made[vid]
     if tag == "instance":
         cls, names, vid, items = recipe[1:]
         if vid not in made:

@@ -361,8 +361,9 @@ def speculate_numbers(s: Specializer, op: str, a: AV, b: AV) -> tuple[AV, AV]:
     return unboxed(a), unboxed(b)
 
 
-def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
-    """Push a `op` b; `op` is the operator symbol without '='."""
+def binary(s: Specializer, op: str, a: AV, b: AV, inplace: bool = False) -> None:
+    """Push a `op` b; `op` is the operator symbol without '='.  `inplace`:
+    of a `op`= b on numbers (the same result; a TypeError names `op`=)."""
     if op in FLOAT_BINARY or op in INT_BINARY:
         a, b = speculate_numbers(s, op, a, b)
     folded = _fold(op, a, b)
@@ -399,7 +400,7 @@ def binary(s: Specializer, op: str, a: AV, b: AV) -> None:
     if ca and cb and op == "**" and "float" in (ca, cb) and not s.generalized("float power"):
         push_float(s, _float_pow(s, as_float(s, a), as_float(s, b)))
         return
-    result = generic_binary(s, op, a, b)
+    result = generic_binary(s, op, a, b, inplace)
     # Numeric ** is float or int depending on values: speculate on the
     # operands' category and fall back to the interpreter when wrong.
     if ca and cb and op == "**" and not s.generalized("result kind"):
@@ -472,7 +473,7 @@ def binary_op(s: Specializer, ins: Instruction) -> None:
     if inplace and (category(a) is None or category(b) is None):
         push_object(s, generic_binary(s, op, a, b, inplace=True), _sequence_result(op, a, b))
         return
-    binary(s, op, a, b)
+    binary(s, op, a, b, inplace)
 
 
 # --- comparisons -------------------------------------------------------------------

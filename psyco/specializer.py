@@ -162,6 +162,10 @@ class Specializer:
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.inlined: list[str] = []  # the callees specialized into this function (inlining.py), by name
         self.inlined_size = 0  # their bytecode instructions
+        # The virtuals made real, by vid: (block, object).  `replace_virtual`
+        # changes the slots of the state; a rule holds the values it popped
+        # (`[t, t]`), and a second one of the vid must get the same object.
+        self.made_real: dict[int, tuple[ir.Block, ir.Value]] = {}
         # Stores into objects made before an inlined call, kept back until
         # it returns (inlining.BufferedStores); None outside inlined bodies.
         self.buffered_stores: BufferedStores | None = None
@@ -342,7 +346,7 @@ class Specializer:
         if k is kinds.UNBOUND or k is kinds.NULL:
             return ir.Materializer("null")
         if isinstance(k, kinds.Tuple):
-            return ir.Materializer("tuple", parts=[self.materializer(a) for a in split_tuple(av)])
+            return ir.Materializer("tuple", parts=[self.materializer(a) for a in split_tuple(av)], const=k.vid)
         if isinstance(k, kinds.RangeIter):
             return ir.Materializer("range_iter", list(av.leaves))
         if isinstance(k, kinds.RangeKind):
@@ -566,8 +570,12 @@ class Specializer:
         A virtual instance made real is real from then on, in every slot
         holding it (and in `states`)."""
         k = av.kind
+        made = self.made_real.get(getattr(k, "vid", 0))
+        if made is not None and made[0] is self.block:  # (in an earlier block it would not dominate)
+            return made[1]
         if isinstance(k, kinds.Instance):
             instance = self.materialize(av)
+            self.made_real[k.vid] = (self.block, instance)  # type: ignore[assignment]
             self.replace_virtual(k.vid, AV(kinds.ObjectKind(k.cls), (instance,)), states)
             return instance
         if isinstance(k, kinds.Const):
@@ -585,10 +593,11 @@ class Specializer:
             return av.leaves[0]
         if isinstance(k, kinds.Tuple):
             items = [self.box(a) for a in split_tuple(av)]
-            made = self.emit("build_tuple", items, "error")
+            tuple_made = self.emit("build_tuple", items, "error")
             if k.vid:  # the slots holding this tuple hold the object from now on
-                self.replace_virtual(k.vid, AV(kinds.ObjectKind(tuple), (made,)), states)  # type: ignore[arg-type]
-            return made  # type: ignore[return-value]
+                self.made_real[k.vid] = (self.block, tuple_made)  # type: ignore[assignment]
+                self.replace_virtual(k.vid, AV(kinds.ObjectKind(tuple), (tuple_made,)), states)  # type: ignore[arg-type]
+            return tuple_made  # type: ignore[return-value]
         if isinstance(k, kinds.RangeKind):
             return self.emit("build_range", list(av.leaves), "error")  # type: ignore[return-value]
         if isinstance(k, kinds.RangeIter):  # passed on (a comprehension's argument): made real

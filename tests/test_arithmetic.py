@@ -300,6 +300,25 @@ def test_augmented_assignment():
         same(augmented, n, step)
 
 
+def bitwise_in_place(x, y, which):
+    if which == 0:
+        x |= y
+    elif which == 1:
+        x &= y
+    elif which == 2:
+        x ^= y
+    else:
+        x <<= y
+    return x
+
+
+def test_augmented_bitwise_on_floats_raise_naming_the_augmented_operator():
+    compiled = psyco.proxy(bitwise_in_place)
+    for which in range(4):
+        for x, y in [(6, 3), (1.5, 2), (2, 0.5)]:
+            same(bitwise_in_place, x, y, which, compiled=compiled)  # "unsupported operand type(s) for |=: ..."
+
+
 def count_of(items, x):
     """operator.countOf's loop: identity first (a nan is its own match)."""
     count = 0

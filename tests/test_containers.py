@@ -1022,9 +1022,16 @@ def two_tuples_of_the_same_items(a):
     return keep[0] is keep[1], keep[0] is x, keep[1] is y
 
 
+def tuple_put_twice(a):
+    x = (a, 8)
+    pair = [x, x]
+    table = {1: x, 2: x}
+    return pair[0] is pair[1], table[1] is table[2], pair[0] is table[2]
+
+
 @pytest.mark.parametrize("f", [tuple_kept_in_a_list, tuple_holding_a_list_holding_it, tuple_in_a_set_and_a_list,
                                tuple_aliased_across_a_branch, tuple_inside_another, tuple_escaping_in_a_handler,
-                               two_tuples_of_the_same_items])
+                               two_tuples_of_the_same_items, tuple_put_twice])
 @pytest.mark.parametrize("a", [1, 0, -2])
 def test_a_tuple_made_real_is_one_object(f, a):
     same_compiled(f, a)

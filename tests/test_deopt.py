@@ -51,6 +51,13 @@ def math_domain(x):
     return math.sqrt(x - 2.0)
 
 
+def tuple_in_a_local_and_on_the_stack(container_type):
+    d = container_type()
+    t = (d,)  # virtual, held by `t` and, below, on the stack
+    d[1] = t  # compiled for the first type seen: a dict here leaves for the interpreter
+    return d[1] is t
+
+
 def test_overflow_mid_loop_is_exact():
     g = psyco.proxy(overflow_loop)
     for n in (5, 20, 21, 22, 60, 200):
@@ -66,6 +73,12 @@ def test_int_min_negation():
 def test_deopt_carries_locals_and_tuples():
     for n in (10, 92, 93, 150):
         same(deep_state, n)
+
+
+def test_a_tuple_held_twice_at_a_deopt_is_one_object():
+    g = psyco.proxy(tuple_in_a_local_and_on_the_stack)
+    same(tuple_in_a_local_and_on_the_stack, lambda: [None, None], compiled=g)
+    assert same(tuple_in_a_local_and_on_the_stack, dict, compiled=g) == ("returns", bool, True)
 
 
 def test_kinds_change_after_warm_up():

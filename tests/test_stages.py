@@ -296,8 +296,9 @@ def test_resume_recipes_rebuild_virtual_values():
     """What a deopt exit's recipe makes of the words it stored: virtual
     tuples, ranges and slices become the interpreter's objects."""
     words = (ctypes.c_int64 * 4)(2, -3, 7, 1)
-    recipes = [("slice", 0, None), ("slice", None, 1), ("slice", 1, 2), ("tuple", (("int", 0), ("bool", 3))),
-               ("range", 0, 2, 3), ("null",)]
+    recipes = [("slice", 0, None), ("slice", None, 1), ("slice", 1, 2), ("tuple", (("int", 0), ("bool", 3)), 0),
+               ("range", 0, 2, 3), ("null",), ("tuple", (("int", 1),), 9), ("tuple", (("int", 1),), 9)]
     got = resume.Resume(recipes, 4).values(ctypes.addressof(words))
     assert got[:5] == (slice(2, None), slice(None, -3), slice(-3, 7), (2, True), range(2, 7))
     assert got[5] is resume.NO_VALUE
+    assert got[6] == (-3,) and got[6] is got[7]  # one virtual tuple (vid 9) in two slots: one object

@@ -55,6 +55,15 @@ VECTORS = """
         kept.append(v)
         return kept[0] is kept[1], kept[-1] is v, len(kept), [vars(k) for k in kept[-3:]]
 
+    def put_twice(n):
+        same = 0
+        for i in range(n):
+            v = Vec(i, n)
+            pair = [v, v]
+            nested = ((v, v), {1: v, 2: v})
+            same += (pair[0] is pair[1]) + (nested[0][0] is nested[1][2]) + (pair[1] is nested[0][1])
+        return same
+
     def identities(n):
         a, b = Vec(n, n), Vec(n, n)
         c = a
@@ -189,6 +198,7 @@ def test_escaping_instances_are_made_once(both):
     _same(both, "escapes", 5)
     _same(both, "escapes", 0)
     _same(both, "identities", 3)
+    _same(both, "put_twice", 4)  # one object for both items of one list display
 
 
 def test_changes_after_construction_are_seen_through_every_name(both):
