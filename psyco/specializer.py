@@ -437,9 +437,11 @@ class Specializer:
         returns.  A variable first bound inside a loop, or in one branch of
         an `if`, is forgotten where dead: holding it would make states that
         differ in whether it is bound; and so is one whose state does not
-        fit a version of `pc` otherwise."""
+        fit a version of `pc` otherwise.  Its object stays alive to the end
+        of the block (`keep_variables`), not only to its last use."""
         live = self.decoded.live_locals[pc]
         bound = self.decoded.bound_locals[pc]
+        self.keep_variables([a for i, a in enumerate(state.locals) if i not in live])
         forgotten = State([a if i in live else AV(kinds.UNBOUND) for i, a in enumerate(state.locals)], state.stack)
         held = State([a if i in live or (i in bound and not kinds.releasable_early(a.kind)) else AV(kinds.UNBOUND)
                       for i, a in enumerate(state.locals)], state.stack)

@@ -421,6 +421,26 @@ def test_variables_hold_their_objects_until_rebound_or_return(n):
     assert calls_compiled(compiled) > 0
 
 
+def held_through_the_iteration(log, n):
+    for i in range(n):
+        item = Finalized(log, f"item {i}")
+        log.append(f"read {item.name}")  # its last read: the loop's body still holds it
+        log.append(f"end of iteration {i}")
+
+
+def test_a_variable_bound_in_a_loop_holds_its_object_to_the_end_of_the_iteration():
+    # Compiled code let go of the object at the variable's last read, before
+    # the rest of the iteration (psyco forgets such a variable at the end of
+    # the iteration, CPython when it is bound again or at the return: the
+    # same order here).
+    expected, got = [], []
+    compiled = psyco.proxy(held_through_the_iteration)
+    held_through_the_iteration(expected, 3)
+    compiled(got, 3)
+    assert got == expected
+    assert calls_compiled(compiled) > 0
+
+
 def files_in_temporary_directory(n):
     directory = tempfile.TemporaryDirectory()
     path = directory.name
