@@ -309,7 +309,7 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
         instance = None
         if cls is not None:
             body.guard_class(cls, tag, RESTART)
-            if abi.virtual_class(cls) is not None and not _rebinds_self(code):
+            if abi.virtual_class(cls) is not None and not rebinds_first_local(code):
                 instance = AV(kinds.Instance(cls, next(NEW_VID), (), ()))
             else:
                 instance = AV(kinds.ObjectKind(cls), (body.emit("new_instance", [], "error", cls=cls),))  # type: ignore[arg-type]
@@ -340,9 +340,10 @@ def _inline(s: Specializer, function: types.FunctionType, arguments: list[AV],
     return values[0], instance
 
 
-def _rebinds_self(code: types.CodeType) -> bool:
-    """Whether the code stores into or deletes its first local: then what
-    it holds when __init__ returns may not be the instance."""
+def rebinds_first_local(code: types.CodeType) -> bool:
+    """Whether the code stores into or deletes its first local (`self`):
+    then what it holds when __init__ returns may not be the instance, and
+    zero-argument super() reads it from the frame."""
     return any(ins.opname in ("STORE_FAST", "DELETE_FAST") and ins.arg == 0 for ins in decode(code).instructions)
 
 

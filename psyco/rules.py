@@ -1760,6 +1760,9 @@ def call(s: Specializer, ins: Instruction) -> None:
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None
     if len(args) < FRAME_READERS.get(_key(target), 0) or _python_frame_reader(target):
         raise ReadsTheFrame(f"calls {target.__name__}(), which reads the frame")  # type: ignore[union-attr]
+    if target is super and not args and inlining.rebinds_first_local(s.code):
+        # (compiled stores leave the frame's slot as it was; a cell's would do)
+        raise ReadsTheFrame("calls super() after rebinding its first argument, which super() reads from the frame")
     if kwnames is None and target is not None:
         inline = INLINE_CALLS.get(_key(target))
         if inline is not None and inline(s, args):

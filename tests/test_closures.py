@@ -187,6 +187,23 @@ def test_super_without_arguments_where_self_is_a_cell():
         psyco.unbind(method)
 
 
+class RebindsSelf(Base):
+    def items(self, how):
+        if how == "rebound":
+            self = 5  # super() then sees 5, as in CPython
+        elif how == "deleted":
+            del self
+        return super().items()
+
+
+def test_super_without_arguments_after_rebinding_self_is_left_to_the_interpreter():
+    compiled = psyco.proxy(RebindsSelf.items)
+    for how in ("kept", "rebound", "deleted"):
+        same(RebindsSelf.items, RebindsSelf(), how, compiled=compiled)  # TypeError, RuntimeError as in CPython
+    refusals = psyco.runtime.jit.CodeEntry.lookup(compiled.__code__).not_compiled.values()
+    assert any("super() after rebinding" in reason for reason in refusals), refusals
+
+
 def test_frame_shows_cells_of_arguments():
     same_compiled(locals_of_cell_arguments, 1, 2)
     same_compiled(argument_in_a_cell, 3, 4)
