@@ -309,22 +309,27 @@ def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list
     if code.co_cellvars or code.co_freevars:
         return {start: frozenset() for start in blocks}
     everything = frozenset(range(code.co_nlocals))
-    raises_to = _raises_to(blocks, handlers, by_start)
     bound_in = {start: everything for start in blocks}
     bound_in[min(blocks)] = frozenset(range(argument_count(code)))
+    handler_of = {index: by_start.get(h.target, h.target) for h in handlers for index in range(h.start, h.end)}
     changed = True
     while changed:
         changed = False
         for start, block in blocks.items():
-            bound, weakest = set(bound_in[start]), set(bound_in[start])
+            bound = set(bound_in[start])
+            # An exception goes to the handler with the locals bound before
+            # the instruction that raised it: a store earlier in the block
+            # (before a `with`) holds on the handler's paths too.
+            at_handler: dict[int, frozenset[int]] = {}
             for ins in block.instructions:
+                target = handler_of.get(ins.index)
+                if target is not None:
+                    at_handler[target] = at_handler.get(target, frozenset(bound)) & bound
                 if ins.opname == "STORE_FAST":
                     bound.add(ins.arg)  # type: ignore[arg-type]
                 elif ins.opname == "DELETE_FAST":
                     bound.discard(ins.arg)  # type: ignore[arg-type]
-                    weakest.discard(ins.arg)  # type: ignore[arg-type]
-            targets = [(succ, frozenset(bound)) for succ in block.successors]
-            targets += [(handler, frozenset(weakest)) for handler in raises_to[start]]
+            targets = [(succ, frozenset(bound)) for succ in block.successors] + list(at_handler.items())
             for succ, out in targets:
                 if succ in bound_in and not bound_in[succ] <= out:
                     bound_in[succ] &= out
