@@ -14,6 +14,10 @@ import sys
 import warnings
 from typing import Any, Callable, TypeVar  # noqa: UP035 - this module imports on any Python 3
 
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
+
 __version__ = "0.1.0"
 __all__ = [
     "supported", "full", "profile", "bind", "unbind", "proxy", "cannotcompile",

@@ -10,6 +10,7 @@ uncaught exception are those of `python script.py`.
 from __future__ import annotations
 
 import atexit
+import builtins
 import gc
 import importlib.machinery
 import os
@@ -82,7 +83,7 @@ def _run_script(path: str, args: list[str], threshold: int) -> None:
     main = types.ModuleType("__main__")
     # As python's own runner sets them (the loader lets linecache and inspect read the source).
     loader = importlib.machinery.SourceFileLoader("__main__", full_path)
-    main.__dict__.update({"__file__": full_path, "__builtins__": __builtins__, "__cached__": None,
+    main.__dict__.update({"__file__": full_path, "__builtins__": builtins, "__cached__": None,
                           "__loader__": loader, "__annotations__": {}})
     sys.modules["__main__"] = main
     exec(code, main.__dict__)

@@ -20,7 +20,10 @@ from typing import Any, TypeVar
 
 from psyco import PsycoWarning
 from psyco.abi import current as abi
+from psyco.own_builtins import BUILTINS
 from psyco.runtime.jit import STATS, CodeEntry, final_ir
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

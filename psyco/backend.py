@@ -37,7 +37,10 @@ from collections.abc import Callable, Iterable, Sequence
 from psyco import ir, kinds, resume
 from psyco import llvm_text as L
 from psyco.abi import current as abi
+from psyco.own_builtins import BUILTINS
 from psyco.records import record
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 I1, I8, I32, I64, F64 = L.IntType(1), L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
 PTR = I8.as_pointer()

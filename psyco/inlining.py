@@ -27,7 +27,10 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.kinds import Kind
+from psyco.own_builtins import BUILTINS
 from psyco.specializer import AV, NEW_VID, CannotSpecialize, Request, Specializer, State, virtual_ids
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 RESTART = "inlined call left"
 MAX_INSTRUCTIONS = 60  # bytecode instructions of a callee inlined

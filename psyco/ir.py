@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from psyco.own_builtins import BUILTINS
 from psyco.records import field, record
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 TYPES = ("i64", "f64", "i1", "obj")
 

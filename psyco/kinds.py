@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from psyco.own_builtins import BUILTINS
 from psyco.records import field, record
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1

@@ -14,6 +14,10 @@ import operator
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
+
 
 # --- types -------------------------------------------------------------------------------
 class Type:

@@ -15,6 +15,10 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
+
 _MISSING: Any = object()
 
 

@@ -25,6 +25,9 @@ borrow their operands.  From liveness alone this pass decides:
 from __future__ import annotations
 
 from psyco import ir
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 
 def _owned(v: ir.Value) -> bool:

@@ -18,6 +18,10 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Sequence
 
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
+
 # A recipe is a tuple: (tag, *operands); operands are word indices, a
 # constant, or the recipes of a tuple's items.
 Recipe = tuple

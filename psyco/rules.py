@@ -23,6 +23,7 @@ from psyco import inlining, ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend.py311 import CMP_OPS, NB_OPS, Instruction
 from psyco.kinds import BOOL, FLOAT, INT, OBJECT, Const, Kind
+from psyco.own_builtins import BUILTINS
 from psyco.specializer import (
     AV,
     NEW_VID,
@@ -33,6 +34,8 @@ from psyco.specializer import (
     split_items,
     split_tuple,
 )
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 if TYPE_CHECKING:
     from psyco.runtime.jit import Version

@@ -22,7 +22,10 @@ from psyco.abi import current as abi
 from psyco.frontend import decode
 from psyco.frontend.py311 import DecodedCode, Handler, Instruction
 from psyco.kinds import Kind
+from psyco.own_builtins import BUILTINS
 from psyco.records import field, record
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 if TYPE_CHECKING:
     from psyco.inlining import BufferedStores

@@ -1273,6 +1273,40 @@ def test_a_function_judged_for_a_caller_is_not_judged_again_for_the_same_str_arg
     assert ["mostly generic" in r["not_compiled"] for r in both.rows() if r["function"] == "shout"] == [True]
 
 
+REPLACED_BUILTIN = """
+    import builtins
+
+
+    def three():
+        return len([1, 2, 3])
+
+
+    def work(n):
+        s = 0
+        for i in range(n):
+            s += three()
+        return s
+
+
+    real_len = builtins.len
+    builtins.len = lambda x: 7  # compiled too: psyco's own len() must not be it
+    try:
+        print(work(100_000))
+    finally:
+        builtins.len = real_len
+    print(work(10), __builtins__ is builtins)
+"""
+
+
+def test_a_builtin_the_program_replaces_is_not_the_one_psyco_calls(tmp_path):
+    """psyco's code calls the builtins it was imported with: it called the
+    program's compiled replacement of len(), which called back into psyco
+    (a hang), and computed the trampoline's constant indices with it."""
+    both = Both(tmp_path, [str(write(tmp_path / "replaced.py", REPLACED_BUILTIN))], tmp_path)
+    both.assert_same()
+    assert both.plain.stdout.split() == ["700000", "30", "True"]
+
+
 def refusal_of_function_given_back(tmp_path, source: str, function: str) -> str:
     """Why psyco did not compile `function` of the program `source`, which
     prints the size of the function's code object last: the same as under

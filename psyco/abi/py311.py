@@ -14,6 +14,9 @@ import sys
 import types
 
 from psyco.frontend.py311 import Handler, argument_count, encode_exception_table, parse_exception_table
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 VERSION = (3, 11)
 

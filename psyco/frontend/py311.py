@@ -13,7 +13,10 @@ import types
 import weakref
 from collections.abc import Iterator
 
+from psyco.own_builtins import BUILTINS
 from psyco.records import field, record
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 NB_OPS = [symbol for _, symbol in opcode._nb_ops]
 CMP_OPS = list(opcode.cmp_op)

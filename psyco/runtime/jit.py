@@ -28,9 +28,12 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend import decode, has_loops
 from psyco.kinds import Kind
+from psyco.own_builtins import BUILTINS
 from psyco.records import field, record
 from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 # The stages that make machine code (refcount, backend, llvm_text) are
 # imported by the functions that run them, with the first version: a

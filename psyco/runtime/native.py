@@ -14,6 +14,9 @@ import ctypes
 import sys
 
 from psyco.abi import current as abi
+from psyco.own_builtins import BUILTINS
+
+__builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
 MAX_VERSIONS = 8
 COMPILE_HEADROOM = 250  # frames left before the recursion limit below which nothing is compiled
