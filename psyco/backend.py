@@ -517,7 +517,7 @@ SUPPORT_SIGNATURES = {
     "dict_merge": L.FunctionType(I32, [OBJ, OBJ, OBJ]),
     "raised_status": L.FunctionType(I32, [OBJ]),
     "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
-    "deopt": L.FunctionType(I32, [PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
+    "deopt": L.FunctionType(I32, [PTR, PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
     "fill_attr_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
     "fill_method_cache": L.FunctionType(VOID, [OBJ, OBJ, I64.as_pointer()]),
@@ -526,7 +526,7 @@ SUPPORT_SIGNATURES = {
     "str_scan": L.FunctionType(I64, [OBJ, I64, I1]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
     "enter_slow": L.FunctionType(I32, [PTR, I32]),
-    "deopt_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
+    "deopt_exit": L.FunctionType(I32, [PTR, PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
     "release": L.FunctionType(VOID, [OBJ.as_pointer(), I64]),
     "fail_exit": L.FunctionType(I32, [PTR, I64.as_pointer(), OBJ.as_pointer(), I64]),
 }
@@ -601,11 +601,12 @@ class SupportCodegen:
         return f
 
     def _define_deopt_exit(self) -> L.Function:
-        """i32 deopt_exit(tstate, out, record, words): the deopt exit of a
-        DEOPT_EXIT record with its native values at `words`: materialize the
-        frame values, drop the references of the words the exit owns, deopt."""
+        """i32 deopt_exit(tstate, trampoline_frame, out, record, words): the
+        deopt exit of a DEOPT_EXIT record with its native values at `words`:
+        materialize the frame values, drop the references of the words the
+        exit owns, deopt."""
         f, b = self._cold_function("deopt_exit")
-        tstate, out, record, words = f.args
+        tstate, trampoline_frame, out, record, words = f.args
         field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(DEOPT_EXIT)}
 
         def each_object(indices: str, function: str) -> None:
@@ -620,8 +621,8 @@ class SupportCodegen:
         each_object("pinned", "Py_DecRef")
         each_object("owned", "Py_DecRef")
         b.ret(b.call(self._support("deopt"), [
-            tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), values, field["pc"],
-            field["counter"], field["threshold"], b.inttoptr(field["callback"], OBJ), out]))
+            tstate, trampoline_frame, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), values,
+            field["pc"], field["counter"], field["threshold"], b.inttoptr(field["callback"], OBJ), out]))
         return f
 
     def _define_fail_exit(self) -> L.Function:
@@ -1239,14 +1240,18 @@ class SupportCodegen:
         return f
 
     def _define_deopt(self) -> L.Function:
-        """i32 deopt(tstate, code, globals, values, pc, counter, threshold,
-        callback, out): build a frame of `code` from the tuple `values` (locals, then
-        stack; resume.NO_VALUE for an empty slot; NULL if building them
-        failed), resume it at unit `pc` and return its result as
-        STATUS_BOXED in *out, or STATUS_ERROR.  Counts the exit and calls
-        `callback` when the count reaches `threshold`."""
+        """i32 deopt(tstate, trampoline_frame, code, globals, values, pc,
+        counter, threshold, callback, out): build a frame of `code` from the
+        tuple `values` (locals, then stack; resume.NO_VALUE for an empty
+        slot; NULL if building them failed), resume it at unit `pc` and
+        return its result as STATUS_BOXED in *out, or STATUS_ERROR.  Counts
+        the exit and calls `callback` when the count reaches `threshold`.
+        `trampoline_frame`: the frame of the trampoline that entered the
+        version (NULL in a direct call): the resumed frame takes its place
+        as its caller's callee (`sys._getframe(1)` from the rest of the call
+        sees the function's caller, not a second frame of the function)."""
         f, b = self._cold_function("deopt")
-        tstate, code, globals_, values, pc, counter, threshold, callback, out = f.args
+        tstate, trampoline_frame, code, globals_, values, pc, counter, threshold, callback, out = f.args
         no_values = b.append_basic_block("no_values")
         have_values = b.append_basic_block("have_values")
         b.cbranch(is_null(b, values), no_values, have_values)
@@ -1292,7 +1297,13 @@ class SupportCodegen:
         # sys._getframe().  The link is a counted reference, undone after.
         incref(self.mb, b, frame)
         store_field(b, iframe, abi.IFRAME_FRAME_OBJ, frame)
+        cframe = load_field(b, tstate, abi.TSTATE_CFRAME, PTR)
+        current = load_field(b, cframe, abi.CFRAME_CURRENT_FRAME, PTR)
+        replaced = b.icmp_unsigned("==", current, trampoline_frame)
+        parent = b.select(replaced, load_field(b, current, abi.IFRAME_PREVIOUS, PTR), current)
+        store_field(b, cframe, abi.CFRAME_CURRENT_FRAME, parent)  # the resumed frame's `previous`
         result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
+        store_field(b, cframe, abi.CFRAME_CURRENT_FRAME, current)
         store_field(b, iframe, abi.IFRAME_FRAME_OBJ, L.Constant(OBJ, None))
         store_field(b, iframe, abi.IFRAME_PREVIOUS, L.Constant(PTR, None))  # as a finished frame's (f_back)
         decref(self.mb, b, frame, nullable=False)
@@ -1782,7 +1793,7 @@ class VersionCodegen:
                   "threshold": threshold, "callback": abi.address_of(callback)}
         record = self.mb.record([fields[name] for name in DEOPT_EXIT])
         self._return(b.call(self._helper("deopt_exit"), [
-            self.tstate, self.boxed_slot, at_address(record, I64.as_pointer()), self._exit_words(words)]))
+            self.tstate, self.frame, self.boxed_slot, at_address(record, I64.as_pointer()), self._exit_words(words)]))
 
     def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
         """How the frame slot `m` is rebuilt; appends the native values it

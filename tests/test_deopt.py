@@ -6,6 +6,7 @@ import sys
 import traceback
 
 import psyco
+from psyco.runtime.jit import CodeEntry
 from tests.differential import calls_compiled, outcome, same
 
 SCALE = 3
@@ -383,6 +384,30 @@ def test_frame_built_for_a_deopt_survives_gc_and_introspection():
     for n in range(3):
         assert g(n) == collect_after_overflow(n)
     assert calls_compiled(g) > 0
+
+
+def who_called_my_caller():
+    frame = sys._getframe(2)
+    return frame.f_code.co_name, frame.f_lineno
+
+
+def overflows_then_asks(n):
+    x = n * n  # leaves compiled code for n past 2**32
+    return x, who_called_my_caller()
+
+
+def asks_through(f, n):
+    return f(n)  # the line a callee two frames down must see
+
+
+def test_after_a_deopt_the_rest_of_the_call_has_the_functions_caller_as_parent():
+    # The resumed frame was stacked on the trampoline's: two frames up, a
+    # callee (warnings.warn(stacklevel=3), logging) found the function
+    # again, at no line, instead of its caller.
+    g = psyco.proxy(overflows_then_asks)
+    expected = ("asks_through", asks_through.__code__.co_firstlineno + 1)
+    assert asks_through(g, 3)[1] == asks_through(g, 2**40)[1] == expected
+    assert calls_compiled(g) > 0 and any(v.deopts() for v in CodeEntry.lookup(g.__code__).versions)
 
 
 def loop_sum(xs):
