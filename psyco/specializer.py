@@ -715,10 +715,9 @@ def _replaced(av: AV, vid: int, new: AV) -> AV:
 
 
 def _share_virtuals(incoming: State, landed: State) -> None:
-    """Slots of `incoming` holding the same virtual instance or tuple hold
-    the same one in `landed` (whose kinds got new vids, one per slot).  (A
-    tuple also held inside another gets a vid of its own there: made real
-    in the handler, it could be made twice.)"""
+    """Slots of `incoming` holding the same virtual instance or tuple, or
+    tuples holding it, hold the same one in `landed` (whose kinds got new
+    vids, one per occurrence)."""
     slots = incoming.locals + incoming.stack
     top = {av.kind.vid for av in slots if isinstance(av.kind, kinds.Instance)}
     inner = [vid for av in slots if isinstance(av.kind, (kinds.Instance, kinds.Tuple))
@@ -728,11 +727,22 @@ def _share_virtuals(incoming: State, landed: State) -> None:
     first: dict[int, AV] = {}
     for slots_in, slots_out in ((incoming.locals, landed.locals), (incoming.stack, landed.stack)):
         for i, av in enumerate(slots_in):
-            if isinstance(av.kind, (kinds.Instance, kinds.Tuple)) and av.kind.vid:
-                if av.kind.vid in first:
-                    slots_out[i] = first[av.kind.vid]
-                else:
-                    first[av.kind.vid] = slots_out[i]
+            for vid, new in _renumbered_pairs(av, slots_out[i]):
+                if vid in first:
+                    slots_out[i] = _replaced(slots_out[i], new.kind.vid, first[vid])  # type: ignore[attr-defined]
+                elif vid:
+                    first[vid] = new
+
+
+def _renumbered_pairs(av: AV, renumbered: AV) -> list[tuple[int, AV]]:
+    """(vid in `av`, the same virtual in `renumbered`) for the virtual
+    instances and tuples `av` is or holds, outer ones first."""
+    if not isinstance(av.kind, (kinds.Instance, kinds.Tuple)):
+        return []
+    pairs = [(av.kind.vid, renumbered)]
+    for item, new in zip(split_items(av), split_items(renumbered)):
+        pairs += _renumbered_pairs(item, new)
+    return pairs
 
 
 def _renumbered(kind: Kind) -> Kind:

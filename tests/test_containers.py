@@ -1022,6 +1022,16 @@ def two_tuples_of_the_same_items(a):
     return keep[0] is keep[1], keep[0] is x, keep[1] is y
 
 
+def tuple_inside_another_at_a_handler(a):
+    t = (a, 9)
+    try:
+        u = (t, t)
+        x = 1 // a
+    except ZeroDivisionError:
+        return u[0] is u[1], u[1] is t, [u][0] is u
+    return u[0] is u[1], x
+
+
 def tuple_put_twice(a):
     x = (a, 8)
     pair = [x, x]
@@ -1031,7 +1041,7 @@ def tuple_put_twice(a):
 
 @pytest.mark.parametrize("f", [tuple_kept_in_a_list, tuple_holding_a_list_holding_it, tuple_in_a_set_and_a_list,
                                tuple_aliased_across_a_branch, tuple_inside_another, tuple_escaping_in_a_handler,
-                               two_tuples_of_the_same_items, tuple_put_twice])
+                               two_tuples_of_the_same_items, tuple_put_twice, tuple_inside_another_at_a_handler])
 @pytest.mark.parametrize("a", [1, 0, -2])
 def test_a_tuple_made_real_is_one_object(f, a):
     same_compiled(f, a)
