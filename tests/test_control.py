@@ -410,15 +410,21 @@ def variables_hold_objects(log, n):
     return name  # releases "first" and the last item
 
 
+def same_log(f, n):
+    """f(log, n) logs the same, its objects released at the same points,
+    compiled (which it is) as under CPython."""
+    expected, got = [], []
+    compiled = psyco.proxy(f)
+    assert f(expected, n) == compiled(got, n)
+    assert got == expected
+    assert calls_compiled(compiled) > 0
+
+
 @pytest.mark.parametrize("n", [0, 3])
 def test_variables_hold_their_objects_until_rebound_or_return(n):
     # As in CPython's frame, where finalizers (weakref.finalize, __del__:
     # a TemporaryDirectory removing itself) depend on it.
-    expected, got = [], []
-    compiled = psyco.proxy(variables_hold_objects)
-    assert variables_hold_objects(expected, n) == compiled(got, n)
-    assert got == expected
-    assert calls_compiled(compiled) > 0
+    same_log(variables_hold_objects, n)
 
 
 class Quiet:
@@ -448,11 +454,7 @@ def test_a_variable_bound_before_a_with_or_a_try_holds_its_object_past_it(n):
     # The handlers' paths were taken for ones where the variable might be
     # unbound (the store is in the block the handler covers): compiled code
     # let go of it where the paths meet, before the return.
-    expected, got = [], []
-    compiled = psyco.proxy(held_past_a_with_and_a_try)
-    assert held_past_a_with_and_a_try(expected, n) == compiled(got, n)
-    assert got == expected
-    assert calls_compiled(compiled) > 0
+    same_log(held_past_a_with_and_a_try, n)
 
 
 def held_through_the_iteration(log, n):
@@ -467,12 +469,7 @@ def test_a_variable_bound_in_a_loop_holds_its_object_to_the_end_of_the_iteration
     # the rest of the iteration (psyco forgets such a variable at the end of
     # the iteration, CPython when it is bound again or at the return: the
     # same order here).
-    expected, got = [], []
-    compiled = psyco.proxy(held_through_the_iteration)
-    held_through_the_iteration(expected, 3)
-    compiled(got, 3)
-    assert got == expected
-    assert calls_compiled(compiled) > 0
+    same_log(held_through_the_iteration, 3)
 
 
 def files_in_temporary_directory(n):
