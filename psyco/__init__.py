@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import Any, Callable, TypeVar  # noqa: UP035 - this module imports on any Python 3
 
-from psyco.own_builtins import BUILTINS
+from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS
 
 __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
@@ -54,14 +54,16 @@ def supported() -> bool:
     """Can psyco compile on this interpreter?  If not, the API does nothing."""
     global _support
     if _support is None:
-        _support = _check_support()
+        with ORIGINAL_BUILTINS:  # (it imports psyco's ABI module)
+            _support = _check_support()
         if not _support[0]:
             warnings.warn(f"{_support[1]}; programs run uncompiled", PsycoWarning, stacklevel=3)
     return _support[0]
 
 
 def _api() -> Any:
-    from psyco import api
+    with ORIGINAL_BUILTINS:  # importing it runs modules of the standard library
+        from psyco import api
 
     return api
 

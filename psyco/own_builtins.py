@@ -6,9 +6,47 @@ may be the program's compiled code calling back into psyco.  Each module of
 psyco binds its `__builtins__` to this copy before it defines a function:
 CPython gives a function the builtins of its module's `__builtins__` when
 it makes the function.  (The program keeps its own: `psyco.__main__` runs
-it with the `builtins` module.)
+it with the `builtins` module.)  Code that is not psyco's, which a compile
+runs (llvmlite, modules imported on the way), looks in the `builtins`
+module: `ORIGINAL_BUILTINS` puts the copy's values back there for the
+length of a compile (llvmlite sized an object file with the program's
+`len`: LLVM crashed).  Another thread of the program that runs while LLVM
+works sees them too.
 """
 
 import builtins
+import contextlib
 
 BUILTINS = dict(vars(builtins))
+_MISSING = object()
+
+
+class _OriginalBuiltins(contextlib.ContextDecorator):
+    """While entered (nested entries count), the `builtins` module holds
+    the values of BUILTINS; the program's are put back on leaving."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.programs: dict[str, object] = {}
+
+    def __enter__(self) -> None:
+        if self.depth == 0:
+            current = vars(builtins)
+            self.programs = {name: current.get(name, _MISSING) for name, value in BUILTINS.items()
+                             if current.get(name, _MISSING) is not value}
+            current.update((name, BUILTINS[name]) for name in self.programs)
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            current = vars(builtins)
+            for name, value in self.programs.items():
+                if value is _MISSING:
+                    current.pop(name, None)
+                else:
+                    current[name] = value
+            self.programs = {}
+
+
+ORIGINAL_BUILTINS = _OriginalBuiltins()  # entered under the compile lock

@@ -1298,6 +1298,40 @@ REPLACED_BUILTIN = """
 """
 
 
+REPLACED_BUILTIN_WHILE_BINDING = """
+    import builtins
+
+    import psyco
+
+
+    def as_text(x):
+        return str(x)
+
+
+    def shown(x):
+        return repr(x)  # C-API calls only: quick codegen, an object file llvmlite sizes with len()
+
+
+    psyco.bind(as_text)(1)  # psyco's back end and LLVM loaded
+    real_len = builtins.len
+    builtins.len = lambda x: 7
+    try:
+        print(psyco.bind(shown)("a"), len([1, 2]))
+    finally:
+        builtins.len = real_len
+    print(len([1]))
+"""
+
+
+def test_code_psyco_calls_while_compiling_sees_the_original_builtins(tmp_path):
+    """llvmlite, which psyco calls, looks builtins up in the builtins
+    module: given the program's len(), it handed LLVM a 7-byte object file
+    (a segfault).  The program's own code sees its replacement throughout."""
+    program = write(tmp_path / "binding.py", REPLACED_BUILTIN_WHILE_BINDING)
+    result = run([str(program)], tmp_path)
+    assert (result.returncode, result.stdout.split()) == (0, ["'a'", "7", "1"]), result.stderr
+
+
 def test_a_builtin_the_program_replaces_is_not_the_one_psyco_calls(tmp_path):
     """psyco's code calls the builtins it was imported with: it called the
     program's compiled replacement of len(), which called back into psyco

@@ -28,7 +28,7 @@ from psyco import ir, kinds
 from psyco.abi import current as abi
 from psyco.frontend import decode, has_loops
 from psyco.kinds import Kind
-from psyco.own_builtins import BUILTINS
+from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS
 from psyco.records import field, record
 from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
@@ -788,6 +788,7 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
 
 
 @KEEP_INTERRUPTS
+@ORIGINAL_BUILTINS
 @COMPILE_CLOCK
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
                     samples: tuple | None = None, direct: bool = False, called_once: bool = False,
@@ -1073,6 +1074,7 @@ def _own_seconds(started: float, nested_before: float) -> float:
 
 
 @KEEP_INTERRUPTS
+@ORIGINAL_BUILTINS
 @COMPILE_CLOCK
 def _finish_deferred(version: Version, machine_code: bool) -> None:
     """What a compile for direct calls deferred: the version's LLVM module
