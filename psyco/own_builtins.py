@@ -11,7 +11,10 @@ runs (llvmlite, modules imported on the way), looks in the `builtins`
 module: `ORIGINAL_BUILTINS` puts the copy's values back there for the
 length of a compile (llvmlite sized an object file with the program's
 `len`: LLVM crashed).  Another thread of the program that runs while LLVM
-works sees them too.
+works sees them too, and so does the specializer: code it specializes for
+an original builtin the program replaced is guarded like any global, and
+leaves for the interpreter when it meets the program's.  A program that
+replaces no builtin pays nothing: nothing is swapped.
 """
 
 import builtins
