@@ -505,7 +505,7 @@ COMMON_SUPPORT = ("deopt_exit", "fail_exit", "enter_slow", "global_lookup", "mov
 # exit, that its single call of deopt_exit or fail_exit passes.
 DEOPT_EXIT = ("recipe", "pinned", "pinned_count", "owned", "owned_count", "code", "globals", "pc", "counter",
               "threshold", "callback")
-FAIL_EXIT = ("code", "globals", "pc", "frame_slot", "exception", "message")  # raise exception(message) first unless 0
+FAIL_EXIT = ("code", "globals", "pc", "exception", "message")  # raise exception(message) first unless 0
 SUPPORT_SIGNATURES = {
     "traceback_here": L.FunctionType(VOID, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
     "error": L.FunctionType(I32, [PTR, OBJ, OBJ, I64, OBJ.as_pointer()]),
@@ -528,7 +528,7 @@ SUPPORT_SIGNATURES = {
     "enter_slow": L.FunctionType(I32, [PTR, I32]),
     "deopt_exit": L.FunctionType(I32, [PTR, PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
     "release": L.FunctionType(VOID, [OBJ.as_pointer(), I64]),
-    "fail_exit": L.FunctionType(I32, [PTR, I64.as_pointer(), OBJ.as_pointer(), I64]),
+    "fail_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), OBJ.as_pointer(), I64]),
 }
 # An attribute cache (an i64 per instruction) holds a type version tag in
 # its high half and an index in the values arrays of that type's instances
@@ -626,11 +626,12 @@ class SupportCodegen:
         return f
 
     def _define_fail_exit(self) -> L.Function:
-        """i32 fail_exit(tstate, record, owned, n): the error exit of a
-        FAIL_EXIT record: raise its exception if it has one, drop the `n`
-        references at `owned`, add the traceback entry, return STATUS_ERROR."""
+        """i32 fail_exit(tstate, frame_slot, record, owned, n): the error exit
+        of a FAIL_EXIT record: raise its exception if it has one, drop the
+        `n` references at `owned`, add the traceback entry (its frame kept
+        in `frame_slot`: see traceback_here), return STATUS_ERROR."""
         f, b = self._cold_function("fail_exit")
-        tstate, record, owned, n = f.args
+        tstate, frame_slot, record, owned, n = f.args
         field = {name: b.load(b.gep(record, [I64(i)])) for i, name in enumerate(FAIL_EXIT)}
         raising, raised = b.append_basic_block("raising"), b.append_basic_block("raised")
         b.cbranch(b.icmp_unsigned("!=", field["exception"], I64(0)), raising, raised)
@@ -641,8 +642,7 @@ class SupportCodegen:
         b.position_at_end(raised)
         b.call(self._support("release"), [owned, n])
         b.ret(b.call(self._support("error"), [
-            tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), field["pc"],
-            b.inttoptr(field["frame_slot"], OBJ.as_pointer())]))
+            tstate, b.inttoptr(field["code"], OBJ), b.inttoptr(field["globals"], OBJ), field["pc"], frame_slot]))
         return f
 
     def _support(self, name: str) -> L.Function:
@@ -1034,8 +1034,9 @@ class SupportCodegen:
         """void traceback_here(tstate, code, globals, pc, slot): add the
         traceback entry the interpreter would have made: a frame of `code`
         at `pc`, passed to PyTraceBack_Here.  The entry records the
-        instruction itself, so one frame per version serves all its
-        entries: it is made once and kept in `slot`."""
+        instruction itself, so one frame serves all the entries of a call,
+        as the interpreter's frame does: made at the first and kept in
+        `slot`, the body's, which drops it when the call returns."""
         f, b = self._cold_function("traceback_here")
         tstate, code, globals_, pc, slot = f.args
         start = b.block
@@ -1352,7 +1353,7 @@ class VersionCodegen:
         self.alike_exits: dict[tuple, int] = {}  # deopt exits by what they do: the first one's key
         self.unwind_blocks: dict[int, L.Block] = {}
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
-        self.frame_slot: int | None = None
+        self.frame_slot: L.Value | None = None
         self.exit_buffer: L.Value | None = None  # where exits put the values they pass
         self.scratch: L.Value | None = None  # see op_scratch
         self.scratch_size = 0
@@ -1502,6 +1503,7 @@ class VersionCodegen:
             self._terminate(blk)
         b.position_at_end(start)
         self._enter()
+        self._release_frame()
 
     def _enter(self) -> None:
         """The body's entry, made last: its C-stack depth limit depends on
@@ -1718,11 +1720,11 @@ class VersionCodegen:
         exception, message = (0, 0) if raising is None else (abi.address_of(raising[0]),
                                                              self.mb.cstring_address(raising[1]))
         fields = {"code": abi.address_of(self.code), "globals": abi.address_of(self.globals), "pc": exit.pc,
-                  "frame_slot": self._frame_slot(), "exception": exception, "message": message}
+                  "exception": exception, "message": message}
         record = self.mb.record([fields[name] for name in FAIL_EXIT])
         words = b.bitcast(self._exit_words(owned), OBJ.as_pointer())
         self._return(b.call(self._helper("fail_exit"), [
-            self.tstate, at_address(record, I64.as_pointer()), words, I64(len(owned))]))
+            self.tstate, self._frame_slot(), at_address(record, I64.as_pointer()), words, I64(len(owned))]))
 
     def raising_exit(self, exit: ir.Exit, exception: type, message: str) -> L.Block:
         """A block raising exception(message) and leaving through `exit`,
@@ -1745,17 +1747,29 @@ class VersionCodegen:
             self.raise_blocks[key] = block
         return block
 
-    def _frame_slot(self) -> int:
-        """The address of the slot holding the frame this version's
-        traceback entries are made with (made on first use)."""
+    def _frame_slot(self) -> L.Value:
+        """The call's slot for the frame its traceback entries are made with
+        (traceback_here), NULL until the first; the body drops it as it
+        returns (`_release_frame`)."""
         if self.frame_slot is None:
-            self.frame_slot = self.mb.record([0])
+            assert self.b.function is self.body
+            b = L.IRBuilder()
+            b.position_at_start(self.body.entry_basic_block)
+            self.frame_slot = b.alloca(OBJ)
+            b.store(L.Constant(OBJ, None), self.frame_slot)
         return self.frame_slot
+
+    def _release_frame(self) -> None:
+        """The return drops the call's traceback frame, if it made one (the
+        tracebacks holding it keep it)."""
+        if self.frame_slot is not None and self.leave is not None:
+            b = L.IRBuilder()
+            b.position_before_terminator(self.leave)
+            b.call(self.mb.c_function("Py_DecRef"), [b.load(self.frame_slot)])
 
     def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
         b = self.b
-        return [self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc),
-                at_address(self._frame_slot(), OBJ.as_pointer())]
+        return [self.tstate, obj_const(b, self.code), obj_const(b, self.globals), I64(exit.pc), self._frame_slot()]
 
     def _unwind_block(self, exit: ir.Exit) -> L.Block:
         """The way from `exit` to its handler's landing block, made once."""

@@ -324,6 +324,10 @@ class IRBuilder:
     def position_at_start(self, block: Block) -> None:
         self.block, self._at = block, 0
 
+    def position_before_terminator(self, block: Block) -> None:
+        """Before the last instruction of a finished block."""
+        self.block, self._at = block, len(block.lines) - 1
+
     def _emit(self, line: object) -> None:
         if self._at is None:
             self.block.lines.append(line)

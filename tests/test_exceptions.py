@@ -487,3 +487,20 @@ def test_the_returned_value_is_made_where_the_function_returns():
     # handlers were compiled: its error exit belongs to the return, not to
     # the last instruction compiled (which made invalid code).
     same_compiled(returns_a_tuple_after_handlers, "x,y")
+
+
+def caught_and_returned(x):
+    try:
+        return 1 / x
+    except ZeroDivisionError as e:
+        return e
+
+
+def test_each_call_has_its_own_traceback_frame():
+    # The frame a traceback entry of compiled code holds was one per
+    # version: an older traceback's frame showed the latest raise.
+    for f in (caught_and_returned, psyco.proxy(caught_and_returned)):
+        first, second = f(0), f(0)
+        assert first.__traceback__.tb_frame is not second.__traceback__.tb_frame
+        assert first.__traceback__.tb_frame.f_code.co_name == "caught_and_returned"
+    assert calls_compiled(f) > 0
