@@ -1762,10 +1762,16 @@ class VersionCodegen:
     def _release_frame(self) -> None:
         """The return drops the call's traceback frame, if it made one (the
         tracebacks holding it keep it)."""
-        if self.frame_slot is not None and self.leave is not None:
-            b = L.IRBuilder()
-            b.position_before_terminator(self.leave)
-            b.call(self.mb.c_function("Py_DecRef"), [b.load(self.frame_slot)])
+        if self.frame_slot is None or self.leave is None:
+            return
+        b = L.IRBuilder()
+        done = b.split_after_phis(self.leave, "leave.done")
+        frame = b.load(self.frame_slot)
+        release = b.append_basic_block("leave.release")
+        b.cbranch(is_null(b, frame), done, release, likely=True)
+        b.position_at_end(release)
+        decref(self.mb, b, frame, nullable=False)
+        b.branch(done)
 
     def _traceback_args(self, exit: ir.Exit) -> list[L.Value]:
         b = self.b

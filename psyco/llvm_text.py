@@ -324,9 +324,15 @@ class IRBuilder:
     def position_at_start(self, block: Block) -> None:
         self.block, self._at = block, 0
 
-    def position_before_terminator(self, block: Block) -> None:
-        """Before the last instruction of a finished block."""
-        self.block, self._at = block, len(block.lines) - 1
+    def split_after_phis(self, block: Block, name: str) -> Block:
+        """A new block holding the instructions of the finished `block` that
+        follow its phis, taken out of it; the builder at the end of
+        `block`, to end it anew."""
+        phis = next((i for i, line in enumerate(block.lines) if not isinstance(line, Phi)), len(block.lines))
+        tail = block.function.append_basic_block(name)
+        tail.lines, block.lines = block.lines[phis:], block.lines[:phis]
+        self.position_at_end(block)
+        return tail
 
     def _emit(self, line: object) -> None:
         if self._at is None:
