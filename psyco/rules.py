@@ -1566,11 +1566,15 @@ def reraise(s: Specializer, ins: Instruction) -> None:
     function's entry when it was raised here; the index below it, oparg,
     only moves the interpreter's frame back to that instruction)."""
     s.emit("restore_exception", [s.box(s.pop())])
+    s.keep_variables(s.state.locals)  # held to the raise, as by a return
     s.terminate(ir.Terminator("error", exit=s.error_exit(traceback=False)))
 
 
 @rule("RAISE_VARARGS")
 def raise_varargs(s: Specializer, ins: Instruction) -> None:
+    # The variables hold their objects up to the raise, as up to a return
+    # (not only to their last reads).
+    s.keep_variables(s.state.locals)
     if ins.arg:
         s.emit("raise", [s.box(a) for a in s.popn(ins.arg)], pc=ins.index)  # type: ignore[arg-type]
         s.terminate(ir.Terminator("error", exit=s.error_exit()))

@@ -5,6 +5,7 @@ import math
 import os
 import tempfile
 import types
+import weakref
 
 import pytest
 from hypothesis import given, settings
@@ -455,6 +456,24 @@ def test_a_variable_bound_before_a_with_or_a_try_holds_its_object_past_it(n):
     # unbound (the store is in the block the handler covers): compiled code
     # let go of it where the paths meet, before the return.
     same_log(held_past_a_with_and_a_try, n)
+
+
+def held_up_to_a_raise(log, error):
+    kept = Finalized(log, "kept")
+    alive = weakref.ref(kept)  # the variable's last read
+    log.append(f"alive before the raise: {alive() is not None}")
+    raise error  # not a constant: the block ends in an error exit
+
+
+def test_a_variable_holds_its_object_up_to_a_raise():
+    # Compiled code let go of it at its last read, as if dead; it is let go
+    # at the raise (the traceback's frame does not hold variables: README).
+    for f in (held_up_to_a_raise, psyco.proxy(held_up_to_a_raise)):
+        log = []
+        with pytest.raises(KeyError):
+            f(log, KeyError)
+        assert log[0] == "alive before the raise: True", log
+    assert calls_compiled(f) > 0
 
 
 def held_through_the_iteration(log, n):
