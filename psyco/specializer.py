@@ -550,6 +550,12 @@ class Specializer:
                     if any(v == vid for v, _ in _virtuals(av)):
                         slots[i] = _replaced(av, vid, new)
 
+    def _now_real(self, vid: int, cls: type, made: ir.Value, states: list[State] | None) -> None:
+        """The virtual `vid` is the object `made` from now on: in every slot
+        holding it, and for the values of it a rule popped (`made_real`)."""
+        self.made_real[vid] = (self.block, made)  # type: ignore[assignment]
+        self.replace_virtual(vid, AV(kinds.ObjectKind(cls), (made,)), states)
+
     def materialize(self, av: AV) -> ir.Value:
         """A new object for the virtual instance `av`: object.__new__ and
         its attributes set in order (its class guarded: it may have changed
@@ -580,8 +586,7 @@ class Specializer:
             return made[1]
         if isinstance(k, kinds.Instance):
             instance = self.materialize(av)
-            self.made_real[k.vid] = (self.block, instance)  # type: ignore[assignment]
-            self.replace_virtual(k.vid, AV(kinds.ObjectKind(k.cls), (instance,)), states)
+            self._now_real(k.vid, k.cls, instance, states)
             return instance
         if isinstance(k, kinds.Const):
             return self.const(k.value) if not isinstance(k.value, (bool, int, float)) else self._const_obj(k.value)
@@ -598,11 +603,10 @@ class Specializer:
             return av.leaves[0]
         if isinstance(k, kinds.Tuple):
             items = [self.box(a) for a in split_tuple(av)]
-            tuple_made = self.emit("build_tuple", items, "error")
-            if k.vid:  # the slots holding this tuple hold the object from now on
-                self.made_real[k.vid] = (self.block, tuple_made)  # type: ignore[assignment]
-                self.replace_virtual(k.vid, AV(kinds.ObjectKind(tuple), (tuple_made,)), states)  # type: ignore[arg-type]
-            return tuple_made  # type: ignore[return-value]
+            made_tuple = self.emit("build_tuple", items, "error")
+            if k.vid:
+                self._now_real(k.vid, tuple, made_tuple, states)  # type: ignore[arg-type]
+            return made_tuple  # type: ignore[return-value]
         if isinstance(k, kinds.RangeKind):
             return self.emit("build_range", list(av.leaves), "error")  # type: ignore[return-value]
         if isinstance(k, kinds.RangeIter):  # passed on (a comprehension's argument): made real
