@@ -524,12 +524,15 @@ SUPPORT_SIGNATURES = {
     "instance_has": L.FunctionType(I1, [OBJ, OBJ, OBJ]),
     "str_predicate": L.FunctionType(I32, [OBJ, OBJ]),
     "str_scan": L.FunctionType(I64, [OBJ, I64, I1]),
+    "int_of": L.FunctionType(OBJ, [OBJ]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
     "enter_slow": L.FunctionType(I32, [PTR, I32]),
     "deopt_exit": L.FunctionType(I32, [PTR, PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
     "release": L.FunctionType(VOID, [OBJ.as_pointer(), I64]),
     "fail_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), OBJ.as_pointer(), I64]),
 }
+# int_of reads this many decimal digits itself: 10**18 - 1 fits in 63 bits.
+INT_OF_DIGITS = 18
 # An attribute cache (an i64 per instruction) holds a type version tag in
 # its high half and an index in the values arrays of that type's instances
 # in its low half; 0 when empty.
@@ -836,6 +839,61 @@ class SupportCodegen:
             b.ret(scan(b, start, length, functools.partial(stops, chars)))
             b.position_at_end(other)
         b.ret(length)  # no other kind is ready
+        return f
+
+    def _define_int_of(self) -> L.Function:
+        """obj int_of(o): int(o) for one argument.  An exact str of at most
+        INT_OF_DIGITS ASCII digits after an optional sign is read here (what
+        int() makes of it: leading zeros allowed, "-0" is 0); anything else
+        goes to PyNumber_Long, as int's own call does (spaces, underscores,
+        other digits, longer numbers, errors).  NULL if it raised.  Not
+        cold: a loop over records calls it for each field."""
+        f = self._support("int_of")
+        f.attributes.add("noinline")
+        b = L.IRBuilder(f.append_basic_block("start"))
+        (o,) = f.args
+        text, slow = b.append_basic_block("text"), b.append_basic_block("slow")
+        b.cbranch(b.icmp_unsigned("==", load_field(b, o, abi.OB_TYPE, OBJ), obj_const(b, str)), text, slow)
+        b.position_at_end(text)
+        mask = I32(abi.UNICODE_COMPACT_ASCII)
+        ascii_ = b.icmp_unsigned("==", b.and_(load_field(b, o, abi.UNICODE_STATE, I32), mask), mask)
+        length = load_field(b, o, abi.UNICODE_LENGTH, I64)
+        short = b.icmp_unsigned("<=", b.sub(length, I64(1)), I64(INT_OF_DIGITS))  # 1 .. digits + a sign
+        first, read = b.append_basic_block("first"), b.append_basic_block("read")
+        b.cbranch(b.and_(ascii_, short), first, slow)
+        b.position_at_end(first)
+        chars = field_ptr(b, o, abi.UNICODE_ASCII_DATA, I8)
+        lead = b.load(chars)
+        minus = b.icmp_unsigned("==", lead, I8(ord("-")))
+        start = b.zext(b.or_(minus, b.icmp_unsigned("==", lead, I8(ord("+")))), I64)
+        digits = b.sub(length, start)
+        fits = b.and_(b.icmp_signed(">", digits, I64(0)), b.icmp_signed("<=", digits, I64(INT_OF_DIGITS)))
+        b.cbranch(fits, read, slow)
+        b.position_at_end(read)
+
+        def digit(i: L.Value) -> L.Value:
+            return b.zext(b.sub(b.load(b.gep(chars, [i])), I8(ord("0"))), I64)
+        stop = scan(b, start, length, lambda i: b.icmp_unsigned(">", digit(i), I64(9)))
+        all_digits, parsed = b.append_basic_block("digits"), b.append_basic_block("parsed")
+        b.cbranch(b.icmp_unsigned("==", stop, length), all_digits, slow)
+        b.position_at_end(all_digits)
+        entry = b.block
+        head, step = b.append_basic_block("accumulate"), b.append_basic_block("accumulate.digit")
+        b.branch(head)
+        b.position_at_end(head)
+        i, total = b.phi(I64), b.phi(I64)
+        i.add_incoming(start, entry)
+        total.add_incoming(I64(0), entry)
+        b.cbranch(b.icmp_signed("<", i, length), step, parsed)
+        b.position_at_end(step)
+        i.add_incoming(b.add(i, I64(1)), step)
+        total.add_incoming(b.add(b.mul(total, I64(10)), digit(i)), step)
+        b.branch(head)
+        b.position_at_end(parsed)
+        value = b.select(minus, b.sub(I64(0), total), total)
+        b.ret(b.call(self.mb.c_function("PyLong_FromLongLong"), [value]))
+        b.position_at_end(slow)
+        b.ret(b.call(self.mb.c_function("PyNumber_Long"), [o]))
         return f
 
     def _define_raised_status(self) -> L.Function:
@@ -3512,6 +3570,14 @@ def _str_predicate(g: VersionCodegen, op: ir.Op) -> L.Value:
 # Whether each ASCII character is whitespace, as str.split() and
 # str.isspace() say (Py_UNICODE_ISSPACE).
 ASCII_WHITESPACE = bytes(chr(code).isspace() for code in range(128))
+
+
+@lower("int_of")
+def _int_of(g: VersionCodegen, op: ir.Op) -> L.Value:
+    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]  # PyNumber_Long may run __int__, __index__ or __trunc__
+    r = g.b.call(g._helper("int_of"), [g.v(op.args[0])])
+    g.fail_branch(is_null(g.b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    return r
 
 
 @lower("str_scan")

@@ -90,6 +90,9 @@ OPS: dict[str, OpDef] = {
     "raise_if": OpDef(None, error=True, pure=True),  # attrs: exc, message
     "c_call": OpDef("attr", error=True, generic=1),  # attrs: name (C_API), owns, fails ("null"/"neg")
     "truth": OpDef("i1", error=True, generic=1),
+    # int(x) for one argument: a short decimal str read inline, anything else
+    # through PyNumber_Long (attrs["generic"] 0 when x is known to be a str)
+    "int_of": OpDef("obj", owns=True, error=True, generic=1),
     "check_signals": OpDef(None, error=True),
     # direct call of a compiled version: attrs["version"]; attrs["init"]:
     # an __init__, whose result is checked to be None (no deopt exit)

@@ -2136,9 +2136,11 @@ def _float_to_int(s: Specializer, x: ir.Value) -> ir.Value:
 @inline(int)
 def _int(s: Specializer, args: list[AV]) -> bool:
     """int(x): native for a number; for anything else what int's own call
-    does with one argument, PyNumber_Long (which makes an exact int)."""
+    does with one argument (op int_of: a short decimal str read inline, else
+    PyNumber_Long, which makes an exact int)."""
     if len(args) == 1 and category(args[0]) is None:
-        push_object(s, capi(s, "PyNumber_Long", [s.box(args[0])]), int)
+        text = _exact_type(args[0]) is str
+        push_object(s, s.emit("int_of", [s.box(args[0])], "error", generic=int(not text)), int)  # type: ignore[arg-type]
         return True
     if not _all_numeric(args, 1):
         return False

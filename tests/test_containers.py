@@ -811,7 +811,7 @@ def conversions(xs):
 
 def test_int_float_str_and_repr_of_objects():
     """int(), float(), str() and repr() of one non-number object call what
-    the builtins' own calls end in (PyNumber_Long, PyNumber_Float,
+    the builtins' own calls end in (int_of's PyNumber_Long, PyNumber_Float,
     PyObject_Str, PyObject_Repr): strings, bytes, __index__, __int__,
     subclasses of int and str, errors and their messages as CPython's."""
     xs = ["12", " -3 ", "1_000", "1.5", "x", " inf ", "n/a", "", b"42", bytearray(b"5"), 3.9, -2.5, True,
@@ -819,8 +819,44 @@ def test_int_float_str_and_repr_of_objects():
           float("inf"), float("nan")]
     same_compiled(conversions, xs)
     dumped = psyco.dump(psyco.proxy(conversions))
-    assert all(name in dumped for name in ("PyNumber_Long", "PyNumber_Float", "PyObject_Str", "PyObject_Repr"))
+    assert all(name in dumped for name in ("int_of", "PyNumber_Float", "PyObject_Str", "PyObject_Repr"))
     assert_no_leak(conversions, psyco.proxy(conversions), (xs,))
+
+
+def ints_of(texts):
+    out = []
+    for text in texts:
+        try:
+            out.append(int(text))
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
+DECIMAL_EDGES = ["0", "-0", "+0", "7", "-12", "+12", "007", "0" * 18, "0" * 19, "0" * 18 + "1", "9" * 18,
+                 "-" + "9" * 18, "+" + "9" * 18, "9" * 19, "-" + "9" * 19, "1" + "0" * 18, "", "-", "+", "--1", "+-1",
+                 "1-", " 1", "1 ", "\t5\n", "1_000", "12a", "a12", "1e3", "0x10", "\u0663", "1\u0663", "\u00e9",
+                 "9" * 40, "-" + "9" * 40, "+" * 2 + "3"]
+
+
+def test_int_of_decimal_strings():
+    """int(text) reads an exact str of at most 18 ASCII digits after an
+    optional sign itself (int_of); longer numbers, spaces, underscores,
+    non-ASCII digits and errors go to PyNumber_Long: values, small-int
+    identity and ValueError messages as CPython's."""
+    texts = DECIMAL_EDGES + [StrSub("42"), StrSub("-3")]
+    same_compiled(ints_of, texts)
+    g = psyco.proxy(ints_of)
+    assert [x is y for x, y in zip(g(["5", "-5", "256", "-0"]), [5, -5, 256, 0])] == [True] * 4
+    assert "int_of" in psyco.dump(g)
+    assert_no_leak(ints_of, g, (texts,))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789+- _\t\u0663x", max_size=21), max_size=8)
+       | st.lists(st.integers(-(10**19), 10**19).map(str), max_size=8))
+def test_int_of_generated_strings(texts):
+    same_compiled(ints_of, texts)
 
 
 class ClearsOnRelease:
