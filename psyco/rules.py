@@ -1591,13 +1591,24 @@ def raise_varargs(s: Specializer, ins: Instruction) -> None:
 
 @rule("BEFORE_WITH")
 def before_with(s: Specializer, ins: Instruction) -> None:
-    manager = s.box(s.pop())
+    """Look up __enter__ and __exit__ on the manager's type, push the bound
+    __exit__, call __enter__.  A function of the manager's known class
+    (guarded) is `__enter__` without a bound method: called directly or
+    inlined, its result's kind known (`return self` keeps the class)."""
+    manager = s.pop()
+    function = _class_method(s, manager, "__enter__") if _object_class(manager) is not None else None
+    boxed = s.box(manager)
     protocol = "'%.200s' object does not support the context manager protocol"
-    enter = s.emit("lookup_special", [manager], "error", name="__enter__", message=protocol)
-    exit_ = s.emit("lookup_special", [manager], "error", name="__exit__",
+    enter = None if function is not None else s.emit(
+        "lookup_special", [boxed], "error", name="__enter__", message=protocol)
+    exit_ = s.emit("lookup_special", [boxed], "error", name="__exit__",
                    message=protocol + " (missed __exit__ method)")
     push_object(s, exit_)  # type: ignore[arg-type]
-    push_object(s, s.emit("vectorcall", [enter], "error", kwnames=None))  # type: ignore[arg-type,list-item]
+    if enter is not None:
+        push_object(s, s.emit("vectorcall", [enter], "error", kwnames=None))  # type: ignore[arg-type]
+    elif not (s.resolver is not None and not s.generalized("callee result kind")
+              and _direct_call(s, function.kind.value, [manager])):  # type: ignore[union-attr]
+        push_object(s, s.emit("vectorcall", [s.box(function), boxed], "error", kwnames=None))  # type: ignore[arg-type]
 
 
 @rule("WITH_EXCEPT_START")

@@ -13,7 +13,7 @@ import pytest
 
 import psyco
 from tests.asserting import assert_positive
-from tests.differential import calls_compiled, deopts, same, same_compiled
+from tests.differential import calls_compiled, deopts, outcome, same, same_compiled
 
 
 def divide_or_default(x, y):
@@ -200,6 +200,77 @@ class EnterOnly:
 def with_missing_exit():
     with EnterOnly():
         return 1
+
+
+class Counted:
+    def __init__(self):
+        self.entered = 0
+        self.total = 0
+
+    def __enter__(self):
+        self.entered += 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return exc_type is ZeroDivisionError
+
+    def add(self, x):
+        self.total += 10 // x
+
+
+def with_in_loop(manager, n):
+    for i in range(n):
+        with manager as inside:
+            inside.add(i % 4 + 1)
+    return manager.entered, manager.total
+
+
+class RaisingEnter(Counted):
+    def __enter__(self):
+        raise ValueError("no entry")
+
+
+class StaticEnter(Counted):
+    @staticmethod
+    def __enter__():
+        return "static"
+
+
+def enter_result(manager):
+    with manager as inside:
+        return inside
+
+
+def test_enter_of_a_known_class_is_called_without_a_bound_method():
+    """BEFORE_WITH on an instance of a known class calls the class's
+    __enter__ function directly (or inlined): the result's kind is known.
+    An instance attribute named __enter__ does not count (special methods
+    are looked up on the type), a class's __enter__ replaced later is
+    honoured, errors and static methods behave as in CPython."""
+    for method in (Counted.__enter__, Counted.__exit__, Counted.add):
+        psyco.bind(method)
+    g = psyco.proxy(with_in_loop)
+    assert g(Counted(), 30) == with_in_loop(Counted(), 30)
+    assert calls_compiled(g) == 1 and not deopts(g)
+    dumped = psyco.dump(g)
+    assert "lookup_special" in dumped and "[name='__enter__' message" not in dumped
+    assert "vectorcall" not in dumped.split("name='__exit__'")[1].split("\n")[2]  # __enter__ not called generically
+    shadowed = [Counted(), Counted()]
+    for manager in shadowed:
+        manager.__enter__ = lambda: "instance attribute"
+    assert g(shadowed[0], 6) == with_in_loop(shadowed[1], 6)
+    for manager in (RaisingEnter(), StaticEnter(), Counted()):
+        same(enter_result, manager)
+    assert _chain(enter_result, RaisingEnter()) == _chain(psyco.proxy(enter_result), RaisingEnter())
+
+    class Replaced(Counted):
+        pass
+    h = psyco.proxy(with_in_loop)
+    assert h(Replaced(), 4) == with_in_loop(Replaced(), 4)
+    Replaced.__enter__ = lambda self: Counted.__enter__(self) and self
+    assert h(Replaced(), 4) == with_in_loop(Replaced(), 4)
+    Replaced.__enter__ = lambda self: "other"
+    assert outcome(h, Replaced(), 2) == outcome(with_in_loop, Replaced(), 2)
 
 
 @pytest.mark.parametrize("f, args_list", [
