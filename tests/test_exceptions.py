@@ -254,7 +254,7 @@ def test_enter_of_a_known_class_is_called_without_a_bound_method():
     assert calls_compiled(g) == 1 and not deopts(g)
     dumped = psyco.dump(g)
     assert "lookup_special" in dumped and "[name='__enter__' message" not in dumped
-    assert "vectorcall" not in dumped.split("name='__exit__'")[1].split("\n")[2]  # __enter__ not called generically
+    assert "value=<function Counted.__enter__" not in dumped  # inlined or called directly, not through the C API
     shadowed = [Counted(), Counted()]
     for manager in shadowed:
         manager.__enter__ = lambda: "instance attribute"
