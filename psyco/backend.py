@@ -523,7 +523,7 @@ SUPPORT_SIGNATURES = {
     "str_scan": L.FunctionType(I64, [OBJ, I64, I1]),
     "int_of": L.FunctionType(OBJ, [OBJ]),
     "global_lookup": L.FunctionType(OBJ, [OBJ, OBJ, OBJ]),
-    "enter_slow": L.FunctionType(I32, [PTR, I32]),
+    "enter_slow": L.FunctionType(I32, [PTR, I32, I64]),
     "deopt_exit": L.FunctionType(I32, [PTR, PTR, OBJ.as_pointer(), I64.as_pointer(), I64.as_pointer()]),
     "release": L.FunctionType(VOID, [OBJ.as_pointer(), I64]),
     "fail_exit": L.FunctionType(I32, [PTR, OBJ.as_pointer(), I64.as_pointer(), OBJ.as_pointer(), I64]),
@@ -716,16 +716,20 @@ class SupportCodegen:
         return f
 
     def _define_enter_slow(self) -> L.Function:
-        """i32 enter_slow(tstate, limit): a body's entry found the recursion
-        count exhausted or the depth past `limit`, what the C stack holds (the
-        count already taken): as the interpreter, _Py_CheckRecursiveCall
-        (which may raise RecursionError); then, past `limit`,
-        RecursionError.  1 when the call must not go on (the error set),
-        else 0."""
+        """i32 enter_slow(tstate, limit, frame_bytes): a body's entry found
+        the recursion count exhausted or the depth past `limit`, what the C
+        stack surely holds of frames of `frame_bytes` (the count already
+        taken): as the interpreter, _Py_CheckRecursiveCall (which may raise
+        RecursionError); then, past `limit`, RecursionError, unless the call
+        runs on the main thread whose stack (`main_stack`) has room for two
+        more such frames and STACK_MARGIN: the depth counts interpreted
+        frames too, which take little C stack.  1 when the call must not go
+        on (the error set), else 0."""
         f = self._support("enter_slow")
         f.attributes.add("noinline")
         b = L.IRBuilder(f.append_basic_block("start"))
-        tstate, limit = f.args
+        tstate, limit, frame_bytes = f.args
+        here = b.ptrtoint(b.alloca(I8), I64)  # an address in this frame: where the stack is
         rem_ptr = field_ptr(b, tstate, abi.TSTATE_RECURSION_REMAINING, I32)
         check, checked, refuse = (b.append_basic_block(n) for n in ("check", "checked", "refuse"))
         b.cbranch(b.icmp_signed("<", b.load(rem_ptr), I32(0)), check, checked)
@@ -737,10 +741,20 @@ class SupportCodegen:
         b.position_at_end(checked)
         # reloaded: _Py_CheckRecursiveCall may have raised the limit
         depth = b.sub(load_field(b, tstate, abi.TSTATE_RECURSION_LIMIT, I32), b.load(rem_ptr))
-        too_deep, fine = b.append_basic_block("too_deep"), b.append_basic_block("fine")
-        b.cbranch(b.icmp_signed(">", depth, limit), too_deep, fine)
+        past_limit, too_deep, fine = (b.append_basic_block(n) for n in ("past_limit", "too_deep", "fine"))
+        b.cbranch(b.icmp_signed(">", depth, limit), past_limit, fine)
         b.position_at_end(fine)
         b.ret(I32(0))
+        b.position_at_end(past_limit)
+        stack = main_stack()
+        if stack is None:
+            b.branch(too_deep)
+        else:
+            main_tstate, lowest, highest = stack
+            needed = b.add(b.mul(frame_bytes, I64(2)), I64(lowest + STACK_MARGIN))
+            on_main = b.icmp_unsigned("==", b.ptrtoint(tstate, I64), I64(main_tstate))
+            room = b.and_(b.icmp_unsigned(">", here, needed), b.icmp_unsigned("<", here, I64(highest)))
+            b.cbranch(b.and_(on_main, room), fine, too_deep)
         b.position_at_end(too_deep)
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError),
@@ -1575,11 +1589,12 @@ class VersionCodegen:
         go = self.blocks[self.fn.blocks[0].id]
         copies = self.self_calls * (self.body.value_count + self.inlined_values)
         self.unrolled = bool(copies) and copies + self.inlined_values <= INLINE_BUDGET_VALUES
-        limit = I32(c_stack_depth(frame_bytes_estimate(self._frame_values(), self.optimize)))
+        frame_bytes = frame_bytes_estimate(self._frame_values(), self.optimize)
+        limit = I32(c_stack_depth(frame_bytes))
         b.cbranch(b.or_(b.icmp_signed("<", rem, I32(0)), b.icmp_signed(">", depth, limit)), slow, go, likely=False)
         b.position_at_end(slow)
         refused = b.append_basic_block("no_entry")
-        entered = b.call(self._helper("enter_slow"), [self.tstate, limit])
+        entered = b.call(self._helper("enter_slow"), [self.tstate, limit, I64(frame_bytes)])
         b.cbranch(b.icmp_signed("!=", entered, I32(0)), refused, go)
         b.position_at_end(refused)
         self._return(I32(STATUS_NO_ENTRY))  # as the interpreter: no entry for a frame that never ran
@@ -2100,6 +2115,33 @@ def c_stack_depth(frame_bytes: int) -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
     size = soft if 0 < soft < 2**40 else 8 * 2**20
     return max(100, size // (1024 + frame_bytes))
+
+
+# What a body's entry leaves free on the main thread's stack beyond two of
+# its frames, when the recursion depth is past what `c_stack_depth` allows:
+# for the C functions called until the next compiled entry checks again.
+STACK_MARGIN = 512 * 1024
+
+
+@functools.cache
+def main_stack() -> tuple[int, int, int] | None:
+    """(the main thread's PyThreadState address, the lowest and the highest
+    address of its C stack) when psyco's support code is made on the main
+    thread of a Linux process whose stack size limit is finite; None
+    otherwise (then only `c_stack_depth` bounds compiled recursion)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    if threading.current_thread() is not threading.main_thread() or not 0 < soft < 2**40:
+        return None
+    try:
+        with open("/proc/self/maps") as maps:
+            tops = [int(line.split("-")[1].split()[0], 16) for line in maps if line.rstrip().endswith("[stack]")]
+    except (OSError, ValueError, IndexError):
+        return None
+    if len(tops) != 1:
+        return None
+    get_state = ctypes.pythonapi.PyThreadState_Get
+    get_state.restype = ctypes.c_void_p
+    return get_state(), tops[0] - soft, tops[0]
 
 
 def frame_bytes_estimate(values: int, optimized: bool) -> int:

@@ -777,6 +777,36 @@ def test_recursion_limit_raises_recursion_error():
     assert compiled_calls(depth) > before
 
 
+def _large_function():
+    """A function whose compiled frame is large (a few thousand LLVM
+    values), so that `c_stack_depth` allows it fewer frames than the
+    recursion limit."""
+    lines = ["def large(x):", "    t = 0"]
+    lines += [f"    if x > {i}: t += x * {i} - (t >> 3)" for i in range(400)]
+    namespace: dict = {}
+    exec("\n".join(lines + ["    return t"]), namespace)
+    return namespace["large"]
+
+
+def _called_at_depth(f, depth, x):
+    def down(k):
+        return f(x) if k == 0 else down(k - 1)
+    return down(depth)
+
+
+def test_a_large_function_called_deep_in_the_stack():
+    """Past the depth that frames of its size surely fit in the C stack, a
+    body's entry on the main thread looks at the stack itself: the depth
+    counts interpreted frames, which take little of it (a 400-line
+    function called 300 frames deep raised RecursionError)."""
+    large = _large_function()
+    p = psyco.proxy(large)
+    assert p(3) == large(3)
+    before = compiled_calls(large)
+    assert _called_at_depth(p, 300, 500) == _called_at_depth(large, 300, 500)
+    assert compiled_calls(large) > before
+
+
 def first_called_deep(n):
     total = 0
     for i in range(n):
