@@ -746,21 +746,63 @@ class SupportCodegen:
         b.position_at_end(fine)
         b.ret(I32(0))
         b.position_at_end(past_limit)
-        stack = main_stack()
-        if stack is None:
+        bounds = self._stack_bounds(b, tstate, too_deep)
+        if bounds is None:
             b.branch(too_deep)
         else:
-            main_tstate, lowest, highest = stack
-            needed = b.add(b.mul(frame_bytes, I64(2)), I64(lowest + STACK_MARGIN))
-            on_main = b.icmp_unsigned("==", b.ptrtoint(tstate, I64), I64(main_tstate))
-            room = b.and_(b.icmp_unsigned(">", here, needed), b.icmp_unsigned("<", here, I64(highest)))
-            b.cbranch(b.and_(on_main, room), fine, too_deep)
+            lowest, highest = bounds
+            needed = b.add(lowest, b.add(b.mul(frame_bytes, I64(2)), I64(STACK_MARGIN)))
+            room = b.and_(b.icmp_unsigned(">", here, needed), b.icmp_unsigned("<", here, highest))
+            b.cbranch(room, fine, too_deep)
         b.position_at_end(too_deep)
         b.store(b.add(b.load(rem_ptr), I32(1)), rem_ptr)
         b.call(self.mb.c_function("PyErr_SetString"), [obj_const(b, RecursionError),
                                                        self.mb.cstring("maximum recursion depth exceeded")])
         b.ret(I32(1))
         return f
+
+    def _stack_bounds(self, b: L.IRBuilder, tstate: L.Value,
+                      unknown: L.Block) -> tuple[L.Value, L.Value] | None:
+        """(lowest, highest) address of the current thread's C stack: the
+        main thread's from `main_stack`, another's from glibc
+        (pthread_getattr_np, which for the main thread would read
+        /proc/self/maps at each call); `unknown` is taken if glibc cannot
+        tell.  None if neither is available."""
+        stack, thread_stack = main_stack(), THREAD_STACK_FUNCTIONS
+        if stack is None and thread_stack is None:
+            return None
+        start = b.block
+        other, known = b.append_basic_block("other_thread"), b.append_basic_block("stack_known")
+        if stack is None:
+            b.branch(other)
+        else:
+            main_tstate, main_lowest, main_highest = stack
+            b.cbranch(b.icmp_unsigned("==", b.ptrtoint(tstate, I64), I64(main_tstate)), known, other)
+        b.position_at_end(other)
+        if thread_stack is None:
+            b.branch(unknown)
+            b.position_at_end(known)
+            return I64(main_lowest), I64(main_highest)
+        this_thread, get_attributes, get_stack, destroy = thread_stack
+        attributes_ptr = b.bitcast(b.alloca(I64, PTHREAD_ATTR_BYTES // 8), PTR)  # 8-byte aligned
+        address, size = b.alloca(PTR), b.alloca(I64)
+        thread = b.call(at_address(this_thread, L.FunctionType(I64, []).as_pointer()), [])
+        get_attributes_type = L.FunctionType(I32, [I64, PTR]).as_pointer()
+        failed = b.call(at_address(get_attributes, get_attributes_type), [thread, attributes_ptr])
+        read = b.append_basic_block("stack_read")
+        b.cbranch(b.icmp_signed("!=", failed, I32(0)), unknown, read)
+        b.position_at_end(read)
+        b.call(at_address(get_stack, L.FunctionType(I32, [PTR, PTR.as_pointer(), I64.as_pointer()]).as_pointer()),
+               [attributes_ptr, address, size])
+        b.call(at_address(destroy, L.FunctionType(I32, [PTR]).as_pointer()), [attributes_ptr])
+        lowest = b.ptrtoint(b.load(address), I64)
+        highest = b.add(lowest, b.load(size))
+        b.branch(known)
+        b.position_at_end(known)
+        if stack is None:
+            return joined(b, (lowest, read)), joined(b, (highest, read))
+        return (joined(b, (I64(main_lowest), start), (lowest, read)),
+                joined(b, (I64(main_highest), start), (highest, read)))
 
     def _define_global_lookup(self) -> L.Function:
         """obj global_lookup(globals, builtins, name): the value of `name`
@@ -2142,6 +2184,23 @@ def main_stack() -> tuple[int, int, int] | None:
     get_state = ctypes.pythonapi.PyThreadState_Get
     get_state.restype = ctypes.c_void_p
     return get_state(), tops[0] - soft, tops[0]
+
+
+def _thread_stack_functions() -> tuple[int, int, int, int] | None:
+    """The addresses of glibc's pthread_self, pthread_getattr_np,
+    pthread_attr_getstack and pthread_attr_destroy, which tell a thread's
+    stack bounds; None where the C library has not all of them."""
+    try:
+        libc = ctypes.CDLL(None)
+        found = [ctypes.cast(getattr(libc, name), ctypes.c_void_p).value for name in (
+            "pthread_self", "pthread_getattr_np", "pthread_attr_getstack", "pthread_attr_destroy")]
+    except (OSError, AttributeError):
+        return None
+    return tuple(found) if all(found) else None  # type: ignore[return-value]
+
+
+THREAD_STACK_FUNCTIONS = _thread_stack_functions()
+PTHREAD_ATTR_BYTES = 128  # at least sizeof(pthread_attr_t): 56 on x86-64, 64 on aarch64
 
 
 def frame_bytes_estimate(values: int, optimized: bool) -> int:

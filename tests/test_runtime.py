@@ -796,15 +796,21 @@ def _called_at_depth(f, depth, x):
 
 def test_a_large_function_called_deep_in_the_stack():
     """Past the depth that frames of its size surely fit in the C stack, a
-    body's entry on the main thread looks at the stack itself: the depth
-    counts interpreted frames, which take little of it (a 400-line
-    function called 300 frames deep raised RecursionError)."""
+    body's entry looks at the thread's stack itself: the depth counts
+    interpreted frames, which take little of it (a 400-line function called
+    300 frames deep raised RecursionError), on the main thread and others."""
     large = _large_function()
     p = psyco.proxy(large)
     assert p(3) == large(3)
     before = compiled_calls(large)
     assert _called_at_depth(p, 300, 500) == _called_at_depth(large, 300, 500)
     assert compiled_calls(large) > before
+    results = []
+    thread = threading.Thread(target=lambda: results.append(_called_at_depth(p, 300, 500)))
+    thread.start()
+    thread.join()
+    assert results == [_called_at_depth(large, 300, 500)]
+    assert compiled_calls(large) > before + 1
 
 
 def first_called_deep(n):
