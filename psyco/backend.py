@@ -720,11 +720,11 @@ class SupportCodegen:
         the recursion count exhausted or the depth past `limit`, what the C
         stack surely holds of frames of `frame_bytes` (the count already
         taken): as the interpreter, _Py_CheckRecursiveCall (which may raise
-        RecursionError); then, past `limit`, RecursionError, unless the call
-        runs on the main thread whose stack (`main_stack`) has room for two
-        more such frames and STACK_MARGIN: the depth counts interpreted
-        frames too, which take little C stack.  1 when the call must not go
-        on (the error set), else 0."""
+        RecursionError); then, past `limit`, RecursionError, unless the
+        thread's stack (`_stack_bounds`) has room for two more such frames
+        and STACK_MARGIN: the depth counts interpreted frames too, which
+        take little C stack.  1 when the call must not go on (the error
+        set), else 0."""
         f = self._support("enter_slow")
         f.attributes.add("noinline")
         b = L.IRBuilder(f.append_basic_block("start"))
