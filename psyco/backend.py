@@ -751,7 +751,9 @@ class SupportCodegen:
             b.branch(too_deep)
         else:
             lowest, highest = bounds
-            needed = b.add(lowest, b.add(b.mul(frame_bytes, I64(2)), I64(STACK_MARGIN)))
+            quarter = b.lshr(b.sub(highest, lowest), I64(2))
+            margin = b.select(b.icmp_unsigned("<", quarter, I64(STACK_MARGIN)), quarter, I64(STACK_MARGIN))
+            needed = b.add(lowest, b.add(b.mul(frame_bytes, I64(2)), margin))
             room = b.and_(b.icmp_unsigned(">", here, needed), b.icmp_unsigned("<", here, highest))
             b.cbranch(room, fine, too_deep)
         b.position_at_end(too_deep)
@@ -2156,12 +2158,14 @@ def c_stack_depth(frame_bytes: int) -> int:
     dispatcher)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
     size = soft if 0 < soft < 2**40 else 8 * 2**20
-    return max(100, size // (1024 + frame_bytes))
+    size = min(size, threading.stack_size() or size)  # new threads' stacks, when the program made them smaller
+    return max(min(100, size // 4096), size // (1024 + frame_bytes))
 
 
-# What a body's entry leaves free on the main thread's stack beyond two of
-# its frames, when the recursion depth is past what `c_stack_depth` allows:
-# for the C functions called until the next compiled entry checks again.
+# What a body's entry leaves free on its thread's stack beyond two of its
+# frames, when the recursion depth is past what `c_stack_depth` allows: for
+# the C functions called until the next compiled entry checks again (a
+# quarter of the stack if that is less).
 STACK_MARGIN = 512 * 1024
 
 

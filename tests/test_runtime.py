@@ -8,6 +8,7 @@ just because psyco quietly fell back to the interpreter.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import json
@@ -1266,3 +1267,35 @@ def test_an_argument_of_unknown_type_from_a_compiled_caller_does_not_make_kinds_
     assert entry.entry_kinds_for([as_list]) == (as_list,)
     assert entry.entry_kinds_for([kinds.ObjectKind(tuple)]) == (kinds.MIXED,)  # two types: mixed
     assert entry.entry_kinds_for([as_list]) == (kinds.MIXED,)
+
+
+SMALL_THREAD_STACK = textwrap.dedent("""
+    import threading, psyco
+    def deep(n):
+        return 0 if n == 0 else deep(n - 1) + 1
+    threading.stack_size(64 * 1024)
+    d = psyco.proxy(deep)
+    d(5)
+    out = []
+    def run():
+        for n in (10, 500, 990):
+            try:
+                out.append(d(n))
+            except RecursionError:
+                out.append("RecursionError")
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    print(out)
+""")
+
+
+def test_deep_compiled_recursion_in_a_thread_with_a_small_stack():
+    """A program that makes threads' stacks small (64 KiB) before psyco
+    compiles: compiled recursion there stops with RecursionError where the
+    stack ends (it overflowed the stack: a segfault)."""
+    run = subprocess.run([sys.executable, "-c", SMALL_THREAD_STACK], capture_output=True, text=True, timeout=60,
+                         env=SUBPROCESS_ENV)
+    assert run.returncode == 0, run.stderr
+    results = ast.literal_eval(run.stdout)
+    assert results[0] == 10 and all(r in (n, "RecursionError") for r, n in zip(results, (10, 500, 990)))
