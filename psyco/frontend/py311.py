@@ -242,18 +242,24 @@ def _decode(code: types.CodeType) -> DecodedCode:
     by_index = {i.index: i for i in instructions}
     handlers = parse_exception_table(code.co_exceptiontable)
     blocks, loop_heads = _build_cfg(instructions, handlers, by_start)
-    live = _live_locals(code, blocks, handlers, by_start)
-    bound = _bound_locals(code, blocks, handlers, by_start)
+    handler_of = _handler_blocks(handlers, by_start)
+    live = _live_locals(code, blocks, handler_of)
+    bound = _bound_locals(code, blocks, handler_of)
     return DecodedCode(code, instructions, by_index, handlers, blocks, loop_heads, live, bound)
 
 
 READS = {"LOAD_FAST", "DELETE_FAST", "LOAD_CLOSURE", "LOAD_DEREF", "DELETE_DEREF"}
 
 
-def _raises_to(blocks: dict[int, Block], handlers: list[Handler], by_start: dict[int, int]) -> dict[int, set[int]]:
+def _handler_blocks(handlers: list[Handler], by_start: dict[int, int]) -> dict[int, int]:
+    """For each instruction inside a try or with, the block of the handler
+    an exception it raises goes to (the 3.11 table is flat)."""
+    return {index: by_start.get(h.target, h.target) for h in handlers for index in range(h.start, h.end)}
+
+
+def _raises_to(blocks: dict[int, Block], handler_of: dict[int, int]) -> dict[int, set[int]]:
     """For each block, the handler blocks an exception inside it goes to."""
-    return {start: {by_start.get(h.target, h.target) for h in handlers
-                    if any(h.start <= ins.index < h.end for ins in block.instructions)}
+    return {start: {handler_of[ins.index] for ins in block.instructions if ins.index in handler_of}
             for start, block in blocks.items()}
 
 
@@ -263,8 +269,8 @@ def argument_count(code: types.CodeType) -> int:
     return n + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
 
 
-def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[Handler],
-                 by_start: dict[int, int]) -> dict[int, frozenset[int]]:
+def _live_locals(code: types.CodeType, blocks: dict[int, Block],
+                 handler_of: dict[int, int]) -> dict[int, frozenset[int]]:
     """For each block, the locals whose current value may still be read.
 
     A dead local's value can be forgotten at a block boundary: the
@@ -278,7 +284,7 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[
         return {start: everything for start in blocks}
     gen: dict[int, set[int]] = {}
     kill: dict[int, set[int]] = {}
-    raises_to = _raises_to(blocks, handlers, by_start)
+    raises_to = _raises_to(blocks, handler_of)
     for start, block in blocks.items():
         g, k = set(), set()
         for ins in block.instructions:
@@ -303,8 +309,8 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[
     return {start: frozenset(v) for start, v in live.items()}
 
 
-def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list[Handler],
-                  by_start: dict[int, int]) -> dict[int, frozenset[int]]:
+def _bound_locals(code: types.CodeType, blocks: dict[int, Block],
+                  handler_of: dict[int, int]) -> dict[int, frozenset[int]]:
     """For each block, the locals bound on every path to it (arguments,
     then stores not undone by a `del`): the specializer holds their values
     while dead, as CPython's frame does, without making states that differ
@@ -314,7 +320,6 @@ def _bound_locals(code: types.CodeType, blocks: dict[int, Block], handlers: list
     everything = frozenset(range(code.co_nlocals))
     bound_in = {start: everything for start in blocks}
     bound_in[min(blocks)] = frozenset(range(argument_count(code)))
-    handler_of = {index: by_start.get(h.target, h.target) for h in handlers for index in range(h.start, h.end)}
     changed = True
     while changed:
         changed = False
