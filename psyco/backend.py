@@ -770,7 +770,7 @@ class SupportCodegen:
         (pthread_getattr_np, which for the main thread would read
         /proc/self/maps at each call); `unknown` is taken if glibc cannot
         tell.  None if neither is available."""
-        stack, thread_stack = main_stack(), THREAD_STACK_FUNCTIONS
+        stack, thread_stack = main_stack(), thread_stack_functions()
         if stack is None and thread_stack is None:
             return None
         start = b.block
@@ -2151,13 +2151,18 @@ class VersionCodegen:
 
 
 
+def _stack_limit() -> int | None:
+    """The soft limit of the main thread's stack size, if finite."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    return soft if 0 < soft < 2**40 else None
+
+
 def c_stack_depth(frame_bytes: int) -> int:
     """How many nested calls of a body whose frame takes about
     `frame_bytes` the C stack surely holds, with a kilobyte more each for
     what runs between them (an interpreted frame entered from C, the
     dispatcher)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
-    size = soft if 0 < soft < 2**40 else 8 * 2**20
+    size = _stack_limit() or 8 * 2**20
     size = min(size, threading.stack_size() or size)  # new threads' stacks, when the program made them smaller
     return max(min(100, size // 4096), size // (1024 + frame_bytes))
 
@@ -2175,8 +2180,8 @@ def main_stack() -> tuple[int, int, int] | None:
     address of its C stack) when psyco's support code is made on the main
     thread of a Linux process whose stack size limit is finite; None
     otherwise (then only `c_stack_depth` bounds compiled recursion)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
-    if threading.current_thread() is not threading.main_thread() or not 0 < soft < 2**40:
+    soft = _stack_limit()
+    if threading.current_thread() is not threading.main_thread() or soft is None:
         return None
     try:
         with open("/proc/self/maps") as maps:
@@ -2190,7 +2195,8 @@ def main_stack() -> tuple[int, int, int] | None:
     return get_state(), tops[0] - soft, tops[0]
 
 
-def _thread_stack_functions() -> tuple[int, int, int, int] | None:
+@functools.cache
+def thread_stack_functions() -> tuple[int, int, int, int] | None:
     """The addresses of glibc's pthread_self, pthread_getattr_np,
     pthread_attr_getstack and pthread_attr_destroy, which tell a thread's
     stack bounds; None where the C library has not all of them."""
@@ -2203,7 +2209,6 @@ def _thread_stack_functions() -> tuple[int, int, int, int] | None:
     return tuple(found) if all(found) else None  # type: ignore[return-value]
 
 
-THREAD_STACK_FUNCTIONS = _thread_stack_functions()
 PTHREAD_ATTR_BYTES = 128  # at least sizeof(pthread_attr_t): 56 on x86-64, 64 on aarch64
 
 
