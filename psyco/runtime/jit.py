@@ -21,8 +21,8 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from psyco import ir, kinds
 from psyco.abi import current as abi
@@ -729,6 +729,16 @@ class _CompileClock(contextlib.ContextDecorator):
 COMPILE_CLOCK = _CompileClock()  # entered under COMPILE_LOCK
 
 
+T = TypeVar("T")
+
+
+def a_compile(function: Callable[..., T]) -> Callable[..., T]:
+    """What every compile runs within, nested ones too: interrupts kept for
+    the end (KEEP_INTERRUPTS), the builtins psyco was imported with
+    (ORIGINAL_BUILTINS), its time counted (COMPILE_CLOCK)."""
+    return KEEP_INTERRUPTS(ORIGINAL_BUILTINS(COMPILE_CLOCK(function)))
+
+
 def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[Result, Resolver]:
     """Specialize; for a self-recursive function, iterate on the assumed
     return kind of its recursive calls until it is the kind it returns."""
@@ -787,9 +797,7 @@ def _pending_version(request: Request, return_kind: Kind) -> Version:
                    function=request.code.co_qualname)
 
 
-@KEEP_INTERRUPTS
-@ORIGINAL_BUILTINS
-@COMPILE_CLOCK
+@a_compile
 def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: dict, builtins: dict,
                     samples: tuple | None = None, direct: bool = False, called_once: bool = False,
                     judge_only: bool = False, calls: int = 0) -> Version | None:
@@ -1073,9 +1081,7 @@ def _own_seconds(started: float, nested_before: float) -> float:
     return own
 
 
-@KEEP_INTERRUPTS
-@ORIGINAL_BUILTINS
-@COMPILE_CLOCK
+@a_compile
 def _finish_deferred(version: Version, machine_code: bool) -> None:
     """What a compile for direct calls deferred: the version's LLVM module
     and, if `machine_code`, its machine code, which the dispatcher enters
