@@ -1149,9 +1149,14 @@ class SupportCodegen:
         at `pc`, passed to PyTraceBack_Here.  The entry records the
         instruction itself, so one frame serves all the entries of a call,
         as the interpreter's frame does: made at the first and kept in
-        `slot`, the body's, which drops it when the call returns."""
+        `slot`, the body's, which drops it when the call returns.  A NULL
+        `slot` (a body without exception handlers makes one entry at most
+        per call): the frame is dropped here, the traceback keeps it."""
         f, b = self._cold_function("traceback_here")
-        tstate, code, globals_, pc, slot = f.args
+        tstate, code, globals_, pc, body_slot = f.args
+        own_slot = b.alloca(OBJ)
+        b.store(L.Constant(OBJ, None), own_slot)
+        slot = b.select(is_null(b, body_slot), own_slot, body_slot)
         start = b.block
         make, ready = b.append_basic_block("make_frame"), b.append_basic_block("ready")
         kept = b.load(slot)
@@ -1167,6 +1172,12 @@ class SupportCodegen:
         frame = joined(b, (kept, start), (made, make))
         self._point_at(b, load_field(b, frame, abi.FRAME_F_FRAME, PTR), code, pc)
         b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
+        drop, done = b.append_basic_block("drop_frame"), b.append_basic_block("done")
+        b.cbranch(is_null(b, body_slot), drop, done)
+        b.position_at_end(drop)
+        b.call(self.mb.c_function("Py_DecRef"), [frame])
+        b.branch(done)
+        b.position_at_end(done)
         b.ret_void()
         return f
 
@@ -1467,6 +1478,7 @@ class VersionCodegen:
         self.unwind_blocks: dict[int, L.Block] = {}
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: L.Value | None = None
+        self.catches = any(ir.handler_edges(fn))  # an exception may be caught and the call go on
         self.exit_buffer: L.Value | None = None  # where exits put the values they pass
         self.scratch: L.Value | None = None  # see op_scratch
         self.scratch_size = 0
@@ -1864,7 +1876,11 @@ class VersionCodegen:
     def _frame_slot(self) -> L.Value:
         """The call's slot for the frame its traceback entries are made with
         (traceback_here), NULL until the first; the body drops it as it
-        returns (`_release_frame`)."""
+        returns (`_release_frame`).  A body without exception handlers
+        leaves at its first error: no slot (a NULL pointer), nothing for
+        its returns to test."""
+        if not self.catches:
+            return L.Constant(OBJ.as_pointer(), None)
         if self.frame_slot is None:
             assert self.b.function is self.body
             b = L.IRBuilder()

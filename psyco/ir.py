@@ -586,7 +586,7 @@ def remove_redundant_params(fn: Function) -> None:
     incoming: dict[int, list[Edge]] = {b.id: [] for b in fn.blocks}
     for e in _jump_edges(fn):
         incoming[e.target.id].append(e)
-    landing = {e.target.id for e in _handler_edges(fn)}
+    landing = {e.target.id for e in handler_edges(fn)}
     replace: dict[int, Value] = {}
 
     def resolve(v: Value) -> Value:
@@ -641,7 +641,8 @@ def _jump_edges(fn: Function) -> Iterator[Edge]:
         yield from b.term.edges if b.term else ()
 
 
-def _handler_edges(fn: Function) -> Iterator[Edge]:
+def handler_edges(fn: Function) -> Iterator[Edge]:
+    """The edges from exits to exception handlers' landing blocks."""
     for b in fn.blocks:
         for exit in [e for op in b.ops for e in op.exits()] + [b.term.exit if b.term else None]:
             if exit is not None and exit.handler is not None:

@@ -404,6 +404,48 @@ def test_exceptions_caught_in_loops_do_not_leak():
     assert not deopts(compiled)
 
 
+def divide_without_handler(x, y):
+    return x // y
+
+
+def _innermost_traceback(f, *args):
+    try:
+        f(*args)
+    except ZeroDivisionError as exc:
+        tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb
+
+
+def _frame_refcount(tb):
+    frame = tb.tb_frame
+    return sys.getrefcount(frame)
+
+
+def test_a_raise_in_a_body_without_handlers_leaves_one_traceback_frame_and_no_leak():
+    # Such a body keeps no frame slot: the raise's frame is made and
+    # handed to the traceback, which alone holds it.
+    compiled = psyco.proxy(divide_without_handler)
+    assert compiled(7, 2) == 3
+    plain, first, second = (_innermost_traceback(f, 7, 0) for f in (divide_without_handler, compiled, compiled))
+    assert first.tb_frame is not second.tb_frame
+    for tb in (first, second):
+        assert (tb.tb_frame.f_code.co_name, tb.tb_lineno) == (plain.tb_frame.f_code.co_name, plain.tb_lineno)
+        assert _frame_refcount(tb) == _frame_refcount(plain)
+    del plain, first, second, tb
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(20_000):
+        try:
+            compiled(1, 0)
+        except ZeroDivisionError:
+            pass
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
 def test_with_statement_releases_its_manager():
     compiled = psyco.proxy(with_statement)
     compiled(True, 0)
