@@ -2713,16 +2713,17 @@ def _guard_not_tracing(g: VersionCodegen, op: ir.Op) -> None:
 
 @lower("guard_global")
 def _guard_global(g: VersionCodegen, op: ir.Op) -> None:
-    """The global (or builtin, or module attribute) still is the constant.
+    """The globals (or builtins, or module attributes) are still the
+    constants.
 
     Fast path: neither namespace changed since the last check (dict version
-    tags).  Otherwise look the name up again and compare identities.
+    tags).  Otherwise look the names up again and compare identities.
     """
     b = g.b
     globals_, builtins = op.attrs["globals"], op.attrs["builtins"]
     # A name found in the globals hides the builtins: only the globals matter.
-    found_in_globals = op.attrs["name"] in globals_
-    namespaces = [d for d in (globals_, builtins) if d is not None and not (d is builtins and found_in_globals)]
+    in_builtins = builtins is not None and not all(name in globals_ for name in op.attrs["names"])
+    namespaces = [globals_, builtins] if in_builtins else [globals_]
     cached = [g.mb.global_i64(0) for _ in namespaces]
     tags = [load_field(b, obj_const(b, d), abi.DICT_VERSION_TAG, I64) for d in namespaces]
     unchanged = [b.icmp_unsigned("==", tag, b.load(cache)) for tag, cache in zip(tags, cached)]
@@ -2733,8 +2734,9 @@ def _guard_global(g: VersionCodegen, op: ir.Op) -> None:
     done = b.append_basic_block("global.ok")
     b.cbranch(same, done, slow, likely=True)
     b.position_at_end(slow)
-    current = _dict_lookup(g, globals_, builtins, op.attrs["name"])
-    g.fail_branch(b.icmp_unsigned("!=", current, obj_const(b, op.attrs["value"])), op.exit, deopt=True)  # type: ignore[arg-type]
+    for name, value in zip(op.attrs["names"], op.attrs["values"]):
+        current = _dict_lookup(g, globals_, builtins, name)
+        g.fail_branch(b.icmp_unsigned("!=", current, obj_const(b, value)), op.exit, deopt=True)  # type: ignore[arg-type]
     for tag, cache in zip(tags, cached):
         b.store(tag, cache)
     b.branch(done)

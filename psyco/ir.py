@@ -82,7 +82,8 @@ OPS: dict[str, OpDef] = {
     "unbox_float": OpDef("f64", guard=True, pure=True),  # exact float
     "unbox_bool": OpDef("i1", guard=True, pure=True),  # exact bool
     "guard_is": OpDef(None, guard=True, pure=True),  # operand is attrs["value"]
-    "guard_global": OpDef(None, guard=True),  # attrs: name, value, globals, builtins
+    # attrs: names, values (bound to each name), globals, builtins (or None)
+    "guard_global": OpDef(None, guard=True),
     "guard_not_tracing": OpDef(None, guard=True, pure=True),  # sys.settrace and sys.setprofile are off
     # attrs levels more Python frames fit under the recursion limit (calls inlined)
     "guard_recursion": OpDef(None, guard=True, pure=True),
@@ -559,6 +560,51 @@ def verify(fn: Function) -> None:
         if v.id not in defined:
             raise VerifyError(f"b{b.id}: {v} used but never defined")
 
+
+
+def on_native_values(op: Op) -> bool:
+    """A pure op with no object operand or result: it runs no code, and no
+    reference is dropped after it (refcount.py releases objects after their
+    last use)."""
+    return (OPS[op.name].pure and all(v.type != "obj" for v in op.args)
+            and (op.result is None or op.result.type != "obj"))
+
+
+def merge_namespace_guards(fn: Function) -> list[Exit]:
+    """A `guard_global` on a namespace the block checked with nothing since
+    that could run code or drop a reference (constants, other namespaces'
+    guards, pure ops on native values) joins that earlier guard: one test
+    of the namespace's version for `f(x)` calling `math.sin(x) *
+    math.exp(x)`, none for `f(f(x))`.  A rebinding of a joined name then
+    leaves at the earlier instruction, which the interpreter runs again.
+    Returns the exits of the guards that went."""
+    gone: list[Exit] = []
+    for block in fn.blocks:
+        guarding: dict[tuple[int, int], Op] = {}  # by (globals, builtins): the guard testing them
+        ops = []
+        for op in block.ops:
+            if op.name == "guard_global":
+                first = guarding.setdefault((id(op.attrs["globals"]), id(op.attrs["builtins"])), op)
+                if first is not op and _join_guard(first, op):
+                    gone.append(op.exit)  # type: ignore[arg-type]
+                    continue
+            elif not (op.name.startswith("const_") or on_native_values(op)):
+                guarding.clear()
+            ops.append(op)
+        block.ops = ops
+    return gone
+
+
+def _join_guard(first: Op, later: Op) -> bool:
+    """Add `later`'s bindings to `first`'s; False (nothing changed) if a
+    name is bound to another value in each."""
+    bound = dict(zip(first.attrs["names"], first.attrs["values"]))
+    added = [(n, v) for n, v in zip(later.attrs["names"], later.attrs["values"]) if n not in bound]
+    if any(bound[n] is not v for n, v in zip(later.attrs["names"], later.attrs["values"]) if n in bound):
+        return False
+    first.attrs["names"] += tuple(n for n, _ in added)
+    first.attrs["values"] = first.attrs["values"] + [v for _, v in added]
+    return True
 
 
 def box_as_passed(fn: Function) -> None:

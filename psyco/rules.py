@@ -158,7 +158,7 @@ def _same_value(a: ir.Value, b: ir.Value, depth: int = 3) -> bool:
         return a.op.attrs["value"] is b.op.attrs["value"]
     if a.op.name.startswith("const_"):
         return repr(a.op.attrs["value"]) == repr(b.op.attrs["value"])
-    return (_on_native_values(a.op) and a.op.attrs == b.op.attrs and len(a.op.args) == len(b.op.args)
+    return (ir.on_native_values(a.op) and a.op.attrs == b.op.attrs and len(a.op.args) == len(b.op.args)
             and all(_same_value(x, y, depth - 1) for x, y in zip(a.op.args, b.op.args)))
 
 
@@ -167,12 +167,12 @@ def guard(s: Specializer, cond: ir.Value, reason: str) -> None:
         s.emit("guard_true", [cond], "deopt", reason=reason)
 
 
-def constant_value(v: ir.Value) -> int | bool | None:
-    """The value of an i64 or i1 constant, None for any other value: checks
-    on constants (a literal divisor is not zero) are decided here, not left
-    to machine code, which without IR passes keeps some."""
+def constant_value(v: ir.Value) -> int | bool | float | None:
+    """The value of an i64, i1 or f64 constant, None for any other value:
+    checks on constants (a literal divisor is not zero) are decided here,
+    not left to machine code, which without IR passes keeps some."""
     op = v.op
-    return op.attrs["value"] if op is not None and op.name in ("const_i64", "const_i1") else None  # type: ignore[return-value]
+    return op.attrs["value"] if op is not None and op.name in ("const_i64", "const_i1", "const_f64") else None  # type: ignore[return-value]
 
 
 def _finite(s: Specializer, x: ir.Value) -> ir.Value:
@@ -273,9 +273,16 @@ def _plain(name: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
     return emit
 
 
+def _fcmp(s: Specializer, a: ir.Value, pred: str, b: ir.Value) -> ir.Value:
+    known_a, known_b = constant_value(a), constant_value(b)
+    if known_a is not None and known_b is not None:
+        return s.const(PY_COMPARE[pred](known_a, known_b))
+    return s.emit("fcmp", [a, b], pred=pred)  # type: ignore[return-value]
+
+
 def _float_checked(name: str, message: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
     def emit(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
-        raise_if(s, s.emit("fcmp", [y, s.const(0.0)], pred="=="), ZeroDivisionError, message)  # type: ignore[arg-type]
+        raise_if(s, _fcmp(s, y, "==", s.const(0.0)), ZeroDivisionError, message)
         return s.emit(name, [x, y])  # type: ignore[return-value]
 
     return emit
@@ -799,34 +806,17 @@ def load_global(s: Specializer, ins: Instruction) -> None:
         v = s.emit("load_global", [], "error", name=name, globals=globals_, builtins=builtins)
         s.push(AV(OBJECT, (v,)))  # type: ignore[arg-type]
         return
-    s.keepalive.append(value)
-    if not _just_guarded(s, name, value):
-        s.emit("guard_global", [], "deopt", name=name, value=value, globals=globals_, builtins=builtins,
-               reason="global rebound")
+    guard_binding(s, name, value, globals_, builtins)
     s.push(AV(Const(value)))
 
 
-def _just_guarded(s: Specializer, name: str, value: object) -> bool:
-    """Did the block check that global with nothing since that could run
-    code or release a reference (constants, other global checks, pure ops
-    on native values only)?  `f(f(x))` loads `f` twice in a row,
-    `math.sin(x) * math.exp(x)` loads `math` twice with a native call between."""
-    assert s.block is not None
-    for op in reversed(s.block.ops):
-        if op.name == "guard_global":
-            if op.attrs["name"] == name and op.attrs["value"] is value and op.attrs["globals"] is s.globals:
-                return True
-        elif not (op.name.startswith("const_") or _on_native_values(op)):
-            return False
-    return False
-
-
-def _on_native_values(op: ir.Op) -> bool:
-    """A pure op with no object operand or result: it runs no code, and no
-    reference is dropped after it (refcount.py releases objects after their
-    last use)."""
-    return (ir.OPS[op.name].pure and all(v.type != "obj" for v in op.args)
-            and (op.result is None or op.result.type != "obj"))
+def guard_binding(s: Specializer, name: str, value: object, namespace: dict, builtins: dict | None) -> None:
+    """Guard that `name` is still bound to `value` in `namespace` (else in
+    `builtins`, if given).  Several in a row on one namespace become one
+    (`ir.merge_namespace_guards`)."""
+    s.keepalive.extend((name, value, namespace, builtins))
+    s.emit("guard_global", [], "deopt", names=(name,), values=[value], globals=namespace, builtins=builtins,
+           reason="global rebound")
 
 
 @rule("IMPORT_NAME")
@@ -840,9 +830,8 @@ def import_name(s: Specializer, ins: Instruction) -> None:
     if not (found and value is original and "__import__" not in s.globals) or not isinstance(level.kind, Const):
         s.deopt_here("import with a replaced __import__")
         return
-    s.keepalive.extend((ins.argval, s.globals, s.builtins, original))
-    s.emit("guard_global", [], "deopt", name="__import__", value=original, globals=s.globals, builtins=s.builtins,
-           reason="global rebound")
+    s.keepalive.append(ins.argval)
+    guard_binding(s, "__import__", original, s.globals, s.builtins)
     args = [s.const(ins.argval), s.const(s.globals), s.const(None), s.box(fromlist), s.const(level.kind.value)]
     push_object(s, capi(s, "PyImport_ImportModuleLevelObject", args))
 
@@ -878,9 +867,7 @@ def load_build_class(s: Specializer, ins: Instruction) -> None:
         s.deopt_here("__build_class__ replaced")
         return
     value = s.builtins["__build_class__"]
-    s.keepalive.append(value)
-    s.emit("guard_global", [], "deopt", name="__build_class__", value=value, globals=s.globals, builtins=s.builtins,
-           reason="global rebound")
+    guard_binding(s, "__build_class__", value, s.globals, s.builtins)
     s.push(AV(Const(value)))
 
 
@@ -900,9 +887,7 @@ def _module_attribute(s: Specializer, owner: AV, name: str) -> AV | None:
     if name not in namespace or s.generalized("global rebound"):
         return None
     value = namespace[name]
-    s.keepalive.extend((name, namespace, value))
-    s.emit("guard_global", [], "deopt", name=name, value=value, globals=namespace, builtins=None,
-           reason="global rebound")
+    guard_binding(s, name, value, namespace, None)
     return AV(Const(value))
 
 

@@ -205,6 +205,8 @@ class Specializer:
             self.block, self.state = block, state
             self._specialize_block(pc, RULES)
         self._finish_returns()
+        gone = {id(e) for e in ir.merge_namespace_guards(self.fn)}
+        self.exits = [e for e in self.exits if id(e) not in gone]
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
                       [site.value.kind for site in self.returns], self.attribute_stores, self.loop_trips,
                       self.inlined)
