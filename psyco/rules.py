@@ -735,7 +735,7 @@ def unpack_sequence(s: Specializer, ins: Instruction) -> None:
         for item in reversed(seq.kind.value):
             s.push(AV(Const(item)))
     elif _exact_type(seq) is list:
-        items = seq.leaves[0]
+        items = s.box(seq)  # (a constant: a global list)
         size = capi(s, "PyObject_Size", [items], "i64")
         guard(s, _icmp(s, size, "==", ins.arg), "unpacking a list of another size")  # type: ignore[arg-type]
         for i in reversed(range(ins.arg)):  # type: ignore[arg-type]
@@ -1377,7 +1377,7 @@ def dict_merge(s: Specializer, ins: Instruction) -> None:
         return
     s.pop()
     func, keywords = s.state.stack[-2 - ins.arg], s.state.stack[-ins.arg]  # type: ignore[operator]
-    s.emit("dict_merge", [s.box(func), s.box(keywords), update.leaves[0]], "error")
+    s.emit("dict_merge", [s.box(func), s.box(keywords), s.box(update)], "error")
 
 
 @rule("LIST_TO_TUPLE")
@@ -1998,7 +1998,8 @@ def _isinstance(s: Specializer, args: list[AV]) -> bool:
     """isinstance(x, C) when x's exact type is known and C is a class (or a
     tuple of classes) whose checks the metaclass does not override: the
     answer is known when compiling (the type of x cannot change; its
-    bases can, which changes its version tag: guarded)."""
+    bases can, which changes its version tag: guarded), unless it is no
+    and `x.__class__` may say otherwise."""
     if len(args) != 2 or not isinstance(args[1].kind, Const):
         return False
     cls = _exact_type(args[0]) if not isinstance(args[0].kind, kinds.Tuple) else tuple
@@ -2006,12 +2007,15 @@ def _isinstance(s: Specializer, args: list[AV]) -> bool:
     classes = classes if type(classes) is tuple else (classes,)
     if cls is None or not all(type(c) is type for c in classes):
         return False
+    answer = issubclass(cls, classes)
+    if not answer and not abi.reports_its_type(cls):
+        return False  # isinstance also asks x.__class__: the call decides
     if cls.__flags__ & abi.HEAPTYPE:
         tag = abi.version_tag(cls)
         if not tag:
             return False
         s.guard_class(cls, tag, "class changed")
-    s.push(AV(Const(issubclass(cls, classes))))
+    s.push(AV(Const(answer)))
     return True
 
 

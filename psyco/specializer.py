@@ -169,6 +169,10 @@ class Specializer:
         # changes the slots of the state; a rule holds the values it popped
         # (`[t, t]`), and a second one of the vid must get the same object.
         self.made_real: dict[int, tuple[ir.Block, ir.Value]] = {}
+        # The numbers and ranges boxed, by their leaves: (block, object).  A
+        # value boxed twice in a block is one object, as in CPython (`[x, x]`,
+        # `x in [x]` for a nan: containers compare by identity first).
+        self.boxes: dict[tuple[int, ...], tuple[ir.Block, ir.Value]] = {}
         # Stores into objects made before an inlined call, kept back until
         # it returns (inlining.BufferedStores); None outside inlined bodies.
         self.buffered_stores: BufferedStores | None = None
@@ -574,8 +578,23 @@ class Specializer:
         return instance  # type: ignore[return-value]
 
     def stored(self, value: AV) -> ir.Value:
-        """What a store into an object takes: a fresh number as it is, else an object."""
-        return value.leaves[0] if fresh_number(value) else self.box(value)
+        """What a store into an object takes: a fresh number as it is (if
+        the block has not boxed it already), else an object."""
+        if fresh_number(value) and self._boxed_here(value) is None:
+            return value.leaves[0]
+        return self.box(value)
+
+    def _boxed_here(self, av: AV) -> ir.Value | None:
+        made = self.boxes.get(tuple(v.id for v in av.leaves))
+        return made[1] if made is not None and made[0] is self.block else None
+
+    def _box_once(self, opname: str, av: AV) -> ir.Value:
+        """`opname` of `av`'s leaves, or the object the block made of them already."""
+        made = self._boxed_here(av)
+        if made is None:
+            made = self.emit(opname, list(av.leaves), "error")
+            self.boxes[tuple(v.id for v in av.leaves)] = (self.block, made)  # type: ignore[assignment]
+        return made  # type: ignore[return-value]
 
     # --- boxing ----------------------------------------------------------
     def box(self, av: AV, states: list[State] | None = None) -> ir.Value:
@@ -596,9 +615,9 @@ class Specializer:
         if origin is not None:
             return origin
         if k is kinds.INT:
-            return self.emit("box_int", list(av.leaves), "error")  # type: ignore[return-value]
+            return self._box_once("box_int", av)
         if k is kinds.FLOAT:
-            return self.emit("box_float", list(av.leaves), "error")  # type: ignore[return-value]
+            return self._box_once("box_float", av)
         if k is kinds.BOOL:
             return self.emit("box_bool", list(av.leaves))  # type: ignore[return-value]
         if isinstance(k, kinds.ObjectKind):
@@ -610,7 +629,7 @@ class Specializer:
                 self._now_real(k.vid, tuple, made_tuple, states)  # type: ignore[arg-type]
             return made_tuple  # type: ignore[return-value]
         if isinstance(k, kinds.RangeKind):
-            return self.emit("build_range", list(av.leaves), "error")  # type: ignore[return-value]
+            return self._box_once("build_range", av)
         if isinstance(k, kinds.RangeIter):  # passed on (a comprehension's argument): made real
             rng = self.emit("build_range", list(av.leaves), "error")
             return self.emit("c_call", [rng], "error", name="PyObject_GetIter", type="obj", owns=True)  # type: ignore[list-item,return-value]

@@ -351,3 +351,42 @@ BIG = 2**40
 def test_numbers_passed_in_keep_their_identity(f, args):
     """An unboxed int or float argument boxed again is the object passed."""
     same_compiled(f, *args)
+
+
+def computed_twice_in_a_list(a):
+    x = a * 1000
+    items = [x, x]
+    return items[0] is items[1], items.count(x), x in items
+
+
+def nan_found_by_identity(a):
+    x = a - a  # nan for an infinite a
+    return x in [x], {x: "found"}.get(x, "missing"), [x] == [x], (x,) == (x,)
+
+
+def listed_and_stored(a, holder):
+    x = a * 2.5
+    items = [x]
+    holder.value = x  # (stored first, it would be a new object: see the README's limitations)
+    return holder.value is items[0]
+
+
+class Holder:
+    pass
+
+
+def range_twice_in_a_list(n):
+    r = range(n)
+    items = [r, r]
+    return items[0] is items[1]
+
+
+@pytest.mark.parametrize("f, args", [
+    (computed_twice_in_a_list, (7,)), (computed_twice_in_a_list, (7.5,)), (computed_twice_in_a_list, (BIG,)),
+    (nan_found_by_identity, (float("inf"),)), (nan_found_by_identity, (1.5,)), (listed_and_stored, (3, Holder())),
+    (listed_and_stored, (3.5, Holder())), (range_twice_in_a_list, (3,)),
+])
+def test_a_number_computed_once_is_one_object_wherever_it_goes(f, args):
+    """A value the compiled code boxes twice in a block is one object, as
+    in CPython: a nan is found in a container by identity."""
+    same_compiled(f, *args)

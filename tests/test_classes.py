@@ -14,7 +14,7 @@ import pytest
 import psyco
 from psyco import backend
 from psyco.abi import current as abi
-from tests.differential import assert_no_leak, calls_compiled, deopts, outcome, same, same_compiled
+from tests.differential import assert_no_leak, calls_compiled, defined, deopts, outcome, same, same_compiled
 
 
 class Point:
@@ -440,6 +440,32 @@ def test_isinstance_known_when_compiling():
     compiled = psyco.proxy(is_base)
     assert compiled(Derived(1, 2)) is True
     assert "vectorcall" not in psyco.dump(compiled) and "guard_type_version" in psyco.dump(compiled)
+
+
+class PosingAsAnInt:
+    @property
+    def __class__(self):
+        return int
+
+
+class Posing(Base):
+    __class__ = float  # a plain class attribute: isinstance asks it too
+
+
+def test_isinstance_asks_the_class_attribute_where_the_type_says_no():
+    # As CPython's object_isinstance: a False answer from the type is asked
+    # again of x.__class__ (unittest.mock's Mock(spec=...) relies on it).
+    import weakref
+    from unittest import mock
+    source = "def kinds(x):\n    return isinstance(x, Base), isinstance(x, (int, float)), isinstance(x, Derived)\n"
+    referent = Derived(1, 2)
+    for value in (PosingAsAnInt(), Posing(1), mock.Mock(spec=int), mock.Mock(spec=Base), weakref.proxy(referent)):
+        kinds = defined(source, bind=False)["kinds"]  # its own code: compiled for this value's type
+        kinds.__globals__.update(Base=Base, Derived=Derived)
+        compiled = psyco.proxy(kinds)
+        for _ in range(3):
+            same(kinds, value, compiled=compiled)
+        assert calls_compiled(compiled) > 0
 
 
 def test_super_and_star_arguments():

@@ -237,6 +237,24 @@ def test_unpacking_a_list_or_tuple_of_unknown_origin_stays_compiled():
     same_compiled(unpack_rows, [("ab", 2), ["c", 3], ("", 9), ["def", -1]])
 
 
+PAIR = [3, 4]
+OPTIONS = {"sep": "-"}
+
+
+def unpack_a_global_list():
+    a, b = PAIR  # a constant (the global, guarded): no leaves to read
+    return a * 10 + b
+
+
+def keywords_from_a_global_dict():
+    return "".join(["a", "b"]) + str(dict(**OPTIONS))
+
+
+def test_a_global_list_unpacked_and_a_global_dict_of_keywords_are_compiled():
+    same_compiled(unpack_a_global_list)
+    same_compiled(keywords_from_a_global_dict)
+
+
 def test_unpacking_other_iterables_and_wrong_sizes_as_cpython():
     for seq in ["ab", b"xy", {7: 8, 9: 10}, {1, 2}, [1], [1, 2, 3], (1,), (), 5, None, range(2)]:  # re-iterable
         same(unpack_any, seq)

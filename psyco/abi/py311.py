@@ -379,6 +379,16 @@ def method_slot(cls: type, name: str) -> tuple[int, types.FunctionType, int | No
 
 
 _OBJECT_NEW = _word(id(object) + TYPE_NEW)
+_OBJECT_CLASS_DESCRIPTOR = id(object.__dict__["__class__"])
+
+
+def reports_its_type(cls: type) -> bool:
+    """Whether `x.__class__` is `type(x)` for an instance x of exactly
+    `cls`: generic attribute access, which finds object's `__class__`
+    descriptor (no class of its MRO defines its own, as unittest.mock's do
+    for `spec`); valid while the type's version tag is unchanged."""
+    return (_word(id(cls) + TYPE_GETATTRO) == _GENERIC_GETATTR
+            and _lookup(cls, "__class__")[0] == _OBJECT_CLASS_DESCRIPTOR)
 
 
 def version_tag(cls: type) -> int:
