@@ -580,6 +580,8 @@ def merge_namespace_guards(fn: Function) -> list[Exit]:
     Returns the exits of the guards that went."""
     gone: list[Exit] = []
     for block in fn.blocks:
+        if sum(op.name == "guard_global" for op in block.ops) < 2:
+            continue
         guarding: dict[tuple[int, int], Op] = {}  # by (globals, builtins): the guard testing them
         ops = []
         for op in block.ops:

@@ -19,9 +19,12 @@ replaces no builtin pays nothing: nothing is swapped.
 
 import builtins
 import contextlib
+import itertools
+import operator
 
 BUILTINS = dict(vars(builtins))
 _MISSING = object()
+_NAMES, _VALUES = list(BUILTINS), list(BUILTINS.values())
 
 
 class _OriginalBuiltins(contextlib.ContextDecorator):
@@ -33,8 +36,10 @@ class _OriginalBuiltins(contextlib.ContextDecorator):
         self.programs: dict[str, object] = {}
 
     def __enter__(self) -> None:
-        if self.depth == 0:
-            current = vars(builtins)
+        current = vars(builtins)
+        # (compared in C, without a loop of bytecodes: every compile asks)
+        now = map(current.get, _NAMES, itertools.repeat(_MISSING))
+        if self.depth == 0 and not all(map(operator.is_, now, _VALUES)):
             self.programs = {name: current.get(name, _MISSING) for name, value in BUILTINS.items()
                              if current.get(name, _MISSING) is not value}
             current.update((name, BUILTINS[name]) for name in self.programs)

@@ -349,6 +349,9 @@ class Specializer:
 
     def materializer(self, av: AV) -> ir.Materializer:
         k = av.kind
+        if type(k) is kinds.Scalar or type(k) is kinds.ObjectKind:  # most slots
+            origin = unboxed_from(av)
+            return ir.Materializer("value", [origin] if origin is not None else list(av.leaves))
         if isinstance(k, kinds.Const):
             self.keepalive.append(k.value)
             return ir.Materializer("const", const=k.value)
