@@ -2862,7 +2862,21 @@ def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.position_at_end(lookup)
     name = obj_const(b, op.attrs["name"])
     b.call(g._helper("fill_method_cache"), [args[0], name, cache])
-    looked_up = b.call(g.mb.c_function("PyObject_VectorcallMethod"), [name, array, nargs, names])
+    # As LOAD_METHOD: a method descriptor of the type (1) is called with
+    # the owner as self, anything else (0) is the attribute; a failed
+    # lookup is the LOAD_METHOD's error (`second_exit`), not the call's.
+    found = b.gep(g.op_scratch(len(args) + 1), [I64(len(args))])
+    b.store(L.Constant(OBJ, None), found)  # (a failed lookup does not set it)
+    unbound = b.icmp_signed("!=", b.call(g.mb.c_function("_PyObject_GetMethod"), [args[0], name, found]), I32(0))
+    method = b.load(found)
+    g.fail_branch(is_null(b, method), op.second_exit or op.exit, deopt=False)  # type: ignore[arg-type]
+    objects = b.bitcast(array, OBJ.as_pointer())
+    after_self = b.bitcast(b.gep(objects, [I64(1)]), PTR)
+    offset = b.or_(b.sub(nargs, I64(1)), I64(abi.VECTORCALL_ARGUMENTS_OFFSET))
+    looked_up = b.call(g.mb.c_function("PyObject_Vectorcall"), [
+        method, b.select(unbound, array, after_self), b.select(unbound, nargs, offset), names])
+    decref(g.mb, b, method, nullable=False)
+    lookup = b.block
     b.branch(done)
     b.position_at_end(done)
     r = joined(b, (from_cache, cached), (looked_up, lookup))
@@ -3483,7 +3497,7 @@ def _call_direct(g: VersionCodegen, op: ir.Op) -> L.Value:
         decref(g.mb, b, result, nullable=False)
         b.branch(error)
     else:
-        g._deopt(op.deopt, call_result=b.load(boxed_slot))  # type: ignore[arg-type]
+        g._deopt(op.second_exit, call_result=b.load(boxed_slot))  # type: ignore[arg-type]
     b.position_at_end(error)
     g._error(op.exit)  # type: ignore[arg-type]
     b.position_at_end(ok)

@@ -280,18 +280,21 @@ class Op:
     attrs: dict
     result: Value | None = None
     exit: Exit | None = None
-    deopt: Exit | None = None  # a second, deopt exit (call_direct only)
+    # A second exit: call_direct's deopt (its callee left its fast path),
+    # call_method's error exit for a failed lookup (raised by the LOAD_METHOD;
+    # without one, its exit)
+    second_exit: Exit | None = None
     post: list[Op] = field(default_factory=list)  # refcount ops after this one
 
     def uses(self) -> list[Value]:
         out = list(self.args)
-        for e in (self.exit, self.deopt):
+        for e in (self.exit, self.second_exit):
             if e is not None:
                 out.extend(e.values())
         return out
 
     def exits(self) -> list[Exit]:
-        return [e for e in (self.exit, self.deopt) if e is not None]
+        return [e for e in (self.exit, self.second_exit) if e is not None]
 
     def __str__(self) -> str:
         lhs = f"{self.result} = " if self.result is not None else ""
@@ -674,7 +677,7 @@ def remove_redundant_params(fn: Function) -> None:
         for op in b.ops:
             op.args = [resolve(v) for v in op.args]
             resolve_exit(op.exit)
-            resolve_exit(op.deopt)
+            resolve_exit(op.second_exit)
         t = b.term
         if t is not None:
             t.cond = resolve(t.cond) if t.cond is not None else None

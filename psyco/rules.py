@@ -1757,8 +1757,10 @@ def call(s: Specializer, ins: Instruction) -> None:
     if isinstance(callable_.kind, kinds.MethodRef):
         boxed = [callable_.leaves[0]] + [s.box(a) for a in args]
         name = callable_.kind.name
-        push_object(s, s.emit("call_method", boxed, "error", name=name, kwnames=kwnames,  # type: ignore[arg-type]
-                              builtin_name=name in BUILTIN_METHOD_NAMES))
+        result = s.emit("call_method", boxed, "error", name=name, kwnames=kwnames,
+                        builtin_name=name in BUILTIN_METHOD_NAMES)
+        result.op.second_exit = s.error_exit(index=callable_.kind.index)  # type: ignore[union-attr]
+        push_object(s, result)  # type: ignore[arg-type]
         return
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None
     if len(args) < FRAME_READERS.get(_key(target), 0) or _python_frame_reader(target):
@@ -1934,7 +1936,7 @@ def _call_version(s: Specializer, version: Version, args: list[AV], init: bool =
     # the interpreter after the call with that object on the stack.
     state = [s.materializer(a) for a in s.state.locals + s.state.stack] + [ir.Materializer("call_result")]
     deopt = ir.Exit(s.resume_point(s.ins.next_index), state, reason="callee result kind")  # type: ignore[union-attr]
-    value.op.deopt = s._register(deopt)  # type: ignore[union-attr]
+    value.op.second_exit = s._register(deopt)  # type: ignore[union-attr]
     return value  # type: ignore[return-value]
 
 

@@ -446,6 +446,36 @@ def test_a_raise_in_a_body_without_handlers_leaves_one_traceback_frame_and_no_le
     assert calls_compiled(compiled) > 0 and not deopts(compiled)
 
 
+def missing_method(b, a):
+    return b.append(a)
+
+
+def missing_method_caught(b, a):
+    try:
+        return b.nope(a, 2)
+    except AttributeError as exc:
+        return exc
+
+
+def _failed_lookup(f, *args):
+    try:
+        result = f(*args)
+    except AttributeError as exc:
+        result = exc
+    return traceback.format_exception(result)[-2:]  # the function's entry (with its carets) and the error
+
+
+def test_a_failed_lookup_of_a_method_called_at_once_is_raised_by_its_load_method():
+    # The lookup and the call are one op (call_method) when nothing runs
+    # between them; its failed lookup still leaves by the LOAD_METHOD: the
+    # traceback's position (its carets under `b.append`) is that one's.
+    for f in (missing_method, missing_method_caught):
+        compiled = psyco.proxy(f)
+        for args in ((2, 1), ("s", 1), (None, 1)):
+            assert _failed_lookup(compiled, *args) == _failed_lookup(f, *args)
+        assert calls_compiled(compiled) > 0 and not deopts(compiled)
+
+
 def test_with_statement_releases_its_manager():
     compiled = psyco.proxy(with_statement)
     compiled(True, 0)

@@ -52,6 +52,9 @@ UNICODE_COMPACT, UNICODE_ASCII, UNICODE_READY = 1 << 5, 1 << 6, 1 << 7  # state 
 # legacy (not compact) string points to its characters from the same offset.
 UNICODE_COMPACT_DATA = UNICODE_DATA_POINTER = 72
 TB_FRAME = 24  # PyTracebackObject.tb_frame
+# PY_VECTORCALL_ARGUMENTS_OFFSET, as a signed 64-bit word: the callee may
+# use args[-1] (a call after a method lookup passes the owner's slot)
+VECTORCALL_ARGUMENTS_OFFSET = -(1 << 63)
 TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
 # PyThreadState
@@ -191,7 +194,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_IsTrue": ("i32", ("obj",)),
     "PyObject_RichCompare": ("obj", ("obj", "obj", "i32")),
     "PyObject_Vectorcall": ("obj", ("obj", "ptr", "i64", "obj")),
-    "PyObject_VectorcallMethod": ("obj", ("obj", "ptr", "i64", "obj")),
+    "_PyObject_GetMethod": ("i32", ("obj", "obj", "ptr")),
     "PyObject_GetAttr": ("obj", ("obj", "obj")),
     "PyObject_GetIter": ("obj", ("obj",)),
     "PyIter_Next": ("obj", ("obj",)),
