@@ -1757,9 +1757,11 @@ def call(s: Specializer, ins: Instruction) -> None:
     if isinstance(callable_.kind, kinds.MethodRef):
         boxed = [callable_.leaves[0]] + [s.box(a) for a in args]
         name = callable_.kind.name
+        # (made first: what its handler edge passes is defined before the op)
+        lookup_failed = s.error_exit(index=callable_.kind.index)
         result = s.emit("call_method", boxed, "error", name=name, kwnames=kwnames,
                         builtin_name=name in BUILTIN_METHOD_NAMES)
-        result.op.second_exit = s.error_exit(index=callable_.kind.index)  # type: ignore[union-attr]
+        result.op.second_exit = lookup_failed  # type: ignore[union-attr]
         push_object(s, result)  # type: ignore[arg-type]
         return
     target = callable_.kind.value if isinstance(callable_.kind, Const) else None

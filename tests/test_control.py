@@ -458,6 +458,30 @@ def test_a_variable_bound_before_a_with_or_a_try_holds_its_object_past_it(n):
     same_log(held_past_a_with_and_a_try, n)
 
 
+class Managed(Finalized):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.name == "suppressing"
+
+
+def with_target_held_past_the_with(log, n):
+    with Managed(log, "target") as target:  # noqa: F841 (held, never read: the point)
+        log.append("in with")
+    with Managed(log, "suppressing") as other:  # noqa: F841
+        log.append(str(10 // n))
+    log.append("after with")  # both targets are still held: the frame holds them to the return
+    return n
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_the_target_of_a_with_holds_its_object_past_it(n):
+    # `as target` stores inside the range the with's handler covers; the
+    # store cannot raise, so no path to the handler leaves it unbound.
+    same_log(with_target_held_past_the_with, n)
+
+
 def held_up_to_a_raise(log, error):
     kept = Finalized(log, "kept")
     alive = weakref.ref(kept)  # the variable's last read

@@ -476,6 +476,39 @@ def test_a_failed_lookup_of_a_method_called_at_once_is_raised_by_its_load_method
         assert calls_compiled(compiled) > 0 and not deopts(compiled)
 
 
+class Holder:
+    def __init__(self, fallback):
+        self.fallback = fallback
+
+
+def method_call_in_a_handler(holder, key):
+    try:
+        return {}[key]
+    except KeyError:
+        if holder.fallback is not None:
+            return holder.fallback.upper()
+        return key
+
+
+def failed_lookup_in_a_handler(obj):
+    try:
+        try:
+            return {}[1]
+        except KeyError:
+            return obj.nope()
+    except AttributeError as exc:
+        return str(exc)
+
+
+def test_a_method_called_in_a_handler_on_an_object_of_unknown_type():
+    # Its lookup's error exit goes to the outer handler with the index of
+    # the instruction that raised: that constant is defined before the call.
+    for fallback in ("x", None):
+        same_compiled(method_call_in_a_handler, Holder(fallback), 3)
+    for obj in (3, "s", Holder(1)):
+        same_compiled(failed_lookup_in_a_handler, obj)
+
+
 def test_with_statement_releases_its_manager():
     compiled = psyco.proxy(with_statement)
     compiled(True, 0)

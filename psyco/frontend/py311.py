@@ -309,6 +309,12 @@ def _live_locals(code: types.CodeType, blocks: dict[int, Block],
     return {start: frozenset(v) for start, v in live.items()}
 
 
+# Instructions that never raise (a decref's finalizer cannot: its errors
+# are unraisable): inside a try or with they lead to no handler.  `with x
+# as c` stores c inside the with's range: c is bound on every path past it.
+_CANNOT_RAISE = frozenset({"STORE_FAST", "LOAD_CONST", "NOP", "POP_TOP", "PUSH_NULL", "COPY", "SWAP"})
+
+
 def _bound_locals(code: types.CodeType, blocks: dict[int, Block],
                   handler_of: dict[int, int]) -> dict[int, frozenset[int]]:
     """For each block, the locals bound on every path to it (arguments,
@@ -331,7 +337,7 @@ def _bound_locals(code: types.CodeType, blocks: dict[int, Block],
             at_handler: dict[int, frozenset[int]] = {}
             for ins in block.instructions:
                 target = handler_of.get(ins.index)
-                if target is not None:
+                if target is not None and ins.opname not in _CANNOT_RAISE:
                     at_handler[target] = at_handler.get(target, frozenset(bound)) & bound
                 if ins.opname == "STORE_FAST":
                     bound.add(ins.arg)  # type: ignore[arg-type]
