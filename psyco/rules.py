@@ -198,12 +198,16 @@ def push_bool(s: Specializer, v: ir.Value | None) -> None:
 
 
 # --- binary operators ------------------------------------------------------------
-def _icmp(s: Specializer, a: ir.Value, pred: str, b: int | ir.Value) -> ir.Value:
-    rhs = s.const(b) if isinstance(b, int) else b
-    known_a, known_b = constant_value(a), constant_value(rhs)
+def _compare(s: Specializer, opname: str, a: ir.Value, pred: str, b: ir.Value) -> ir.Value:
+    """`icmp` or `fcmp` of a and b, decided here when both are constants."""
+    known_a, known_b = constant_value(a), constant_value(b)
     if known_a is not None and known_b is not None:
         return s.const(PY_COMPARE[pred](known_a, known_b))
-    return s.emit("icmp", [a, rhs], pred=pred)  # type: ignore[return-value]
+    return s.emit(opname, [a, b], pred=pred)  # type: ignore[return-value]
+
+
+def _icmp(s: Specializer, a: ir.Value, pred: str, b: int | ir.Value) -> ir.Value:
+    return _compare(s, "icmp", a, pred, s.const(b) if isinstance(b, int) else b)
 
 
 def _int_floordiv(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
@@ -273,16 +277,9 @@ def _plain(name: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
     return emit
 
 
-def _fcmp(s: Specializer, a: ir.Value, pred: str, b: ir.Value) -> ir.Value:
-    known_a, known_b = constant_value(a), constant_value(b)
-    if known_a is not None and known_b is not None:
-        return s.const(PY_COMPARE[pred](known_a, known_b))
-    return s.emit("fcmp", [a, b], pred=pred)  # type: ignore[return-value]
-
-
 def _float_checked(name: str, message: str) -> Callable[[Specializer, ir.Value, ir.Value], ir.Value]:
     def emit(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
-        raise_if(s, _fcmp(s, y, "==", s.const(0.0)), ZeroDivisionError, message)
+        raise_if(s, _compare(s, "fcmp", y, "==", s.const(0.0)), ZeroDivisionError, message)
         return s.emit(name, [x, y])  # type: ignore[return-value]
 
     return emit

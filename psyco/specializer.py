@@ -71,6 +71,10 @@ def fresh_number(value: AV) -> bool:
     return (value.kind is kinds.INT or value.kind is kinds.FLOAT) and unboxed_from(value) is None
 
 
+def _leaf_ids(av: AV) -> tuple[int, ...]:
+    return tuple(v.id for v in av.leaves)
+
+
 def unboxed_from(av: AV) -> ir.Value | None:
     """The object a number was unboxed from, if it was: boxing the number
     again gives back that object, so `is` and id() see what CPython sees."""
@@ -588,7 +592,7 @@ class Specializer:
         return self.box(value)
 
     def _boxed_here(self, av: AV) -> ir.Value | None:
-        made = self.boxes.get(tuple(v.id for v in av.leaves))
+        made = self.boxes.get(_leaf_ids(av))
         return made[1] if made is not None and made[0] is self.block else None
 
     def _box_once(self, opname: str, av: AV) -> ir.Value:
@@ -596,7 +600,7 @@ class Specializer:
         made = self._boxed_here(av)
         if made is None:
             made = self.emit(opname, list(av.leaves), "error")
-            self.boxes[tuple(v.id for v in av.leaves)] = (self.block, made)  # type: ignore[assignment]
+            self.boxes[_leaf_ids(av)] = (self.block, made)  # type: ignore[assignment]
         return made  # type: ignore[return-value]
 
     # --- boxing ----------------------------------------------------------

@@ -52,10 +52,10 @@ UNICODE_COMPACT, UNICODE_ASCII, UNICODE_READY = 1 << 5, 1 << 6, 1 << 7  # state 
 # legacy (not compact) string points to its characters from the same offset.
 UNICODE_COMPACT_DATA = UNICODE_DATA_POINTER = 72
 TB_FRAME = 24  # PyTracebackObject.tb_frame
+TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 # PY_VECTORCALL_ARGUMENTS_OFFSET, as a signed 64-bit word: the callee may
 # use args[-1] (a call after a method lookup passes the owner's slot)
 VECTORCALL_ARGUMENTS_OFFSET = -(1 << 63)
-TB_LASTI = 32  # PyTracebackObject.tb_lasti (int, bytes offset)
 
 # PyThreadState
 TSTATE_INTERP = 16
