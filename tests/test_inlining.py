@@ -157,6 +157,21 @@ def test_recursion_is_unrolled_one_level():
     assert _inlined(compiled["fib"]) == ["fib", "fib"]
 
 
+TAK = """
+    def tak(x, y, z):
+        if y < x:
+            return tak(tak(x - 1, y, z), tak(y - 1, z, x), tak(z - 1, x, y))
+        return z
+"""
+
+
+def test_a_body_calling_itself_often_is_not_unrolled():
+    """Four copies of tak's body would make every call's frame (leaves
+    included) four times larger: its calls go to the body itself."""
+    compiled = _compare(TAK, "tak", [(12, 6, 2), (3, 2, 1), (1, 2, 3), (14, 8, 0)])
+    assert _inlined(compiled["tak"]) == []
+
+
 CONDITIONAL_RECURSION = """
     def fib(n):
         return n if n < 2 else fib(n - 1) + fib(n - 2)
