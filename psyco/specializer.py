@@ -169,14 +169,14 @@ class Specializer:
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.inlined: list[str] = []  # the callees specialized into this function (inlining.py), by name
         self.inlined_size = 0  # their bytecode instructions
-        # The virtuals made real, by vid: (block, object).  `replace_virtual`
-        # changes the slots of the state; a rule holds the values it popped
-        # (`[t, t]`), and a second one of the vid must get the same object.
-        self.made_real: dict[int, tuple[ir.Block, ir.Value]] = {}
-        # The numbers and ranges boxed, by their leaves: (block, object).  A
-        # value boxed twice in a block is one object, as in CPython (`[x, x]`,
-        # `x in [x]` for a nan: containers compare by identity first).
-        self.boxes: dict[tuple[int, ...], tuple[ir.Block, ir.Value]] = {}
+        # The objects made of values that have none yet: (block, object),
+        # for a virtual by its vid, for a number or range by its leaves' ids.
+        # `replace_virtual` changes the slots of the state; a rule holds the
+        # values it popped (`[t, t]`), and a second one of the vid must get
+        # the same object.  A number boxed twice in a block is one object,
+        # as in CPython (`[x, x]`, `x in [x]` for a nan: containers compare
+        # by identity first), in the bodies inlined into it too.
+        self.made_real: dict[int | tuple[int, ...], tuple[ir.Block, ir.Value]] = {}
         # Stores into objects made before an inlined call, kept back until
         # it returns (inlining.BufferedStores); None outside inlined bodies.
         self.buffered_stores: BufferedStores | None = None
@@ -592,7 +592,7 @@ class Specializer:
         return self.box(value)
 
     def _boxed_here(self, av: AV) -> ir.Value | None:
-        made = self.boxes.get(_leaf_ids(av))
+        made = self.made_real.get(_leaf_ids(av))
         return made[1] if made is not None and made[0] is self.block else None
 
     def _box_once(self, opname: str, av: AV) -> ir.Value:
@@ -600,7 +600,7 @@ class Specializer:
         made = self._boxed_here(av)
         if made is None:
             made = self.emit(opname, list(av.leaves), "error")
-            self.boxes[_leaf_ids(av)] = (self.block, made)  # type: ignore[assignment]
+            self.made_real[_leaf_ids(av)] = (self.block, made)  # type: ignore[assignment]
         return made  # type: ignore[return-value]
 
     # --- boxing ----------------------------------------------------------

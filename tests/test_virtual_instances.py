@@ -163,6 +163,17 @@ VECTORS = """
                 t -= 1
             t += v is w
         return t
+
+    def listed(x):
+        return [x]
+
+    def shared_number(n):
+        same = 0
+        for i in range(n):
+            x = i * 1000 + 0.5
+            first = [x]
+            same += first[0] is listed(x)[0]
+        return same
 """
 
 
@@ -199,6 +210,10 @@ def test_escaping_instances_are_made_once(both):
     _same(both, "escapes", 0)
     _same(both, "identities", 3)
     _same(both, "put_twice", 4)  # one object for both items of one list display
+
+
+def test_a_number_boxed_by_the_caller_is_the_object_an_inlined_callee_boxes(both):
+    assert "listed" in _inlined(_same(both, "shared_number", 300))
 
 
 def test_changes_after_construction_are_seen_through_every_name(both):
