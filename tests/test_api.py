@@ -2,10 +2,13 @@
 threads, signals, reference counts."""
 
 import builtins
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import traceback
 import warnings
 
 import pytest
@@ -209,17 +212,65 @@ def _compile_dropping(monkeypatch: pytest.MonkeyPatch, exc_type: type) -> None:
     monkeypatch.setattr(jit, "_generate", generate_dropping)
 
 
-def test_ctrl_c_in_a_finalizer_during_a_compile_is_not_lost(monkeypatch):
-    def loop(n):
-        return sum(i % 3 for i in range(n)) + n
+def _compile_signalling(monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
+    """Make every compile receive the signal `signum` half way."""
+    generate = jit._generate
 
-    hook = sys.unraisablehook
-    _compile_dropping(monkeypatch, KeyboardInterrupt)
-    with pytest.raises(KeyboardInterrupt, match="raised in a finalizer"):
-        psyco.proxy(loop)(10)
-    assert sys.unraisablehook is hook
+    def generate_signalled(*args, **kwargs):
+        signal.raise_signal(signum)
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(jit, "_generate", generate_signalled)
+
+
+def _fresh_loop():
+    """A function no compile has seen yet (a code object of its own)."""
+    namespace = {}
+    exec("def loop(n):\n    return sum(i % 3 for i in range(n)) + n", namespace)
+    return namespace["loop"]
+
+
+@pytest.mark.parametrize("signum, raising, expected", [
+    (signal.SIGALRM, TimeoutError("took too long"), TimeoutError),  # a handler's timeout (an OSError)
+    (signal.SIGINT, None, KeyboardInterrupt),  # Ctrl-C, python's own handler
+])
+def test_a_signal_during_a_compile_raises_at_the_call(monkeypatch, signum, raising, expected):
+    """The handler runs once the compile is over (not inside psyco, whose
+    code or llvmlite's would take its exception for a failure of their
+    own), with the program's frame; what it raises is raised at the call."""
+    frames = []
+
+    def handler(signum, frame):
+        frames.append(frame)
+        raise raising
+
+    previous = signal.signal(signum, handler) if raising is not None else signal.getsignal(signum)
+    loop = _fresh_loop()
+    try:
+        _compile_signalling(monkeypatch, signum)
+        with pytest.raises(expected) as raised:
+            psyco.proxy(loop)(10)
+    finally:
+        signal.signal(signum, previous)
+    own = os.path.dirname(psyco.__file__)
+    assert [f.name for f in traceback.extract_tb(raised.tb) if f.filename.startswith(own)] == []
+    assert all(not f.f_code.co_filename.startswith(os.path.dirname(psyco.__file__)) for f in frames)
+    assert len(frames) == (raising is not None)
     monkeypatch.undo()
-    assert psyco.proxy(loop)(10) == loop(10)
+    assert psyco.proxy(loop)(10) == loop(10) and jit.CodeEntry.lookup(loop.__code__).versions  # compiled later
+
+
+def test_a_signal_handler_that_returns_runs_once_after_the_compile(monkeypatch):
+    seen = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: seen.append(jit._COMPILING.active))
+    loop = _fresh_loop()
+    try:
+        _compile_signalling(monkeypatch, signal.SIGALRM)
+        assert psyco.proxy(loop)(10) == loop(10)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert seen == [False]
+    assert signal.getsignal(signal.SIGALRM) is previous
 
 
 def test_other_finalizer_errors_during_a_compile_are_reported_as_usual(monkeypatch):

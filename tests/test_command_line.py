@@ -53,6 +53,19 @@ def test_same_as_python(script, mode):
     assert (compiled.returncode, compiled.stdout, compiled.stderr) == (plain.returncode, plain.stdout, plain.stderr)
 
 
+@pytest.mark.parametrize("change", ["builtins.len = lambda x: print('len called') or _len(x)", "del builtins.len"])
+def test_the_exit_does_not_use_the_builtins_the_program_changed(tmp_path, change):
+    path = tmp_path / "prog.py"
+    path.write_text(SCRIPT + textwrap.dedent(f"""
+        import builtins
+        _len = builtins.len
+        {change}
+    """))
+    plain = run([str(path)], tmp_path)
+    compiled = run(["-m", "psyco", str(path)], tmp_path)
+    assert (compiled.returncode, compiled.stdout, compiled.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+
+
 def test_report(script):
     out = run(["-m", "psyco", "--report", str(script)], script.parent)
     assert out.returncode == 0

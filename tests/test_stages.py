@@ -189,6 +189,26 @@ def test_specializer_types_scalar_code():
     assert "iadd_ovf" in ir.format_function(result.fn)
 
 
+class Shy:
+    def __repr__(self):
+        raise AssertionError("the compiler ran the program's __repr__")
+
+
+SHOWN = (Shy(), (10**2000,))
+
+
+def compares_to_a_global_tuple(n):
+    equal = 0
+    for i in range(n):
+        equal += SHOWN == (SHOWN[0], i)
+    return equal
+
+
+def test_the_ir_text_describes_constants_without_running_program_code():
+    text = ir.format_function(_specialized(compares_to_a_global_tuple, (kinds.INT,)).fn)
+    assert "(<Shy>, (<int of 6644 bits>,))" in text
+
+
 def invariant_in_loop(n, step, scale):
     total = 0
     for i in range(n):

@@ -16,6 +16,8 @@ import contextlib
 import ctypes
 import itertools
 import operator
+import os
+import signal
 import sys
 import threading
 import time
@@ -83,7 +85,10 @@ COMPILE_LOCK = threading.RLock()
 # call on, one that never ends runs every call interpreted.
 _OPEN_GATE = iter(())
 _CLOSED_GATE = itertools.repeat(None)
-_PROGRAM_ENDED = threading.Event()  # no compiling from then on (set under COMPILE_LOCK: `_let_go_at_exit`)
+# No compiling once the program has ended (set under COMPILE_LOCK by
+# `_let_go_at_exit`): a flag, not a threading.Event, whose set() calls the
+# builtins the program may have replaced or deleted by then.
+_PROGRAM_ENDED = types.SimpleNamespace(ended=False)
 # Exits counted for the report but never retiring their version: tracing
 # turned on (sys.settrace) is the program's doing, and it is turned off again.
 NEVER_HOT = {"tracing"}
@@ -291,8 +296,13 @@ class CodeEntry:
             answer = self._on_miss(args, sys._getframe(1))
         except RecursionError:  # called deep in the program's recursion: later
             return SENTINEL
-        except Exception as exc:  # never let a compiler bug reach the program
-            self.disable(f"internal error: {type(exc).__name__}: {exc}")
+        except BaseException as exc:
+            if SIGNALS_DEFERRED.raised_by_handler(exc):  # the program's: its traceback without the compiler
+                exc.with_traceback(_without_own_frames(exc.__traceback__))
+                raise
+            if not isinstance(exc, Exception):
+                raise
+            self.disable(f"internal error: {type(exc).__name__}: {exc}")  # never let a compiler bug reach the program
             return SENTINEL
         # "Retry" sends the trampoline to the dispatcher, made with the first
         # machine code: a version another thread made meanwhile for direct
@@ -308,7 +318,7 @@ class CodeEntry:
         deferred = self._deferred_version(args, frame.f_globals)
         if deferred is not None:
             with COMPILE_LOCK:
-                if _PROGRAM_ENDED.is_set():
+                if _PROGRAM_ENDED.ended:
                     return SENTINEL
                 deferred.native_body()
             return RETRY
@@ -339,7 +349,7 @@ class CodeEntry:
             self._back_off()
             return SENTINEL
         with COMPILE_LOCK:
-            if _PROGRAM_ENDED.is_set():
+            if _PROGRAM_ENDED.ended:
                 return SENTINEL
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
@@ -623,7 +633,7 @@ def _let_go_at_exit() -> None:
     way, once a compile under way on another thread is done: LLVM running
     on a daemon thread while python finalizes crashes the process."""
     with COMPILE_LOCK:
-        _PROGRAM_ENDED.set()
+        _PROGRAM_ENDED.ended = True
     stacks = sys._current_frames()
     busy = len(stacks) > 1 or _runs_managed_code(stacks[threading.get_ident()])
     del stacks  # it holds this very frame: a cycle that would keep the frames below alive
@@ -640,48 +650,79 @@ class _Compiling(threading.local):
     judging = False  # specializing only, to judge whether compiling pays: no budget
 
 
-class _InterruptKeeper(contextlib.ContextDecorator):
-    """Compiling drops many LLVM objects, whose finalizers run Python code.
-    A signal handler that runs inside a finalizer raises there, where
-    CPython reports the exception as unraisable and drops it: Ctrl-C during
-    a compile would be lost and the program would go on.  While compiling,
-    such exceptions (KeyboardInterrupt, a handler's SystemExit: not
-    `Exception`s) raised in the compiling thread are kept and raised when
-    the compile is over, at the call that asked for it."""
+class _SignalsDeferred(contextlib.ContextDecorator):
+    """The program's signal handlers run between its own bytecodes, never
+    inside the compiler: there an exception they raise (a timeout from
+    SIGALRM's, Ctrl-C's KeyboardInterrupt) would be taken for a failed
+    compile, caught by code psyco calls (llvmlite turns an OSError into
+    another), or dropped as unraisable inside a finalizer.  While the main
+    thread compiles (the only one python runs handlers on), the Python
+    handlers are replaced by one noting the signal; when the compile is
+    over they run, in order, at the call that asked for it, with the
+    program's frame, and what they raise is raised there."""
 
     def __init__(self) -> None:
         self.depth = 0
-        self.thread = 0
-        self.kept: list[BaseException] = []
-        self.previous = sys.unraisablehook
+        self.handlers: dict[int, Callable] = {}
+        self.pending: list[int] = []
+        self.raised: BaseException | None = None
 
     def __enter__(self) -> None:
-        if self.depth == 0:
-            self.thread, self.previous = threading.get_ident(), sys.unraisablehook
-            sys.unraisablehook = self._hook
         self.depth += 1
+        if self.depth > 1 or threading.current_thread() is not threading.main_thread():
+            return
+        for signum in signal.valid_signals():
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                self.handlers[signum] = handler
+                signal.signal(signum, self._note)
 
-    def __exit__(self, exc_type: type | None, *_: object) -> None:
+    def _note(self, signum: int, _frame: object) -> None:
+        self.pending.append(signum)
+
+    def __exit__(self, *_: object) -> None:
         self.depth -= 1
         if self.depth:
             return
-        if sys.unraisablehook == self._hook:
-            sys.unraisablehook = self.previous
-        kept, self.kept = self.kept, []
-        if kept and exc_type is None:
-            raise kept[0]
+        handlers, self.handlers = self.handlers, {}
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        pending, self.pending = self.pending, []
+        if pending:
+            frame = _program_frame(sys._getframe(1))
+            try:
+                for signum in pending:  # the first to raise ends them, as in the interpreter's run of them
+                    handlers[signum](signum, frame)
+            except BaseException as exc:
+                self.raised = exc
+                raise
 
-    def _hook(self, unraisable: object) -> None:
-        exc = unraisable.exc_value  # type: ignore[attr-defined]
-        if isinstance(exc, BaseException) and not isinstance(exc, Exception) \
-                and threading.get_ident() == self.thread:
-            self.kept.append(exc)
-        else:
-            self.previous(unraisable)  # type: ignore[arg-type]
+    def raised_by_handler(self, exc: BaseException) -> bool:
+        """Whether `exc` is what a deferred handler raised (forgotten then)."""
+        raised, self.raised = self.raised, None
+        return exc is raised
+
+
+def _program_frame(frame: types.FrameType | None) -> types.FrameType | None:
+    """The innermost frame of `frame`'s stack that runs neither psyco nor
+    the context managers it compiles within."""
+    while frame is not None and frame.f_code.co_filename.startswith(_OWN_FILES):
+        frame = frame.f_back
+    return frame
+
+
+def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The entries of `tb` from the first that runs the program's code."""
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_FILES):
+        tb = tb.tb_next
+    return tb
+
+
+_OWN_FILES = (os.path.dirname(os.path.dirname(__file__)) + os.sep, contextlib.__file__)
 
 
 _COMPILING = _Compiling()
-KEEP_INTERRUPTS = _InterruptKeeper()  # entered under COMPILE_LOCK
+SIGNALS_DEFERRED = _SignalsDeferred()  # entered under COMPILE_LOCK
 _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 # What compiled versions stored into attributes of instances of each class:
 # name -> the number kind always stored, or None once stores disagreed.
@@ -733,10 +774,10 @@ T = TypeVar("T")
 
 
 def a_compile(function: Callable[..., T]) -> Callable[..., T]:
-    """What every compile runs within, nested ones too: interrupts kept for
-    the end (KEEP_INTERRUPTS), the builtins psyco was imported with
-    (ORIGINAL_BUILTINS), its time counted (COMPILE_CLOCK)."""
-    return KEEP_INTERRUPTS(ORIGINAL_BUILTINS(COMPILE_CLOCK(function)))
+    """What every compile runs within, nested ones too: signal handlers
+    deferred to the end (SIGNALS_DEFERRED), the builtins psyco was imported
+    with (ORIGINAL_BUILTINS), its time counted (COMPILE_CLOCK)."""
+    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(COMPILE_CLOCK(function)))
 
 
 def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[Result, Resolver]:
