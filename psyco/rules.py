@@ -33,6 +33,7 @@ from psyco.specializer import (
     fresh_number,
     split_items,
     split_tuple,
+    virtual_ids,
 )
 
 __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
@@ -1268,8 +1269,8 @@ def _virtual_store(s: Specializer, owner: AV, name: str, value: AV) -> bool:
     k = owner.kind
     assert isinstance(k, kinds.Instance)
     tag = abi.plain_attribute(k.cls, name)
-    if tag is None:
-        return False
+    if tag is None or k.vid in virtual_ids([State([value], [])]):
+        return False  # (holding itself, `self.pair = (self, x)`, it is made real: a virtual cannot hold itself)
     s.guard_class(k.cls, tag, "class changed")
     if isinstance(value.kind, kinds.VIRTUAL_REFS):
         value = AV(OBJECT, (s.box(value),))

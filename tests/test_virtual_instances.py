@@ -164,6 +164,26 @@ VECTORS = """
             t += v is w
         return t
 
+    class Looped:
+        def __init__(self, x):
+            self.x = x
+            self.me = self
+            self.pair = (self, x)
+
+    def looped(n):
+        out = []
+        for i in range(n):
+            out.append(Looped(i))
+        return [(o.me is o, o.pair[0] is o, o.me.x, sorted(vars(o.me))) for o in out[-2:]]
+
+    def looped_past_64_bits(n):
+        total = 0
+        for i in range(n):
+            o = Looped(i)
+            big = i * 2**61  # past 2**63 from i == 4: the interpreter takes over with o
+            total += (o.me is o) + (o.pair[0] is o) + (big > 0)
+        return total, o.me is o, o.pair[0] is o, sorted(vars(o))
+
     def listed(x):
         return [x]
 
@@ -210,6 +230,12 @@ def test_escaping_instances_are_made_once(both):
     _same(both, "escapes", 0)
     _same(both, "identities", 3)
     _same(both, "put_twice", 4)  # one object for both items of one list display
+
+
+def test_an_instance_holding_itself_is_one_object_with_all_its_attributes(both):
+    assert "Looped.__init__" in _inlined(_same(both, "looped", 5))
+    _same(both, "looped_past_64_bits", 3)
+    _same(both, "looped_past_64_bits", 10)
 
 
 def test_a_number_boxed_by_the_caller_is_the_object_an_inlined_callee_boxes(both):
