@@ -996,6 +996,30 @@ def test_threads_share_compiled_code():
     assert compiled_calls(threaded) - before >= 200
 
 
+def test_a_fork_waits_for_a_compile_under_way_on_another_thread():
+    """The child of a fork made while another thread compiled finds the
+    compile lock free (it would wait for good: that thread is not in it)."""
+    from psyco.runtime import jit
+
+    lock = jit.COMPILE_LOCK
+    holding = threading.Event()
+
+    def compile_elsewhere():
+        with lock:
+            holding.set()
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=compile_elsewhere)
+    thread.start()
+    holding.wait()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if lock.acquire(timeout=5) else 1)
+    _, status = os.waitpid(pid, 0)
+    thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_threads_compiling_different_kinds_at_once():
     p = psyco.proxy(mixed)
     cases = [(1, 2), (1.5, 0.25), (2**62, 2**60), ("x", "y")]

@@ -81,6 +81,10 @@ COMPILE_SHARE = 0.1
 MAX_MISS_BACKOFF = 64
 MAX_SKIP = 1 << 40  # the doubling past the compile budget stops here (the table holds an int64)
 COMPILE_LOCK = threading.RLock()
+# os.fork() waits for a compile under way on another thread (as it waits for
+# an import): the child would find the lock held for good, and LLVM half way.
+os.register_at_fork(before=COMPILE_LOCK.acquire, after_in_parent=COMPILE_LOCK.release,
+                    after_in_child=COMPILE_LOCK.release)
 # Trampoline skip gates (`abi.make_trampoline`): an exhausted one lets the
 # call on, one that never ends runs every call interpreted.
 _OPEN_GATE = iter(())
