@@ -91,6 +91,20 @@ def _gcd_row() -> dict:
     return [r for r in psyco.report() if r["function"] == "gcd"][-1]["versions"][0]
 
 
+def test_making_a_deferred_callees_machine_code_is_a_compile(monkeypatch):
+    """The program's functions it runs (llvmlite's import runs `re`'s, which
+    may be compiled and deferred themselves) run interpreted: never back
+    into psyco, whose LLVM lock it holds (a deadlock)."""
+    from psyco.runtime import jit
+
+    compiled = _compare(LOOP_CALLS, "total", [(50,), (51,)])
+    seen = []
+    emit = jit._emit
+    monkeypatch.setattr(jit, "_emit", lambda version: seen.append(jit._COMPILING.active) or emit(version))
+    assert compiled["gcd"](12, 18) == 6
+    assert seen == [True] and not jit._COMPILING.active
+
+
 def test_a_callee_its_callers_copy_gets_machine_code_when_first_called_from_the_interpreter():
     compiled = _compare(LOOP_CALLS, "total", [(50,), (51,)])
     gcd = CodeEntry.lookup(compiled["gcd"].__code__).versions[0]

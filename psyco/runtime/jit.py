@@ -1132,12 +1132,18 @@ def _finish_deferred(version: Version, machine_code: bool) -> None:
     and, if `machine_code`, its machine code, which the dispatcher enters
     from now on (an installed version: not one `_generate` is making).
     Counted in the version's compile time, not in that of a version being
-    compiled that needs it."""
+    compiled that needs it.  A compile too: what it runs of the program's
+    functions (llvmlite's import, loading LLVM, runs `re`) runs
+    interpreted, never back into psyco (whose LLVM lock it holds)."""
     started, nested_before = time.perf_counter(), _NESTED_SECONDS[0]
-    if machine_code:
-        _emit(version).owner.refresh_table()
-    else:
-        _write_module(version)
+    compiling, _COMPILING.active = _COMPILING.active, True
+    try:
+        if machine_code:
+            _emit(version).owner.refresh_table()
+        else:
+            _write_module(version)
+    finally:
+        _COMPILING.active = compiling
     elapsed = _own_seconds(started, nested_before)
     version.compile_seconds += elapsed
     STATS["compile_seconds"] += elapsed  # type: ignore[operator]
