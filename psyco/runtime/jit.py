@@ -11,13 +11,13 @@ specialize -> refcount -> verify -> backend.
 
 from __future__ import annotations
 
+import _signal  # the signal module's C functions: no enum conversions (an exception for each handler)
 import atexit
 import contextlib
 import ctypes
 import itertools
 import operator
 import os
-import signal
 import sys
 import threading
 import time
@@ -675,11 +675,11 @@ class _SignalsDeferred(contextlib.ContextDecorator):
         self.depth += 1
         if self.depth > 1 or threading.current_thread() is not threading.main_thread():
             return
-        for signum in signal.valid_signals():
-            handler = signal.getsignal(signum)
+        for signum in _SIGNALS:
+            handler = _signal.getsignal(signum)
             if callable(handler):
                 self.handlers[signum] = handler
-                signal.signal(signum, self._note)
+                _signal.signal(signum, self._note)
 
     def _note(self, signum: int, _frame: object) -> None:
         self.pending.append(signum)
@@ -690,7 +690,7 @@ class _SignalsDeferred(contextlib.ContextDecorator):
             return
         handlers, self.handlers = self.handlers, {}
         for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+            _signal.signal(signum, handler)
         pending, self.pending = self.pending, []
         if pending:
             frame = _program_frame(sys._getframe(1))
@@ -722,6 +722,7 @@ def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType |
     return tb
 
 
+_SIGNALS = tuple(sorted(_signal.valid_signals()))
 _OWN_FILES = (os.path.dirname(os.path.dirname(__file__)) + os.sep, contextlib.__file__)
 
 
