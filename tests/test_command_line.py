@@ -105,6 +105,8 @@ ONCE_SCRIPT = textwrap.dedent("""
 
     import psyco
 
+    LINE = sys._getframe().f_lineno
+
     def step(x):
         return x * 3 % 7
 
@@ -149,16 +151,22 @@ ONCE_SCRIPT = textwrap.dedent("""
     print(few(), unknown(1000), large(), huge(), sum(map(per_item, range(100))))
     for k in range(5):
         print(small(k))
+    short = [step(x) for x in list(range(200))]  # a comprehension module code runs once, 200 items
+    long = [step(x) for x in list(range(20_000))]  # ... 20 000 items: compiled
+    print(sum(short), sum(long))
     optimized = {r["function"]: [v["optimized"] for v in r["versions"]] for r in psyco.report()}
     names = ("few", "unknown", "large", "huge", "small", "per_item")
     print(sorted((name, optimized.get(name)) for name in names), file=sys.stderr)
+    lines = [r["line"] - LINE for r in psyco.report() if r["function"] == "<listcomp>" and r["versions"]]
+    print("comprehensions compiled:", lines, file=sys.stderr)
 """)
 
 
 def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_interpreter(tmp_path):
     """A function module code calls once, whose loops' constant trip counts
     are known: left to the interpreter up to ONCE_QUICK_ITERATIONS, quick
-    codegen up to ONCE_OPTIMIZE_ITERATIONS, then optimized."""
+    codegen up to ONCE_OPTIMIZE_ITERATIONS, then optimized.  The same for a
+    comprehension over a list (its length is its loop's trip count)."""
     path = tmp_path / "once.py"
     path.write_text(ONCE_SCRIPT)
     plain = run([str(path)], tmp_path)
@@ -167,7 +175,10 @@ def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_in
     assert compiled.stdout == plain.stdout
     expected = [("few", []), ("huge", [True]), ("large", [False]), ("per_item", [True]), ("small", [True]),
                 ("unknown", [True])]
-    assert compiled.stderr.strip() == repr(expected)
+    lines = ONCE_SCRIPT.splitlines()
+    long_line = next(i for i, text in enumerate(lines) if text.startswith("long = ["))
+    long_line -= lines.index("LINE = sys._getframe().f_lineno")
+    assert compiled.stderr.strip().splitlines() == [repr(expected), f"comprehensions compiled: [{long_line}]"]
 
 
 LLVM_SCRIPT = textwrap.dedent("""

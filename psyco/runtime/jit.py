@@ -1174,10 +1174,12 @@ COLD_SITE_CALLS = 1_000
 def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     """Whether this call of `code` by the interpreter in `caller` runs
     once: module code (which runs once) calls it outside its loops.  Only
-    for functions without parameters: a function that takes arguments may
-    be called many times by a builtin the module calls once (`map(f, data)`),
-    which leaves no frame of its own."""
-    if code.co_argcount or code.co_kwonlyargcount or code.co_flags & 0x0C:  # CO_VARARGS, CO_VARKEYWORDS
+    for functions without parameters, and comprehensions (whose one, `.0`,
+    is the iterator the module code made for the call): a function that
+    takes arguments may be called many times by a builtin the module calls
+    once (`map(f, data)`), which leaves no frame of its own."""
+    comprehension = code.co_argcount == 1 and code.co_varnames[0] == ".0"
+    if (code.co_argcount and not comprehension) or code.co_kwonlyargcount or code.co_flags & 0x0C:  # *args, **kwargs
         return False
     if caller is None or caller.f_code.co_name != "<module>":
         return False
