@@ -1,5 +1,5 @@
 """Bytecode front end, selected by CPython version."""
 
-from psyco.frontend.py311 import DecodedCode, Instruction, decode, has_loops
+from psyco.frontend.py311 import DecodedCode, Instruction, decode, has_loops, is_comprehension
 
-__all__ = ["DecodedCode", "Instruction", "decode", "has_loops"]
+__all__ = ["DecodedCode", "Instruction", "decode", "has_loops", "is_comprehension"]

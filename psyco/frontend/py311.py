@@ -161,6 +161,12 @@ def has_loops(code: types.CodeType) -> bool:
     return not _BACKWARD_JUMPS.isdisjoint(code.co_code[::2])
 
 
+def is_comprehension(code: types.CodeType) -> bool:
+    """Whether `code` is a comprehension's (a function of its own in 3.11,
+    whose one parameter, `.0`, is the iterator its maker passes)."""
+    return code.co_argcount == 1 and code.co_varnames[0] == ".0"
+
+
 _DECODED: dict[int, tuple[weakref.ref, DecodedCode]] = {}  # id(code) -> (the code, its decoding)
 
 

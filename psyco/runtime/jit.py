@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from psyco import ir, kinds
 from psyco.abi import current as abi
-from psyco.frontend import decode, has_loops
+from psyco.frontend import decode, has_loops, is_comprehension
 from psyco.kinds import Kind
 from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS
 from psyco.records import field, record
@@ -1178,8 +1178,9 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     is the iterator the module code made for the call): a function that
     takes arguments may be called many times by a builtin the module calls
     once (`map(f, data)`), which leaves no frame of its own."""
-    comprehension = code.co_argcount == 1 and code.co_varnames[0] == ".0"
-    if (code.co_argcount and not comprehension) or code.co_kwonlyargcount or code.co_flags & 0x0C:  # *args, **kwargs
+    if code.co_argcount and not is_comprehension(code):
+        return False
+    if code.co_kwonlyargcount or code.co_flags & 0x0C:  # CO_VARARGS, CO_VARKEYWORDS
         return False
     if caller is None or caller.f_code.co_name != "<module>":
         return False
