@@ -313,8 +313,8 @@ def _short(v: object) -> str:
     tuple's items described the same way)."""
     if type(v) is int and v.bit_length() > 128:  # (the repr of a huge int may be refused)
         return f"<int of {v.bit_length()} bits>"
-    if type(v) in SAFE_REPR or type(v) is tuple:
-        text = repr(v) if type(v) is not tuple else f"({', '.join(map(_short, v))}{',' if len(v) == 1 else ''})"
+    if type(v) is tuple or type(v) in SAFE_REPR:
+        text = f"({', '.join(map(_short, v))}{',' * (len(v) == 1)})" if type(v) is tuple else repr(v)
         return text if len(text) < 40 else text[:37] + "..."
     name = getattr(type(v), "__name__", "?")
     if type(v).__module__ in ("builtins", "psyco.runtime.jit") and hasattr(v, "__name__"):

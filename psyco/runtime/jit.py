@@ -649,9 +649,24 @@ def _let_go_at_exit() -> None:
             entry.let_go()
 
 
-class _Compiling(threading.local):
-    active = False
+class _Compiling(threading.local, contextlib.ContextDecorator):
+    """Whether this thread compiles (within `a_compile`, nested compiles
+    too): the program's functions it runs meanwhile (those of the libraries
+    psyco imports, loading LLVM: `re`'s) run interpreted, never back into
+    psyco, whose locks the compile holds."""
+
+    depth = 0
     judging = False  # specializing only, to judge whether compiling pays: no budget
+
+    @property
+    def active(self) -> bool:
+        return self.depth > 0
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self.depth -= 1
 
 
 class _SignalsDeferred(contextlib.ContextDecorator):
@@ -707,17 +722,21 @@ class _SignalsDeferred(contextlib.ContextDecorator):
         return exc is raised
 
 
+def _runs_own_code(frame: types.FrameType) -> bool:
+    """Whether `frame` runs psyco or the context managers it compiles within."""
+    return frame.f_code.co_filename.startswith(_OWN_FILES)
+
+
 def _program_frame(frame: types.FrameType | None) -> types.FrameType | None:
-    """The innermost frame of `frame`'s stack that runs neither psyco nor
-    the context managers it compiles within."""
-    while frame is not None and frame.f_code.co_filename.startswith(_OWN_FILES):
+    """The innermost frame of `frame`'s stack that runs the program's code."""
+    while frame is not None and _runs_own_code(frame):
         frame = frame.f_back
     return frame
 
 
 def _without_own_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The entries of `tb` from the first that runs the program's code."""
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_FILES):
+    while tb is not None and _runs_own_code(tb.tb_frame):
         tb = tb.tb_next
     return tb
 
@@ -781,8 +800,9 @@ T = TypeVar("T")
 def a_compile(function: Callable[..., T]) -> Callable[..., T]:
     """What every compile runs within, nested ones too: signal handlers
     deferred to the end (SIGNALS_DEFERRED), the builtins psyco was imported
-    with (ORIGINAL_BUILTINS), its time counted (COMPILE_CLOCK)."""
-    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(COMPILE_CLOCK(function)))
+    with (ORIGINAL_BUILTINS), its time counted (COMPILE_CLOCK), the thread
+    marked as compiling (_COMPILING)."""
+    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(COMPILE_CLOCK(_COMPILING(function))))
 
 
 def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[Result, Resolver]:
@@ -862,7 +882,6 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples,
                       attribute_kinds=ATTRIBUTE_KINDS)
     _IN_PROGRESS.add(entry)
-    _COMPILING.active = True
     _COMPILING.judging |= judge_only
     try:
         result, resolver = _specialize(entry, request, called_once)
@@ -894,7 +913,6 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         return None
     finally:
         _IN_PROGRESS.discard(entry)
-        _COMPILING.active = bool(_IN_PROGRESS)
         _COMPILING.judging &= not judge_only
         own_seconds = _own_seconds(started, nested_before)
         STATS["compile_seconds"] += own_seconds  # type: ignore[operator]
@@ -1133,18 +1151,12 @@ def _finish_deferred(version: Version, machine_code: bool) -> None:
     and, if `machine_code`, its machine code, which the dispatcher enters
     from now on (an installed version: not one `_generate` is making).
     Counted in the version's compile time, not in that of a version being
-    compiled that needs it.  A compile too: what it runs of the program's
-    functions (llvmlite's import, loading LLVM, runs `re`) runs
-    interpreted, never back into psyco (whose LLVM lock it holds)."""
+    compiled that needs it."""
     started, nested_before = time.perf_counter(), _NESTED_SECONDS[0]
-    compiling, _COMPILING.active = _COMPILING.active, True
-    try:
-        if machine_code:
-            _emit(version).owner.refresh_table()
-        else:
-            _write_module(version)
-    finally:
-        _COMPILING.active = compiling
+    if machine_code:
+        _emit(version).owner.refresh_table()
+    else:
+        _write_module(version)
     elapsed = _own_seconds(started, nested_before)
     version.compile_seconds += elapsed
     STATS["compile_seconds"] += elapsed  # type: ignore[operator]
