@@ -545,10 +545,12 @@ class IRBuilder:
         self._emit(phi)
         return phi
 
-    def call(self, callee: Value, args: Iterable[Value]) -> Value:
+    def call(self, callee: Value, args: Iterable[Value], musttail: bool = False) -> Value:
+        """callee(*args); `musttail`: a tail call that reuses the caller's
+        frame (same signature, its result returned at once)."""
         ftype = callee.ftype if isinstance(callee, Function) else callee.type.pointee  # type: ignore[attr-defined]
         shown = ftype.text if ftype.var_arg else ftype.return_type.text
-        text = f"call {shown} {callee.ref}({', '.join(a.typed for a in args)})"
+        text = f"{'musttail ' if musttail else ''}call {shown} {callee.ref}({', '.join(a.typed for a in args)})"
         if isinstance(ftype.return_type, VoidType):
             self._emit(text)
             return Value(ftype.return_type, "")

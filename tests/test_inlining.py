@@ -13,7 +13,7 @@ import psyco
 from psyco import backend, inlining
 from psyco.runtime.jit import CodeEntry
 
-from .differential import defined, outcome
+from .differential import defined, deopts, outcome
 from .test_runtime import MODULE_DIR, SUBPROCESS_ENV
 
 
@@ -166,7 +166,16 @@ RECURSION = """
 """
 
 
-def test_recursion_is_unrolled_one_level():
+def test_a_recursions_quick_return_runs_in_place_of_its_calls():
+    """fib's base case only compares and returns: its calls of itself run
+    that path in place (backend.quick_return_path), the others call the
+    body, which is not unrolled."""
+    compiled = _compare(RECURSION, "fib", [(15,), (20,), (2,), (0,), (25,)])
+    assert _inlined(compiled["fib"]) == ["fib (quick return)", "fib (quick return)"]
+
+
+def test_recursion_without_a_quick_return_is_unrolled_one_level(monkeypatch):
+    monkeypatch.setattr(backend, "quick_return_path", lambda fn: None)
     compiled = _compare(RECURSION, "fib", [(15,), (20,), (2,), (0,), (25,)])
     assert _inlined(compiled["fib"]) == ["fib", "fib"]
 
@@ -179,11 +188,61 @@ TAK = """
 """
 
 
-def test_a_body_calling_itself_often_is_not_unrolled():
+def test_a_body_calling_itself_often_is_not_unrolled(monkeypatch):
     """Four copies of tak's body would make every call's frame (leaves
-    included) four times larger: its calls go to the body itself."""
+    included) four times larger: without its quick return, its calls go to
+    the body itself."""
+    compiled = _compare(TAK, "tak", [(12, 6, 2), (3, 2, 1), (1, 2, 3), (14, 8, 0)])
+    assert _inlined(compiled["tak"]) == ["tak (quick return)"] * 4
+    monkeypatch.setattr(backend, "quick_return_path", lambda fn: None)
     compiled = _compare(TAK, "tak", [(12, 6, 2), (3, 2, 1), (1, 2, 3), (14, 8, 0)])
     assert _inlined(compiled["tak"]) == []
+
+
+QUICK_RETURNS = """
+    def down(n):
+        if n <= 0:
+            return 0
+        return down(n - 1) + 1 if n % 2 else down(n - 1) + 2
+
+    def split(n):
+        if n - 1 < 10:
+            return n
+        return split(n // 2) + split(n // 3)
+"""
+
+
+def test_a_quick_return_counts_against_the_recursion_limit_as_the_body_does(monkeypatch):
+    """The quick entry counts its call as the body does: at the recursion
+    limit the deepest call, a quick return, raises RecursionError where
+    the body alone would."""
+    quick = defined(textwrap.dedent(QUICK_RETURNS), bind=True)["down"]
+    assert quick(50) == 75
+    monkeypatch.setattr(backend, "quick_return_path", lambda fn: None)
+    body = defined(textwrap.dedent(QUICK_RETURNS), bind=True)["down"]
+    assert body(50) == 75
+    assert (_inlined(quick), _inlined(body)) == (["down (quick return)"] * 2, ["down"] * 2)
+    for f in (quick, body):
+        outcome(f, 10**5)  # the interpreter's call sites on a RecursionError's way warm (they count C levels)
+    assert _deepest(quick) == _deepest(body) < sys.getrecursionlimit()
+
+
+def _deepest(f) -> int:
+    """The largest n for which f(n) returns, called here (the C functions
+    below this frame count too: found by trying)."""
+    n = sys.getrecursionlimit()
+    while outcome(f, n)[0] == "raises":
+        n -= 1
+    assert outcome(f, n + 1)[:2] == ("raises", RecursionError)
+    return n
+
+
+def test_a_failed_guard_on_the_quick_path_leaves_through_the_body():
+    """split(-2**63): n - 1 overflows on the quick path; the body, entered
+    instead, leaves to the interpreter there, which finishes the call."""
+    compiled = _compare(QUICK_RETURNS, "split", [(100,), (-2**63,), (5,), (10**6,), (-2**63,)])
+    assert _inlined(compiled["split"]) == ["split (quick return)"] * 2
+    assert deopts(compiled["split"]) == {"overflow @3": 2}
 
 
 CONDITIONAL_RECURSION = """
@@ -207,7 +266,7 @@ def test_a_recursive_conditional_expression_returns_a_native_number():
                               ("chain", [(5,), (0,)], "Object")]:
         compiled = _compare(CONDITIONAL_RECURSION, name, calls)
         assert [str(v.return_kind) for v in CodeEntry.lookup(compiled[name].__code__).versions] == [kind], name
-        assert _inlined(compiled[name]) == ([name, name] if kind != "Object" else []), name
+        assert _inlined(compiled[name]) == ([f"{name} (quick return)"] * 2 if kind != "Object" else []), name
 
 
 def test_a_recursive_callee_is_not_copied_into_its_callers():

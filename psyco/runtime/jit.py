@@ -1113,7 +1113,8 @@ def _write_module(version: Version) -> llvm_text.Module:
         deferred.module = codegen.build()
         version.keepalive.extend(codegen.keep)
         version.keepalive.extend(codegen.inlined)  # their data, which the copies address
-        version.inlined += tuple(v.function for v in codegen.inlined) + (version.function,) * codegen.unrolled_calls
+        version.inlined += tuple(v.function for v in codegen.inlined) + tuple(
+            version.function + copy for copy in codegen.inlined_self_calls)
         version.body_copy = codegen.inlinable()
     return deferred.module
 
