@@ -94,6 +94,9 @@ OPS: dict[str, OpDef] = {
     # int(x) for one argument: a short decimal str read inline, anything else
     # through PyNumber_Long (attrs["generic"] 0 when x is known to be a str)
     "int_of": OpDef("obj", owns=True, error=True, generic=1),
+    # run signal handlers and pending calls if the eval breaker is set; attrs
+    # entry: at the function's start, kept only in a body calling compiled
+    # bodies directly (the interpreter checked before any other call)
     "check_signals": OpDef(None, error=True),
     # direct call of a compiled version: attrs["version"]; attrs["init"]:
     # an __init__, whose result is checked to be None (no deopt exit)

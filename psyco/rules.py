@@ -615,6 +615,11 @@ def resume(s: Specializer, ins: Instruction) -> None:
     # Entered with sys.settrace or sys.setprofile on (a direct call from
     # compiled code): the interpreter runs the call and reports it.
     s.emit("guard_not_tracing", [], "deopt", reason="tracing")
+    if ins.arg == 0 and not isinstance(s, inlining.InlinedBody):
+        # The interpreter looks at the eval breaker as a function starts: a
+        # recursion through direct calls, which passes no loop and no
+        # interpreted frame, stays interruptible (Ctrl-C, a timeout's signal).
+        s.emit("check_signals", [], "error", entry=True)
 
 
 @rule("LOAD_FAST")

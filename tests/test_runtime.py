@@ -1051,7 +1051,7 @@ INTERRUPT = textwrap.dedent("""
     def calls():
         return sum(v["calls"] for r in psyco.report() if r["function"] == "spin" for v in r["versions"])
     how, mode = sys.argv[1], sys.argv[2]
-    f = psyco.proxy(spin) if mode == "psyco" else spin
+    f = psyco.bind(spin) if mode == "psyco" else spin
     f({warm})  # compiles, and terminates
     warm_calls = calls()
     if how == "alarm":
@@ -1085,6 +1085,9 @@ LOOPS = {  # name: (function spin, a terminating argument, a non-terminating arg
     "while_cond_float": (
         "def spin(limit):\n    x = 0.0\n    while x < limit:\n        x = x * 0.5 + 1.0\n    return x\n",
         "1.5", "3.0"),
+    # no loop: the bodies' entries look at the eval breaker
+    "tree_recursion": (
+        "def spin(n):\n    if n < 2:\n        return n\n    return spin(n - 1) + spin(n - 2)\n", "15", "60"),
 }
 def _interrupt(loop, how, mode):
     src, warm, forever = LOOPS[loop]
@@ -1103,6 +1106,8 @@ def _interrupt(loop, how, mode):
     ("while_true_float", "sigint"),
     ("while_cond_int", "alarm"),
     ("while_cond_float", "sigint"),
+    ("tree_recursion", "alarm"),
+    ("tree_recursion", "sigint"),
 ])
 def test_ctrl_c_interrupts_a_compiled_loop(loop, how):
     compiled = _interrupt(loop, how, "psyco")
