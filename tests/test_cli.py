@@ -407,6 +407,62 @@ def test_recursion_error_in_compiled_code(tmp_path):
     assert both.calls("depth") > 0 and both.calls("loop") > 0
 
 
+SHADOWING = """
+    import string  # the program's string.py, imported before the first compile
+
+    def squares(n):
+        total = 0
+        for i in range(n):
+            total += i * i
+        return total
+
+    print(squares(10**5), string.WHOSE)
+    import platform, resource  # the program's, imported after it
+    print(platform.WHOSE, resource.WHOSE)
+"""
+
+
+def test_program_files_named_as_standard_modules_psyco_imports(tmp_path):
+    """psyco's first compile imports platform, resource and string (for
+    llvmlite and its back end): from the standard library, though the
+    script's directory has files of those names, which the program gets."""
+    for name in ("string", "platform", "resource"):
+        write(tmp_path / f"{name}.py", f'WHOSE = "the program\'s {name}"\n', prelude=False)
+    script = write(tmp_path / "shadowing.py", SHADOWING)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    both.assert_same()
+    assert "the program's resource" in both.plain.stdout
+    assert both.calls("squares") > 0
+
+
+IMPORT_HOOK = """
+    import builtins, importlib
+    original = builtins.__import__
+    seen = {}
+
+    def tracing_import(name, globals=None, locals=None, fromlist=(), level=0):
+        total = 0
+        for i in range(len(name) * 100):  # a loop: compiled when first called
+            total += i * i % 7
+        seen[name] = total
+        return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = tracing_import
+    platform = importlib.import_module("platform")  # its body's imports call the hook
+    builtins.__import__ = original
+    print(platform.system(), sorted(seen)[:3])
+"""
+
+
+def test_a_first_compile_while_a_standard_module_psyco_imports_is_imported(tmp_path):
+    """The first compile, the program's import hook, runs while `platform`
+    is half imported: llvmlite gets a platform module of its own."""
+    script = write(tmp_path / "hook.py", IMPORT_HOOK)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    both.assert_same()
+    assert both.calls("tracing_import") > 0
+
+
 SYNTAX_ERROR = """
     def fine(n):
         return n

@@ -31,6 +31,7 @@ from psyco.abi import current as abi
 from psyco.frontend import decode, has_loops, is_comprehension
 from psyco.kinds import Kind
 from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS
+from psyco.own_imports import STDLIB_IMPORTS
 from psyco.records import field, record
 from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher
 from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
@@ -800,9 +801,11 @@ T = TypeVar("T")
 def a_compile(function: Callable[..., T]) -> Callable[..., T]:
     """What every compile runs within, nested ones too: signal handlers
     deferred to the end (SIGNALS_DEFERRED), the builtins psyco was imported
-    with (ORIGINAL_BUILTINS), its time counted (COMPILE_CLOCK), the thread
-    marked as compiling (_COMPILING)."""
-    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(COMPILE_CLOCK(_COMPILING(function))))
+    with (ORIGINAL_BUILTINS), the standard library's modules for the
+    imports of psyco's later stages and llvmlite (STDLIB_IMPORTS), its
+    time counted (COMPILE_CLOCK), the thread marked as compiling
+    (_COMPILING)."""
+    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(STDLIB_IMPORTS(COMPILE_CLOCK(_COMPILING(function)))))
 
 
 def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[Result, Resolver]:
