@@ -31,10 +31,12 @@ __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see ow
 
 # Loaded when a compile has nothing left to import.
 LAZY_MODULES = ("psyco.backend", "llvmlite.binding")
+
+
 _PATHS = sysconfig.get_paths()
 _STDLIB_PATH = [_PATHS["stdlib"], _PATHS["platstdlib"], os.path.join(_PATHS["platstdlib"], "lib-dynload")]
 _STDLIB_PREFIXES = tuple(d + os.sep for d in _STDLIB_PATH)
-_SITE_PREFIXES = tuple(_PATHS[key] + os.sep for key in ("purelib", "platlib"))
+_SITE_PREFIXES = tuple(_PATHS[key] + os.sep for key in ("purelib", "platlib"))  # inside the standard library's
 
 
 def _stdlib_file(path: str | None) -> bool:
