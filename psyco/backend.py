@@ -133,10 +133,9 @@ def quick_return_path(fn: ir.Function) -> QuickPath | None:
         for succ in blk.successors():
             if succ.id in on_path or not is_quick(succ):
                 hands_over = True  # a loop or a block that calls: the full body's
-            elif succ.id in quick:
-                edges.add((blk.id, succ.id))
-            else:
-                edges.add((blk.id, succ.id))
+                continue
+            edges.add((blk.id, succ.id))
+            if succ.id not in quick:
                 visit(succ)
         on_path.discard(blk.id)
 
