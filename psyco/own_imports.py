@@ -7,16 +7,16 @@ imported under that name, or a file beside the script (`platform.py`,
 `resource.py`, `string.py`: `sys.path[0]` comes first), and the compile
 failed.  While `STDLIB_IMPORTS` is entered (every compile enters it), a
 top-level name of the standard library imports the standard library's
-module, and the program's module of that name (or a standard one still
-being imported: llvmlite calls `platform.machine()`) is out of
-`sys.modules`; on leaving it is put back, and a standard library module
+module, and the program's module of that name is out of `sys.modules`
+(not one another thread is still importing: the compile then gets it, or
+waits for it); on leaving it is put back, and a standard library module
 imported meanwhile that a file of the program's shadows is taken out, so
 that the program's own `import` finds its file, as it would without psyco
 (the module psyco imported stays with the module that imported it).
 Until psyco's stages and llvmlite are loaded, entering takes about 0.1 ms
-(judging functions not worth compiling loads no LLVM); then two lookups.  (Another thread of
-the program importing such a name during that first compile gets the
-standard library's module.)
+(judging functions not worth compiling loads no LLVM); then two lookups.
+(Another thread of the program importing such a name during that first
+compile gets the standard library's module.)
 """
 
 import contextlib
@@ -41,8 +41,8 @@ _SITE_PREFIXES = tuple(_PATHS[key] + os.sep for key in ("purelib", "platlib"))  
 
 
 def _stdlib_file(path: str | None) -> bool:
-    """Whether `path` (a module's file; None: builtin) is the standard library's."""
-    return path is None or path.startswith(_STDLIB_PREFIXES) and not path.startswith(_SITE_PREFIXES)
+    """Whether `path` (a module's file; None: namespace package) is the standard library's."""
+    return path is not None and path.startswith(_STDLIB_PREFIXES) and not path.startswith(_SITE_PREFIXES)
 
 
 class _StdlibFinder:
@@ -66,16 +66,19 @@ class _StdlibImports(contextlib.ContextDecorator):
         self.before: set[str] = set()
 
     def __enter__(self) -> None:
+        if self.depth == 0 and not all(name in sys.modules for name in LAZY_MODULES):
+            self._set_aside()
         self.depth += 1
-        if self.depth > 1 or all(name in sys.modules for name in LAZY_MODULES):
-            return
-        aside = {name for name in sys.modules.keys() & sys.stdlib_module_names if _set_aside(sys.modules.get(name))}
+
+    def _set_aside(self) -> None:
+        modules = sys.modules.copy()  # (no Python code runs: a finalizer importing cannot change it meanwhile)
+        aside = {name for name in modules.keys() & sys.stdlib_module_names if _programs(modules[name])}
         if aside:
             within = tuple(name + "." for name in aside)
-            self.programs = {name: module for name, module in list(sys.modules.items())
+            self.programs = {name: module for name, module in modules.items()
                              if name in aside or name.startswith(within)}
         for name in self.programs:
-            del sys.modules[name]
+            sys.modules.pop(name, None)
         self.before = set(sys.modules)
         sys.meta_path.insert(0, _StdlibFinder)  # type: ignore[arg-type]
 
@@ -97,18 +100,22 @@ class _StdlibImports(contextlib.ContextDecorator):
         self.programs, self.before = {}, set()
 
 
-def _set_aside(module: types.ModuleType | None) -> bool:
-    """Whether psyco imports a module of its own in place of `module`: one
-    of the program's, or a standard one still being imported (a compile
-    made by an import hook of the program while `platform` is imported)."""
+def _programs(module: object) -> bool:
+    """Whether `module` (under a standard library name) is the program's
+    own: not from the standard library's files nor built in, and imported
+    (one another thread is still importing stays: taken away, its import
+    would fail; psyco's import then waits for it or gets it)."""
     spec = getattr(module, "__spec__", None)
-    return not _stdlib_file(getattr(module, "__file__", None)) or bool(getattr(spec, "_initializing", False))
+    if getattr(spec, "_initializing", False):
+        return False
+    origin = getattr(module, "__file__", None) or getattr(spec, "origin", None)
+    return origin not in ("built-in", "frozen") and (origin is None or not _stdlib_file(origin))
 
 
 def _programs_own(name: str) -> bool:
     """Whether the program's `import name` finds a file of its own."""
     spec = importlib.machinery.PathFinder.find_spec(name)
-    return spec is not None and not _stdlib_file(spec.origin)
+    return spec is not None and spec.origin is not None and not _stdlib_file(spec.origin)
 
 
 STDLIB_IMPORTS = _StdlibImports()  # entered under the compile lock

@@ -435,32 +435,51 @@ def test_program_files_named_as_standard_modules_psyco_imports(tmp_path):
     assert both.calls("squares") > 0
 
 
-IMPORT_HOOK = """
-    import builtins, importlib
-    original = builtins.__import__
-    seen = {}
+IMPORTING_THREAD = """
+    import threading, time
+    results = []
 
-    def tracing_import(name, globals=None, locals=None, fromlist=(), level=0):
+    def worker():
+        import string  # the program's: sleeps, then calls a function with a loop
+        results.append(string.X)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(0.1)
+
+    def loop(n):
         total = 0
-        for i in range(len(name) * 100):  # a loop: compiled when first called
-            total += i * i % 7
-        seen[name] = total
-        return original(name, globals, locals, fromlist, level)
+        for i in range(n):
+            total += i
+        return total
 
-    builtins.__import__ = tracing_import
-    platform = importlib.import_module("platform")  # its body's imports call the hook
-    builtins.__import__ = original
-    print(platform.system(), sorted(seen)[:3])
+    print(loop(100000))  # the first compile, which imports string (llvmlite)
+    thread.join()
+    print(results)
 """
 
 
-def test_a_first_compile_while_a_standard_module_psyco_imports_is_imported(tmp_path):
-    """The first compile, the program's import hook, runs while `platform`
-    is half imported: llvmlite gets a platform module of its own."""
-    script = write(tmp_path / "hook.py", IMPORT_HOOK)
+def test_a_first_compile_while_another_thread_imports_a_module_it_imports(tmp_path):
+    """The thread importing the program's string.py calls a function with a
+    loop: it waits for the compile lock, held by the main thread, whose
+    first compile waits for string's import: the thread gives up waiting
+    after COMPILE_WAIT_SECONDS and runs the function interpreted."""
+    write(tmp_path / "string.py", '''
+        import time
+        time.sleep(0.5)
+
+        def count(n):
+            total = 0
+            for i in range(n):
+                total += i
+            return total
+
+        X = count(1000)
+    ''', prelude=False)
+    script = write(tmp_path / "threads.py", IMPORTING_THREAD)
     both = Both(tmp_path, [str(script)], tmp_path)
     both.assert_same()
-    assert both.calls("tracing_import") > 0
+    assert both.plain.stdout == "4999950000\n[499500]\n"
 
 
 SYNTAX_ERROR = """

@@ -23,7 +23,7 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from psyco import ir, kinds
@@ -86,6 +86,23 @@ COMPILE_LOCK = threading.RLock()
 # an import): the child would find the lock held for good, and LLVM half way.
 os.register_at_fork(before=COMPILE_LOCK.acquire, after_in_parent=COMPILE_LOCK.release,
                     after_in_child=COMPILE_LOCK.release)
+COMPILE_WAIT_SECONDS = 2.0  # far longer than a compile takes
+
+
+@contextlib.contextmanager
+def _unless_busy() -> Iterator[bool]:
+    """COMPILE_LOCK, unless another thread holds it for more than
+    COMPILE_WAIT_SECONDS (then False): a call that finds another thread
+    compiling waits for its machine code, but not for good (the compiling
+    thread may be importing a module this thread is importing: each
+    waits for the other); it then runs interpreted, and a later call
+    compiles."""
+    free = COMPILE_LOCK.acquire(timeout=COMPILE_WAIT_SECONDS)
+    try:
+        yield free
+    finally:
+        if free:
+            COMPILE_LOCK.release()
 # Trampoline skip gates (`abi.make_trampoline`): an exhausted one lets the
 # call on, one that never ends runs every call interpreted.
 _OPEN_GATE = iter(())
@@ -322,8 +339,8 @@ class CodeEntry:
             return SENTINEL  # compiling would raise the program a RecursionError of its own
         deferred = self._deferred_version(args, frame.f_globals)
         if deferred is not None:
-            with COMPILE_LOCK:
-                if _PROGRAM_ENDED.ended:
+            with _unless_busy() as free:
+                if not free or _PROGRAM_ENDED.ended:
                     return SENTINEL
                 deferred.native_body()
             return RETRY
@@ -353,8 +370,8 @@ class CodeEntry:
         if sum(v.active for v in self.versions) >= MAX_COMPILED_VERSIONS:
             self._back_off()
             return SENTINEL
-        with COMPILE_LOCK:
-            if _PROGRAM_ENDED.ended:
+        with _unless_busy() as free:
+            if not free or _PROGRAM_ENDED.ended:
                 return SENTINEL
             if any(v.serves(entry_kinds, frame.f_globals) for v in self.versions):
                 return RETRY  # another thread compiled it meanwhile
@@ -390,8 +407,8 @@ class CodeEntry:
         if all(v.deferred is None for v in self.versions):
             return None
         entry_kinds = self.entry_kinds_for((kinds.entry_kind(a) for a in args), record=False)
-        with COMPILE_LOCK:
-            for v in self.versions:
+        with _unless_busy() as free:
+            for v in self.versions if free else ():
                 if v.deferred is not None and v.serves(entry_kinds, globals_):
                     reason = not_worth_for_interpreter(v.work, self.code, v.recursive)
                     if self.whole_program and reason is not None:
