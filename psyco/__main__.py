@@ -110,13 +110,23 @@ def _write_stats(path: str, startup: float) -> None:
 def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     options, script, module, args = _parse(sys.argv[1:] if argv is None else argv)
-    import psyco
+    # psyco's own imports look in the standard library and site-packages,
+    # not in the current directory `python -m` put first (a program's
+    # opcode.py there would be psyco's); the program's files then shadow
+    # what psyco imported, as without it.
+    before, current = set(sys.modules), sys.path.pop(0)
+    try:
+        import psyco
 
-    active = psyco.supported()
+        active = psyco.supported()
+        if active:
+            from psyco import api, own_imports
+    finally:
+        sys.path.insert(0, current)
     threshold = 1
     if active:
-        from psyco import api
-
+        own_imports.leave_to_program(set(sys.modules) - before,
+                                     os.path.dirname(os.path.abspath(script)) if script is not None else current)
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
         api._take_over(threshold, None)
         # What exists now (psyco, the standard library) lives as

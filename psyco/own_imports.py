@@ -119,3 +119,20 @@ def _programs_own(name: str) -> bool:
 
 
 STDLIB_IMPORTS = _StdlibImports()  # entered under the compile lock
+
+
+def leave_to_program(imported: set[str], directory: str) -> None:
+    """Standard modules psyco imported as it started (`imported`, names
+    of sys.modules) that files of the program's directory shadow (a
+    `ctypes.py` beside the script) leave sys.modules, so that the
+    program's imports find its files as without psyco (psyco keeps its
+    own).  One listing of the directory, not a search of sys.path."""
+    try:
+        files = set(os.listdir(directory or "."))
+    except OSError:
+        return
+    shadowed = {name for name in imported if "." not in name and name in sys.stdlib_module_names
+                and (name + ".py" in files or name in files)}
+    for name in imported:
+        if name.partition(".")[0] in shadowed:
+            sys.modules.pop(name, None)

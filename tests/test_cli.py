@@ -418,20 +418,24 @@ SHADOWING = """
 
     print(squares(10**5), string.WHOSE)
     import platform, resource  # the program's, imported after it
-    print(platform.WHOSE, resource.WHOSE)
+    import opcode, ctypes  # the program's, though psyco imported them as it started
+    print(platform.WHOSE, resource.WHOSE, opcode.WHOSE, ctypes.WHOSE)
 """
 
 
-def test_program_files_named_as_standard_modules_psyco_imports(tmp_path):
-    """psyco's first compile imports platform, resource and string (for
-    llvmlite and its back end): from the standard library, though the
-    script's directory has files of those names, which the program gets."""
-    for name in ("string", "platform", "resource"):
-        write(tmp_path / f"{name}.py", f'WHOSE = "the program\'s {name}"\n', prelude=False)
-    script = write(tmp_path / "shadowing.py", SHADOWING)
-    both = Both(tmp_path, [str(script)], tmp_path)
+@pytest.mark.parametrize("where", ["script directory", "elsewhere"])
+def test_program_files_named_as_standard_modules_psyco_imports(tmp_path, where):
+    """psyco imports opcode and ctypes as it starts, and platform, resource
+    and string at its first compile (for llvmlite and its back end): from
+    the standard library, though the script's directory (the current
+    directory too, first on sys.path as psyco starts) has files of those
+    names, which the program gets."""
+    for name in ("string", "platform", "resource", "opcode", "ctypes"):
+        write(tmp_path / "app" / f"{name}.py", f'WHOSE = "the program\'s {name}"\n', prelude=False)
+    script = write(tmp_path / "app" / "shadowing.py", SHADOWING)
+    both = Both(tmp_path, [str(script)], script.parent if where == "script directory" else tmp_path)
     both.assert_same()
-    assert "the program's resource" in both.plain.stdout
+    assert "the program's ctypes" in both.plain.stdout
     assert both.calls("squares") > 0
 
 
