@@ -155,8 +155,13 @@ class _CompilingFinder(importlib.abc.MetaPathFinder):
         self.threshold = threshold
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
+        """The spec the finders after this one give, loading user code
+        bound (those before it were asked already: a program's finder put
+        first sees each import once)."""
+        finders = list(sys.meta_path)
+        after = next((i for i, finder in enumerate(finders) if finder is self), -1) + 1
+        for finder in finders[after:]:
+            if not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(name, path, target)
             if spec is None:

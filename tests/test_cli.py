@@ -486,6 +486,28 @@ def test_a_first_compile_while_another_thread_imports_a_module_it_imports(tmp_pa
     assert both.plain.stdout == "4999950000\n[499500]\n"
 
 
+LOGGING_FINDER = """
+    import sys
+    seen = []
+
+    class Logger:
+        def find_spec(self, name, path=None, target=None):
+            seen.append(name)
+            return None
+
+    sys.meta_path.insert(0, Logger())
+    import csv
+    print(seen)
+"""
+
+
+def test_a_finder_the_program_puts_first_sees_each_import_once(tmp_path):
+    script = write(tmp_path / "finder.py", LOGGING_FINDER)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    both.assert_same()
+    assert "'csv'" in both.plain.stdout
+
+
 SYNTAX_ERROR = """
     def fine(n):
         return n
