@@ -2987,6 +2987,7 @@ def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value
     array, nargs, names = _arg_array(g, op, args)
     r = g.b.call(g.mb.c_function(function), [first, array, nargs, names])
     g.fail_branch(is_null(g.b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    _signals_after_call(g, op, r)
     return r
 
 
@@ -3053,6 +3054,7 @@ def _call_method(g: VersionCodegen, op: ir.Op) -> L.Value:
     b.position_at_end(done)
     r = joined(b, (from_cache, cached), (looked_up, lookup))
     g.fail_branch(is_null(b, r), op.exit, deopt=False)  # type: ignore[arg-type]
+    _signals_after_call(g, op, r)
     return r
 
 
@@ -3624,6 +3626,14 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
     (tak spent 13% more time checking at every call)."""
     if op.attrs.get("entry") and (not g.calls_directly or g.to_full is not None):
         return
+    _eval_breaker(g, op.exit)  # type: ignore[arg-type]
+
+
+def _eval_breaker(g: VersionCodegen, exit: ir.Exit, result: L.Value | None = None) -> None:
+    """If the eval breaker is set: hand the GIL over if another thread
+    asked for it, run signal handlers and pending calls, and leave through
+    `exit` if they raised (dropping `result`, the object a call just
+    returned)."""
     b = g.b
     interp = g.interp()
     breaker = b.load_atomic(field_ptr(b, interp, abi.INTERP_EVAL_BREAKER, I32), "monotonic", 4)
@@ -3631,7 +3641,7 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
     done = b.append_basic_block("eval_breaker.done")
     b.cbranch(b.icmp_signed("!=", breaker, I32(0)), slow, done, likely=False)
     b.position_at_end(slow)
-    g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
+    g.sync_frame(exit.pc)
     drop = b.load_atomic(field_ptr(b, interp, abi.INTERP_GIL_DROP_REQUEST, I32), "monotonic", 4)
     switch = b.append_basic_block("gil_switch")
     calls = b.append_basic_block("pending_calls")
@@ -3642,9 +3652,29 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
     b.branch(calls)
     b.position_at_end(calls)
     failed = b.icmp_signed("<", b.call(g.mb.c_function("Py_MakePendingCalls"), []), I32(0))
-    g.fail_branch(failed, op.exit, deopt=False)  # type: ignore[arg-type]
+    if result is None:
+        g.fail_branch(failed, exit, deopt=False)
+    else:
+        raised, handled = b.append_basic_block("pending_calls.raised"), b.append_basic_block("pending_calls.done")
+        b.cbranch(failed, raised, handled, likely=False)
+        b.position_at_end(raised)
+        decref(g.mb, b, result, nullable=False)
+        b.branch(g.exit_block(exit, deopt=False))
+        b.position_at_end(handled)
     b.branch(done)
     b.position_at_end(done)
+
+
+def _signals_after_call(g: VersionCodegen, op: ir.Op, result: L.Value) -> None:
+    """As the interpreter after every call: a signal that arrived during
+    the call (a long C function: a SIGALRM timeout, Ctrl-C) has its
+    handler run now, and what it raises is raised at the call, inside the
+    call's `try`, rather than at the next loop iteration, maybe outside
+    it.  (An exit restarting an inlined call would make the call again.)"""
+    exit = op.exit
+    assert exit is not None
+    if exit.state is None:
+        _eval_breaker(g, exit, result)
 
 
 @lower("call_direct")

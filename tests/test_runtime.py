@@ -15,6 +15,7 @@ import json
 import math
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import textwrap
@@ -1121,6 +1122,42 @@ def test_ctrl_c_plain_python_reference():
     for how in ("alarm", "sigint"):
         plain_run = _interrupt("while_cond_int", how, "plain")
         assert plain_run["interrupted"] and plain_run["elapsed"] < 1.3 and plain_run["calls"] == 0
+
+
+class _Timeout(Exception):
+    pass
+
+
+def timed_out_calls(rounds):
+    got = []
+    for _ in range(rounds):
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.005)
+            sum(range(20_000_000))  # a long C call: the signal waits for its end
+        except _Timeout:
+            got.append("caught")
+        got.append("after")
+    return got
+
+
+def test_a_signal_during_a_long_call_raises_at_the_call_inside_its_try():
+    """As the interpreter, compiled code runs a signal's handler right after
+    the call it arrived during: the handler's exception is the call's,
+    caught by the `try` around it (not raised at the next loop iteration,
+    outside the `try`)."""
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        p = psyco.proxy(timed_out_calls)
+        assert p(0) == []  # compiled
+        before = compiled_calls(timed_out_calls)
+        assert p(2) == ["caught", "after"] * 2
+        assert compiled_calls(timed_out_calls) > before
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 GIL = textwrap.dedent("""
