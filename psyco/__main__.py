@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     # not in the current directory `python -m` put first (a program's
     # opcode.py there would be psyco's); the program's files then shadow
     # what psyco imported, as without it.
-    before, current = set(sys.modules), sys.path.pop(0)
+    before, current = set(sys.modules), sys.path.pop(0) if sys.path else ""
     try:
         import psyco
 
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, current)
     threshold = 1
     if active:
-        own_imports.leave_to_program(set(sys.modules) - before,
-                                     os.path.dirname(os.path.abspath(script)) if script is not None else current)
+        program_directory = os.path.dirname(os.path.abspath(script)) if script is not None else current
+        own_imports.leave_to_program(set(sys.modules) - before, program_directory)
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
         api._take_over(threshold, None)
         # What exists now (psyco, the standard library) lives as

@@ -103,6 +103,8 @@ def _unless_busy() -> Iterator[bool]:
     finally:
         if free:
             COMPILE_LOCK.release()
+
+
 # Trampoline skip gates (`abi.make_trampoline`): an exhausted one lets the
 # call on, one that never ends runs every call interpreted.
 _OPEN_GATE = iter(())
