@@ -25,6 +25,7 @@ import os
 import sys
 import sysconfig
 import types
+from collections.abc import Callable, Iterable
 
 from psyco.own_builtins import BUILTINS
 
@@ -87,15 +88,8 @@ class _StdlibImports(contextlib.ContextDecorator):
         if self.depth or _StdlibFinder not in sys.meta_path:
             return
         sys.meta_path.remove(_StdlibFinder)  # type: ignore[arg-type]
-        shadowed: dict[str, bool] = {}
-        for name in set(sys.modules) - self.before:
-            top = name.partition(".")[0]
-            if top not in sys.stdlib_module_names:
-                continue
-            if top not in shadowed:
-                shadowed[top] = top in self.programs or _programs_own(top)
-            if shadowed[top]:
-                del sys.modules[name]
+        programs = self.programs
+        _leave_to_files(set(sys.modules) - self.before, lambda top: top in programs or _programs_own(top))
         sys.modules.update(self.programs)
         self.programs, self.before = {}, set()
 
@@ -112,10 +106,25 @@ def _programs(module: object) -> bool:
     return origin not in ("built-in", "frozen") and (origin is None or not _stdlib_file(origin))
 
 
-def _programs_own(name: str) -> bool:
-    """Whether the program's `import name` finds a file of its own."""
-    spec = importlib.machinery.PathFinder.find_spec(name)
+def _programs_own(name: str, path: list[str] | None = None) -> bool:
+    """Whether the program's `import name` finds a file of its own (in
+    `path`, or along sys.path)."""
+    spec = importlib.machinery.PathFinder.find_spec(name, path)
     return spec is not None and spec.origin is not None and not _stdlib_file(spec.origin)
+
+
+def _leave_to_files(names: Iterable[str], shadowed: Callable[[str], bool]) -> None:
+    """The modules among `names` (of sys.modules) under a top-level
+    standard library name the program has a file for (`shadowed(top)`)
+    leave sys.modules: the program's imports then find its file."""
+    verdicts: dict[str, bool] = {}
+    for name in names:
+        top = name.partition(".")[0]
+        if top in sys.stdlib_module_names:
+            if top not in verdicts:
+                verdicts[top] = shadowed(top)
+            if verdicts[top]:
+                sys.modules.pop(name, None)
 
 
 STDLIB_IMPORTS = _StdlibImports()  # entered under the compile lock
@@ -126,13 +135,5 @@ def leave_to_program(imported: set[str], directory: str) -> None:
     of sys.modules) that files of the program's directory shadow (a
     `ctypes.py` beside the script) leave sys.modules, so that the
     program's imports find its files as without psyco (psyco keeps its
-    own).  One listing of the directory, not a search of sys.path."""
-    try:
-        files = set(os.listdir(directory or "."))
-    except OSError:
-        return
-    shadowed = {name for name in imported if "." not in name and name in sys.stdlib_module_names
-                and (name + ".py" in files or name in files)}
-    for name in imported:
-        if name.partition(".")[0] in shadowed:
-            sys.modules.pop(name, None)
+    own)."""
+    _leave_to_files(imported, lambda top: _programs_own(top, [directory]))
