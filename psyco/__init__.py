@@ -8,13 +8,30 @@ interpreter psyco does not support, every call here warns once and leaves
 the program running uncompiled; ``psyco.supported()`` says which.
 """
 
-from __future__ import annotations
-
 import sys
-import warnings
-from typing import Any, Callable, TypeVar  # noqa: UP035 - this module imports on any Python 3
 
-from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS
+
+def _launched() -> bool:
+    """Whether `python -m psyco` is importing this package (to run
+    psyco.__main__): sys.argv[0] is "-m" while it is located."""
+    argv = getattr(sys, "orig_argv", [])
+    return sys.argv[:1] == ["-m"] and ("-mpsyco" in argv or any(
+        option == "-m" and module == "psyco" for option, module in zip(argv, argv[1:])))
+
+
+# What the interpreter imported before psyco: psyco.__main__ hands the
+# other standard modules back to the program's files shadowing them.
+_STARTUP_MODULES = frozenset(sys.modules)
+# As `python -m psyco` starts, the current directory comes first on
+# sys.path: psyco.__main__ puts it back once psyco's own imports are done,
+# so that they do not find the program's files named like standard modules
+# (a __future__.py: this module has no `from __future__ import`).
+_LAUNCH_PATH_ENTRY = sys.path.pop(0) if sys.path and not sys.flags.safe_path and _launched() else None
+
+import warnings  # noqa: E402
+from typing import Any, Callable, TypeVar  # noqa: E402, UP035 - this module imports on any Python 3
+
+from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS  # noqa: E402
 
 __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
 
@@ -31,10 +48,10 @@ class PsycoWarning(UserWarning):
     """psyco could not do what was asked; the program runs uncompiled."""
 
 
-_support: tuple[bool, str] | None = None
+_support: "tuple[bool, str] | None" = None
 
 
-def _check_support() -> tuple[bool, str]:
+def _check_support() -> "tuple[bool, str]":
     if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
         return False, f"psyco supports CPython 3.11, not {sys.implementation.name} {sys.version.split()[0]}"
     if sys.maxsize != 2**63 - 1:
@@ -100,7 +117,7 @@ def cannotcompile(func: F) -> F:
     return _api().cannotcompile(func) if supported() else func
 
 
-def report() -> list[dict]:
+def report() -> "list[dict]":
     """What was compiled (versions, entry kinds, calls, deopts) and what not."""
     return _api().report() if supported() else []
 

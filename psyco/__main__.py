@@ -79,7 +79,8 @@ def _run_script(path: str, args: list[str], threshold: int) -> None:
     # dont_inherit: the script gets its own __future__ imports, not ours.
     code = api.transform_code(compile(source, full_path, "exec", dont_inherit=True), threshold)
     sys.argv = [path] + args
-    sys.path[0] = os.path.dirname(full_path)
+    if not sys.flags.safe_path:  # (-P, -I: python puts no directory of the program's first)
+        sys.path[0] = os.path.dirname(full_path)
     main = types.ModuleType("__main__")
     # As python's own runner sets them (the loader lets linecache and inspect read the source).
     loader = importlib.machinery.SourceFileLoader("__main__", full_path)
@@ -112,21 +113,24 @@ def main(argv: list[str] | None = None) -> None:
     options, script, module, args = _parse(sys.argv[1:] if argv is None else argv)
     # psyco's own imports look in the standard library and site-packages,
     # not in the current directory `python -m` put first (a program's
-    # opcode.py there would be psyco's); the program's files then shadow
-    # what psyco imported, as without it.
-    before, current = set(sys.modules), sys.path.pop(0) if sys.path else ""
-    try:
-        import psyco
+    # opcode.py there would be psyco's): psyco's package took it off
+    # sys.path.  The program's files then shadow what psyco imported, as
+    # without it.
+    import psyco
 
+    current = psyco._LAUNCH_PATH_ENTRY
+    try:
         active = psyco.supported()
         if active:
             from psyco import api, own_imports
     finally:
-        sys.path.insert(0, current)
+        if current is not None:
+            sys.path.insert(0, current)
     threshold = 1
     if active:
         program_directory = os.path.dirname(os.path.abspath(script)) if script is not None else current
-        own_imports.leave_to_program(set(sys.modules) - before, program_directory)
+        if program_directory is not None:
+            own_imports.leave_to_program(set(sys.modules) - psyco._STARTUP_MODULES, program_directory)
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
         api._take_over(threshold, None)
         # What exists now (psyco, the standard library) lives as

@@ -419,24 +419,35 @@ SHADOWING = """
     print(squares(10**5), string.WHOSE)
     import platform, resource  # the program's, imported after it
     import opcode, ctypes  # the program's, though psyco imported them as it started
-    print(platform.WHOSE, resource.WHOSE, opcode.WHOSE, ctypes.WHOSE)
+    import __future__  # the program's, though psyco's package imports it
+    print(platform.WHOSE, resource.WHOSE, opcode.WHOSE, ctypes.WHOSE, __future__.WHOSE)
 """
 
 
 @pytest.mark.parametrize("where", ["script directory", "elsewhere"])
 def test_program_files_named_as_standard_modules_psyco_imports(tmp_path, where):
-    """psyco imports opcode and ctypes as it starts, and platform, resource
-    and string at its first compile (for llvmlite and its back end): from
-    the standard library, though the script's directory (the current
-    directory too, first on sys.path as psyco starts) has files of those
-    names, which the program gets."""
-    for name in ("string", "platform", "resource", "opcode", "ctypes"):
+    """psyco imports __future__, opcode and ctypes as it starts, and
+    platform, resource and string at its first compile (for llvmlite and
+    its back end): from the standard library, though the script's directory
+    (the current directory too, first on sys.path as `-m` imports psyco's
+    package) has files of those names, which the program gets."""
+    for name in ("string", "platform", "resource", "opcode", "ctypes", "__future__"):
         write(tmp_path / "app" / f"{name}.py", f'WHOSE = "the program\'s {name}"\n', prelude=False)
     script = write(tmp_path / "app" / "shadowing.py", SHADOWING)
     both = Both(tmp_path, [str(script)], script.parent if where == "script directory" else tmp_path)
     both.assert_same()
     assert "the program's ctypes" in both.plain.stdout
     assert both.calls("squares") > 0
+
+
+def test_safe_path_keeps_the_programs_directory_off_sys_path(tmp_path):
+    """Under -P (and -I) python puts no directory of the program's first on
+    sys.path, and neither does psyco."""
+    script = write(tmp_path / "app" / "paths.py", "import sys\nprint(sys.path)\n")
+    plain = run(["-P", str(script)], tmp_path)
+    launched = run(["-P", "-m", "psyco", str(script)], tmp_path)
+    assert plain.returncode == 0 and str(script.parent) not in plain.stdout
+    assert (launched.returncode, launched.stdout, launched.stderr) == (plain.returncode, plain.stdout, plain.stderr)
 
 
 IMPORTING_THREAD = """
