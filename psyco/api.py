@@ -29,6 +29,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 _NEVER: set[types.CodeType] = set()  # code objects marked with cannotcompile()
+# Function bodies psyco was given (by full(), bind(), proxy()) that it
+# cannot compile (generators, coroutines), with why: the report lists them,
+# though psyco does not see whether they run.
+_LEFT_TO_INTERPRETER: dict[types.CodeType, str] = {}
 _PROFILE_THRESHOLD = 20  # calls before profile() compiles a function
 
 
@@ -51,6 +55,8 @@ def _entry_for(func: types.FunctionType, action: str, quiet: bool = False) -> Co
     code = _original_code(func.__code__)
     why = "marked with psyco.cannotcompile()" if code in _NEVER else abi.trampoline_supported(code)
     if why is not None:
+        if code not in _NEVER:
+            _LEFT_TO_INTERPRETER[code] = why
         if not quiet:
             warnings.warn(f"psyco.{action}: cannot compile {func.__qualname__}: {why}; it runs uncompiled",
                           PsycoWarning, stacklevel=3)
@@ -123,7 +129,11 @@ def transform_code(code: types.CodeType, threshold: int = 1) -> types.CodeType:
     if consts != code.co_consts or any(a is not b for a, b in zip(consts, code.co_consts)):
         code = code.replace(co_consts=consts)
     is_function = code.co_flags & 0x02  # CO_NEWLOCALS: a function body
-    if is_function and code not in _NEVER and abi.trampoline_supported(code) is None:
+    if is_function and code not in _NEVER:
+        why = abi.trampoline_supported(code)
+        if why is not None:
+            _LEFT_TO_INTERPRETER[code] = why
+            return code
         entry = CodeEntry.for_code(code)
         entry.compile_threshold = threshold
         entry.whole_program = True
@@ -216,7 +226,9 @@ def _patch_running_module(code: types.CodeType, threshold: int) -> None:
 
 # --- what was compiled ------------------------------------------------------------------
 def report() -> list[dict]:
-    """What psyco compiled and did not, one dict per code object it took over."""
+    """What psyco compiled and did not, one dict per code object it took
+    over, and per function body it was given and left to the interpreter
+    (a generator: "called" None, psyco does not see its calls)."""
     out = []
     seen: set[int] = set()
     for entry in CodeEntry.by_code.values():
@@ -249,6 +261,9 @@ def report() -> list[dict]:
             "refused_ms": round(entry.refused_seconds * 1000, 2),  # compiles that made no version
             "called": bool(versions) or entry.misses > 0,
         })
+    for code, why in _LEFT_TO_INTERPRETER.items():
+        out.append({"function": code.co_qualname, "file": code.co_filename, "line": code.co_firstlineno,
+                    "versions": [], "not_compiled": why, "refused_ms": 0.0, "called": None})
     return out
 
 
@@ -282,7 +297,7 @@ def format_report(rows: list[dict] | None = None) -> str:
     lines.append("not compiled:")
     for r in rows:
         total += r["refused_ms"]
-        if r["not_compiled"] and r["called"]:
+        if r["not_compiled"] and r["called"] is not False:
             spent = f" [{r['refused_ms']:.1f} ms spent finding out]" if r["refused_ms"] else ""
             lines.append(f"  {r['function']}  ({r['file']}:{r['line']}): {r['not_compiled']}{spent}")
     if this_process and STATS["llvm_load_seconds"]:

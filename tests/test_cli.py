@@ -780,6 +780,37 @@ def test_report_goes_to_stderr_and_stdout_is_unchanged(tmp_path, program):
     assert "LLVM loaded in " in table  # with the first machine code, apart from the compile times
 
 
+GENERATORS = """
+    import asyncio
+
+    def pairs(n):
+        for i in range(n):
+            yield i, i * i
+
+    async def later(x):
+        return x + 1
+
+    def use(n):
+        return sum(b for _, b in pairs(n)), asyncio.run(later(n))
+
+    print(use(10), use(20))
+"""
+
+
+def test_report_lists_generators_and_coroutines_as_not_compiled(tmp_path):
+    script = write(tmp_path / "generators.py", GENERATORS)
+    both = Both(tmp_path, [str(script)], tmp_path, psyco_options=["--report"])
+    assert both.psyco.returncode == both.plain.returncode == 0
+    assert both.psyco.stdout == both.plain.stdout
+    _, table = split_report(both.psyco.stderr)
+    not_compiled = table[table.index("not compiled:"):]
+    for name in ("pairs", "later", "use.<locals>.<genexpr>"):
+        assert f"  {name}  ({script}:" in not_compiled, table
+    rows = {r["function"]: r for r in both.rows()}
+    assert rows["pairs"]["called"] is None and not rows["pairs"]["versions"]
+    assert "generator" in rows["later"]["not_compiled"]
+
+
 def test_report_after_an_exception_and_an_exit(tmp_path):
     write(tmp_path / "failing_module.py", FAILING_MODULE, prelude=False)
     script = write(tmp_path / "errors.py", ERRORS)
