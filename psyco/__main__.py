@@ -24,7 +24,8 @@ USAGE = """usage: python -m psyco [--report] [--profile] script.py [args...]
 
   --report    after the run, print on stderr what was compiled and what not
   --profile   compile only functions called often (psyco.profile())
-  PSYCO_STATS=file.json  write compile statistics to that file at exit"""
+  PSYCO_STATS=file.json  write compile statistics to that file at exit
+  PSYCO_PERF_MAP=1       name the machine code psyco makes for perf, in /tmp/perf-<pid>.map"""
 
 
 def _parse(argv: list[str]) -> tuple[dict[str, bool], str | None, str | None, list[str]]:

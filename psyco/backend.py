@@ -28,8 +28,10 @@ import ctypes
 import functools
 import itertools
 import math
+import os
 import re
 import resource
+import struct
 import threading
 import types
 from collections.abc import Callable, Iterable, Sequence
@@ -195,6 +197,8 @@ class Engine:
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.target_machine)
         self.triple = llvm.get_process_triple()
         self.inliner: tuple[object, object] | None = None  # the always-inliner's pass manager and builder
+        # PSYCO_PERF_MAP=1: each function made is listed in /tmp/perf-<pid>.map, for perf.
+        self.perf_map = bool(os.environ.get("PSYCO_PERF_MAP"))
         self.support: set[str] = set()  # support functions compiled so far
         self.support_data: list[object] = []  # the data support functions address, as long as they live
 
@@ -209,14 +213,14 @@ class Engine:
                 cls._instance = Engine()
             return cls._instance
 
-    def compile(self, module: L.Module, optimize: bool = True, inline: bool = False) -> None:
+    def compile(self, module: L.Module, optimize: bool = True, inline: bool = False, label: str = "") -> None:
         """Machine code for `module`.  No IR pass pipeline: the specializer
         already removed what is known, and measured on our loops the O2
         pipeline doubled compile time for no run-time gain; instruction
         selection and register allocation run at O2 if `optimize`, else at
-        O0 (the object is then made apart and linked into the engine).
-        `inline`: first inline the module's `alwaysinline` functions."""
-        self._emit(module, optimize, inline)
+        O0.  `inline`: first inline the module's `alwaysinline` functions.
+        `label`: what the module is, for the perf map."""
+        self._emit(module, optimize, inline, label)
 
     def _compile_support_functions(self, names: Iterable[str]) -> None:
         wanted = [n for n in names if n not in self.support]
@@ -232,9 +236,9 @@ class Engine:
             wanted += missing
         self.support.update(wanted)
         self.support_data.extend(codegen.mb.keep)
-        self._emit(support, optimize=False)
+        self._emit(support, optimize=False, label="support")
 
-    def _emit(self, module: L.Module, optimize: bool, inline: bool = False) -> None:
+    def _emit(self, module: L.Module, optimize: bool, inline: bool = False, label: str = "") -> None:
         import llvmlite.binding as llvm
 
         module.triple = self.triple
@@ -247,11 +251,18 @@ class Engine:
                 options = llvm.create_pipeline_tuning_options(speed_level=2)
                 self.inliner = passes, llvm.create_pass_builder(self.target_machine, options)
             self.inliner[0].run(mod, self.inliner[1])  # type: ignore[attr-defined]
-        if optimize:
-            self.engine.add_module(mod)
-        else:
-            self.engine.add_object_file(llvm.ObjectFileRef.from_data(self.quick_machine.emit_object(mod)))
+        code = (self.target_machine if optimize else self.quick_machine).emit_object(mod)
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(code))
         self.engine.finalize_object()
+        if self.perf_map:
+            self._map_functions(code, label)
+
+    def _map_functions(self, code: bytes, label: str) -> None:
+        """A line per function of the object `code` in perf's map of code
+        made at run time: perf then names the functions psyco compiled."""
+        lines = [f"{self.address(name):x} {size:x} psyco:{label} {name}\n" for name, size in elf_functions(code)]
+        with open(f"/tmp/perf-{os.getpid()}.map", "a") as perf_map:  # (reopened: a forked child has its own)
+            perf_map.writelines(lines)
 
     def address(self, name: str) -> int:
         address = self.engine.get_function_address(name)
@@ -269,6 +280,24 @@ class Engine:
         module."""
         self._compile_support_functions([name, *COMMON_SUPPORT])
         return self.address(SUPPORT_PREFIX + name)
+
+
+def elf_functions(code: bytes) -> list[tuple[str, int]]:
+    """The functions an ELF-64 little-endian object defines: name and size
+    (from its symbol table)."""
+    section_offset, = struct.unpack_from("<Q", code, 0x28)
+    entry_size, count = struct.unpack_from("<HH", code, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", code, section_offset + i * entry_size) for i in range(count)]
+    functions = []
+    for _, kind, _, _, offset, size, link, _, _, symbol_size in sections:
+        if kind != 2:  # SHT_SYMTAB
+            continue
+        names = sections[link][4]
+        for at in range(offset, offset + size, symbol_size):
+            name, info, _, index, _, length = struct.unpack_from("<IBBHQQ", code, at)
+            if info & 0xF == 2 and index != 0:  # STT_FUNC, defined here
+                functions.append((code[names + name:code.index(b"\0", names + name)].decode(), length))
+    return functions
 
 
 _NAME_NUMBERS = itertools.count(1)

@@ -41,7 +41,7 @@ def env(**extra: str) -> dict[str, str]:
     """The environment of both runs: psyco importable, nothing else changed."""
     paths = [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
     out = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONIOENCODING": "utf-8"}
-    for key in ("PSYCO_STATS", "PSYCO_TEST_REPORT"):
+    for key in ("PSYCO_STATS", "PSYCO_TEST_REPORT", "PSYCO_PERF_MAP"):
         out.pop(key, None)
     out.update(extra)
     return out
@@ -971,6 +971,38 @@ def test_stats_file(tmp_path, program, mode):
     assert data["compile_time_s"] == pytest.approx(sum(v["compile_ms"] for v in versions) / 1000, abs=1e-3)
     assert 0 < data["startup_s"] < 30
     assert 0 < data["llvm_load_s"] < 30  # loaded with the first machine code, apart from any compile
+
+
+# --- PSYCO_PERF_MAP -------------------------------------------------------------------------------
+PERF_MAPPED = """
+    import os
+
+    def squares(n):
+        total = 0
+        for i in range(n):
+            total += i * i
+        return total
+
+    print(os.getpid(), squares(10**5))
+"""
+
+
+def test_perf_map_names_the_machine_code_of_each_compiled_function(tmp_path):
+    script = write(tmp_path / "mapped.py", PERF_MAPPED)
+    both = Both(tmp_path, [str(script)], tmp_path, extra_env={"PSYCO_PERF_MAP": "1"})
+    pid, result = both.psyco.stdout.split()
+    assert result == both.plain.stdout.split()[1] and both.calls("squares") > 0
+    perf_map = pathlib.Path(f"/tmp/perf-{pid}.map")
+    try:
+        lines = perf_map.read_text().splitlines()
+    finally:
+        perf_map.unlink()
+    functions = sorted((int(start, 16), int(size, 16), name)
+                       for start, size, name in (line.split(" ", 2) for line in lines))
+    assert any(name.startswith("psyco:squares(Int) ") for _, _, name in functions), lines
+    assert any(name.startswith("psyco:dispatcher ") for _, _, name in functions), lines
+    assert all(size > 0 for _, size, _ in functions)
+    assert all(start + size <= after for (start, size, _), (after, _, _) in zip(functions, functions[1:]))
 
 
 # --- usage ------------------------------------------------------------------------------------------

@@ -1150,7 +1150,8 @@ def _emit(version: Version) -> DeferredCode:
     deferred, version.deferred = version.deferred, None
     assert deferred is not None
     engine = backend.Engine.get()
-    engine.compile(module, optimize=version.optimized, inline=deferred.codegen.inlines)
+    engine.compile(module, optimize=version.optimized, inline=deferred.codegen.inlines,
+                   label=f"{version.function}({', '.join(map(str, version.entry_kinds))})")
     version.entry_address = engine.address(deferred.entry_name)
     version.body_address = deferred.codegen.body_slot.value = engine.address(version.body_name)
     return deferred

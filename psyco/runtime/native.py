@@ -159,7 +159,7 @@ def _build_dispatcher() -> int:
     b.ret(sentinel)
     # Quick codegen: as fast here (a loop over a few entries, then a call)
     # and several times cheaper to make, at every start-up.
-    engine.compile(mb.module, optimize=False)
+    engine.compile(mb.module, optimize=False, label="dispatcher")
     return engine.address(name)
 
 
