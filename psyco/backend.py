@@ -260,7 +260,8 @@ class Engine:
     def _map_functions(self, code: bytes, label: str) -> None:
         """A line per function of the object `code` in perf's map of code
         made at run time: perf then names the functions psyco compiled."""
-        lines = [f"{self.address(name):x} {size:x} psyco:{label} {name}\n" for name, size in elf_functions(code)]
+        addresses = [(self.engine.get_function_address(name), size, name) for name, size in elf_functions(code)]
+        lines = [f"{address:x} {size:x} psyco:{label} {name}\n" for address, size, name in addresses if address]
         with open(f"/tmp/perf-{os.getpid()}.map", "a") as perf_map:  # (reopened: a forked child has its own)
             perf_map.writelines(lines)
 
