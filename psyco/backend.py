@@ -2995,13 +2995,19 @@ def _c_call(g: VersionCodegen, op: ir.Op) -> L.Value:
 @lower("truth")
 def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
     """As the interpreter's conditional jumps: True and False without a
-    call, anything else through PyObject_IsTrue."""
+    call, and exact ints too (zero has no digits: long_bool), such as a
+    list's items (`while perm[0]:`); anything else through PyObject_IsTrue."""
     b = g.b
     value = g.v(op.args[0])
     is_true = b.icmp_unsigned("==", value, obj_const(b, True))
     is_bool = b.or_(is_true, b.icmp_unsigned("==", value, obj_const(b, False)))
-    start, ask, done = b.block, b.append_basic_block("truth.ask"), b.append_basic_block("truth.done")
-    b.cbranch(is_bool, done, ask)
+    start, check_int = b.block, b.append_basic_block("truth.int")
+    ask, done = b.append_basic_block("truth.ask"), b.append_basic_block("truth.done")
+    b.cbranch(is_bool, done, check_int)
+    b.position_at_end(check_int)
+    is_int = b.icmp_unsigned("==", load_field(b, value, abi.OB_TYPE, PTR), obj_const(b, int))
+    nonzero = b.icmp_signed("!=", load_field(b, value, abi.OB_SIZE, I64), I64(0))
+    b.cbranch(is_int, done, ask)
     b.position_at_end(ask)
     g.sync_frame(op.exit.pc)  # type: ignore[union-attr]
     r = g.checked_call(op, g.mb.c_function("PyObject_IsTrue"), [value])
@@ -3009,7 +3015,7 @@ def _truth(g: VersionCodegen, op: ir.Op) -> L.Value:
     ask_end = b.block
     b.branch(done)
     b.position_at_end(done)
-    return joined(b, (is_true, start), (answered, ask_end))
+    return joined(b, (is_true, start), (nonzero, check_int), (answered, ask_end))
 
 
 def _call_with_array(g: VersionCodegen, op: ir.Op, function: str, first: L.Value, args: list[L.Value]) -> L.Value:

@@ -30,6 +30,38 @@ def test_index(xs, i):
     same_compiled(index, xs, i)
 
 
+class FalseInt(int):
+    def __bool__(self):
+        return False
+
+
+class Refusing:
+    def __bool__(self):
+        raise ValueError("no truth here")
+
+
+def count_true(xs):
+    n = 0
+    for i in range(len(xs)):
+        if xs[i]:
+            n += 1
+    return n
+
+
+TRUTHS = [0, 1, -1, 2**70, -(2**70), True, False, None, 0.0, -0.0, "", "a", [], [0], FalseInt(5), object()]
+
+
+def test_truth_of_items_of_every_type():
+    """Exact ints are tested inline (a zero has no digits), an int subclass
+    by its own __bool__, anything else through PyObject_IsTrue."""
+    compiled = psyco.proxy(count_true)
+    for value in TRUTHS:
+        same(count_true, [value, "", value, 0, 3, None], compiled=compiled)
+    same(count_true, TRUTHS, compiled=compiled)
+    same(count_true, [1, Refusing(), 0], compiled=compiled)
+    assert calls_compiled(compiled) > 0
+
+
 def test_index_errors_and_other_keys():
     same_compiled(index_sum, [1.5, 2.0, 3.25], 1)
     same_compiled(index_sum, [1.5, 2.0, 3.25], 7)
