@@ -2010,9 +2010,10 @@ def _length(s: Specializer, container: AV) -> ir.Value:
 def _isinstance(s: Specializer, args: list[AV]) -> bool:
     """isinstance(x, C) when x's exact type is known and C is a class (or a
     tuple of classes) whose checks the metaclass does not override: the
-    answer is known when compiling (the type of x cannot change; its
-    bases can, which changes its version tag: guarded), unless it is no
-    and `x.__class__` may say otherwise."""
+    answer is known when compiling (x's class can change, as can its
+    bases: either changes the version tag of the class it was, guarded;
+    see native.watch_class_assignments), unless it is no and
+    `x.__class__` may say otherwise."""
     if len(args) != 2 or not isinstance(args[1].kind, Const):
         return False
     cls = _exact_type(args[0]) if not isinstance(args[0].kind, kinds.Tuple) else tuple

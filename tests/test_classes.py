@@ -468,6 +468,53 @@ def test_isinstance_asks_the_class_attribute_where_the_type_says_no():
         assert calls_compiled(compiled) > 0
 
 
+CLASS_ASSIGNMENTS = """
+class Closed:
+    def step(self):
+        self.__class__ = Open  # in a method compiled code inlines
+        return "opening"
+
+
+class Open:
+    def step(self):
+        self.__class__ = Closed
+        return "closing"
+
+
+def run(door, n):
+    log = []
+    for i in range(n):
+        log.append((door.step(), isinstance(door, Open)))
+    return log
+
+
+def switch(o, n):
+    out = []
+    for i in range(n):
+        out.append((o.step(), type(o).__name__))
+        if i == 1:
+            setattr(o, "__class__", Closed if isinstance(o, Open) else Open)
+    return out
+"""
+
+
+def test_assigning_an_objects_class_under_compiled_code():
+    """`obj.__class__ = C` changes the class compiled code relied on (its
+    methods, its isinstance answers): object's __class__ setter marks the
+    old class modified, which fails the guards of its version."""
+    plain = defined(CLASS_ASSIGNMENTS, bind=False)
+    for bind in (False, True):  # (bound: methods inlined)
+        space = defined(CLASS_ASSIGNMENTS, bind=bind)
+        for name in ("run", "switch"):
+            compiled = space[name] if bind else psyco.proxy(space[name])
+            for _ in range(30):  # compiled, with the first class seen
+                compiled(space["Closed"](), 1)
+            for cls in ("Closed", "Open", "Closed"):
+                expected = outcome(plain[name], plain[cls](), 5)
+                assert outcome(compiled, space[cls](), 5) == expected, (name, bind)
+            assert calls_compiled(compiled) > 0
+
+
 def test_super_and_star_arguments():
     same_compiled(sum_derived, 50)
     same_compiled(star_calls, 3)

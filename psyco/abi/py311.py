@@ -108,6 +108,9 @@ TPFLAGS_MATCH_SELF = 1 << 22  # `case cls(x)` binds the subject itself (int, str
 TPFLAGS_TUPLE_SUBCLASS = 1 << 26
 TPFLAGS_BASE_EXC_SUBCLASS = 1 << 30
 TPFLAGS_TYPE_SUBCLASS = 1 << 31
+TPFLAGS_IMMUTABLETYPE = 1 << 8  # its instances' __class__ cannot be assigned
+GETSET_DESCR_DEF = 40  # PyGetSetDescrObject.d_getset: its PyGetSetDef
+GETSET_DEF_SET = 16  # PyGetSetDef.set: the setter function
 
 # An instance of a class with a managed dict keeps its attribute values in
 # a PyDictValues array (indexed like the class's shared keys) pointed to
@@ -242,6 +245,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyDict_GetItemWithError": ("obj", ("obj", "obj")),
     "PyDict_SetItem": ("i32", ("obj", "obj", "obj")),
     "PyErr_SetString": ("void", ("obj", "ptr")),
+    "PyType_Modified": ("void", ("obj",)),
     "PyErr_Format": ("obj", ("obj", "ptr", "obj")),
     "PyErr_SetObject": ("void", ("obj", "obj")),
     "PyErr_Occurred": ("obj", ()),
@@ -330,6 +334,12 @@ def address_of(obj: object) -> int:
 
 def _word(address: int, ctype: type = ctypes.c_void_p) -> int:
     return ctype.from_address(address).value or 0  # type: ignore[attr-defined]
+
+
+def class_setter_slot() -> int:
+    """Where the function `obj.__class__ = C` calls is: the setter of
+    object's `__class__` descriptor, which every class inherits."""
+    return _word(id(object.__dict__["__class__"]) + GETSET_DESCR_DEF) + GETSET_DEF_SET
 
 
 _type_lookup = ctypes.pythonapi._PyType_Lookup

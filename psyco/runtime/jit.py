@@ -33,7 +33,7 @@ from psyco.kinds import Kind
 from psyco.own_builtins import BUILTINS, ORIGINAL_BUILTINS
 from psyco.own_imports import STDLIB_IMPORTS
 from psyco.records import field, record
-from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher
+from psyco.runtime.native import COMPILE_HEADROOM, MAX_VERSIONS, DispatchTable, make_dispatcher, watch_class_assignments
 from psyco.specializer import AV, CannotSpecialize, ReadsTheFrame, Request, Result, Specializer
 
 __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
@@ -1118,6 +1118,7 @@ def _load_llvm() -> None:
         return
     started = time.perf_counter()
     backend.Engine.get()
+    watch_class_assignments()
     elapsed = time.perf_counter() - started
     STATS["llvm_load_seconds"] = elapsed
     _NESTED_SECONDS[0] += elapsed  # as a nested compile's: not the own time of the compiles under way

@@ -50,6 +50,7 @@ _new_cfunction.restype = ctypes.py_object
 _new_cfunction.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
 
 _dispatch_address: int | None = None
+_class_setter: int | None = None  # object's own __class__ setter, once watch_class_assignments replaced it
 
 
 def _field(name: str) -> int:
@@ -161,6 +162,44 @@ def _build_dispatcher() -> int:
     # and several times cheaper to make, at every start-up.
     engine.compile(mb.module, optimize=False, label="dispatcher")
     return engine.address(name)
+
+
+def watch_class_assignments() -> None:
+    """Make `obj.__class__ = C` first mark obj's class modified
+    (PyType_Modified: the class gets another version tag).  Compiled code
+    relies on a real object's exact class, which an assignment changes,
+    only behind a guard of that class's version tag, made again after
+    anything that could run such an assignment: that guard then fails.
+    Once per process: object's `__class__` setter, which every class
+    inherits, is replaced by a native function calling it after."""
+    global _class_setter
+    if _class_setter is not None:
+        return
+    from psyco import llvm_text as L
+    from psyco.backend import I32, I64, OBJ, PTR, Engine, ModuleBuilder, load_field, unique_name
+
+    slot = ctypes.c_void_p.from_address(abi.class_setter_slot())
+    setter_type = L.FunctionType(I32, [OBJ, OBJ, PTR])
+    engine = Engine.get()
+    name = unique_name("set_class")
+    mb = ModuleBuilder(name)
+    f = mb.declare(name, setter_type)
+    obj, value, closure = f.args
+    b = L.IRBuilder(f.append_basic_block("start"))
+    cls = load_field(b, obj, abi.OB_TYPE, OBJ)
+    mutable = b.icmp_unsigned("==", b.and_(load_field(b, cls, abi.TYPE_FLAGS, I64), I64(abi.TPFLAGS_IMMUTABLETYPE)),
+                              I64(0))
+    modify, assign = f.append_basic_block("modify"), f.append_basic_block("assign")
+    b.cbranch(mutable, modify, assign)
+    b.position_at_end(modify)
+    b.call(mb.c_function("PyType_Modified"), [cls])
+    b.branch(assign)
+    b.position_at_end(assign)
+    original = b.inttoptr(I64(slot.value), setter_type.as_pointer())
+    b.ret(b.call(original, [obj, value, closure]))
+    engine.compile(mb.module, optimize=False, label="class setter")
+    _class_setter = slot.value
+    slot.value = engine.address(name)
 
 
 def make_dispatcher(table: DispatchTable, name: str) -> tuple[object, PyMethodDef]:
