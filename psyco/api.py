@@ -183,14 +183,27 @@ class _CompilingFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+# The loader's get_code passes for a part of importlib (by its file name):
+# when a module does not compile (a SyntaxError), CPython trims importlib's
+# frames from the traceback as without psyco, which a frame of psyco's own
+# file among them would stop (it trims runs of importlib frames only).
+_GET_CODE_SOURCE = """
+def get_code(self, fullname):
+    code = SourceFileLoader.get_code(self, fullname)
+    return transform_code(code, self.threshold) if code is not None else None
+"""
+_loader_functions: dict[str, Any] = {}
+exec(compile(_GET_CODE_SOURCE, "<frozen importlib._bootstrap_external>", "exec"),
+     {"__builtins__": BUILTINS, "SourceFileLoader": importlib.machinery.SourceFileLoader,
+      "transform_code": transform_code}, _loader_functions)
+
+
 class _CompilingLoader(importlib.machinery.SourceFileLoader):
     def __init__(self, fullname: str, path: str, threshold: int) -> None:
         super().__init__(fullname, path)
         self.threshold = threshold
 
-    def get_code(self, fullname: str) -> types.CodeType | None:
-        code = super().get_code(fullname)
-        return transform_code(code, self.threshold) if code is not None else None
+    get_code = _loader_functions["get_code"]  # (self, fullname) -> the module's code, its functions bound
 
 
 _finder: _CompilingFinder | None = None

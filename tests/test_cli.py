@@ -372,6 +372,35 @@ def test_uncaught_exception_output_is_that_of_python(tmp_path, mode, entered, co
         assert both.versions(name) > 0, name
 
 
+IMPORTS_BROKEN = """
+    import sys, traceback
+
+    def load(name):
+        total = 0
+        for i in range(10):
+            total += i
+        try:
+            __import__(name)
+        except Exception as exc:
+            print(name, type(exc).__name__, [entry.name for entry in traceback.extract_tb(exc.__traceback__)])
+
+    load("raising_module")
+    import broken_module  # uncaught: the traceback shows the import and the bad line
+"""
+
+
+def test_a_module_failing_to_import_shows_cpythons_traceback(tmp_path):
+    """CPython drops importlib's frames from the traceback of an error
+    compiling or running an imported module: psyco's loader among them too."""
+    write(tmp_path / "raising_module.py", "x = 1\n1 / 0\n", prelude=False)
+    write(tmp_path / "broken_module.py", "def f(:\n    pass\n", prelude=False)
+    script = write(tmp_path / "imports.py", IMPORTS_BROKEN)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert "SyntaxError" in both.plain.stderr and "raising_module ZeroDivisionError" in both.plain.stdout
+    both.assert_same()
+    assert both.calls("load") > 0
+
+
 RECURSION = """
     import sys
 
