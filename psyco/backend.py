@@ -1264,12 +1264,16 @@ class SupportCodegen:
         b.position_at_end(make)
         made = b.call(self.mb.c_function("PyFrame_New"), [tstate, code, globals_, L.Constant(OBJ, None)])
         b.store(made, slot)
-        no_frame = b.append_basic_block("no_frame")
-        b.cbranch(is_null(b, made), no_frame, ready)
+        no_frame, link = b.append_basic_block("no_frame"), b.append_basic_block("link")
+        b.cbranch(is_null(b, made), no_frame, link)
         b.position_at_end(no_frame)
         b.ret_void()
+        b.position_at_end(link)
+        self._link_caller(b, made, code)
+        linked = b.block
+        b.branch(ready)
         b.position_at_end(ready)
-        frame = joined(b, (kept, start), (made, make))
+        frame = joined(b, (kept, start), (made, linked))
         self._point_at(b, load_field(b, frame, abi.FRAME_F_FRAME, PTR), code, pc)
         b.call(self.mb.c_function("PyTraceBack_Here"), [frame])
         drop, done = b.append_basic_block("drop_frame"), b.append_basic_block("done")
@@ -1280,6 +1284,32 @@ class SupportCodegen:
         b.position_at_end(done)
         b.ret_void()
         return f
+
+    def _link_caller(self, b: L.IRBuilder, frame: L.Value, code: L.Value) -> None:
+        """Give a stand-in frame of `code` its caller (`f_back`): the frame
+        running machine code, that of the outermost compiled function of
+        the direct calls under way, or, when that is the function's own
+        frame (of a code of the same file and qualified name: its
+        trampoline), the caller of that frame."""
+        current = b.call(self.mb.c_function("PyEval_GetFrame"), [])  # borrowed
+        have, done = b.append_basic_block("caller"), b.append_basic_block("caller.done")
+        b.cbranch(is_null(b, current), done, have)
+        b.position_at_end(have)
+        running = load_field(b, load_field(b, current, abi.FRAME_F_FRAME, PTR), abi.IFRAME_CODE, OBJ)
+        same = [b.icmp_unsigned("==", load_field(b, running, offset, PTR), load_field(b, code, offset, PTR))
+                for offset in (abi.CODE_FILENAME, abi.CODE_QUALNAME)]
+        own, other, store = (b.append_basic_block(name) for name in ("caller.own", "caller.other", "caller.store"))
+        b.cbranch(b.and_(*same), own, other)
+        b.position_at_end(own)
+        back = b.call(self.mb.c_function("PyFrame_GetBack"), [current])  # a new reference, or NULL
+        b.branch(store)
+        b.position_at_end(other)
+        b.call(self.mb.c_function("Py_IncRef"), [current])
+        b.branch(store)
+        b.position_at_end(store)
+        store_field(b, frame, abi.FRAME_F_BACK, joined(b, (back, own), (current, other)))
+        b.branch(done)
+        b.position_at_end(done)
 
     def _define_error(self) -> L.Function:
         """i32 error(tstate, code, globals, pc, slot): traceback_here, then

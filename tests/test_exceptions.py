@@ -13,7 +13,7 @@ import pytest
 
 import psyco
 from tests.asserting import assert_positive
-from tests.differential import calls_compiled, deopts, outcome, same, same_compiled
+from tests.differential import calls_compiled, defined, deopts, outcome, same, same_compiled
 
 
 def divide_or_default(x, y):
@@ -329,6 +329,45 @@ def test_chaining_and_tracebacks(f, args):
     compiled = psyco.proxy(f)
     assert _chain(call, compiled) == _chain(call, f)
     assert calls_compiled(compiled) > 0
+
+
+CAUGHT_TRACEBACKS = """
+import traceback
+
+
+def caught(n):
+    for i in range(n):
+        pass
+    try:
+        raise ValueError(n)
+    except ValueError as exc:
+        return exc.__traceback__
+
+
+def calling(n):
+    for i in range(n):
+        pass
+    return caught(n)
+
+
+def stack_of(tb):
+    return [entry.name for entry in traceback.extract_stack(tb.tb_frame)][-3:]
+"""
+
+
+def test_the_frame_of_a_caught_exceptions_traceback_has_its_caller():
+    """A stand-in traceback frame has the function's caller as `f_back`
+    (traceback.extract_stack, sys._current_exceptions walk it): the frame
+    running machine code, or that frame's caller when it is the
+    function's own."""
+    plain = defined(CAUGHT_TRACEBACKS, bind=False)
+    expected = [plain["stack_of"](plain[name](3)) for name in ("caught", "calling")]
+    space = defined(CAUGHT_TRACEBACKS, bind=False)
+    for name in ("caught", "calling"):
+        psyco.bind(space[name])
+    for _ in range(3):
+        assert [space["stack_of"](space[name](3)) for name in ("caught", "calling")] == expected
+    assert calls_compiled(space["caught"]) > 0 and calls_compiled(space["calling"]) > 0
 
 
 def test_handlers_are_compiled_code():

@@ -84,9 +84,12 @@ IFRAME_STACKTOP = 64
 IFRAME_LOCALSPLUS = 72
 
 # PyFrameObject
+FRAME_F_BACK = 16  # the caller's frame object, when this frame outlives its run (a strong reference)
 FRAME_F_FRAME = 24
 
 # PyCodeObject: the (adaptive) bytecode the interpreter executes.
+CODE_FILENAME = 112
+CODE_QUALNAME = 128
 CODE_ADAPTIVE = 184
 CODE_UNIT = 2
 
@@ -174,8 +177,12 @@ def _check_layout() -> bool:
             return False
     samples = {list: [1, 2], tuple: (1, 2, 3), bytes: b"four", dict: {1: 2}}
     lengths = all(ctypes.c_ssize_t.from_address(id(v) + LEN_FIELD[t]).value == len(v) for t, v in samples.items())
+    names = [ctypes.c_void_p.from_address(id(code) + offset).value for offset in (CODE_FILENAME, CODE_QUALNAME)]
+    taken = (lambda: sys._getframe())()  # its frame object outlives it: f_back is the caller's
+    if ctypes.c_void_p.from_address(id(taken) + FRAME_F_BACK).value != id(taken.f_back):
+        return False
     return (bytecode == code.co_code and fval == 1.5 and digit == 12345 and item == id(probe) and data == b"psyco"
-            and lengths)
+            and lengths and names == [id(code.co_filename), id(code.co_qualname)])
 
 
 def layout_matches() -> bool:
@@ -284,6 +291,8 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyEval_SaveThread": ("ptr", ()),
     "PyEval_RestoreThread": ("void", ("ptr",)),
     "PyFrame_New": ("obj", ("ptr", "obj", "obj", "obj")),
+    "PyEval_GetFrame": ("obj", ()),  # borrowed
+    "PyFrame_GetBack": ("obj", ("obj",)),
     "PyEval_EvalFrame": ("obj", ("obj",)),
     "PyTraceBack_Here": ("i32", ("obj",)),
     "_Py_CheckRecursiveCall": ("i32", ("ptr", "ptr")),
