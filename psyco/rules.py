@@ -1766,6 +1766,8 @@ def call(s: Specializer, ins: Instruction) -> None:
     if isinstance(callable_.kind, kinds.MethodRef):
         boxed = [callable_.leaves[0]] + [s.box(a) for a in args]
         name = callable_.kind.name
+        if name in DEBUGGER_STOPS:  # (pdb.Pdb().set_trace(): a debugger stopping in this function)
+            raise ReadsTheFrame(f"calls a {name}() method, a debugger's, which traces the calling frame")
         # (made first: what its handler edge passes is defined before the op)
         lookup_failed = s.error_exit(index=callable_.kind.index)
         result = s.emit("call_method", boxed, "error", name=name, kwnames=kwnames,
@@ -1837,10 +1839,14 @@ FRAME_READERS: dict[object, int] = {
 # Python functions of the standard library that work on their caller's
 # frame: a debugger stopping there must see the function's lines.
 PYTHON_FRAME_READERS = {("pdb", "set_trace"), ("inspect", "currentframe")}
+# ... and a debugger's function or method of one of these names (bdb's,
+# ipdb's, pudb's...) anywhere: it sets the calling frame's tracer.
+DEBUGGER_STOPS = frozenset({"set_trace"})
 
 
 def _python_frame_reader(target: object) -> bool:
-    return type(target) is types.FunctionType and (target.__module__, target.__qualname__) in PYTHON_FRAME_READERS
+    return type(target) is types.FunctionType and (
+        (target.__module__, target.__qualname__) in PYTHON_FRAME_READERS or target.__name__ in DEBUGGER_STOPS)
 
 
 # Builtins whose result is always of one exact type.

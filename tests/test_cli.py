@@ -726,7 +726,7 @@ DEBUGGED = """
         total = 0
         for i in range(n):
             total += i
-        pdb.set_trace()
+        STOP
         total += 1
         return total
 
@@ -735,8 +735,9 @@ DEBUGGED = """
 """
 
 
-def test_pdb_set_trace_in_a_function_stops_there(tmp_path):
-    script = write(tmp_path / "debugged.py", DEBUGGED)
+@pytest.mark.parametrize("stop", ["pdb.set_trace()", "pdb.Pdb(nosigint=True).set_trace()", "breakpoint()"])
+def test_pdb_set_trace_in_a_function_stops_there(tmp_path, stop):
+    script = write(tmp_path / "debugged.py", DEBUGGED.replace("STOP", stop))
     both = Both(tmp_path, [str(script)], tmp_path)
     assert "-> total += 1" in both.plain.stdout
     both.assert_same()
