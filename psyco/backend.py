@@ -1269,6 +1269,9 @@ class SupportCodegen:
         b.position_at_end(no_frame)
         b.ret_void()
         b.position_at_end(link)
+        # Its variables are all unset: an empty stack, or reading f_locals
+        # would take them for set (a closure's free variables as cells: a crash).
+        store_field(b, load_field(b, made, abi.FRAME_F_FRAME, PTR), abi.IFRAME_STACKTOP, I32(0))
         self._link_caller(b, made, code)
         linked = b.block
         b.branch(ready)

@@ -352,6 +352,17 @@ def calling(n):
 
 def stack_of(tb):
     return [entry.name for entry in traceback.extract_stack(tb.tb_frame)][-3:]
+
+
+def closing(a, b):
+    def caught_inside(n):
+        for i in range(n):
+            pass
+        try:
+            raise ValueError(a + b)
+        except ValueError as exc:
+            return exc.__traceback__
+    return caught_inside
 """
 
 
@@ -368,6 +379,19 @@ def test_the_frame_of_a_caught_exceptions_traceback_has_its_caller():
     for _ in range(3):
         assert [space["stack_of"](space[name](3)) for name in ("caught", "calling")] == expected
     assert calls_compiled(space["caught"]) > 0 and calls_compiled(space["calling"]) > 0
+
+
+def test_the_variables_of_a_closures_traceback_frame():
+    """A stand-in traceback frame shows no variables (see the README), and
+    reading them does not take a closure's unset free variables for cells
+    (which crashed)."""
+    plain = defined(CAUGHT_TRACEBACKS, bind=False)["closing"](1, 2)
+    compiled = psyco.proxy(defined(CAUGHT_TRACEBACKS, bind=False)["closing"](1, 2))
+    expected = plain(3).tb_frame.f_locals
+    for _ in range(3):
+        shown = compiled(3).tb_frame.f_locals
+        assert shown.items() <= expected.items()
+    assert calls_compiled(compiled) > 0
 
 
 def test_handlers_are_compiled_code():
