@@ -448,8 +448,8 @@ SHADOWING = """
     print(squares(10**5), string.WHOSE)
     import platform, resource  # the program's, imported after it
     import opcode, ctypes  # the program's, though psyco imported them as it started
-    import __future__  # the program's, though psyco's package imports it
-    print(platform.WHOSE, resource.WHOSE, opcode.WHOSE, ctypes.WHOSE, __future__.WHOSE)
+    import __future__  # the program's, though psyco's package imports it (unless python's start-up did)
+    print(platform.WHOSE, resource.WHOSE, opcode.WHOSE, ctypes.WHOSE, getattr(__future__, "WHOSE", "python's"))
 """
 
 
