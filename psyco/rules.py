@@ -889,6 +889,13 @@ def _module_attribute(s: Specializer, owner: AV, name: str) -> AV | None:
     namespace = owner.kind.value.__dict__
     if name not in namespace or s.generalized("global rebound"):
         return None
+    module_class = type(owner.kind.value)
+    tag = abi.version_tag(module_class)
+    if not tag:
+        return None
+    # (`module.__class__ = Lazy`, a subclass whose descriptors take the read,
+    # changes the version of the class it was: see native.watch_class_assignments)
+    s.guard_class(module_class, tag, "class changed")
     value = namespace[name]
     guard_binding(s, name, value, namespace, None)
     return AV(Const(value))
@@ -2030,7 +2037,7 @@ def _isinstance(s: Specializer, args: list[AV]) -> bool:
     answer = issubclass(cls, classes)
     if not answer and not abi.reports_its_type(cls):
         return False  # isinstance also asks x.__class__: the call decides
-    if cls.__flags__ & abi.HEAPTYPE:
+    if abi.class_assignable(cls):
         tag = abi.version_tag(cls)
         if not tag:
             return False

@@ -515,6 +515,45 @@ def test_assigning_an_objects_class_under_compiled_code():
             assert calls_compiled(compiled) > 0
 
 
+MODULE_CLASS_ASSIGNMENT = """
+import sys, types
+
+lazy = types.ModuleType("lazy_config")
+lazy.x = 1
+sys.modules["lazy_config"] = lazy
+import lazy_config
+
+
+class Lazy(types.ModuleType):
+    @property
+    def x(self):
+        return 100
+
+
+def read(n):
+    total = 0
+    for i in range(n):
+        total += lazy_config.x
+    return total, isinstance(lazy_config, Lazy)
+"""
+
+
+def test_assigning_a_modules_class_under_compiled_code():
+    """ModuleType is the one immutable class whose instances can get
+    another class (lazy modules do): what compiled code read of a module
+    is guarded by ModuleType's version too."""
+    plain = defined(MODULE_CLASS_ASSIGNMENT, bind=False)
+    expected = [plain["read"](5)]
+    plain["lazy"].__class__ = plain["Lazy"]
+    expected.append(plain["read"](5))
+    space = defined(MODULE_CLASS_ASSIGNMENT, bind=True)
+    got = [space["read"](5)]
+    space["lazy"].__class__ = space["Lazy"]
+    got.append(space["read"](5))
+    assert got == expected == [(5, False), (500, True)]
+    assert calls_compiled(space["read"]) > 0
+
+
 def test_super_and_star_arguments():
     same_compiled(sum_derived, 50)
     same_compiled(star_calls, 3)

@@ -345,6 +345,12 @@ def _word(address: int, ctype: type = ctypes.c_void_p) -> int:
     return ctype.from_address(address).value or 0  # type: ignore[attr-defined]
 
 
+def class_assignable(cls: type) -> bool:
+    """Whether an instance of `cls` can be given another class
+    (`obj.__class__ = C`): one of a mutable class, or a module."""
+    return not cls.__flags__ & TPFLAGS_IMMUTABLETYPE or cls is types.ModuleType
+
+
 def class_setter_slot() -> int:
     """Where the function `obj.__class__ = C` calls is: the setter of
     object's `__class__` descriptor, which every class inherits."""

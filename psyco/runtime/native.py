@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import types
 
 from psyco.abi import current as abi
 from psyco.own_builtins import BUILTINS
@@ -166,7 +167,8 @@ def _build_dispatcher() -> int:
 
 def watch_class_assignments() -> None:
     """Make `obj.__class__ = C` first mark obj's class modified
-    (PyType_Modified: the class gets another version tag).  Compiled code
+    (PyType_Modified: the class gets another version tag) if it is one
+    whose instances can change class (abi.class_assignable).  Compiled code
     relies on a real object's exact class, which an assignment changes,
     only behind a guard of that class's version tag, made again after
     anything that could run such an assignment: that guard then fails.
@@ -176,7 +178,7 @@ def watch_class_assignments() -> None:
     if _class_setter is not None:
         return
     from psyco import llvm_text as L
-    from psyco.backend import I32, I64, OBJ, PTR, Engine, ModuleBuilder, load_field, unique_name
+    from psyco.backend import I32, I64, OBJ, PTR, Engine, ModuleBuilder, load_field, obj_const, unique_name
 
     slot = ctypes.c_void_p.from_address(abi.class_setter_slot())
     setter_type = L.FunctionType(I32, [OBJ, OBJ, PTR])
@@ -189,8 +191,9 @@ def watch_class_assignments() -> None:
     cls = load_field(b, obj, abi.OB_TYPE, OBJ)
     mutable = b.icmp_unsigned("==", b.and_(load_field(b, cls, abi.TYPE_FLAGS, I64), I64(abi.TPFLAGS_IMMUTABLETYPE)),
                               I64(0))
+    module = b.icmp_unsigned("==", cls, obj_const(b, types.ModuleType))  # (see abi.class_assignable)
     modify, assign = f.append_basic_block("modify"), f.append_basic_block("assign")
-    b.cbranch(mutable, modify, assign)
+    b.cbranch(b.or_(mutable, module), modify, assign)
     b.position_at_end(modify)
     b.call(mb.c_function("PyType_Modified"), [cls])
     b.branch(assign)
