@@ -582,7 +582,7 @@ def on_native_values(op: Op) -> bool:
 def merge_namespace_guards(fn: Function) -> list[Exit]:
     """A `guard_global` on a namespace the block checked with nothing since
     that could run code or drop a reference (constants, other namespaces'
-    guards, pure ops on native values) joins that earlier guard: one test
+    guards, class version guards, pure ops on native values) joins that earlier guard: one test
     of the namespace's version for `f(x)` calling `math.sin(x) *
     math.exp(x)`, none for `f(f(x))`.  A rebinding of a joined name then
     leaves at the earlier instruction, which the interpreter runs again.
@@ -599,7 +599,7 @@ def merge_namespace_guards(fn: Function) -> list[Exit]:
                 if first is not op and _join_guard(first, op):
                     gone.append(op.exit)  # type: ignore[arg-type]
                     continue
-            elif not (op.name.startswith("const_") or on_native_values(op)):
+            elif not (op.name.startswith("const_") or on_native_values(op) or op.name == "guard_type_version"):
                 guarding.clear()
             ops.append(op)
         block.ops = ops

@@ -270,15 +270,17 @@ class Specializer:
 
     def _still_guarded(self, opname: str, attrs: dict) -> bool:
         """Whether the same guard is earlier in the block with only pure ops
-        since: no code ran that could make it fail now (inlined calls guard
-        the same class, tracing, recursion depth again and again)."""
+        (or guards of namespaces, which read dicts) since: no code ran that
+        could make it fail now (inlined calls guard the same class, tracing,
+        recursion depth again and again; `math.sin(x) * math.exp(x)` the
+        module's class)."""
         assert self.block is not None
         same = REPEATABLE_GUARDS[opname]
         for op in reversed(self.block.ops):
             if op.name == opname and all(op.attrs.get(a) is attrs.get(a) or op.attrs.get(a) == attrs.get(a)
                                          for a in same):
                 return True
-            if not ir.OPS[op.name].pure:
+            if not ir.OPS[op.name].pure and op.name != "guard_global":
                 return False
         return False
 
