@@ -51,12 +51,22 @@ def _original_code(code: types.CodeType) -> types.CodeType:
     return entry.code if entry is not None else code
 
 
+def _refusal(code: types.CodeType) -> str | None:
+    """Why psyco does not compile the function body `code`, or None; a body
+    it cannot compile (not one marked by cannotcompile()) is noted for
+    the report."""
+    if code in _NEVER:
+        return "marked with psyco.cannotcompile()"
+    why = abi.trampoline_supported(code)
+    if why is not None:
+        _LEFT_TO_INTERPRETER[code] = why
+    return why
+
+
 def _entry_for(func: types.FunctionType, action: str, quiet: bool = False) -> CodeEntry | None:
     code = _original_code(func.__code__)
-    why = "marked with psyco.cannotcompile()" if code in _NEVER else abi.trampoline_supported(code)
+    why = _refusal(code)
     if why is not None:
-        if code not in _NEVER:
-            _LEFT_TO_INTERPRETER[code] = why
         if not quiet:
             warnings.warn(f"psyco.{action}: cannot compile {func.__qualname__}: {why}; it runs uncompiled",
                           PsycoWarning, stacklevel=3)
@@ -129,11 +139,7 @@ def transform_code(code: types.CodeType, threshold: int = 1) -> types.CodeType:
     if consts != code.co_consts or any(a is not b for a, b in zip(consts, code.co_consts)):
         code = code.replace(co_consts=consts)
     is_function = code.co_flags & 0x02  # CO_NEWLOCALS: a function body
-    if is_function and code not in _NEVER:
-        why = abi.trampoline_supported(code)
-        if why is not None:
-            _LEFT_TO_INTERPRETER[code] = why
-            return code
+    if is_function and _refusal(code) is None:
         entry = CodeEntry.for_code(code)
         entry.compile_threshold = threshold
         entry.whole_program = True
