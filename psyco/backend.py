@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import itertools
 import math
 import os
 import re
@@ -227,7 +226,7 @@ class Engine:
         if not wanted:
             return
         while True:
-            codegen = SupportCodegen(unique_name("support"))
+            codegen = SupportCodegen(ir.unique_name("support"))
             support = codegen.build(wanted)
             missing = [n for n in SUPPORT_SIGNATURES if n not in self.support and n not in wanted
                        and SUPPORT_PREFIX + n in support.globals]
@@ -299,14 +298,6 @@ def elf_functions(code: bytes) -> list[tuple[str, int]]:
             if info & 0xF == 2 and index != 0:  # STT_FUNC, defined here
                 functions.append((code[names + name:code.index(b"\0", names + name)].decode(), length))
     return functions
-
-
-_NAME_NUMBERS = itertools.count(1)
-
-
-def unique_name(stem: str) -> str:
-    """A symbol name no other module of the process uses."""
-    return f"psy{next(_NAME_NUMBERS)}_{stem}"
 
 
 # --- module-level helpers --------------------------------------------------------

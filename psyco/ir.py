@@ -10,6 +10,7 @@ increments and decrements from that ownership, nothing else does.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 from psyco.own_builtins import BUILTINS
@@ -398,6 +399,16 @@ class Function:
         block = Block(len(self.blocks), note=note)
         self.blocks.append(block)
         return block
+
+
+_NAME_NUMBERS = itertools.count(1)
+
+
+def unique_name(stem: str) -> str:
+    """A symbol name no other function of the process has: a version's
+    body and entry are named when it is specialized, so that its callers
+    can name them before the back end lowers it."""
+    return f"psy{next(_NAME_NUMBERS)}_{stem}"
 
 
 LOOP_WEIGHT = 10  # an op in a loop counts as this many outside one

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from psyco import backend
+from psyco import backend, ir
 from psyco import llvm_text as L
 
 I8, I32, I64, F64 = L.IntType(8), L.IntType(32), L.IntType(64), L.DoubleType()
@@ -24,7 +24,7 @@ def compiled(module: L.Module, name: str, ctype: type) -> object:
 
 @pytest.mark.parametrize("value", [0.0, -0.0, 1.5, 0.1, math.inf, -math.inf, math.nan, 5e-324, 1.7976931348623157e308])
 def test_double_constants_are_exact(value):
-    name = backend.unique_name("double")
+    name = ir.unique_name("double")
     m = L.Module(name)
     f = L.Function(m, L.FunctionType(F64, []), name)
     L.IRBuilder(f.append_basic_block("start")).ret(F64(value))
@@ -35,7 +35,7 @@ def test_double_constants_are_exact(value):
 def test_phis_and_calls_at_addresses():
     """What the back end writes for C functions and data: calls through
     constant addresses (a variadic one too) and pointers to memory it owns."""
-    name = backend.unique_name("pick")
+    name = ir.unique_name("pick")
     m = L.Module(name)
     texts = [ctypes.create_string_buffer(data) for data in (b"plain", b'quote " and \\ backslash', bytes(range(1, 40)))]
     fmt = ctypes.create_string_buffer(b"<%s>")
@@ -77,7 +77,7 @@ def test_duplicate_globals_are_refused():
 
 def test_struct_values_built_and_taken_apart():
     """Bodies return {status, result}: insertvalue into undef, extractvalue."""
-    name = backend.unique_name("pair")
+    name = ir.unique_name("pair")
     m = L.Module(name)
     pair_type = L.LiteralStructType([I32, F64])
     make = L.Function(m, L.FunctionType(pair_type, [I32, F64]), f"{name}_make")
@@ -98,7 +98,7 @@ def test_struct_values_built_and_taken_apart():
 def test_branch_weights_leave_the_meaning_alone(likely):
     """Branches marked likely or unlikely (metadata LLVM lays code out and
     allocates registers by) still go where their condition says."""
-    name = backend.unique_name("weighted")
+    name = ir.unique_name("weighted")
     m = L.Module(name)
     f = L.Function(m, L.FunctionType(I64, [I64]), name)
     b = L.IRBuilder(f.append_basic_block("start"))
@@ -133,7 +133,7 @@ def test_operations_on_constants_are_folded(x, y):
         "select": lambda b, p, q: b.select(b.icmp_signed("==", q, I64(0)), p, q),
     }
     for what, build in folds.items():
-        name = backend.unique_name(what)
+        name = ir.unique_name(what)
         m = L.Module(name)
         f = L.Function(m, L.FunctionType(I64, [I64, I64]), name)
         b = L.IRBuilder(f.append_basic_block("start"))
@@ -157,7 +157,7 @@ def test_operations_on_boolean_constants_are_folded(x, y):
         "select": lambda b, p, q: b.select(p, q, b.not_(q)),
     }
     for what, build in folds.items():
-        name = backend.unique_name(what)
+        name = ir.unique_name(what)
         m = L.Module(name)
         f = L.Function(m, L.FunctionType(I64, [i1, i1]), name)
         b = L.IRBuilder(f.append_basic_block("start"))
@@ -179,7 +179,7 @@ def test_zero_operands_of_or_and_xor_are_left_out():
 
 @pytest.mark.parametrize("a, b", [(1, 2), (2, 1), (3, 3)])
 def test_a_branch_on_a_negation_branches_on_what_it_negates(a, b):
-    name = backend.unique_name("negated")
+    name = ir.unique_name("negated")
     m = L.Module(name)
     f = L.Function(m, L.FunctionType(I64, [I64, I64]), name)
     b_ = L.IRBuilder(f.append_basic_block("start"))

@@ -124,15 +124,25 @@ GENERALIZABLE = {
 }
 
 
-@record
+@record(eq=False)
 class DeferredCode:
-    """What a version's machine code is made from: its lowering to LLVM
-    and, once written (`_write_module`), its LLVM module."""
+    """What a version's machine code is made from: its IR function, its
+    lowering to LLVM and, once written (`_write_module`), its LLVM module.
+    The lowering is set up when first needed: a program whose versions are
+    all judged not worth compiling never imports the back end."""
 
-    codegen: backend.VersionCodegen
+    fn: ir.Function
+    make_codegen: Callable[[], backend.VersionCodegen]
     entry_name: str
     owner: CodeEntry  # whose dispatcher enters the version once it is made
     module: llvm_text.Module | None = None
+    lowering: backend.VersionCodegen | None = None
+
+    @property
+    def codegen(self) -> backend.VersionCodegen:
+        if self.lowering is None:
+            self.lowering = self.make_codegen()
+        return self.lowering
 
 
 @record(eq=False)
@@ -878,10 +888,8 @@ def _numeric_argument_kind(request: Request) -> Kind | None:
 
 
 def _pending_version(request: Request, return_kind: Kind) -> Version:
-    from psyco import backend
-
     param_types = tuple(t for k in request.entry_kinds for t in k.leaves)
-    return Version(request.entry_kinds, return_kind, param_types, backend.unique_name("body"), request.globals,
+    return Version(request.entry_kinds, return_kind, param_types, ir.unique_name("body"), request.globals,
                    function=request.code.co_qualname)
 
 
@@ -1050,10 +1058,8 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     direct call): then when first needed (`Version.native_body`,
     `Version.inlinable`).
     `called_once`: for a call that module code makes once."""
-    from psyco import backend
-
     pending = resolver.self_version
-    body_name = pending.body_name if pending is not None else backend.unique_name("body")
+    body_name = pending.body_name if pending is not None else ir.unique_name("body")
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
         keepalive=result.keepalive, function=entry.code.co_qualname,
@@ -1071,17 +1077,21 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         threshold = HOT_LOOP_EXIT_THRESHOLD if decoded.in_loop(e.pc) else HOT_EXIT_THRESHOLD
         e.counter = (base + 8 * i, 0 if e.reason in NEVER_HOT else threshold, callback)
     callee_names = {id(v): v.body_name for v in result.callees}
-    entry_name = backend.unique_name("entry")
+    entry_name = ir.unique_name("entry")
     version.optimized = _worth_optimizing(result.fn, resolver) and not _runs_once_within(
         entry.code, result, called_once, ONCE_OPTIMIZE_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
-    codegen = backend.VersionCodegen(
-        result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
-        (body_name, entry_name), callee_names, ctypes.addressof(version.calls), entry.trampoline,
-        optimize=version.optimized,
-    )
+    def make_codegen() -> backend.VersionCodegen:
+        from psyco import backend
+
+        return backend.VersionCodegen(
+            result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
+            (body_name, entry_name), callee_names, ctypes.addressof(version.calls), entry.trampoline,
+            optimize=version.optimized,
+        )
+
     version.keepalive.extend([entry.code, request.globals, request.builtins])
-    version.deferred = DeferredCode(codegen, entry_name, entry)
+    version.deferred = DeferredCode(result.fn, make_codegen, entry_name, entry)
     if not defer:
         _emit(version)
     return version
@@ -1098,7 +1108,7 @@ def final_ir(version: Version) -> str:
     with COMPILE_LOCK:
         if not version.ir_text:
             assert version.deferred is not None
-            fn = version.deferred.codegen.fn
+            fn = version.deferred.fn
             ir.remove_redundant_params(fn)
             ir.box_as_passed(fn)
             refcount.insert_refcounts(fn)

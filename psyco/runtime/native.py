@@ -75,8 +75,8 @@ def _build_dispatcher() -> int:
         incref,
         is_null,
         load_field,
-        unique_name,
     )
+    from psyco.ir import unique_name
 
     engine = Engine.get()
     name = unique_name("dispatch")
@@ -178,7 +178,8 @@ def watch_class_assignments() -> None:
     if _class_setter is not None:
         return
     from psyco import llvm_text as L
-    from psyco.backend import I32, I64, OBJ, PTR, Engine, ModuleBuilder, load_field, obj_const, unique_name
+    from psyco.backend import I32, I64, OBJ, PTR, Engine, ModuleBuilder, load_field, obj_const
+    from psyco.ir import unique_name
 
     slot = ctypes.c_void_p.from_address(abi.class_setter_slot())
     setter_type = L.FunctionType(I32, [OBJ, OBJ, PTR])
