@@ -564,7 +564,7 @@ def unary_negative(s: Specializer, ins: Instruction) -> None:
     a = s.pop()
     cat = category(a)
     if isinstance(a.kind, Const) and cat:
-        s.push(AV(Const(-a.kind.value)) if a.kind.value != kinds.INT_MIN else AV(OBJECT, (s.const(-a.kind.value),)))
+        s.push(AV(Const(-a.kind.value)))  # -(-2**63) is an int object: a constant of no native kind
     elif cat == "int" and not s.generalized("overflow"):
         push_int(s, s.emit("isub_ovf", [s.const(0), as_int(s, a)], "deopt", reason="overflow"))
     elif cat == "float":

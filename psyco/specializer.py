@@ -288,6 +288,8 @@ class Specializer:
         if type(value) is bool:
             return self.emit("const_i1", [], value=value)  # type: ignore[return-value]
         if type(value) is int:
+            if not kinds.INT_MIN <= value <= kinds.INT_MAX:
+                raise AssertionError(f"{value} is no i64 constant")
             return self.emit("const_i64", [], value=value)  # type: ignore[return-value]
         if type(value) is float:
             return self.emit("const_f64", [], value=value)  # type: ignore[return-value]

@@ -198,6 +198,19 @@ def test_unary(op):
         same(op, a, compiled=COMPILED[op])
 
 
+def unary_of_constants(n):
+    out = None
+    for _ in range(n):
+        smallest = -(2**63)
+        out = (-smallest, max(smallest, -smallest), +smallest, ~smallest, -(2**63 - 1), -0, -0.0, -(2**64))
+    return out
+
+
+def test_unary_operators_on_constants_past_the_int64_edge():
+    # -(-2**63) is an int object: it crashed as a 64-bit constant
+    same_compiled(unary_of_constants, 3)
+
+
 def bool_with_constants(a, b):
     return True ^ (a >= b), False | (a < b), True & (a == b), (a > b) ^ False
 
