@@ -19,6 +19,17 @@ import sys
 import time
 import types
 
+from psyco.own_builtins import BUILTINS
+
+# The program may delete or replace builtins: the launcher, which reports
+# its uncaught exception, calls the original ones (the program gets the
+# `builtins` module, see _run_script).
+__builtins__ = BUILTINS
+
+# Where the frames of psyco's launcher and runpy come from: known before the
+# program runs (os.path calls `len`, which the program may have deleted).
+_LAUNCHER_FILES = (os.path.dirname(os.path.abspath(__file__)) + os.sep, runpy.__file__, "<frozen runpy>")
+
 USAGE = """usage: python -m psyco [--report] [--profile] script.py [args...]
        python -m psyco [--report] [--profile] -m module [args...]
 
@@ -54,8 +65,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, bool], str | None, str | None, li
 
 def _user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
     """Drop psyco's and runpy's own frames from the top of a traceback."""
-    internal = (os.path.dirname(os.path.abspath(__file__)) + os.sep, runpy.__file__, "<frozen runpy>")
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(internal):
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_LAUNCHER_FILES):
         tb = tb.tb_next
     return tb
 
@@ -139,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         # in the program's collections nor in the full one at exit.
         gc.freeze()
     startup = time.perf_counter() - started
+    stats_path = os.environ.get("PSYCO_STATS")  # (os.environ calls builtins the program may delete)
     interrupted = False
     try:
         if script is not None:
@@ -163,7 +174,6 @@ def main(argv: list[str] | None = None) -> None:
         if active and options["report"]:
             sys.stdout.flush()
             print(psyco.format_report(), file=sys.stderr)
-        stats_path = os.environ.get("PSYCO_STATS")
         if active and stats_path:
             _write_stats(stats_path, startup)
     if interrupted:  # python runs the exit handlers, then dies of SIGINT

@@ -372,6 +372,31 @@ def test_uncaught_exception_output_is_that_of_python(tmp_path, mode, entered, co
         assert both.versions(name) > 0, name
 
 
+DELETES_BUILTINS = """
+    import builtins
+
+    def checked(n):
+        total = 0
+        for i in range(n):
+            total += i
+        if total > 100:
+            raise ValueError(total)
+        return total
+
+    checked(10)
+    del builtins.len, builtins.isinstance
+    checked(1000)
+"""
+
+
+def test_uncaught_exception_after_the_program_deleted_builtins(tmp_path):
+    # the launcher reported it with os.path and os.environ, which call them
+    script = write(tmp_path / "deletes.py", DELETES_BUILTINS, prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.returncode == 1 and both.plain.stderr.endswith("ValueError: 499500\n")
+    both.assert_same()
+
+
 IMPORTS_BROKEN = """
     import sys, traceback
 

@@ -750,6 +750,11 @@ def function_of_frame(frame: types.FrameType) -> types.FunctionType:
     return ctypes.cast(func, ctypes.py_object).value
 
 
+# Looked up once: the first lookup of a name on ctypes.pythonapi runs ctypes'
+# Python code, which calls builtins the program may have deleted.
+_incref, _decref = ctypes.pythonapi.Py_IncRef, ctypes.pythonapi.Py_DecRef
+
+
 def replace_tuple_item(tup: tuple, index: int, value: object) -> None:
     """Swap one item of an existing tuple in place (used on co_consts).
 
@@ -758,7 +763,7 @@ def replace_tuple_item(tup: tuple, index: int, value: object) -> None:
     later MAKE_FUNCTIONs create functions with the new code.
     """
     slot = ctypes.c_void_p.from_address(id(tup) + TUPLE_ITEMS + POINTER_SIZE * index)
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
+    _incref(ctypes.py_object(value))
     old = tup[index]
     slot.value = id(value)
-    ctypes.pythonapi.Py_DecRef(ctypes.py_object(old))
+    _decref(ctypes.py_object(old))
