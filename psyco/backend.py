@@ -1599,7 +1599,7 @@ class VersionCodegen:
         self.keep = self.mb.keep  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
         self.alike_exits: dict[tuple, int] = {}  # deopt exits by what they do: the first one's key
-        self.deopt_tails: dict[tuple, tuple[L.Block, L.Phi]] = {}  # see _leave_by_deopt_exit
+        self.exit_tails: dict[tuple, tuple[L.Block, L.Phi]] = {}  # see _leave_through
         self.unwind_blocks: dict[int, L.Block] = {}
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: L.Value | None = None
@@ -2073,9 +2073,9 @@ class VersionCodegen:
         fields = {"code": abi.address_of(self.code), "globals": abi.address_of(self.globals), "pc": exit.pc,
                   "exception": exception, "message": message}
         record = self.mb.record([fields[name] for name in FAIL_EXIT])
-        words = b.bitcast(self._exit_words(owned), OBJ.as_pointer())
-        self._return(b.call(self._helper("fail_exit"), [
-            self.tstate, self._frame_slot(), at_address(record, I64.as_pointer()), words, I64(len(owned))]))
+        self._leave_through("fail_exit", at_address(record, I64.as_pointer()), owned, lambda records: [
+            self.tstate, self._frame_slot(), records,
+            b.bitcast(self._exit_words(owned), OBJ.as_pointer()), I64(len(owned))])
 
     def raising_exit(self, exit: ir.Exit, exception: type, message: str) -> L.Block:
         """A block raising exception(message) and leaving through `exit`,
@@ -2153,7 +2153,6 @@ class VersionCodegen:
         """Rebuild the interpreter frame at exit.pc and let CPython finish:
         pass the native values, let the exit's resume recipe box them, drop
         the references the exit owns: one call of deopt_exit."""
-        b = self.b
         words: list[L.Value] = []
         slots = [self._recipe(m, words, call_result) for m in exit.state or ()]
         assert len(slots) >= self.code.co_nlocals
@@ -2169,26 +2168,28 @@ class VersionCodegen:
                   "globals": abi.address_of(self.globals), "pc": exit.pc, "counter": address,
                   "threshold": threshold, "callback": abi.address_of(callback)}
         record = self.mb.record([fields[name] for name in DEOPT_EXIT])
-        self._leave_by_deopt_exit(at_address(record, I64.as_pointer()), words)
+        self._leave_through("deopt_exit", at_address(record, I64.as_pointer()), words, lambda records: [
+            self.tstate, self.frame, self.boxed_slot, records, self._exit_words(words)])
 
-    def _leave_by_deopt_exit(self, record: L.Value, words: list[L.Value]) -> None:
-        """Return what deopt_exit(record, words) returns.  The exits that pass
-        the same values (guards in a row, nothing computed between them)
-        share that code, a phi picking their records: a third fewer exit
-        blocks and calls for LLVM to compile (their values dominate the
-        shared block, as they dominate each exit)."""
+    def _leave_through(self, helper: str, record: L.Value, words: list[L.Value],
+                       arguments: Callable[[L.Value], list[L.Value]]) -> None:
+        """Return what the support function `helper` returns, called with
+        `arguments(record)`, which pass `words` in the exit buffer.  The
+        exits that pass the same words (guards in a row, nothing computed
+        between them) share that code, a phi picking their records: fewer
+        blocks and calls for LLVM to compile (the words dominate the shared
+        block, as they dominate each exit)."""
         b = self.b
-        key = (id(b.block.function), tuple(w.typed for w in words))
-        shared = self.deopt_tails.get(key)
+        key = (helper, id(b.block.function), tuple(w.typed for w in words))
+        shared = self.exit_tails.get(key)
         if shared is None:
             here = b.block
-            tail = b.append_basic_block("deopt")
+            tail = b.append_basic_block(helper)
             b.position_at_end(tail)
             records = b.phi(I64.as_pointer(), "record")
-            self._return(b.call(self._helper("deopt_exit"), [
-                self.tstate, self.frame, self.boxed_slot, records, self._exit_words(words)]))
+            self._return(b.call(self._helper(helper), arguments(records)))
             b.position_at_end(here)
-            shared = self.deopt_tails[key] = (tail, records)
+            shared = self.exit_tails[key] = (tail, records)
         tail, records = shared
         records.add_incoming(record, b.block)
         b.branch(tail)
