@@ -1577,6 +1577,27 @@ class SupportCodegen:
 
 
 # --- a version: body + entry ------------------------------------------------------------
+# Exits sharing the code that calls deopt_exit or fail_exit may pass this
+# many words that differ (each a phi in the shared block).
+SHARED_EXIT_PHIS = 2
+
+
+@record(eq=False)
+class PendingExit:
+    """An exit whose call `VersionCodegen._emit_exit_tails` makes."""
+
+    helper: str  # deopt_exit or fail_exit
+    block: L.Block  # where the exit is, left open
+    record: L.Value  # the exit's static record
+    words: list[L.Value]  # what it passes in the exit buffer
+    arguments: Callable[[L.Value, list[L.Value]], list[L.Value]]  # of the call, from the record and words
+
+    @property
+    def shape(self) -> tuple:
+        """What exits sharing a call have in common."""
+        return self.helper, id(self.block.function), tuple(w.type.text for w in self.words)
+
+
 class VersionCodegen:
     """Lowers one IR function (a version of a Python function) to LLVM."""
 
@@ -1599,7 +1620,7 @@ class VersionCodegen:
         self.keep = self.mb.keep  # objects whose addresses the code embeds
         self.exit_blocks: dict[int, L.Block] = {}
         self.alike_exits: dict[tuple, int] = {}  # deopt exits by what they do: the first one's key
-        self.exit_tails: dict[tuple, tuple[L.Block, L.Phi]] = {}  # see _leave_through
+        self.pending_exits: list[PendingExit] = []  # see _leave_through
         self.unwind_blocks: dict[int, L.Block] = {}
         self.raise_blocks: dict[tuple[int, type, str], L.Block] = {}
         self.frame_slot: L.Value | None = None
@@ -1645,6 +1666,7 @@ class VersionCodegen:
         self.entered = self._build_quick_entry() if self.quick_path else self.body
         self._finish_recursion()
         self._build_entry()
+        assert not self.pending_exits
         return self.mb.module
 
     @property
@@ -1773,6 +1795,7 @@ class VersionCodegen:
                 for post in op.post:
                     self._lower(post)
             self._terminate(blk)
+        self._emit_exit_tails()
         b.position_at_end(start)
         self._enter()
         self._release_frame()
@@ -2073,9 +2096,9 @@ class VersionCodegen:
         fields = {"code": abi.address_of(self.code), "globals": abi.address_of(self.globals), "pc": exit.pc,
                   "exception": exception, "message": message}
         record = self.mb.record([fields[name] for name in FAIL_EXIT])
-        self._leave_through("fail_exit", at_address(record, I64.as_pointer()), owned, lambda records: [
+        self._leave_through("fail_exit", at_address(record, I64.as_pointer()), owned, lambda records, passed: [
             self.tstate, self._frame_slot(), records,
-            b.bitcast(self._exit_words(owned), OBJ.as_pointer()), I64(len(owned))])
+            b.bitcast(self._exit_words(passed), OBJ.as_pointer()), I64(len(passed))])
 
     def raising_exit(self, exit: ir.Exit, exception: type, message: str) -> L.Block:
         """A block raising exception(message) and leaving through `exit`,
@@ -2168,31 +2191,53 @@ class VersionCodegen:
                   "globals": abi.address_of(self.globals), "pc": exit.pc, "counter": address,
                   "threshold": threshold, "callback": abi.address_of(callback)}
         record = self.mb.record([fields[name] for name in DEOPT_EXIT])
-        self._leave_through("deopt_exit", at_address(record, I64.as_pointer()), words, lambda records: [
-            self.tstate, self.frame, self.boxed_slot, records, self._exit_words(words)])
+        self._leave_through("deopt_exit", at_address(record, I64.as_pointer()), words, lambda records, passed: [
+            self.tstate, self.frame, self.boxed_slot, records, self._exit_words(passed)])
 
     def _leave_through(self, helper: str, record: L.Value, words: list[L.Value],
-                       arguments: Callable[[L.Value], list[L.Value]]) -> None:
-        """Return what the support function `helper` returns, called with
-        `arguments(record)`, which pass `words` in the exit buffer.  The
-        exits that pass the same words (guards in a row, nothing computed
-        between them) share that code, a phi picking their records: fewer
-        blocks and calls for LLVM to compile (the words dominate the shared
-        block, as they dominate each exit)."""
+                       arguments: Callable[[L.Value, list[L.Value]], list[L.Value]]) -> None:
+        """End the current block: return what the support function `helper`
+        returns, called with `arguments(record, words)` (which pass the
+        words in the exit buffer).  Made once the body is lowered
+        (`_emit_exit_tails`), in code that exits share."""
+        self.pending_exits.append(PendingExit(helper, self.b.block, record, words, arguments))
+
+    def _emit_exit_tails(self) -> None:
+        """The calls of the pending exits.  Exits that pass the same kinds
+        of words, all but at most SHARED_EXIT_PHIS of them the same values
+        (guards in a row: nothing computed between them, or one more value
+        each), share one block making the call, phis picking their records
+        and the words that differ: fewer blocks and calls for LLVM to
+        compile (each other word dominates the shared block, as it
+        dominates each exit)."""
         b = self.b
-        key = (helper, id(b.block.function), tuple(w.typed for w in words))
-        shared = self.exit_tails.get(key)
-        if shared is None:
-            here = b.block
-            tail = b.append_basic_block(helper)
+        shared: list[tuple[PendingExit, set[int], list[PendingExit]]] = []
+        for exit in self.pending_exits:
+            for first, differing, members in shared:
+                if first.shape == exit.shape:
+                    also = differing | {i for i, (w, x) in enumerate(zip(first.words, exit.words))
+                                        if w.typed != x.typed}
+                    if len(also) <= SHARED_EXIT_PHIS:
+                        differing |= also
+                        members.append(exit)
+                        break
+            else:
+                shared.append((exit, set(), [exit]))
+        self.pending_exits = []
+        for first, differing, members in shared:
+            b.position_at_end(first.block)
+            tail = b.append_basic_block(first.helper)
             b.position_at_end(tail)
             records = b.phi(I64.as_pointer(), "record")
-            self._return(b.call(self._helper(helper), arguments(records)))
-            b.position_at_end(here)
-            shared = self.exit_tails[key] = (tail, records)
-        tail, records = shared
-        records.add_incoming(record, b.block)
-        b.branch(tail)
+            phis = {i: b.phi(first.words[i].type) for i in sorted(differing)}
+            words = [phis.get(i, w) for i, w in enumerate(first.words)]
+            self._return(b.call(self._helper(first.helper), first.arguments(records, words)))
+            for exit in members:
+                records.add_incoming(exit.record, exit.block)
+                for i, phi in phis.items():
+                    phi.add_incoming(exit.words[i], exit.block)
+                b.position_at_end(exit.block)
+                b.branch(tail)
 
     def _recipe(self, m: ir.Materializer, words: list[L.Value], call_result: L.Value | None) -> resume.Recipe:
         """How the frame slot `m` is rebuilt; appends the native values it
