@@ -604,6 +604,7 @@ SUPPORT_SIGNATURES = {
     "move_traceback_entry": L.FunctionType(VOID, [PTR, I64]),
     "dict_merge": L.FunctionType(I32, [OBJ, OBJ, OBJ]),
     "raised_status": L.FunctionType(I32, [OBJ]),
+    "run_pending_calls": L.FunctionType(I32, [PTR]),
     "materialize": L.FunctionType(OBJ, [OBJ, PTR]),
     "deopt": L.FunctionType(I32, [PTR, PTR, OBJ, OBJ, OBJ, I64, I64, I64, OBJ, OBJ.as_pointer()]),
     "shared_key_index": L.FunctionType(I64, [OBJ, OBJ]),
@@ -1040,6 +1041,23 @@ class SupportCodegen:
         b.ret(b.call(self.mb.c_function("PyLong_FromLongLong"), [value]))
         b.position_at_end(slow)
         b.ret(b.call(self.mb.c_function("PyNumber_Long"), [o]))
+        return f
+
+    def _define_run_pending_calls(self) -> L.Function:
+        """i32 run_pending_calls(interp): what the interpreter does when the
+        eval breaker is set: hand the GIL over if another thread asked for
+        it, then run signal handlers and pending calls; negative if they
+        raised."""
+        f, b = self._cold_function("run_pending_calls")
+        drop = b.load_atomic(field_ptr(b, f.args[0], abi.INTERP_GIL_DROP_REQUEST, I32), "monotonic", 4)
+        switch, calls = b.append_basic_block("gil_switch"), b.append_basic_block("pending_calls")
+        b.cbranch(b.icmp_signed("!=", drop, I32(0)), switch, calls)
+        b.position_at_end(switch)
+        state = b.call(self.mb.c_function("PyEval_SaveThread"), [])
+        b.call(self.mb.c_function("PyEval_RestoreThread"), [state])
+        b.branch(calls)
+        b.position_at_end(calls)
+        b.ret(b.call(self.mb.c_function("Py_MakePendingCalls"), []))
         return f
 
     def _define_raised_status(self) -> L.Function:
@@ -3759,9 +3777,10 @@ def _check_signals(g: VersionCodegen, op: ir.Op) -> None:
 
 def _eval_breaker(g: VersionCodegen, exit: ir.Exit, result: L.Value | None = None) -> None:
     """If the eval breaker is set: hand the GIL over if another thread
-    asked for it, run signal handlers and pending calls, and leave through
-    `exit` if they raised (dropping `result`, the object a call just
-    returned)."""
+    asked for it, run signal handlers and pending calls (the support
+    function run_pending_calls: one call in each loop, not three), and
+    leave through `exit` if they raised (dropping `result`, the object a
+    call just returned)."""
     b = g.b
     interp = g.interp()
     breaker = b.load_atomic(field_ptr(b, interp, abi.INTERP_EVAL_BREAKER, I32), "monotonic", 4)
@@ -3770,16 +3789,7 @@ def _eval_breaker(g: VersionCodegen, exit: ir.Exit, result: L.Value | None = Non
     b.cbranch(b.icmp_signed("!=", breaker, I32(0)), slow, done, likely=False)
     b.position_at_end(slow)
     g.sync_frame(exit.pc)
-    drop = b.load_atomic(field_ptr(b, interp, abi.INTERP_GIL_DROP_REQUEST, I32), "monotonic", 4)
-    switch = b.append_basic_block("gil_switch")
-    calls = b.append_basic_block("pending_calls")
-    b.cbranch(b.icmp_signed("!=", drop, I32(0)), switch, calls)
-    b.position_at_end(switch)
-    state = b.call(g.mb.c_function("PyEval_SaveThread"), [])
-    b.call(g.mb.c_function("PyEval_RestoreThread"), [state])
-    b.branch(calls)
-    b.position_at_end(calls)
-    failed = b.icmp_signed("<", b.call(g.mb.c_function("Py_MakePendingCalls"), []), I32(0))
+    failed = b.icmp_signed("<", b.call(g._helper("run_pending_calls"), [interp]), I32(0))
     if result is None:
         g.fail_branch(failed, exit, deopt=False)
     else:
