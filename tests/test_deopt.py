@@ -7,7 +7,7 @@ import traceback
 
 import psyco
 from psyco.runtime.jit import CodeEntry
-from tests.differential import calls_compiled, outcome, same
+from tests.differential import calls_compiled, deopts, outcome, same
 
 SCALE = 3
 
@@ -80,6 +80,29 @@ def test_a_tuple_held_twice_at_a_deopt_is_one_object():
     g = psyco.proxy(tuple_in_a_local_and_on_the_stack)
     same(tuple_in_a_local_and_on_the_stack, lambda: [None, None], compiled=g)
     assert same(tuple_in_a_local_and_on_the_stack, dict, compiled=g) == ("returns", bool, True)
+
+
+def chained_sums(xs, ys, zs):
+    t = 0.0
+    for i in range(len(xs)):
+        t = t + xs[i]
+        t = t * ys[i]
+        t = t - zs[i]
+    return t, i
+
+
+def test_guards_in_a_row_leave_each_with_its_own_values():
+    # the three unboxing guards share one call of deopt_exit, phis picking
+    # the sum so far and the item each passes
+    floats = [0.5 * k for k in range(40)]
+    for which in range(3):
+        for at in (0, 17, 39):
+            lists = [list(floats), [k + 0.25 for k in floats], [k - 1.5 for k in floats]]
+            lists[which][at] = at  # an int: that list's unboxing guard fails there
+            g = psyco.proxy(chained_sums)
+            g(floats, floats, floats)
+            same(chained_sums, *lists, compiled=g)
+            assert deopts(g), (which, at)
 
 
 def test_kinds_change_after_warm_up():
