@@ -70,14 +70,26 @@ def _user_traceback(tb: types.TracebackType | None) -> types.TracebackType | Non
     return tb
 
 
+def _script_file(path: str) -> str:
+    """The script's file name as python 3.11 sets `__file__` and the code's
+    file names: made absolute, not normalized ("/cwd/./x.py")."""
+    return path if os.path.isabs(path) else os.getcwd() + os.sep + path
+
+
+def _script_directory(path: str) -> str:
+    """Where python 3.11 looks first for the script's imports: the directory
+    of the file, its symbolic links resolved."""
+    return os.path.dirname(os.path.realpath(path))
+
+
 def _read_script(path: str) -> bytes:
     """The script's source, or exit as python does when it cannot open it."""
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError as exc:
-        program = os.path.basename(sys.executable) or "python"
-        print(f"{program}: can't open file {os.path.abspath(path)!r}: [Errno {exc.errno}] {exc.strerror}",
+        program = sys.orig_argv[0] if sys.orig_argv else "python"  # as the interpreter was invoked
+        print(f"{program}: can't open file {_script_file(path)!r}: [Errno {exc.errno}] {exc.strerror}",
               file=sys.stderr)
         sys.exit(2)
 
@@ -86,12 +98,12 @@ def _run_script(path: str, args: list[str], threshold: int) -> None:
     from psyco import api
 
     source = _read_script(path)
-    full_path = os.path.abspath(path)  # as python 3.11 sets __file__ and code filenames
+    full_path = _script_file(path)
     # dont_inherit: the script gets its own __future__ imports, not ours.
     code = api.transform_code(compile(source, full_path, "exec", dont_inherit=True), threshold)
     sys.argv = [path] + args
     if not sys.flags.safe_path:  # (-P, -I: python puts no directory of the program's first)
-        sys.path[0] = os.path.dirname(full_path)
+        sys.path[0] = _script_directory(path)
     main = types.ModuleType("__main__")
     # As python's own runner sets them (the loader lets linecache and inspect read the source).
     loader = importlib.machinery.SourceFileLoader("__main__", full_path)
@@ -139,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.path.insert(0, current)
     threshold = 1
     if active:
-        program_directory = os.path.dirname(os.path.abspath(script)) if script is not None else current
+        program_directory = _script_directory(script) if script is not None else current
         if program_directory is not None:
             own_imports.leave_to_program(set(sys.modules) - psyco._STARTUP_MODULES, program_directory)
         threshold = api._PROFILE_THRESHOLD if options["profile"] else 1
@@ -150,41 +162,93 @@ def main(argv: list[str] | None = None) -> None:
         gc.freeze()
     startup = time.perf_counter() - started
     stats_path = os.environ.get("PSYCO_STATS")  # (os.environ calls builtins the program may delete)
-    interrupted = False
+    uncaught: BaseException | None = None
     try:
-        if script is not None:
-            if active:
-                _run_script(script, args, threshold)
+        try:
+            if script is not None:
+                if active:
+                    _run_script(script, args, threshold)
+                else:
+                    sys.argv = [script] + args
+                    runpy.run_path(script, run_name="__main__")
             else:
-                sys.argv = [script] + args
-                runpy.run_path(script, run_name="__main__")
-        else:
-            sys.argv = [module] + args  # runpy sets argv[0] to the module's file
-            runpy.run_module(module, run_name="__main__", alter_sys=True)  # type: ignore[arg-type]
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        sys.stdout.flush()
-        exc.__traceback__ = _user_traceback(exc.__traceback__)
-        sys.excepthook(type(exc), exc, exc.__traceback__)
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        if not interrupted:
-            sys.exit(1)
+                sys.argv = [module] + args  # runpy sets argv[0] to the module's file
+                runpy.run_module(module, run_name="__main__", alter_sys=True)  # type: ignore[arg-type]
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            uncaught = exc
+        # Reported outside the handler: the hook sees no exception being
+        # handled (sys.exc_info()), nor gets one as context, as under python.
+        if uncaught is not None:
+            uncaught.__traceback__ = _user_traceback(uncaught.__traceback__)
+            _print_uncaught(uncaught)
+            if not isinstance(uncaught, KeyboardInterrupt):
+                sys.exit(1)
     finally:
         if active and options["report"]:
-            sys.stdout.flush()
+            _flush_io()
             print(psyco.format_report(), file=sys.stderr)
         if active and stats_path:
             _write_stats(stats_path, startup)
-    if interrupted:  # python runs the exit handlers, then dies of SIGINT
+    if uncaught is not None:  # KeyboardInterrupt: python waits for its threads, runs the exit handlers, dies of SIGINT
         import signal  # here: importing it costs every start-up 1 ms
 
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush_io()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
 
+
+def _flush_io() -> None:
+    """Flush sys.stderr and sys.stdout, as python does before it reports an
+    uncaught exception: whatever they are (None, closed), never raising."""
+    for name in ("stderr", "stdout"):
+        try:
+            getattr(sys, name).flush()
+        except BaseException:  # noqa: S110 (python clears whatever flushing raised)
+            pass
+
+
+def _print_uncaught(exc: BaseException) -> None:
+    """Report `exc` as python's top level does (PyErr_Print): sys.last_type,
+    last_value and last_traceback set, the sys.excepthook audit event, then
+    sys.excepthook, or the built-in display when the hook is missing or
+    fails itself (a SystemExit it raises exits)."""
+    _flush_io()
+    kind, tb = type(exc), exc.__traceback__
+    sys.last_type, sys.last_value, sys.last_traceback = kind, exc, tb
+    missing = hasattr(sys, "excepthook") is False
+    hook = None if missing else sys.excepthook  # (None is a hook too: calling it fails)
+    try:
+        sys.audit("sys.excepthook", hook, kind, exc, tb)
+    except RuntimeError:
+        return
+    if missing:
+        _write_stderr("sys.excepthook is missing\n")
+        sys.__excepthook__(kind, exc, tb)
+        return
+    try:
+        hook(kind, exc, tb)
+    except SystemExit:
+        raise
+    except BaseException as failure:
+        _write_stderr("Error in sys.excepthook:\n")
+        failure.__traceback__ = failure.__traceback__.tb_next  # (from the hook on)
+        sys.__excepthook__(type(failure), failure, failure.__traceback__)
+        _write_stderr("\nOriginal exception was:\n")
+        sys.__excepthook__(kind, exc, tb)
+
+
+def _write_stderr(text: str) -> None:
+    """As PySys_WriteStderr: to sys.stderr, else to the process's stderr."""
+    try:
+        sys.stderr.write(text)
+    except BaseException:
+        os.write(2, text.encode())
 
 if __name__ == "__main__":
     main()

@@ -217,10 +217,13 @@ FILE_AND_PATH = """
 """
 
 
-@pytest.mark.parametrize("relative", [False, True])
-def test_main_file_and_traceback_paths(tmp_path, relative):
+@pytest.mark.parametrize("given", ["absolute", "name", "./name", "sub/../name"])
+def test_main_file_and_traceback_paths(tmp_path, given):
+    # python makes the script's path absolute without normalizing it
     script = write(tmp_path / "paths.py", FILE_AND_PATH)
-    both = Both(tmp_path, [script.name if relative else str(script)], tmp_path)
+    (tmp_path / "sub").mkdir()
+    path = str(script) if given == "absolute" else given.replace("name", script.name)
+    both = Both(tmp_path, [path], tmp_path)
     assert both.plain.returncode == 1 and "ZeroDivisionError" in both.plain.stderr
     assert both.calls("work") > 0
     both.assert_same()
@@ -588,11 +591,81 @@ def test_syntax_error_in_the_script(tmp_path):
     both.assert_same()
 
 
-def test_missing_script_exit_code(tmp_path):
-    both = Both(tmp_path, [str(tmp_path / "no_such_script.py")], tmp_path)
-    assert both.plain.returncode == 2
-    assert both.psyco.returncode == both.plain.returncode
-    assert both.psyco.stdout == both.plain.stdout == ""
+@pytest.mark.parametrize("given", ["absolute", "./name"])
+def test_missing_script_exit_code(tmp_path, given):
+    path = str(tmp_path / "no_such_script.py") if given == "absolute" else "./no_such_script.py"
+    both = Both(tmp_path, [path], tmp_path)
+    assert both.plain.returncode == 2 and "can't open file" in both.plain.stderr
+    both.assert_same()
+
+
+SYS_PATH_0 = """
+    import sys
+    print(__file__, sys.argv[0], sys.path[0])
+"""
+
+
+def test_a_script_reached_by_a_symbolic_link_imports_from_its_files_directory(tmp_path):
+    script = write(tmp_path / "real" / "shown.py", SYS_PATH_0, prelude=False)
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "link.py").symlink_to(script)
+    both = Both(tmp_path, ["links/link.py"], tmp_path)
+    assert both.plain.stdout.split()[2] == str(tmp_path / "real")
+    both.assert_same()
+
+
+UNCAUGHT_REPORTING = {
+    "hook raises": """
+        import sys
+        def hook(kind, value, tb):
+            raise RuntimeError("hook broke")
+        sys.excepthook = hook
+        raise ValueError("original")
+    """,
+    "hook deleted": """
+        import sys
+        del sys.excepthook
+        raise ValueError("original")
+    """,
+    "hook None": """
+        import sys
+        sys.excepthook = None
+        raise ValueError("original")
+    """,
+    "hook sees no exception handled": """
+        import sys, traceback
+        def hook(kind, value, tb):
+            print("handling", sys.exc_info()[0], sys.last_value, file=sys.stderr)
+            traceback.print_exc()
+        sys.excepthook = hook
+        raise ValueError("original")
+    """,
+    "stdout None": """
+        import sys
+        sys.stdout = None
+        raise ValueError("original")
+    """,
+    "stdout closed": """
+        import sys
+        print("written")
+        sys.stdout.close()
+        raise ValueError("original")
+    """,
+    "os.path replaced": """
+        import os
+        os.path = None
+        raise ValueError("original")
+    """,
+}
+
+
+@pytest.mark.parametrize("case", UNCAUGHT_REPORTING)
+def test_uncaught_exception_reported_as_python_reports_it(tmp_path, case):
+    # the launcher once failed itself, or printed what python does not
+    script = write(tmp_path / "uncaught.py", UNCAUGHT_REPORTING[case], prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.returncode == 1 and "original" in both.plain.stderr
+    both.assert_same()
 
 
 WARNS = """
@@ -807,6 +880,27 @@ def test_uncaught_keyboard_interrupt_kills_like_python(tmp_path):
     assert both.psyco.returncode == both.plain.returncode
     assert both.psyco.stderr == both.plain.stderr
     assert both.psyco.stdout.startswith("before ")
+
+
+INTERRUPTED_WITH_A_THREAD = """
+    import atexit, threading, time
+
+    def work():
+        time.sleep(0.3)
+        print("worker finished", flush=True)
+
+    atexit.register(print, "atexit handler ran")
+    threading.Thread(target=work).start()
+    raise KeyboardInterrupt
+"""
+
+
+def test_uncaught_keyboard_interrupt_waits_for_threads_then_runs_atexit_handlers(tmp_path):
+    script = write(tmp_path / "interrupted.py", INTERRUPTED_WITH_A_THREAD, prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.stdout == "worker finished\natexit handler ran\n"
+    assert both.plain.returncode == -signal.SIGINT
+    both.assert_same()
 
 
 def test_uncaught_keyboard_interrupt_runs_atexit_handlers(tmp_path):
