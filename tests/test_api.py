@@ -3,12 +3,14 @@ threads, signals, reference counts."""
 
 import builtins
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import traceback
+import types
 import warnings
 
 import pytest
@@ -73,6 +75,27 @@ def test_proxy_leaves_the_original_untouched():
     p = psyco.proxy(spin)
     assert spin.__code__ is original
     assert p(1000) == spin(1000) and calls_compiled(p) > 0
+
+
+def by_value_copy(f):
+    """f rebuilt from a pickle of its code's constants, as a by-value pickle
+    of a function (cloudpickle's, dill's) rebuilds it."""
+    consts = pickle.loads(pickle.dumps(f.__code__.co_consts))
+    return types.FunctionType(f.__code__.replace(co_consts=consts), f.__globals__, f.__name__, f.__defaults__)
+
+
+def test_a_function_psyco_took_over_pickles_by_value():
+    def summed(n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    psyco.bind(summed)
+    copy = by_value_copy(summed)  # its trampoline, before machine code
+    assert summed(1000) == copy(1000) == 499500 and calls_compiled(summed) > 0
+    copy = by_value_copy(summed)  # with its dispatcher
+    assert copy(10) == 45 and copy(2000) == summed(2000)
 
 
 def test_cannotcompile():

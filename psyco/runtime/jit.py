@@ -44,8 +44,50 @@ __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see ow
 if TYPE_CHECKING:
     from psyco import backend, llvm_text
 
-SENTINEL = type("psyco_interpret", (), {"__repr__": lambda self: "<psyco: run interpreted>"})()
-RETRY = type("psyco_retry", (), {"__repr__": lambda self: "<psyco: retry>"})()
+class _Answer:
+    """What on_miss and the dispatcher answer a trampoline.  A trampoline's
+    constants hold these, an entry's on_miss and its dispatcher: a by-value
+    pickle of a function (cloudpickle's, dill's) carries them, so they
+    pickle (these by name; the others as `_INTERPRETING`, see there)."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name, self.text = name, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+SENTINEL = _Answer("SENTINEL", "<psyco: run interpreted>")
+RETRY = _Answer("RETRY", "<psyco: retry>")
+
+
+class _Interpreting:
+    """What a trampoline unpickled from a by-value pickle of a function asks
+    and dispatches to: every call runs interpreted (its code is the
+    trampoline's copy of the function's).  CodeEntry (its on_miss is
+    pickled as getattr(entry, "on_miss")) and the dispatcher's `self` (the
+    dispatcher is pickled as getattr(self, its name)) unpickle as this."""
+
+    @staticmethod
+    def on_miss(*args: object) -> object:
+        return SENTINEL
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        return self.on_miss
+
+    def __reduce__(self) -> str:
+        return "_INTERPRETING"
+
+
+_INTERPRETING = _Interpreting()
+
+
+def interpreting_stand_in() -> _Interpreting:
+    """What a CodeEntry or a dispatcher's `self` unpickles as."""
+    return _INTERPRETING
 
 MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
 HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
@@ -274,6 +316,9 @@ class CodeEntry:
         })
         CodeEntry.by_code[id(code)] = self
         CodeEntry.by_code[id(self.trampoline)] = self
+
+    def __reduce__(self) -> tuple:
+        return interpreting_stand_in, ()
 
     @classmethod
     def lookup(cls, code: types.CodeType) -> CodeEntry | None:

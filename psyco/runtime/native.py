@@ -206,6 +206,20 @@ def watch_class_assignments() -> None:
     slot.value = engine.address(name)
 
 
+class _TableAddress(bytes):
+    """A dispatcher's `self`: the address of its table, which its machine
+    code reads.  A by-value pickle of a function (cloudpickle's) pickles the
+    dispatcher in its trampoline's constants as getattr(self, name): this
+    unpickles as a stand-in whose every attribute runs calls interpreted."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        from psyco.runtime.jit import interpreting_stand_in
+
+        return interpreting_stand_in, ()
+
+
 def make_dispatcher(table: DispatchTable, name: str) -> tuple[object, PyMethodDef]:
     """A builtin function object running the dispatcher over `table`.
 
@@ -215,6 +229,6 @@ def make_dispatcher(table: DispatchTable, name: str) -> tuple[object, PyMethodDe
     if _dispatch_address is None:
         _dispatch_address = _build_dispatcher()
     method = PyMethodDef(name.encode(), _dispatch_address, abi.METH_FASTCALL, None)
-    address = ctypes.addressof(table).to_bytes(abi.POINTER_SIZE, sys.byteorder)
+    address = _TableAddress(ctypes.addressof(table).to_bytes(abi.POINTER_SIZE, sys.byteorder))
     func = _new_cfunction(ctypes.addressof(method), address, None)
     return func, method
