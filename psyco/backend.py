@@ -2107,7 +2107,6 @@ class VersionCodegen:
         """Raise `raising` (an exception class and message) if given, add our
         traceback entry, release what `exit` owns, return 2: one call of
         fail_exit."""
-        b = self.b
         owned = self._owned(exit)
         exception, message = (0, 0) if raising is None else (abi.address_of(raising[0]),
                                                              self.mb.cstring_address(raising[1]))
@@ -2116,7 +2115,7 @@ class VersionCodegen:
         record = self.mb.record([fields[name] for name in FAIL_EXIT])
         self._leave_through("fail_exit", at_address(record, I64.as_pointer()), owned, lambda records, passed: [
             self.tstate, self._frame_slot(), records,
-            b.bitcast(self._exit_words(passed), OBJ.as_pointer()), I64(len(passed))])
+            self.b.bitcast(self._exit_words(passed), OBJ.as_pointer()), I64(len(passed))])
 
     def raising_exit(self, exit: ir.Exit, exception: type, message: str) -> L.Block:
         """A block raising exception(message) and leaving through `exit`,
