@@ -209,7 +209,7 @@ def _flush_io() -> None:
     for name in ("stderr", "stdout"):
         try:
             getattr(sys, name).flush()
-        except BaseException:  # noqa: S110 (python clears whatever flushing raised)
+        except BaseException:  # (python clears whatever flushing raised)
             pass
 
 
@@ -221,7 +221,7 @@ def _print_uncaught(exc: BaseException) -> None:
     _flush_io()
     kind, tb = type(exc), exc.__traceback__
     sys.last_type, sys.last_value, sys.last_traceback = kind, exc, tb
-    missing = hasattr(sys, "excepthook") is False
+    missing = not hasattr(sys, "excepthook")
     hook = None if missing else sys.excepthook  # (None is a hook too: calling it fails)
     try:
         sys.audit("sys.excepthook", hook, kind, exc, tb)
@@ -249,6 +249,7 @@ def _write_stderr(text: str) -> None:
         sys.stderr.write(text)
     except BaseException:
         os.write(2, text.encode())
+
 
 if __name__ == "__main__":
     main()

@@ -1126,6 +1126,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     version.optimized = _worth_optimizing(result.fn, resolver) and not _runs_once_within(
         entry.code, result, called_once, ONCE_OPTIMIZE_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
+
     def make_codegen() -> backend.VersionCodegen:
         from psyco import backend
 
