@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         if uncaught is not None:
             uncaught.__traceback__ = _user_traceback(uncaught.__traceback__)
             _print_uncaught(uncaught)
-            if not isinstance(uncaught, KeyboardInterrupt):
+            if type(uncaught) is not KeyboardInterrupt:  # (a subclass exits 1, as under python)
                 sys.exit(1)
     finally:
         if active and options["report"]:
@@ -191,7 +191,11 @@ def main(argv: list[str] | None = None) -> None:
             print(psyco.format_report(), file=sys.stderr)
         if active and stats_path:
             _write_stats(stats_path, startup)
-    if uncaught is not None:  # KeyboardInterrupt: python waits for its threads, runs the exit handlers, dies of SIGINT
+    if uncaught is not None:  # KeyboardInterrupt: python finalizes, then dies of SIGINT
+        from psyco.abi import current as abi
+
+        if abi is not None and abi.die_of_sigint_after_finalizing():
+            return
         import signal  # here: importing it costs every start-up 1 ms
 
         threading = sys.modules.get("threading")
@@ -227,6 +231,10 @@ def _print_uncaught(exc: BaseException) -> None:
         sys.audit("sys.excepthook", hook, kind, exc, tb)
     except RuntimeError:
         return
+    except Exception as failure:  # reported as python's default unraisablehook does, then on
+        failure.__traceback__ = failure.__traceback__.tb_next  # type: ignore[union-attr]
+        _write_stderr("Exception ignored in audit hook:\n")
+        sys.__excepthook__(type(failure), failure, failure.__traceback__)
     if missing:
         _write_stderr("sys.excepthook is missing\n")
         sys.__excepthook__(kind, exc, tb)

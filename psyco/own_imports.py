@@ -25,6 +25,7 @@ import os
 import sys
 import sysconfig
 import types
+import weakref
 from collections.abc import Callable, Iterable
 
 from psyco.own_builtins import BUILTINS
@@ -67,8 +68,9 @@ class _StdlibImports(contextlib.ContextDecorator):
         self.before: set[str] = set()
         # The modules under standard library names found to be the
         # standard library's: not looked at again (entering then takes
-        # 20 microseconds rather than 0.1 ms).
-        self.standard: dict[str, types.ModuleType] = {}
+        # 20 microseconds rather than 0.1 ms).  Weakly: a module the
+        # program drops from sys.modules dies as without psyco.
+        self.standard: dict[str, weakref.ref[types.ModuleType]] = {}
 
     def __enter__(self) -> None:
         if self.depth == 0 and not all(name in sys.modules for name in LAZY_MODULES):
@@ -80,11 +82,12 @@ class _StdlibImports(contextlib.ContextDecorator):
         standard = self.standard
         aside = set()
         for name, module in modules.items():
-            if standard.get(name) is not module and name in sys.stdlib_module_names:
+            known = standard.get(name)
+            if (known is None or known() is not module) and name in sys.stdlib_module_names:
                 if _programs(module):
                     aside.add(name)
                 elif not _initializing(module):
-                    standard[name] = module
+                    standard[name] = weakref.ref(module)
         if aside:
             within = tuple(name + "." for name in aside)
             self.programs = {name: module for name, module in modules.items()

@@ -659,6 +659,38 @@ UNCAUGHT_REPORTING = {
 }
 
 
+AUDITED = """
+    import sys
+
+    seen = set()
+
+    def hook(event, args):
+        seen.add(event)
+        if event == "sys.excepthook":
+            raise ValueError("the audit hook refuses")
+
+    def work(n):
+        total = 0
+        for i in range(n):
+            total += i % 7
+        return total
+
+    sys.addaudithook(hook)
+    print(work(100000), sorted(e for e in seen if e.startswith("sys.excepthook")))
+    sys._getframe()
+    print("sys._getframe" in seen)
+    raise KeyError("original")
+"""
+
+
+def test_a_program_with_an_audit_hook_psyco_took_over(tmp_path):
+    # psyco's sys._getframe() called the hook, which called psyco...: endless
+    script = write(tmp_path / "audited.py", AUDITED, prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.returncode == 1 and "Exception ignored in audit hook" in both.plain.stderr
+    both.assert_same()
+
+
 @pytest.mark.parametrize("case", UNCAUGHT_REPORTING)
 def test_uncaught_exception_reported_as_python_reports_it(tmp_path, case):
     # the launcher once failed itself, or printed what python does not
@@ -900,6 +932,36 @@ def test_uncaught_keyboard_interrupt_waits_for_threads_then_runs_atexit_handlers
     both = Both(tmp_path, [str(script)], tmp_path)
     assert both.plain.stdout == "worker finished\natexit handler ran\n"
     assert both.plain.returncode == -signal.SIGINT
+    both.assert_same()
+
+
+INTERRUPTED_THEN_FINALIZED = """
+    import sys
+
+    class Noisy:
+        def __del__(self):
+            sys.stdout.write("finalized\\n")
+
+    class Cancelled(KeyboardInterrupt):
+        pass
+
+    keep = Noisy()
+    log = open("log.txt", "w")
+    log.write("written before the interrupt\\n")  # flushed as python finalizes
+    raise Cancelled("a subclass: exit 1") if sys.argv[1:] == ["subclass"] else KeyboardInterrupt
+"""
+
+
+@pytest.mark.parametrize("mode", ["interrupt", "subclass"])
+def test_after_an_uncaught_keyboard_interrupt_python_finalizes(tmp_path, mode):
+    script = write(tmp_path / "finalized.py", INTERRUPTED_THEN_FINALIZED, prelude=False)
+    logs = []
+    for psyco_run in (False, True):
+        run(["-m", "psyco"] * psyco_run + [str(script), mode], tmp_path)
+        logs.append((tmp_path / "log.txt").read_text())
+    both = Both(tmp_path, [str(script), mode], tmp_path)
+    assert both.plain.returncode == (1 if mode == "subclass" else -signal.SIGINT)
+    assert both.plain.stdout == "finalized\n" and logs == ["written before the interrupt\n"] * 2
     both.assert_same()
 
 

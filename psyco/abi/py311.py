@@ -753,6 +753,29 @@ def function_of_frame(frame: types.FrameType) -> types.FunctionType:
 # Looked up once: the first lookup of a name on ctypes.pythonapi runs ctypes'
 # Python code, which calls builtins the program may have deleted.
 _incref, _decref = ctypes.pythonapi.Py_IncRef, ctypes.pythonapi.Py_DecRef
+_current_frame = ctypes.pythonapi.PyEval_GetFrame
+_current_frame.restype = ctypes.py_object  # (a borrowed reference: ctypes adds one)
+
+
+def die_of_sigint_after_finalizing() -> bool:
+    """Set the flag with which python, after an uncaught KeyboardInterrupt,
+    finalizes (threads joined, exit handlers, modules torn down, files
+    flushed) and then kills itself with SIGINT; False if this interpreter
+    does not export it."""
+    try:
+        flag = ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt")
+    except ValueError:
+        return False
+    flag.value = 1
+    return True
+
+
+def calling_frame() -> types.FrameType:
+    """The frame of the caller of the function calling this, as
+    sys._getframe(1) there, without sys._getframe's audit event: a
+    program's audit hook that psyco took over would run psyco's code that
+    asks again, endlessly."""
+    return _current_frame().f_back.f_back
 
 
 def replace_tuple_item(tup: tuple, index: int, value: object) -> None:

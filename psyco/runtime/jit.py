@@ -15,6 +15,7 @@ import _signal  # the signal module's C functions: no enum conversions (an excep
 import atexit
 import contextlib
 import ctypes
+import functools
 import itertools
 import operator
 import os
@@ -45,10 +46,10 @@ if TYPE_CHECKING:
     from psyco import backend, llvm_text
 
 class _Answer:
-    """What on_miss and the dispatcher answer a trampoline.  A trampoline's
-    constants hold these, an entry's on_miss and its dispatcher: a by-value
-    pickle of a function (cloudpickle's, dill's) carries them, so they
-    pickle (these by name; the others as `_INTERPRETING`, see there)."""
+    """What on_miss and the dispatcher answer a trampoline.  A by-value
+    pickle of a function (cloudpickle's, dill's) carries its trampoline's
+    constants: these pickle by name, the others as stand-ins that run
+    every call interpreted (`_Asking`, native._TableAddress)."""
 
     def __init__(self, name: str, text: str) -> None:
         self.name, self.text = name, text
@@ -64,30 +65,36 @@ SENTINEL = _Answer("SENTINEL", "<psyco: run interpreted>")
 RETRY = _Answer("RETRY", "<psyco: retry>")
 
 
-class _Interpreting:
+def interpret(*args: object) -> object:
     """What a trampoline unpickled from a by-value pickle of a function asks
-    and dispatches to: every call runs interpreted (its code is the
-    trampoline's copy of the function's).  CodeEntry (its on_miss is
-    pickled as getattr(entry, "on_miss")) and the dispatcher's `self` (the
-    dispatcher is pickled as getattr(self, its name)) unpickle as this."""
-
-    @staticmethod
-    def on_miss(*args: object) -> object:
-        return SENTINEL
-
-    def __getattr__(self, name: str) -> Callable[..., object]:
-        return self.on_miss
-
-    def __reduce__(self) -> str:
-        return "_INTERPRETING"
+    and dispatches to: the call runs interpreted."""
+    return SENTINEL
 
 
-_INTERPRETING = _Interpreting()
+def interpret_stand_in() -> Callable[..., object]:
+    """What a trampoline's `ask` unpickles as."""
+    return interpret
 
 
-def interpreting_stand_in() -> _Interpreting:
-    """What a CodeEntry or a dispatcher's `self` unpickles as."""
-    return _INTERPRETING
+class _Asking(functools.partial):
+    """A trampoline's `ask`: partial(CodeEntry.on_miss, entry), called
+    without a frame of its own (on_miss takes its caller's frame for the
+    trampoline's), unpickled as `interpret` (the entry does not pickle)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        return interpret_stand_in, ()
+
+
+class AnyAttributeInterprets:
+    """What a dispatcher's `self` unpickles as: the dispatcher is pickled as
+    getattr(self, its name), which must give `interpret` whatever the name
+    (`__eq__` included)."""
+
+    def __getattribute__(self, name: str) -> Callable[..., object]:
+        return interpret
+
 
 MAX_COMPILED_VERSIONS = 4  # per code object; past it, the interpreter
 HOT_EXIT_THRESHOLD = 50  # deopts of one exit before a more general version
@@ -311,14 +318,11 @@ class CodeEntry:
         self.dispatcher: object | None = None
         self._method_def: object | None = None
         self.trampoline = abi.make_trampoline(code, {
-            "native": False, "skip_gate": _OPEN_GATE, "ask": self._on_miss_method,
+            "native": False, "skip_gate": _OPEN_GATE, "ask": _Asking(CodeEntry.on_miss, self),
             "dispatcher": None, "sentinel": SENTINEL, "retry": RETRY,
         })
         CodeEntry.by_code[id(code)] = self
         CodeEntry.by_code[id(self.trampoline)] = self
-
-    def __reduce__(self) -> tuple:
-        return interpreting_stand_in, ()
 
     @classmethod
     def lookup(cls, code: types.CodeType) -> CodeEntry | None:
@@ -372,7 +376,7 @@ class CodeEntry:
     # -- called by the dispatcher when no version fits -----------------------
     def on_miss(self, *args: object) -> object:
         try:
-            answer = self._on_miss(args, sys._getframe(1))
+            answer = self._on_miss(args, abi.calling_frame())
         except RecursionError:  # called deep in the program's recursion: later
             return SENTINEL
         except BaseException as exc:
@@ -783,7 +787,7 @@ class _SignalsDeferred(contextlib.ContextDecorator):
             _signal.signal(signum, handler)
         pending, self.pending = self.pending, []
         if pending:
-            frame = _program_frame(sys._getframe(1))
+            frame = _program_frame(abi.calling_frame())
             try:
                 for signum in pending:  # the first to raise ends them, as in the interpreter's run of them
                     handlers[signum](signum, frame)

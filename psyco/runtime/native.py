@@ -210,14 +210,15 @@ class _TableAddress(bytes):
     """A dispatcher's `self`: the address of its table, which its machine
     code reads.  A by-value pickle of a function (cloudpickle's) pickles the
     dispatcher in its trampoline's constants as getattr(self, name): this
-    unpickles as a stand-in whose every attribute runs calls interpreted."""
+    unpickles as a stand-in whose every attribute runs calls interpreted
+    (jit.AnyAttributeInterprets)."""
 
     __slots__ = ()
 
     def __reduce__(self) -> tuple:
-        from psyco.runtime.jit import interpreting_stand_in
+        from psyco.runtime.jit import AnyAttributeInterprets
 
-        return interpreting_stand_in, ()
+        return AnyAttributeInterprets, ()
 
 
 def make_dispatcher(table: DispatchTable, name: str) -> tuple[object, PyMethodDef]:
