@@ -30,6 +30,11 @@ __builtins__ = BUILTINS
 # program runs (os.path calls `len`, which the program may have deleted).
 _LAUNCHER_FILES = (os.path.dirname(os.path.abspath(__file__)) + os.sep, runpy.__file__, "<frozen runpy>")
 
+# What python's top level shows an exception with when sys.excepthook is
+# missing or failed (PyErr_Display): the original sys.__excepthook__, which
+# the program may replace.
+_display = sys.__excepthook__
+
 USAGE = """usage: python -m psyco [--report] [--profile] script.py [args...]
        python -m psyco [--report] [--profile] -m module [args...]
 
@@ -234,10 +239,10 @@ def _print_uncaught(exc: BaseException) -> None:
     except Exception as failure:  # reported as python's default unraisablehook does, then on
         failure.__traceback__ = failure.__traceback__.tb_next  # type: ignore[union-attr]
         _write_stderr("Exception ignored in audit hook:\n")
-        sys.__excepthook__(type(failure), failure, failure.__traceback__)
+        _display(type(failure), failure, failure.__traceback__)
     if missing:
         _write_stderr("sys.excepthook is missing\n")
-        sys.__excepthook__(kind, exc, tb)
+        _display(kind, exc, tb)
         return
     try:
         hook(kind, exc, tb)
@@ -246,9 +251,9 @@ def _print_uncaught(exc: BaseException) -> None:
     except BaseException as failure:
         _write_stderr("Error in sys.excepthook:\n")
         failure.__traceback__ = failure.__traceback__.tb_next  # (from the hook on)
-        sys.__excepthook__(type(failure), failure, failure.__traceback__)
+        _display(type(failure), failure, failure.__traceback__)
         _write_stderr("\nOriginal exception was:\n")
-        sys.__excepthook__(kind, exc, tb)
+        _display(kind, exc, tb)
 
 
 def _write_stderr(text: str) -> None:

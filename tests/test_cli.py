@@ -627,6 +627,12 @@ UNCAUGHT_REPORTING = {
         del sys.excepthook
         raise ValueError("original")
     """,
+    "hook deleted, display replaced": """
+        import sys
+        del sys.excepthook
+        sys.__excepthook__ = lambda *args: print("the program's display")
+        raise ValueError("original")
+    """,
     "hook None": """
         import sys
         sys.excepthook = None
