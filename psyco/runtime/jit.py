@@ -45,6 +45,7 @@ __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see ow
 if TYPE_CHECKING:
     from psyco import backend, llvm_text
 
+
 class _Answer:
     """What on_miss and the dispatcher answer a trampoline.  A by-value
     pickle of a function (cloudpickle's, dill's) carries its trampoline's
