@@ -237,9 +237,7 @@ def _print_uncaught(exc: BaseException) -> None:
     except RuntimeError:
         return
     except Exception as failure:  # reported as python's default unraisablehook does, then on
-        failure.__traceback__ = failure.__traceback__.tb_next  # type: ignore[union-attr]
-        _write_stderr("Exception ignored in audit hook:\n")
-        _display(type(failure), failure, failure.__traceback__)
+        _show_failure("Exception ignored in audit hook:\n", failure)
     if missing:
         _write_stderr("sys.excepthook is missing\n")
         _display(kind, exc, tb)
@@ -249,11 +247,17 @@ def _print_uncaught(exc: BaseException) -> None:
     except SystemExit:
         raise
     except BaseException as failure:
-        _write_stderr("Error in sys.excepthook:\n")
-        failure.__traceback__ = failure.__traceback__.tb_next  # (from the hook on)
-        _display(type(failure), failure, failure.__traceback__)
+        _show_failure("Error in sys.excepthook:\n", failure)
         _write_stderr("\nOriginal exception was:\n")
         _display(kind, exc, tb)
+
+
+def _show_failure(header: str, failure: BaseException) -> None:
+    """`header`, then `failure`, raised by a hook _print_uncaught called, as
+    python shows it: its traceback from the hook on (without our frame)."""
+    _write_stderr(header)
+    failure.__traceback__ = failure.__traceback__.tb_next  # type: ignore[union-attr]
+    _display(type(failure), failure, failure.__traceback__)
 
 
 def _write_stderr(text: str) -> None:
