@@ -1365,3 +1365,25 @@ def test_deep_compiled_recursion_in_a_thread_with_a_small_stack():
     assert run.returncode == 0, run.stderr
     results = ast.literal_eval(run.stdout)
     assert results[0] == 10 and all(r in (n, "RecursionError") for r, n in zip(results, (10, 500, 990)))
+
+
+CALLING_FRAMES = textwrap.dedent("""
+    from psyco.abi import current as abi
+    def reader():
+        return abi.calling_frame()
+    def caller():
+        return reader()
+    names = {caller().f_code.co_name for _ in range(2000)}
+    print(sorted(names))
+""")
+
+
+def test_the_frame_psyco_asks_for_stays_alive_while_it_runs():
+    """on_miss takes its caller's frame through PyEval_GetFrame, which lends
+    its result: read as a py_object, ctypes took the loan as the caller's
+    reference and dropped it, freeing a running frame's frame object
+    (python's debug allocator, which fills freed memory, crashed)."""
+    run = subprocess.run([sys.executable, "-c", CALLING_FRAMES], capture_output=True, text=True, timeout=60,
+                         env={**SUBPROCESS_ENV, "PYTHONMALLOC": "debug"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["['caller']"]

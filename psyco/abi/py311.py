@@ -754,7 +754,9 @@ def function_of_frame(frame: types.FrameType) -> types.FunctionType:
 # Python code, which calls builtins the program may have deleted.
 _incref, _decref = ctypes.pythonapi.Py_IncRef, ctypes.pythonapi.Py_DecRef
 _current_frame = ctypes.pythonapi.PyEval_GetFrame
-_current_frame.restype = ctypes.py_object  # (a borrowed reference: ctypes adds one)
+# A borrowed reference: as a py_object result ctypes would take it as the
+# caller's own (and drop it: the frame object freed while its frame runs).
+_current_frame.restype = ctypes.c_void_p
 
 
 def die_of_sigint_after_finalizing() -> bool:
@@ -775,7 +777,7 @@ def calling_frame() -> types.FrameType:
     sys._getframe(1) there, without sys._getframe's audit event: a
     program's audit hook that psyco took over would run psyco's code that
     asks again, endlessly."""
-    return _current_frame().f_back.f_back
+    return ctypes.cast(_current_frame(), ctypes.py_object).value.f_back.f_back
 
 
 def replace_tuple_item(tup: tuple, index: int, value: object) -> None:
