@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Sequence
 
+from psyco.abi import current as abi
 from psyco.own_builtins import BUILTINS
 
 __builtins__ = BUILTINS  # psyco calls the builtins it was imported with (see own_builtins)
@@ -30,15 +31,15 @@ NO_VALUE = object()
 """Stands for an empty frame slot (NULL) in the tuple a recipe returns."""
 
 
-def _word(words: ctypes.Array, i: int) -> int:
+def _word(words: ctypes._Pointer, i: int) -> int:
     return words[i]
 
 
-def _double(words: ctypes.Array, i: int) -> float:
-    return ctypes.c_double.from_buffer(words, 8 * i).value
+def _double(words: ctypes._Pointer, i: int) -> float:
+    return ctypes.cast(words, ctypes.POINTER(ctypes.c_double))[i]
 
 
-def _object(words: ctypes.Array, i: int) -> object:
+def _object(words: ctypes._Pointer, i: int) -> object:
     return ctypes.cast(ctypes.c_void_p(words[i]), ctypes.py_object).value
 
 
@@ -66,7 +67,7 @@ def _sequence_iterator(sequence: object, index: int) -> object:
     return it
 
 
-def _build(words: ctypes.Array, recipe: Recipe, made: dict[int, object]) -> object:
+def _build(words: ctypes._Pointer, recipe: Recipe, made: dict[int, object]) -> object:
     """The object `recipe` makes; `made`: the instances and tuples made so
     far, by vid (slots holding the same virtual get the same object)."""
     tag = recipe[0]
@@ -98,6 +99,6 @@ class Resume:
     def values(self, address: int) -> tuple:
         """New objects for the frame slots, from the words at `address`;
         NO_VALUE for an empty slot.  Objects in the words are borrowed."""
-        words = (ctypes.c_int64 * max(self.n_words, 1)).from_address(address)
+        words = abi.memory(address, ctypes.c_int64)
         made: dict[int, object] = {}
         return tuple(_build(words, slot, made) for slot in self.slots)

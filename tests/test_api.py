@@ -395,3 +395,36 @@ def test_equal_code_objects_in_two_namespaces_are_two_functions():
         while tb.tb_next is not None:
             tb = tb.tb_next
         assert tb.tb_frame.f_code.co_filename == filename
+
+
+def test_a_handler_raising_as_signals_are_being_deferred_leaves_none_deferred(monkeypatch):
+    """A signal handler can run (and raise) while the deferral replaces the
+    handlers: the deferral is then undone, not left half in place (later
+    compiles ran handlers inside the compiler, and handlers replaced by the
+    deferral's were never put back)."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGALRM, signal.SIGUSR1)}
+    signal.signal(signal.SIGALRM, lambda signum, frame: None)
+    signal.signal(signal.SIGUSR1, lambda signum, frame: None)
+    installed = {s: signal.getsignal(s) for s in previous}
+    real = jit._signal
+
+    class Interrupting:
+        def getsignal(self, signum):
+            if signum == signal.SIGUSR1:
+                raise KeyboardInterrupt  # as SIGINT's handler would, arriving here
+            return real.getsignal(signum)
+
+        def signal(self, signum, handler):
+            return real.signal(signum, handler)
+
+    monkeypatch.setattr(jit, "_signal", Interrupting())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with jit.SIGNALS_DEFERRED:
+                pass
+        monkeypatch.setattr(jit, "_signal", real)
+        assert jit.SIGNALS_DEFERRED.depth == 0
+        assert {s: signal.getsignal(s) for s in previous} == installed
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

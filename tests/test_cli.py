@@ -697,6 +697,44 @@ def test_a_program_with_an_audit_hook_psyco_took_over(tmp_path):
     both.assert_same()
 
 
+CTYPES_REFUSED = """
+    import sys
+
+    def refuse_ctypes(event, args):
+        if event.startswith("ctypes."):
+            raise PermissionError(f"no {event} here")
+
+    class Cell:
+        def __init__(self, value):
+            self.value = value
+
+    def total(cells):
+        t = 0
+        for c in cells:
+            t += c.value
+        return t
+
+    def halve(x):
+        return x // 2 if x % 2 == 0 else 3 * x + 1
+
+    sys.addaudithook(refuse_ctypes)
+    cells = [Cell(i) for i in range(1000)]
+    print(total(cells), total(cells[:10] + [Cell(2.5)]), total([Cell(2**70), Cell(1)]))
+    print(sum(halve(i) for i in range(30000)))
+"""
+
+
+def test_a_program_whose_audit_hook_refuses_ctypes(tmp_path):
+    # psyco's own ctypes calls (reading memory, changing a code object's
+    # constants) called the hook, which psyco had taken over and so called
+    # psyco again: endless; now psyco reads memory without audit events and
+    # the program's code that psyco's work runs is interpreted
+    script = write(tmp_path / "refusing.py", CTYPES_REFUSED, prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.returncode == 0
+    both.assert_same()
+
+
 @pytest.mark.parametrize("case", UNCAUGHT_REPORTING)
 def test_uncaught_exception_reported_as_python_reports_it(tmp_path, case):
     # the launcher once failed itself, or printed what python does not
@@ -1815,3 +1853,42 @@ def test_module_globals_are_finalized_at_exit_as_under_python(tmp_path, args):
     both.assert_same()
     assert both.versions("total") >= 1
     assert ("closing global 285 done" in both.psyco.stdout) == (args == [])
+
+
+SIGNAL_WHILE_WAITING = """
+    import signal, threading, time
+
+    class Timeout(Exception):
+        pass
+
+    def on_alarm(signum, frame):
+        raise Timeout("alarm")
+
+    def spin(n):
+        s = 0
+        for i in range(n):
+            s += i & 3
+        return s
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    worker = threading.Thread(target=spin, args=(3_000_000,))  # compiles spin
+    worker.start()
+    time.sleep(0.005)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)  # while this thread waits for that compile
+    try:
+        spin(10**9)
+        print("no timeout")
+    except Timeout as exc:
+        print("timeout:", exc)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    worker.join()
+"""
+
+
+def test_a_signal_handler_raising_while_a_call_waits_for_another_threads_compile(tmp_path):
+    # the handler ran inside psyco (waiting for the compile lock): its
+    # exception was taken for a compiler failure, the function disabled and
+    # the exception lost (the loop ran on interpreted)
+    both = Both(tmp_path, [str(write(tmp_path / "waiting.py", SIGNAL_WHILE_WAITING))], tmp_path)
+    assert both.plain.stdout == "timeout: alarm\n"
+    both.assert_same()

