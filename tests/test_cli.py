@@ -1892,3 +1892,60 @@ def test_a_signal_handler_raising_while_a_call_waits_for_another_threads_compile
     both = Both(tmp_path, [str(write(tmp_path / "waiting.py", SIGNAL_WHILE_WAITING))], tmp_path)
     assert both.plain.stdout == "timeout: alarm\n"
     both.assert_same()
+
+
+ARGUMENTS_RELEASED = """
+    import gc, weakref
+
+    gc.disable()  # what is freed is freed by reference counts, as under python
+
+    class Res:
+        freed = 0
+
+        def __del__(self):
+            Res.freed += 1
+
+        def use(self, other):
+            return 1
+
+    def work(n):
+        s = 0
+        for i in range(n):
+            a = Res()
+            s += a.use(a)
+        return s
+
+    class Big:
+        def __init__(self, n):
+            self.data = list(range(n))
+
+    def total(box):
+        t = 0
+        for v in box.data:
+            t += v
+        return t
+
+    def consume(boxes):
+        s = 0
+        for b in boxes:
+            s += total(b)
+        return s
+
+    def run():
+        boxes = [Big(1000 + i) for i in range(20)]
+        return weakref.ref(boxes[0]), consume(boxes)
+
+    print(work(50000), "alive after work() returned:", 50000 - Res.freed)
+    first, result = run()
+    print(result, "first box alive:", first() is not None)
+"""
+
+
+def test_the_arguments_of_calls_psyco_compiled_or_judged_for_are_released(tmp_path):
+    # the compile's samples (the call's arguments) stayed alive with the
+    # deferred code of a version only copied into its callers; a call judged
+    # not worth compiling yet kept its frame, and so its arguments, in a
+    # reference cycle (the exception saying so, held by the frame)
+    both = Both(tmp_path, [str(write(tmp_path / "released.py", ARGUMENTS_RELEASED))], tmp_path)
+    assert "alive after work() returned: 0" in both.plain.stdout and "first box alive: False" in both.plain.stdout
+    both.assert_same()

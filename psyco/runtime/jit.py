@@ -997,6 +997,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         version.work, version.recursive = work, resolver.saw_self_call
         _learn_attribute_kinds(result)
     except NotYetWorthCompiling as exc:
+        exc.__traceback__ = None  # it is this frame's `waiting` too: no cycle keeping the call's arguments alive
         entry.wait(entry_kinds, exc)
         return None
     except CannotSpecialize as exc:
@@ -1151,11 +1152,13 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
         entry.code, result, called_once, ONCE_OPTIMIZE_ITERATIONS)
     version.direct_callable = not ir.calls_unknown_code(result.fn)
 
+    globals_, entry_kinds = request.globals, request.entry_kinds  # not the request: its samples are the program's
+
     def make_codegen() -> backend.VersionCodegen:
         from psyco import backend
 
         return backend.VersionCodegen(
-            result.fn, entry.code, request.globals, request.entry_kinds, result.return_kind,
+            result.fn, entry.code, globals_, entry_kinds, result.return_kind,
             (body_name, entry_name), callee_names, ctypes.addressof(version.calls), entry.trampoline,
             optimize=version.optimized,
         )
