@@ -1949,3 +1949,31 @@ def test_the_arguments_of_calls_psyco_compiled_or_judged_for_are_released(tmp_pa
     both = Both(tmp_path, [str(write(tmp_path / "released.py", ARGUMENTS_RELEASED))], tmp_path)
     assert "alive after work() returned: 0" in both.plain.stdout and "first box alive: False" in both.plain.stdout
     both.assert_same()
+
+
+INTERRUPTED_BEFORE_A_COMPILE = """
+    import threading, time
+
+    def spin(n):
+        s = 0
+        for i in range(n):
+            s += i & 5
+        return s
+
+    def later():
+        time.sleep(0.3)
+        print(spin(1000))  # psyco's first compile, after the main thread's KeyboardInterrupt
+
+    threading.Thread(target=later).start()
+    raise KeyboardInterrupt
+"""
+
+
+def test_dying_of_an_uncaught_keyboard_interrupt_after_a_compile_at_exit(tmp_path):
+    # python dies of SIGINT after such an exit unless its flag saying so is
+    # cleared, which a string exec'd clears: psyco's first compile, importing
+    # its later stages, exec'd some and the process exited 0
+    script = write(tmp_path / "interrupted.py", INTERRUPTED_BEFORE_A_COMPILE, prelude=False)
+    both = Both(tmp_path, [str(script)], tmp_path)
+    assert both.plain.returncode == -signal.SIGINT
+    both.assert_same()

@@ -767,17 +767,37 @@ _current_frame = ctypes.pythonapi.PyEval_GetFrame
 _current_frame.restype = ctypes.c_void_p
 
 
+def _sigint_exit_flag() -> ctypes.c_int | None:
+    """python's flag to die of SIGINT once finalized, after an uncaught
+    KeyboardInterrupt (None if this interpreter does not export it)."""
+    try:
+        return ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt")
+    except ValueError:
+        return None
+
+
 def die_of_sigint_after_finalizing() -> bool:
     """Set the flag with which python, after an uncaught KeyboardInterrupt,
     finalizes (threads joined, exit handlers, modules torn down, files
     flushed) and then kills itself with SIGINT; False if this interpreter
     does not export it."""
-    try:
-        flag = ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt")
-    except ValueError:
+    flag = _sigint_exit_flag()
+    if flag is None:
         return False
     flag.value = 1
     return True
+
+
+@functools.cache
+def _cached_sigint_exit_flag() -> ctypes.c_int | None:
+    return _sigint_exit_flag()
+
+
+def dies_of_sigint_after_finalizing() -> bool:
+    """Whether that flag is set.  python clears it whenever it runs a string
+    of code (exec, eval): psyco's own work does, importing its later stages."""
+    flag = _cached_sigint_exit_flag()
+    return flag is not None and flag.value == 1
 
 
 def calling_frame() -> types.FrameType:

@@ -902,8 +902,22 @@ def a_compile(function: Callable[..., T]) -> Callable[..., T]:
     with (ORIGINAL_BUILTINS), the standard library's modules for the
     imports of psyco's later stages and llvmlite (STDLIB_IMPORTS), its
     time counted (COMPILE_CLOCK), the thread marked as compiling
-    (_COMPILING)."""
-    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(STDLIB_IMPORTS(COMPILE_CLOCK(_COMPILING(function)))))
+    (_COMPILING), python's exit by SIGINT kept (_sigint_exit_kept)."""
+    return SIGNALS_DEFERRED(ORIGINAL_BUILTINS(STDLIB_IMPORTS(COMPILE_CLOCK(_COMPILING(_sigint_exit_kept()(function))))))
+
+
+@contextlib.contextmanager
+def _sigint_exit_kept() -> Iterator[None]:
+    """After an uncaught KeyboardInterrupt python finalizes, then dies of
+    SIGINT, unless code run meanwhile cleared its flag (exec of a string
+    does): a compile that another thread makes then, whose imports exec
+    strings, leaves the flag as it found it."""
+    dies = abi.dies_of_sigint_after_finalizing()
+    try:
+        yield
+    finally:
+        if dies:
+            abi.die_of_sigint_after_finalizing()
 
 
 def _specialize(entry: CodeEntry, request: Request, called_once: bool) -> tuple[Result, Resolver]:
