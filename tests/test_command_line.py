@@ -181,6 +181,34 @@ def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_in
     assert compiled.stderr.strip().splitlines() == [repr(expected), f"comprehensions compiled: [{long_line}]"]
 
 
+IN_TURN_SCRIPT = textwrap.dedent("""
+    def main():  # three loops of 300 one after another: 900 iterations, not 300 ** 3
+        a = b = c = 0
+        for i in range(300):
+            a += i * 3 % 7
+        for i in range(300):
+            b += i * 5 % 11
+        for i in range(300):
+            c += i * 7 % 13
+        print(a, b, c)
+
+    main()
+""")
+
+
+def test_loops_one_after_another_add_up_their_iterations(tmp_path):
+    """Judging a function called once, the iterations of loops one after
+    another are summed (they were multiplied: such a main() was compiled,
+    and a long one spent seconds in LLVM to save milliseconds)."""
+    path = tmp_path / "in_turn.py"
+    path.write_text(IN_TURN_SCRIPT)
+    plain = run([str(path)], tmp_path)
+    compiled = run(["-m", "psyco", "--report", str(path)], tmp_path)
+    assert compiled.returncode == plain.returncode == 0 and compiled.stdout == plain.stdout
+    assert "main  (" in compiled.stderr.split("not compiled:")[1]
+    assert "called once, its loops running at most" in compiled.stderr
+
+
 LLVM_SCRIPT = textwrap.dedent("""
     import sys
 

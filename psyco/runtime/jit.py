@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import functools
 import itertools
+import math
 import operator
 import os
 import sys
@@ -1323,17 +1324,16 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
 
 def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, iterations: int) -> bool:
     """Whether this call, which module code makes once, runs at most
-    `iterations` iterations of the function's loops: the product of their
-    constant trip counts (a while loop, a for over anything but a constant
-    range, has none)."""
+    `iterations` iterations of the function's loops: each loop's constant
+    trip count times those of the loops around it, summed (a while loop, a
+    for over anything but a constant range, has none)."""
     if not called_once:
         return False
-    total = 1
-    for head in decode(code).loop_heads:
-        trips = result.loop_trips.get(head)
-        if trips is None:
-            return False
-        total *= max(trips, 1)
+    decoded = decode(code)
+    trips = {head: result.loop_trips.get(head) for head in decoded.loop_heads}
+    if None in trips.values():
+        return False
+    total = sum(math.prod(max(trips[around], 1) for around in decoded.loops_around(head)) for head in trips)
     return total <= iterations
 
 
