@@ -233,6 +233,11 @@ def _int_truediv(s: Specializer, x: ir.Value, y: ir.Value) -> ir.Value:
     return s.emit("fdiv", [s.emit("sitofp", [x]), s.emit("sitofp", [y])])  # type: ignore[return-value, list-item]
 
 
+def _double_holds(value: int) -> bool:
+    """Whether the int constant `value` converts to a double exactly."""
+    return -TWO_53 <= value <= TWO_53 or (abs(value) < 2**1024 and int(float(value)) == value)
+
+
 def _exact_in_double(s: Specializer, v: ir.Value) -> ir.Value:
     """Whether the int v converts to a double exactly: |v| <= 2**53."""
     known = constant_value(v)
@@ -502,9 +507,11 @@ def compare_op(s: Specializer, ins: Instruction) -> None:
         s.push(AV(Const(PY_COMPARE[pred](a.kind.value, b.kind.value))))
     elif ca == "int" and cb == "int":
         push_bool(s, s.emit("icmp", [as_int(s, a), as_int(s, b)], pred=pred))
-    elif ca and cb and not s.generalized("int too large to compare exactly"):
+    elif ca and cb and not s.generalized("int too large to compare exactly") and all(
+            _double_holds(av.kind.value) for av, cat in ((a, ca), (b, cb))
+            if cat == "int" and isinstance(av.kind, Const)):
         # int vs float compares exactly in Python: convert only ints that
-        # a double holds exactly.
+        # a double holds exactly (a constant is known now; another is guarded).
         for av, cat in ((a, ca), (b, cb)):
             if cat == "int" and not isinstance(av.kind, Const):
                 guard(s, _exact_in_double(s, as_int(s, av)), "int too large to compare exactly")

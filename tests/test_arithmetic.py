@@ -403,3 +403,16 @@ def test_a_number_computed_once_is_one_object_wherever_it_goes(f, args):
     """A value the compiled code boxes twice in a block is one object, as
     in CPython: a nan is found in a container by identity."""
     same_compiled(f, *args)
+
+
+def compared_to_constants(x):
+    return (x == 9007199254740993, x < 9007199254740993, x >= -9007199254740993, x != 2**60 + 1,
+            x > 2**60, x == 2**53, 9007199254740993 > x)
+
+
+def test_floats_compared_with_int_constants_a_double_cannot_hold():
+    # the constant 2**53 + 1 was made the double 2**53 at compile time:
+    # 9007199254740992.0 == 9007199254740993 was True
+    for x in (9007199254740992.0, -9007199254740992.0, 2.0**60, 1.5, float("nan"), float("inf"), 3, 2**53 + 1):
+        same(compared_to_constants, x)
+    assert calls_compiled(compared_to_constants) > 0
