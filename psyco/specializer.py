@@ -569,9 +569,12 @@ class Specializer:
 
     def _now_real(self, vid: int, cls: type, made: ir.Value, states: list[State] | None) -> None:
         """The virtual `vid` is the object `made` from now on: in every slot
-        holding it, and for the values of it a rule popped (`made_real`)."""
+        holding it, and for the values of it a rule popped (`made_real`).
+        In the state before the instruction too: an exception the
+        instruction raises from now on (its call, which may change the
+        object) lands in a handler that sees the object, not the virtual."""
         self.made_real[vid] = (self.block, made)  # type: ignore[assignment]
-        self.replace_virtual(vid, AV(kinds.ObjectKind(cls), (made,)), states)
+        self.replace_virtual(vid, AV(kinds.ObjectKind(cls), (made,)), (states or []) + [self.before])
 
     def materialize(self, av: AV) -> ir.Value:
         """A new object for the virtual instance `av`: object.__new__ and

@@ -194,6 +194,20 @@ VECTORS = """
             first = [x]
             same += first[0] is listed(x)[0]
         return same
+
+    def set_and_raise(v):
+        v.x = 0.5
+        raise ValueError(v.x)
+
+    def caught_changes(n):
+        out = []
+        for i in range(n):
+            v = Vec(1.0, float(i))
+            try:
+                set_and_raise(v)  # not inlined (it raises): v is made for the call
+            except ValueError as e:
+                out.append((v.x, v.y, e.args))
+        return out
 """
 
 
@@ -249,6 +263,12 @@ def test_changes_after_construction_are_seen_through_every_name(both):
         got, expected = compiled["returned"](3), plain["returned"](3)
         assert list(vars(got).items()) == list(vars(expected).items()) and type(got) is compiled["Vec"]
     assert calls_compiled(compiled["returned"]) >= 1
+
+
+def test_a_handler_sees_what_the_call_that_raised_did_to_an_instance_made_for_it(both):
+    # the handler got the instance as it was before the call (virtual,
+    # x = 1.0), not the object the call changed
+    _same(both, "caught_changes", 5)
 
 
 def test_exceptions_in_inlined_code_are_the_interpreters(both):
