@@ -2282,8 +2282,6 @@ class VersionCodegen:
         if m.how == "value":
             known = native_constant(values[0])
             return ("const", known) if known is not None else (WORD_TAG[values[0].type], word(values[0]))
-        if m.how == "method":
-            return ("method", word(values[0]), m.const)
         if m.how == "slice":
             present = iter(values)
             return ("slice", *(word(next(present)) if has else None for has in m.const))  # type: ignore[attr-defined]

@@ -247,8 +247,7 @@ class Materializer:
     "range_iter" (args: current, stop, step), "seq_iter" (args: an
     exact list or tuple, the next index), "split_iter" (args: an exact str,
     where the next word is looked for), "instance" (parts are the
-    attributes; `const` (class, names, vid)), "method" (args[0] is
-    the owner, `const` the name: the bound attribute), "slice" (args: the
+    attributes; `const` (class, names, vid)), "slice" (args: the
     bounds present, `const` (has_start, has_stop)), "call_result" (the
     boxed object returned by a direct call that left its fast path).
     """

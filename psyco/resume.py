@@ -52,7 +52,6 @@ _BUILD: dict[str, Callable[..., object]] = {
     "obj": _object,
     "range": lambda words, *ix: range(*(words[i] for i in ix)),
     "range_iter": lambda words, *ix: iter(range(*(words[i] for i in ix))),
-    "method": lambda words, i, name: getattr(_object(words, i), name),
     "slice": lambda words, start, stop: slice(*(None if i is None else words[i] for i in (start, stop))),
     "seq_iter": lambda words, seq, index: _sequence_iterator(_object(words, seq), words[index]),
     # the words not yet reached: whitespace ends a word, so the rest of the

@@ -340,6 +340,15 @@ class Specializer:
         (or at `pc` with `state`)."""
         assert self.ins is not None
         state = self.before if state is None else state
+        methods = [i for i, av in enumerate(state.stack) if isinstance(av.kind, kinds.MethodRef)]
+        if methods:
+            # Resume at the LOAD_METHOD that left the first one virtual, with
+            # its owner on the stack: nothing observable has happened since
+            # (see force_methods), and the interpreter then raises a failed
+            # lookup there, where the function's handlers see it.
+            method = state.stack[methods[0]]
+            state = State(list(state.locals), state.stack[:methods[0] - 1] + [AV(kinds.OBJECT, method.leaves)])
+            pc = method.kind.index  # type: ignore[attr-defined]
         mats = [self.materializer(a) for a in state.locals + state.stack]
         return self._register(ir.Exit(self.ins.start if pc is None else self.resume_point(pc), mats, reason=reason))
 
@@ -375,8 +384,6 @@ class Specializer:
             return ir.Materializer("seq_iter", list(av.leaves))
         if isinstance(k, kinds.SplitIter):
             return ir.Materializer("split_iter", list(av.leaves))
-        if isinstance(k, kinds.MethodRef):
-            return ir.Materializer("method", list(av.leaves), const=k.name)
         if isinstance(k, kinds.SliceKind):
             return ir.Materializer("slice", list(av.leaves), const=(k.has_start, k.has_stop))
         if isinstance(k, kinds.Instance):
@@ -537,10 +544,10 @@ class Specializer:
     def force_methods(self) -> None:
         """Look up the methods LOAD_METHOD left virtual on the stack, before
         anything that may run code or raise: the interpreter looked them
-        up first.  (A deopt exit in between rebuilds them as bound
-        attributes: nothing observable has happened since the lookup;
-        stores to variables force them, see `rules.store_fast`.)  A failed
-        lookup is raised by the LOAD_METHOD, as in the interpreter."""
+        up first.  (A deopt exit in between resumes at the LOAD_METHOD:
+        nothing observable has happened since; stores to variables force
+        them, see `rules.store_fast`.)  A failed lookup is raised by the
+        LOAD_METHOD, as in the interpreter."""
         stack = self.state.stack
         for i, av in enumerate(stack):
             if isinstance(av.kind, kinds.MethodRef):

@@ -483,3 +483,28 @@ def test_an_exit_inside_a_loop_gets_a_general_version_after_a_few_calls():
     first, *later = CodeEntry.lookup(p.__code__).versions
     assert not first.active and sum(first.exit_counts) == HOT_LOOP_EXIT_THRESHOLD
     assert later and later[-1].active and sum(later[-1].exit_counts) == 0
+
+
+def appends_while_short(seq, probe):
+    out = []
+    try:
+        copy = seq[:]
+        for x in copy:
+            if len(copy) < 5:
+                copy.append(x + 1)
+    except AttributeError as e:
+        out.append(type(e).__name__)
+    out.append(probe in seq)
+    return out
+
+
+def test_a_failing_method_lookup_left_by_a_deopt_is_raised_where_the_handler_sees_it():
+    # `copy.append` on a str, then `x + 1` guessed to be ints: the deopt
+    # rebuilt the bound method in the resume recipe, which raised the
+    # AttributeError from the exit, past the function's own `except`
+    compiled = psyco.proxy(appends_while_short)
+    for n in range(300):
+        same(appends_while_short, [1, 2, 3], n % 4, compiled=compiled)
+    same(appends_while_short, "abc", "b", compiled=compiled)
+    same(appends_while_short, "abc", 2.5, compiled=compiled)
+    assert calls_compiled(compiled) > 0
