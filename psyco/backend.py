@@ -1545,6 +1545,7 @@ class SupportCodegen:
         # count the exit; at the threshold tell the runtime once
         counted = b.append_basic_block("counted")
         count = b.append_basic_block("count")
+        uncounted = b.block
         b.cbranch(b.icmp_unsigned("==", counter, I64(0)), counted, count)
         b.position_at_end(count)
         slot = b.inttoptr(counter, I64.as_pointer())
@@ -1555,9 +1556,14 @@ class SupportCodegen:
         b.position_at_end(notify)
         r = b.call(self.mb.c_function("PyObject_Vectorcall"), [
             callback, L.Constant(PTR, None), I64(0), L.Constant(OBJ, None)])
+        # what a signal handler raised once the callback was done (it runs
+        # them then): raised in the resumed frame, as between two bytecodes
+        raised = b.zext(is_null(b, r), I32)
         decref(self.mb, b, r)
+        notified = b.block
         b.branch(counted)
         b.position_at_end(counted)
+        throw = joined(b, (I32(0), uncounted), (I32(0), count), (raised, notified))
         # PyFrame_New leaves the frame's link to its object unset: while it
         # runs, the interpreter would make a second frame object pointing
         # into this one's data (and outliving it) for tracebacks and
@@ -1569,7 +1575,7 @@ class SupportCodegen:
         replaced = b.icmp_unsigned("==", current, trampoline_frame)
         parent = b.select(replaced, load_field(b, current, abi.IFRAME_PREVIOUS, PTR), current)
         store_field(b, cframe, abi.CFRAME_CURRENT_FRAME, parent)  # the resumed frame's `previous`
-        result = b.call(self.mb.c_function("PyEval_EvalFrame"), [frame])
+        result = b.call(self.mb.c_function("PyEval_EvalFrameEx"), [frame, throw])
         store_field(b, cframe, abi.CFRAME_CURRENT_FRAME, current)
         store_field(b, iframe, abi.IFRAME_FRAME_OBJ, L.Constant(OBJ, None))
         store_field(b, iframe, abi.IFRAME_PREVIOUS, L.Constant(PTR, None))  # as a finished frame's (f_back)

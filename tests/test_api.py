@@ -428,3 +428,47 @@ def test_a_handler_raising_as_signals_are_being_deferred_leaves_none_deferred(mo
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _sums_or_timeouts(values):
+    out = []
+    for v in values:
+        try:
+            out.append(v + 1)
+        except _Timeout:
+            out.append("timeout")
+    return out
+
+
+def test_a_signal_while_a_version_is_retired_raises_in_the_function(monkeypatch):
+    """A handler that raises while psyco retires a version whose guard got
+    hot (its Python callback, called by the deopt) raised a SystemError
+    ("returned a result with an exception set"), the version half retired;
+    now its exception is raised in the resumed frame, inside the function's
+    own try."""
+    retire = jit.CodeEntry.hot_exit
+
+    def hot_exit_signalled(self, version, site):
+        signal.raise_signal(signal.SIGALRM)  # arrives while psyco works
+        retire(self, version, site)
+
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        compiled = psyco.proxy(_sums_or_timeouts)
+        assert compiled(list(range(50))) == list(range(1, 51))
+        monkeypatch.setattr(jit.CodeEntry, "hot_exit", hot_exit_signalled)
+        floats = [i + 0.5 for i in range(50)]
+        runs = [compiled(floats) for _ in range(jit.HOT_LOOP_EXIT_THRESHOLD + 2)]  # one deopt each
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    expected = [x + 1 for x in floats]
+    timed_out = [run for run in runs if run != expected]
+    assert len(timed_out) == 1
+    assert timed_out[0][0] == "timeout" and timed_out[0][1:] == expected[1:]  # at the first item, caught

@@ -293,7 +293,7 @@ C_API: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyFrame_New": ("obj", ("ptr", "obj", "obj", "obj")),
     "PyEval_GetFrame": ("obj", ()),  # borrowed
     "PyFrame_GetBack": ("obj", ("obj",)),
-    "PyEval_EvalFrame": ("obj", ("obj",)),
+    "PyEval_EvalFrameEx": ("obj", ("obj", "i32")),  # 1: raise the exception set at its instruction
     "PyTraceBack_Here": ("i32", ("obj",)),
     "_Py_CheckRecursiveCall": ("i32", ("ptr", "ptr")),
 }

@@ -1350,4 +1350,14 @@ def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
 
 
 def _hot_exit_callback(entry: CodeEntry, version: Version, site: tuple[int, str]) -> object:
-    return lambda: entry.hot_exit(version, site)
+    """What the deopt support calls when the exit gets hot, with the
+    resumed frame built: signal handlers run once the version is retired
+    (not half way), and what they raise is raised in that frame."""
+    def callback() -> None:
+        try:
+            with SIGNALS_DEFERRED:
+                entry.hot_exit(version, site)
+        except BaseException as exc:
+            exc.with_traceback(_without_own_frames(exc.__traceback__))
+            raise
+    return callback
