@@ -1529,7 +1529,23 @@ class SupportCodegen:
         frame, iframe, fail = self._frame_at(b, tstate, code, globals_, b.sub(pc, I64(1)))
         localsplus = b.bitcast(field_ptr(b, iframe, abi.IFRAME_LOCALSPLUS, OBJ), OBJ.as_pointer())
         items = b.bitcast(field_ptr(b, values, abi.TUPLE_ITEMS, OBJ), OBJ.as_pointer())
-        n = load_field(b, values, abi.OB_SIZE, I64)
+        size = load_field(b, values, abi.OB_SIZE, I64)
+        # A signal handler that raised once the recipe had made the values
+        # left its exception in a last item (resume.Raised): kept, raised
+        # in the resumed frame (below); the item is not a slot.
+        check, checked = b.append_basic_block("raised.check"), b.append_basic_block("raised.checked")
+        sized = b.block
+        b.cbranch(b.icmp_signed(">", size, I64(0)), check, checked)
+        b.position_at_end(check)
+        last = b.load(b.gep(items, [b.sub(size, I64(1))]))
+        is_raised = b.icmp_unsigned("==", load_field(b, last, abi.OB_TYPE, PTR), obj_const(b, resume.Raised))
+        raised_item = b.select(is_raised, load_field(b, last, abi.TUPLE_ITEMS, OBJ), L.Constant(OBJ, None))
+        b.branch(checked)
+        b.position_at_end(checked)
+        recipe_raised = joined(b, (I1(0), sized), (is_raised, check))
+        pending = joined(b, (L.Constant(OBJ, None), sized), (raised_item, check))
+        n = b.sub(size, b.zext(recipe_raised, I64))
+        b.call(self.mb.c_function("Py_IncRef"), [pending])  # (NULL: nothing) the tuple, which holds it, goes first
         empty_slot = obj_const(b, resume.NO_VALUE)
         null = L.Constant(OBJ, None)
 
@@ -1563,7 +1579,16 @@ class SupportCodegen:
         notified = b.block
         b.branch(counted)
         b.position_at_end(counted)
-        throw = joined(b, (I32(0), uncounted), (I32(0), count), (raised, notified))
+        callback_raised = joined(b, (I32(0), uncounted), (I32(0), count), (raised, notified))
+        # the recipe's handler exception, unless the callback's is set already
+        set_pending, pending_done = b.append_basic_block("raised.set"), b.append_basic_block("raised.done")
+        b.cbranch(b.and_(recipe_raised, b.icmp_unsigned("==", callback_raised, I32(0))), set_pending, pending_done)
+        b.position_at_end(set_pending)
+        b.call(self.mb.c_function("PyErr_SetObject"), [load_field(b, pending, abi.OB_TYPE, OBJ), pending])
+        b.branch(pending_done)
+        b.position_at_end(pending_done)
+        decref(self.mb, b, pending, nullable=True)
+        throw = b.or_(callback_raised, b.zext(recipe_raised, I32))
         # PyFrame_New leaves the frame's link to its object unset: while it
         # runs, the interpreter would make a second frame object pointing
         # into this one's data (and outliving it) for tracebacks and

@@ -88,8 +88,22 @@ def _build(words: ctypes._Pointer, recipe: Recipe, made: dict[int, object]) -> o
     return _BUILD[tag](words, *recipe[1:])
 
 
+class Raised(tuple):
+    """The last item of a recipe's values when a signal handler, run once
+    they were made, raised (its one item): the deopt support raises it in
+    the resumed frame, where the function's own handlers see it."""
+
+
+def _run_plainly(build: Callable[[], tuple]) -> tuple:
+    return build()
+
+
 class Resume:
     """The recipes of one exit's frame slots (locals, then stack)."""
+
+    # How values are made: the runtime (jit) sets what defers signal
+    # handlers to the end and returns what they raise as a Raised item.
+    run: Callable[[Callable[[], tuple]], tuple] = staticmethod(_run_plainly)
 
     def __init__(self, slots: Sequence[Recipe], n_words: int) -> None:
         self.slots = tuple(slots)
@@ -98,6 +112,9 @@ class Resume:
     def values(self, address: int) -> tuple:
         """New objects for the frame slots, from the words at `address`;
         NO_VALUE for an empty slot.  Objects in the words are borrowed."""
+        return self.run(lambda: self._made(address))
+
+    def _made(self, address: int) -> tuple:
         words = abi.memory(address, ctypes.c_int64)
         made: dict[int, object] = {}
         return tuple(_build(words, slot, made) for slot in self.slots)

@@ -434,14 +434,21 @@ class _Timeout(Exception):
     pass
 
 
-def _sums_or_timeouts(values):
-    out = []
-    for v in values:
-        try:
-            out.append(v + 1)
-        except _Timeout:
-            out.append("timeout")
-    return out
+def _fresh_sums_or_timeouts():
+    """A function no compile has seen yet: `v + 1` for each value, or
+    "timeout" where _Timeout was raised."""
+    namespace = {"_Timeout": _Timeout}
+    exec(textwrap.dedent("""
+        def sums_or_timeouts(values):
+            out = []
+            for v in values:
+                try:
+                    out.append(v + 1)
+                except _Timeout:
+                    out.append("timeout")
+            return out
+    """), namespace)
+    return namespace["sums_or_timeouts"]
 
 
 def test_a_signal_while_a_version_is_retired_raises_in_the_function(monkeypatch):
@@ -461,7 +468,7 @@ def test_a_signal_while_a_version_is_retired_raises_in_the_function(monkeypatch)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        compiled = psyco.proxy(_sums_or_timeouts)
+        compiled = psyco.proxy(_fresh_sums_or_timeouts())
         assert compiled(list(range(50))) == list(range(1, 51))
         monkeypatch.setattr(jit.CodeEntry, "hot_exit", hot_exit_signalled)
         floats = [i + 0.5 for i in range(50)]
@@ -472,3 +479,30 @@ def test_a_signal_while_a_version_is_retired_raises_in_the_function(monkeypatch)
     timed_out = [run for run in runs if run != expected]
     assert len(timed_out) == 1
     assert timed_out[0][0] == "timeout" and timed_out[0][1:] == expected[1:]  # at the first item, caught
+
+
+def test_a_signal_while_a_deopt_rebuilds_the_frame_raises_in_the_function(monkeypatch):
+    """The same for a handler raising while the deopt's recipe (Python)
+    makes the frame's values: it raised from the exit, past the function's
+    own try."""
+    from psyco import resume
+
+    build_object = resume._BUILD["obj"]
+
+    def build_object_signalled(words, i):
+        signal.raise_signal(signal.SIGALRM)  # arrives while psyco works
+        return build_object(words, i)
+
+    def on_alarm(signum, frame):
+        raise _Timeout
+
+    compiled = psyco.proxy(_fresh_sums_or_timeouts())
+    assert compiled(list(range(50))) == list(range(1, 51))
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    monkeypatch.setitem(resume._BUILD, "obj", build_object_signalled)
+    try:
+        got = compiled([i + 0.5 for i in range(50)])
+    finally:
+        monkeypatch.setitem(resume._BUILD, "obj", build_object)
+        signal.signal(signal.SIGALRM, previous)
+    assert got == ["timeout"] + [i + 1.5 for i in range(1, 50)]

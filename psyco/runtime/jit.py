@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from psyco import ir, kinds
+from psyco import ir, kinds, resume
 from psyco.abi import current as abi
 from psyco.frontend import decode, has_loops, is_comprehension
 from psyco.kinds import Kind
@@ -1347,6 +1347,25 @@ def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
     if generic == 0:
         return native > 0
     return native >= 2 * generic and (native >= OPTIMIZE_NATIVE_WEIGHT or resolver.saw_self_call)
+
+
+def _run_recipe(build: Callable[[], tuple]) -> tuple:
+    """A deopt's frame values (`resume.Resume.values`), made with signal
+    handlers deferred: they run once the values are made, and what they
+    raise comes back as a last `resume.Raised` item, which the deopt
+    support raises in the resumed frame."""
+    made = None
+    try:
+        with SIGNALS_DEFERRED:
+            made = build()
+    except BaseException as exc:
+        if made is None:
+            raise
+        return (*made, resume.Raised((exc.with_traceback(_without_own_frames(exc.__traceback__)),)))
+    return made
+
+
+resume.Resume.run = staticmethod(_run_recipe)
 
 
 def _hot_exit_callback(entry: CodeEntry, version: Version, site: tuple[int, str]) -> object:
