@@ -1533,17 +1533,19 @@ class SupportCodegen:
         # A signal handler that raised once the recipe had made the values
         # left its exception in a last item (resume.Raised): kept, raised
         # in the resumed frame (below); the item is not a slot.
-        check, checked = b.append_basic_block("raised.check"), b.append_basic_block("raised.checked")
+        check, take, checked = (b.append_basic_block(f"raised.{step}") for step in ("check", "take", "checked"))
         sized = b.block
         b.cbranch(b.icmp_signed(">", size, I64(0)), check, checked)
         b.position_at_end(check)
         last = b.load(b.gep(items, [b.sub(size, I64(1))]))
-        is_raised = b.icmp_unsigned("==", load_field(b, last, abi.OB_TYPE, PTR), obj_const(b, resume.Raised))
-        raised_item = b.select(is_raised, load_field(b, last, abi.TUPLE_ITEMS, OBJ), L.Constant(OBJ, None))
+        b.cbranch(b.icmp_unsigned("==", load_field(b, last, abi.OB_TYPE, PTR), obj_const(b, resume.Raised)),
+                  take, checked)
+        b.position_at_end(take)  # (only then read as a tuple: another last item may be smaller)
+        raised_item = load_field(b, last, abi.TUPLE_ITEMS, OBJ)
         b.branch(checked)
         b.position_at_end(checked)
-        recipe_raised = joined(b, (I1(0), sized), (is_raised, check))
-        pending = joined(b, (L.Constant(OBJ, None), sized), (raised_item, check))
+        recipe_raised = joined(b, (I1(0), sized), (I1(0), check), (I1(1), take))
+        pending = joined(b, (L.Constant(OBJ, None), sized), (L.Constant(OBJ, None), check), (raised_item, take))
         n = b.sub(size, b.zext(recipe_raised, I64))
         b.call(self.mb.c_function("Py_IncRef"), [pending])  # (NULL: nothing) the tuple, which holds it, goes first
         empty_slot = obj_const(b, resume.NO_VALUE)

@@ -767,6 +767,7 @@ _current_frame = ctypes.pythonapi.PyEval_GetFrame
 _current_frame.restype = ctypes.c_void_p
 
 
+@functools.cache
 def _sigint_exit_flag() -> ctypes.c_int | None:
     """python's flag to die of SIGINT once finalized, after an uncaught
     KeyboardInterrupt (None if this interpreter does not export it)."""
@@ -788,15 +789,10 @@ def die_of_sigint_after_finalizing() -> bool:
     return True
 
 
-@functools.cache
-def _cached_sigint_exit_flag() -> ctypes.c_int | None:
-    return _sigint_exit_flag()
-
-
 def dies_of_sigint_after_finalizing() -> bool:
     """Whether that flag is set.  python clears it whenever it runs a string
     of code (exec, eval): psyco's own work does, importing its later stages."""
-    flag = _cached_sigint_exit_flag()
+    flag = _sigint_exit_flag()
     return flag is not None and flag.value == 1
 
 
