@@ -140,7 +140,8 @@ class InlinedBody(Specializer):
 
     def __init__(self, caller: Specializer, function: types.FunctionType, code: types.CodeType) -> None:
         request = Request(code, function.__globals__, function.__builtins__, (),
-                          attribute_kinds=caller.request.attribute_kinds)
+                          attribute_kinds=caller.request.attribute_kinds,
+                          unpredictable_attributes=caller.request.unpredictable_attributes)
         super().__init__(request, _InlineOnly(caller.resolver))
         self.caller = caller
         self.root: Specializer = caller.root if isinstance(caller, InlinedBody) else caller

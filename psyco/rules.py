@@ -926,13 +926,25 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
         else:
             value = s.emit("load_attr", [s.box(owner)], "error", name=ins.argval,
                            **_values_place(s, owner, ins.argval))  # type: ignore[arg-type]
-        sample = abi.peek_attribute(owner.sample, ins.argval) if owner.sample is not None else None  # type: ignore[arg-type]
-        hint = _attribute_hint(s, owner, ins.argval) if sample is None else None  # type: ignore[arg-type]
-        if hint is not None:
-            attr = unboxed_guess(s, value, hint, "attribute type")  # type: ignore[arg-type]
-        else:
-            attr = typed_by_sample(s, value, sample, "attribute type")  # type: ignore[arg-type]
+        attr = _guessed_attribute(s, owner, ins.argval, value)  # type: ignore[arg-type]
     s.push(attr)
+
+
+def _guessed_attribute(s: Specializer, owner: AV, name: str, value: ir.Value) -> AV:
+    """`owner.name`, just loaded as `value`, of the type its sample has or
+    the number kind compiled code stores there (guarded); of any type if
+    that guess kept failing for the owner's class, here or in another
+    version (`Request.unpredictable_attributes`)."""
+    cls = _object_class(owner) or (type(owner.sample) if owner.sample is not None else None)
+    if cls is not None:
+        if name in s.request.unpredictable_attributes.get(cls, ()):
+            return AV(OBJECT, (value,))
+        s.attribute_guesses[s.ins.index] = (cls, name)  # type: ignore[union-attr]
+    sample = abi.peek_attribute(owner.sample, name) if owner.sample is not None else None
+    hint = _attribute_hint(s, owner, name) if sample is None else None
+    if hint is not None:
+        return unboxed_guess(s, value, hint, "attribute type")
+    return typed_by_sample(s, value, sample, "attribute type")
 
 
 def _virtual_load(s: Specializer, owner: AV, name: str) -> bool:
@@ -1698,7 +1710,8 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
         s.loop_trips[loop] = None if trips is None or known is None else max(known, trips)
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
-    s.loop_trips[loop] = None
+    constant = value.kind.value if isinstance(value.kind, Const) else None
+    s.loop_trips[loop] = len(constant) if type(constant) in (tuple, frozenset, str, bytes) else None  # type: ignore[arg-type]
     if value.kind == kinds.SPLIT_ITER:  # iter() of an iterator is itself
         s.push(value)
         return

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import TYPE_CHECKING
 
 from psyco import ir, kinds
@@ -128,6 +128,9 @@ class Request:
     # Number kinds compiled code stored into attributes of instances of a
     # class, per class and name (hints for reading them; a guard checks).
     attribute_kinds: Mapping[type, Mapping[str, Kind]] = field(default_factory=dict)
+    # Attributes, per class, whose guessed type kept failing in some
+    # version: read as objects of any type everywhere.
+    unpredictable_attributes: Mapping[type, Set[str]] = field(default_factory=dict)
 
 
 @record
@@ -146,6 +149,8 @@ class Result:
     # known when compiling)
     loop_trips: dict[int, int | None] = field(default_factory=dict)
     inlined: list[str] = field(default_factory=list)  # the callees specialized into it, by name
+    # LOAD_ATTR unit index -> (class, attribute) whose type it guessed
+    attribute_guesses: dict[int, tuple[type, str]] = field(default_factory=dict)
 
 
 class Specializer:
@@ -166,6 +171,7 @@ class Specializer:
         self.returns: list[ReturnSite] = []
         self.attribute_stores: dict[tuple[type, str], Kind | None] = {}
         self.loop_trips: dict[int, int | None] = {}
+        self.attribute_guesses: dict[int, tuple[type, str]] = {}
         self.landings: dict[tuple[int, tuple[Kind, ...]], ir.Block] = {}
         self.inlined: list[str] = []  # the callees specialized into this function (inlining.py), by name
         self.inlined_size = 0  # their bytecode instructions
@@ -217,7 +223,7 @@ class Specializer:
         self.exits = [e for e in self.exits if id(e) not in gone]
         return Result(self.fn, self.return_kind, self.keepalive, self.callees, self.exits,
                       [site.value.kind for site in self.returns], self.attribute_stores, self.loop_trips,
-                      self.inlined)
+                      self.inlined, self.attribute_guesses)
 
     def _specialize_block(self, pc: int, rules: dict) -> None:
         bc_block = self.decoded.blocks[pc]

@@ -152,7 +152,7 @@ ONCE_SCRIPT = textwrap.dedent("""
     for k in range(5):
         print(small(k))
     short = [step(x) for x in list(range(200))]  # a comprehension module code runs once, 200 items
-    long = [step(x) for x in list(range(20_000))]  # ... 20 000 items: compiled
+    long = [step(x) for x in list(range(200_000))]  # ... 200 000 items: compiled
     print(sum(short), sum(long))
     optimized = {r["function"]: [v["optimized"] for v in r["versions"]] for r in psyco.report()}
     names = ("few", "unknown", "large", "huge", "small", "per_item")
@@ -164,9 +164,10 @@ ONCE_SCRIPT = textwrap.dedent("""
 
 def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_interpreter(tmp_path):
     """A function module code calls once, whose loops' constant trip counts
-    are known: left to the interpreter up to ONCE_QUICK_ITERATIONS, quick
-    codegen up to ONCE_OPTIMIZE_ITERATIONS, then optimized.  The same for a
-    comprehension over a list (its length is its loop's trip count)."""
+    are known: left to the interpreter if they run sooner than they would
+    be compiled, quick codegen up to ONCE_OPTIMIZE_ITERATIONS, then
+    optimized.  The same for a comprehension over a list (its length is its
+    loop's trip count)."""
     path = tmp_path / "once.py"
     path.write_text(ONCE_SCRIPT)
     plain = run([str(path)], tmp_path)
@@ -206,7 +207,54 @@ def test_loops_one_after_another_add_up_their_iterations(tmp_path):
     compiled = run(["-m", "psyco", "--report", str(path)], tmp_path)
     assert compiled.returncode == plain.returncode == 0 and compiled.stdout == plain.stdout
     assert "main  (" in compiled.stderr.split("not compiled:")[1]
-    assert "called once, its loops running at most" in compiled.stderr
+    assert "called once, its loops would run in about" in compiled.stderr
+
+
+SIZED_SCRIPT = textwrap.dedent("""
+    import sys
+
+    import psyco
+
+    def small_body():  # 30 000 iterations of a short body: compiled
+        total = 0
+        for i in range(30_000):
+            total += i * 3 % 7
+        return total
+
+    def large_body():  # as many iterations, and much code run once: sooner interpreted
+        total = 0
+        for i in range(30_000):
+            total += i * 3 % 7
+    {straight}
+        return total
+
+    def over_constants():  # a for over a constant tuple: 3 trips
+        total = 0
+        for k in (1, 2, 3):
+            for i in range(100):
+                total += i * k % 7
+        return total
+
+    print(small_body(), large_body(), over_constants())
+    compiled = {{r["function"]: bool(r["versions"]) for r in psyco.report()}}
+    names = ("small_body", "large_body", "over_constants")
+    print(sorted((name, compiled.get(name)) for name in names), file=sys.stderr)
+""").format(straight="\n".join(f"    total = (total * {k} + {k}) % 1000003 - {k} // 3" for k in range(300)))
+
+
+def test_a_function_called_once_is_compiled_only_if_its_loops_outrun_its_compile(tmp_path):
+    """Judging a function module code calls once: its loops' known
+    iterations (a for over a constant range or a constant tuple) against
+    its size.  30 000 iterations of a short loop pay for compiling it; not
+    with 300 more lines to compile, which run once."""
+    path = tmp_path / "sized.py"
+    path.write_text(SIZED_SCRIPT)
+    plain = run([str(path)], tmp_path)
+    compiled = run(["-m", "psyco", str(path)], tmp_path)
+    assert compiled.returncode == plain.returncode == 0, compiled.stderr
+    assert compiled.stdout == plain.stdout
+    expected = [("large_body", False), ("over_constants", False), ("small_body", True)]
+    assert compiled.stderr.strip() == repr(expected)
 
 
 LLVM_SCRIPT = textwrap.dedent("""

@@ -315,6 +315,45 @@ def test_guesses_failing_at_two_places_are_not_made_again():
     assert versions[-1]["active"] and not versions[-1]["deopts"], versions
 
 
+class Token:
+    def __init__(self, value):
+        self.value = value  # a word or a number: no one type
+
+
+def count_plus(tokens):
+    n = 0
+    for t in tokens:
+        if t.value == "+":
+            n += 1
+    return n
+
+
+def count_ones(tokens):
+    n = 0
+    for t in tokens:
+        if t.value == 1:
+            n += 1
+    return n
+
+
+def test_an_attribute_whose_type_guess_kept_failing_is_not_guessed_in_other_functions():
+    """Once a version retires because an attribute's guessed type kept
+    failing, no other version guesses it: a second function reading it,
+    compiled when only words have been seen, keeps its one version."""
+    words = [Token("+"), Token("x")] * 3
+    mixed = words + [Token(1), Token(2.5)]
+    first, second = psyco.proxy(count_plus), psyco.proxy(count_ones)
+    assert first(words) == count_plus(words)
+    for _ in range(20):
+        assert first(mixed) == count_plus(mixed)
+    assert not [v for r in psyco.report() if r["function"] == "count_plus" for v in r["versions"]][0]["active"]
+    assert second(words) == count_ones(words)
+    for _ in range(20):
+        assert second(mixed) == count_ones(mixed)
+    versions = [v for r in psyco.report() if r["function"] == "count_ones" for v in r["versions"]]
+    assert len(versions) == 1 and versions[0]["active"] and not versions[0]["deopts"], versions
+
+
 def _traceback_text(f, *args):
     try:
         f(*args)

@@ -83,8 +83,12 @@ class DecodedCode:
 
     def loops_around(self, index: int) -> set[int]:
         """The heads of the loops unit `index` lies in."""
+        return {head for head, last in self.loop_spans() if head <= index <= last}
+
+    def loop_spans(self) -> list[tuple[int, int]]:
+        """Each loop as (its head, the jump back to it): the units between."""
         jumps = (b.instructions[-1] for b in self.blocks.values())
-        return {j.target for j in jumps if j.target is not None and j.target <= index <= j.index}
+        return [(j.target, j.index) for j in jumps if j.target is not None and j.target <= j.index]
 
     def frame_in_loop(self, frame_lasti: int) -> bool:
         """Whether the instruction a frame of this code is at (`f_lasti`, a

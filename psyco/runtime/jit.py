@@ -232,6 +232,7 @@ class Version:
     generalized: frozenset[tuple[int, str]] = frozenset()  # the guard sites compiled without their assumption
     work: tuple[int, int] = (0, 0)  # (native, generic) of its call tree: `call_tree_work`
     recursive: bool = False  # it calls itself
+    attribute_guesses: dict[int, tuple[type, str]] = field(default_factory=dict)  # see Result
 
     @property
     def compiled(self) -> bool:
@@ -578,6 +579,9 @@ class CodeEntry:
         call compiles a more general one.  Exits that no version can avoid
         (an opcode not compiled yet) send the code back to the interpreter."""
         version.active = False
+        guessed = version.attribute_guesses.get(site[0]) if site[1] == "attribute type" else None
+        if guessed is not None:
+            UNPREDICTABLE_ATTRIBUTES.setdefault(guessed[0], set()).add(guessed[1])
         if site[1] in GENERALIZABLE and site not in version.generalized:
             self.generalized.add(site)  # (a version compiled before another one's exit got hot may be here too)
         elif site[1] in GENERALIZABLE:  # the general version kept the guard: do not compile it again and again
@@ -851,6 +855,10 @@ _NESTED_SECONDS = [0.0]  # total time of compiles, to subtract nested ones
 # What compiled versions stored into attributes of instances of each class:
 # name -> the number kind always stored, or None once stores disagreed.
 ATTRIBUTE_KINDS: weakref.WeakKeyDictionary[type, dict[str, Kind | None]] = weakref.WeakKeyDictionary()
+# Attributes whose guessed type kept failing (a hot "attribute type" exit):
+# no version guesses their type again (a token's value, a node's `next`
+# that is None at the end: each function reading it would retire a version).
+UNPREDICTABLE_ATTRIBUTES: weakref.WeakKeyDictionary[type, set[str]] = weakref.WeakKeyDictionary()
 STATS = {"compile_seconds": 0.0, "versions": 0, "compile_times": [], "llvm_load_seconds": 0.0}
 
 
@@ -994,7 +1002,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
     nested_before = _NESTED_SECONDS[0]
     version: Version | None = None
     request = Request(entry.code, globals_, builtins, entry_kinds, frozenset(entry.generalized), samples=samples,
-                      attribute_kinds=ATTRIBUTE_KINDS)
+                      attribute_kinds=ATTRIBUTE_KINDS, unpredictable_attributes=UNPREDICTABLE_ATTRIBUTES)
     _IN_PROGRESS.add(entry)
     _COMPILING.judging |= judge_only
     try:
@@ -1105,14 +1113,17 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     without loops with little native work beside its generic work
     (LOOP_FREE_NATIVE_SHARE) or little at all (LOOP_FREE_ENTRY_NATIVE),
     and a function called once whose loops run
-    few iterations: compiling it costs more than interpreting them (the
-    functions it calls are compiled when they are called)."""
+    few iterations: compiling it costs more than interpreting them
+    (`_interpreted_seconds`; the functions it calls are compiled when they
+    are called)."""
     reason = not_worth_for_interpreter(work, code, recursive)
     if reason is not None:
         raise NotWorthCompiling(reason)
-    if _runs_once_within(code, result, called_once, ONCE_QUICK_ITERATIONS):
-        raise NotWorthCompiling(f"called once, its loops running at most {ONCE_QUICK_ITERATIONS} iterations:"
-                                " the interpreter runs them sooner than they would be compiled")
+    interpreted = _interpreted_seconds(code, result) if called_once else None
+    compiling = sum(len(block.ops) for block in result.fn.blocks) * QUICK_COMPILE_SECONDS_PER_OP
+    if interpreted is not None and interpreted < compiling:
+        raise NotWorthCompiling(f"called once, its loops would run in about {interpreted * 1000:.1f} ms interpreted,"
+                                f" sooner than they would be compiled (about {compiling * 1000:.0f} ms)")
 
 
 def calls_to_pay_back(work: tuple[int, int], code: types.CodeType, recursive: bool) -> int:
@@ -1148,7 +1159,7 @@ def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Reso
     version = Version(
         request.entry_kinds, result.return_kind, tuple(p.type for p in result.fn.params), body_name, request.globals,
         keepalive=result.keepalive, function=entry.code.co_qualname,
-        generalized=request.generalized, inlined=tuple(result.inlined),
+        generalized=request.generalized, inlined=tuple(result.inlined), attribute_guesses=result.attribute_guesses,
     )
     deopt_exits = [e for e in result.exits if e.state is not None]
     version.exit_reasons = [f"{e.reason} @{e.pc}" for e in deopt_exits]
@@ -1289,11 +1300,19 @@ def _finish_deferred(version: Version, machine_code: bool) -> None:
 OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimized codegen pays
 
 
-# A function module code calls once (`main()`), whose loops run at most
-# this many iterations in all, is left to the interpreter under full()
-# (its few iterations cannot win back a compile) ...
-ONCE_QUICK_ITERATIONS = 10_000
-# ... and up to this many it gets quick codegen: optimized codegen costs
+# A function module code calls once (`main()`) whose loops' trip counts
+# are known is left to the interpreter under full() if they run sooner
+# interpreted than they would be compiled (`_interpreted_seconds`): an
+# instruction takes the interpreter 8 ns (`total += i % 5`) to 50 ns
+# (making objects), a call of a small function about 80 ns with its body;
+# quick codegen takes 0.3-0.4 ms per IR op of a large function (a main()
+# of 3000 ops, its callees inlined: 0.9 s; of 300: 0.12 s).  The estimates
+# lean towards compiling.
+INTERPRETED_INSTRUCTION_SECONDS = 20e-9
+INTERPRETED_CALL_SECONDS = 100e-9
+QUICK_COMPILE_SECONDS_PER_OP = 0.25e-3
+# A function called once whose loops run at most this many iterations in
+# all gets quick codegen: optimized codegen costs
 # 20-60 ms more, and saves a few nanoseconds per iteration of a numeric
 # loop, less of one calling the C API or compiled callees (a `main()`
 # running 1000 x 1000 iterations of `total += (i * j) % 7`: 0.096 s quick,
@@ -1335,6 +1354,24 @@ def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, i
         return False
     total = sum(math.prod(max(trips[around], 1) for around in decoded.loops_around(head)) for head in trips)
     return total <= iterations
+
+
+def _interpreted_seconds(code: types.CodeType, result: Result) -> float | None:
+    """About how long a call of `code` made once runs interpreted: each
+    instruction as many times as the constant trip counts of the loops
+    around it multiply (`Result.loop_trips`), calls weighing more (their
+    callees are compiled when called, if worth it); None if a loop's trip
+    count is unknown."""
+    decoded = decode(code)
+    trips = {head: result.loop_trips.get(head) for head in decoded.loop_heads}
+    if None in trips.values():
+        return None
+    spans = decoded.loop_spans()
+    seconds = 0.0
+    for ins in decoded.instructions:
+        runs = math.prod(max(trips[head], 1) for head, last in spans if head <= ins.index <= last)  # type: ignore[type-var]
+        seconds += runs * (INTERPRETED_CALL_SECONDS if ins.opname == "CALL" else INTERPRETED_INSTRUCTION_SECONDS)
+    return seconds
 
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
