@@ -1722,14 +1722,10 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
     s.push(AV(OBJECT, (it,)))  # type: ignore[arg-type]
 
 
-# Iterators whose length_hint() is their items left, computed by no code of the program.
-COUNTED_ITERATORS = frozenset(type(iter(empty)) for empty in ([], (), "", b"", {}, set(), {}.values(), {}.items()))
-
-
 @rule("FOR_ITER")
 def for_iter(s: Specializer, ins: Instruction) -> None:
     it = s.state.stack[-1]
-    if ins.index not in s.loop_trips and type(it.sample) in COUNTED_ITERATORS:  # a comprehension's argument
+    if ins.index not in s.loop_trips and type(it.sample) in kinds.COUNTED_ITERATORS:  # a comprehension's argument
         s.loop_trips[ins.index] = operator.length_hint(it.sample)
     exhausted = s.state.copy()
     exhausted.stack.pop()

@@ -257,6 +257,38 @@ def test_a_function_called_once_is_compiled_only_if_its_loops_outrun_its_compile
     assert compiled.stderr.strip() == repr(expected)
 
 
+BRIEF_SCRIPT = textwrap.dedent("""
+    import sys
+
+    import psyco
+
+    def scaled(values, k):
+        return [v * k % 7 for v in values]  # over a few items, or many
+
+    def main(size):
+        values = list(range(size))
+        return sum(sum(scaled(values, k)) for k in range(20))
+
+    print(main(int(sys.argv[1])))
+    print(any(r["function"] == "scaled.<locals>.<listcomp>" and r["versions"] for r in psyco.report()),
+          file=sys.stderr)
+""")
+
+
+@pytest.mark.parametrize(("size", "compiled"), [(10, False), (100_000, True)])
+def test_a_comprehension_over_a_few_items_waits_to_be_compiled(tmp_path, size, compiled):
+    """A comprehension with loops is compiled at its first call, unless its
+    iterator says it has at most BRIEF_ITEMS items: its 20 calls over 10
+    items are left to the interpreter; over 100 000 items it is compiled."""
+    path = tmp_path / "brief.py"
+    path.write_text(BRIEF_SCRIPT)
+    plain = run([str(path), str(size)], tmp_path)
+    run_ = run(["-m", "psyco", str(path), str(size)], tmp_path)
+    assert run_.returncode == plain.returncode == 0, run_.stderr
+    assert run_.stdout == plain.stdout
+    assert run_.stderr.strip() == str(compiled)
+
+
 LLVM_SCRIPT = textwrap.dedent("""
     import sys
 

@@ -419,7 +419,7 @@ class CodeEntry:
             return RETRY
         self.misses += 1
         threshold = self.compile_threshold
-        loops = has_loops(self.code)
+        loops = has_loops(self.code) and not _runs_briefly(self.code, args)
         if self.whole_program and not loops:
             threshold = max(threshold, LOOP_FREE_CALLS)
         if self.misses < threshold:
@@ -1319,6 +1319,9 @@ QUICK_COMPILE_SECONDS_PER_OP = 0.25e-3
 # 0.100 s optimized, as whole processes; scheduler's main, 12 x 20 000
 # iterations making and queuing objects: 0.330 s and 0.344 s).
 ONCE_OPTIMIZE_ITERATIONS = 1_000_000
+# A comprehension over at most this many items waits to be compiled as a
+# function without loops does (`_runs_briefly`).
+BRIEF_ITEMS = 64
 # A call site a function called once runs at most this many times does not
 # compile its callee: a callee's compile (10-20 ms) takes as long as
 # thousands of interpreted calls.
@@ -1339,6 +1342,17 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     if caller is None or caller.f_code.co_name != "<module>":
         return False
     return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
+
+
+def _runs_briefly(code: types.CodeType, args: tuple) -> bool:
+    """Whether this call is of a comprehension with one loop over at most
+    BRIEF_ITEMS items (its iterator's length_hint): it runs briefly
+    whatever its body, like a function without loops; compiled at its
+    first call, a comprehension over a few items, in a function called a
+    few times, costs more to compile than all its calls take."""
+    if not is_comprehension(code) or len(decode(code).loop_heads) != 1 or type(args[0]) not in kinds.COUNTED_ITERATORS:
+        return False
+    return operator.length_hint(args[0]) <= BRIEF_ITEMS
 
 
 def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, iterations: int) -> bool:
