@@ -1697,6 +1697,17 @@ def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
 
 
 # --- iteration ------------------------------------------------------------------------------
+# Containers whose len() is the trips of a `for` over them, run by no code of the program.
+SIZED_TYPES = (list, tuple, str, bytes, dict, set, frozenset)
+
+
+def _record_trips(s: Specializer, loop: int, trips: int | None) -> None:
+    """How many times the `for` at `loop` runs this call (`Result.loop_trips`):
+    the most any path says, None if one does not know."""
+    known = s.loop_trips.get(loop, 0)
+    s.loop_trips[loop] = None if trips is None or known is None else max(known, trips)
+
+
 @rule("GET_ITER")
 def get_iter(s: Specializer, ins: Instruction) -> None:
     value = s.pop()
@@ -1705,13 +1716,11 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
         bounds = [v.op.attrs["value"] if v.op is not None and v.op.name == "const_i64" else None
                   for v in value.leaves]  # type: ignore[union-attr]
         # a zero step never loops: the range call raises ValueError (rules._range)
-        trips = len(range(*bounds)) if None not in bounds and bounds[2] != 0 else None  # type: ignore[arg-type]
-        known = s.loop_trips.get(loop, 0)
-        s.loop_trips[loop] = None if trips is None or known is None else max(known, trips)
+        _record_trips(s, loop, len(range(*bounds)) if None not in bounds and bounds[2] != 0 else None)  # type: ignore[arg-type]
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
-    constant = value.kind.value if isinstance(value.kind, Const) else None
-    s.loop_trips[loop] = len(constant) if type(constant) in (tuple, frozenset, str, bytes) else None  # type: ignore[arg-type]
+    iterated = value.kind.value if isinstance(value.kind, Const) else value.sample
+    _record_trips(s, loop, len(iterated) if type(iterated) in SIZED_TYPES else None)  # type: ignore[arg-type]
     if value.kind == kinds.SPLIT_ITER:  # iter() of an iterator is itself
         s.push(value)
         return

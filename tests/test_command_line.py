@@ -125,7 +125,7 @@ ONCE_SCRIPT = textwrap.dedent("""
 
     def per_item(x):  # module code calls it once, through map: many times
         total = 0
-        for i in range(3):
+        for i in range(x % 4):
             total += i * x
         return total
 
@@ -142,9 +142,9 @@ ONCE_SCRIPT = textwrap.dedent("""
                 total += j % 5
         return total
 
-    def small(k):  # few iterations, but called from a loop of module code
+    def small(k):  # called from a loop of module code: not once
         total = 0
-        for i in range(3):
+        for i in range(k):
             total += i * k
         return total
 
@@ -284,6 +284,38 @@ def test_a_comprehension_over_a_few_items_waits_to_be_compiled(tmp_path, size, c
     path.write_text(BRIEF_SCRIPT)
     plain = run([str(path), str(size)], tmp_path)
     run_ = run(["-m", "psyco", str(path), str(size)], tmp_path)
+    assert run_.returncode == plain.returncode == 0, run_.stderr
+    assert run_.stdout == plain.stdout
+    assert run_.stderr.strip() == str(compiled)
+
+
+BRIEF_LOOPS_SCRIPT = textwrap.dedent("""
+    import sys
+
+    import psyco
+
+    def total(items):
+        s = 0
+        for x in items:
+            s += x * 3 % 7
+        return s
+
+    items = [1, 2, 3, 4]
+    print(sum(total(items) for _ in range(int(sys.argv[1]))))
+    print(any(r["function"] == "total" and r["versions"] for r in psyco.report()), file=sys.stderr)
+""")
+
+
+@pytest.mark.parametrize(("calls", "compiled"), [(50, False), (50_000, True)])
+def test_a_function_whose_loops_run_briefly_is_compiled_once_its_calls_pay(tmp_path, calls, compiled):
+    """A function with loops is compiled at its first call (it may run
+    long), unless that call's loops are known to run briefly (a for over
+    the four items of its argument): then once its calls, interpreted,
+    would have taken a share of its compile time."""
+    path = tmp_path / "brief_loops.py"
+    path.write_text(BRIEF_LOOPS_SCRIPT)
+    plain = run([str(path), str(calls)], tmp_path)
+    run_ = run(["-m", "psyco", str(path), str(calls)], tmp_path)
     assert run_.returncode == plain.returncode == 0, run_.stderr
     assert run_.stdout == plain.stdout
     assert run_.stderr.strip() == str(compiled)

@@ -876,7 +876,7 @@ COMPILER_BUG = textwrap.dedent("""
 
     def work(a, b):
         total = 0
-        for i in range(3):
+        for i in range(b):  # a loop of unknown length: compiled at the first call
             total += a * i + b
         return total
 

@@ -110,7 +110,8 @@ GIVE_BACK_AFTER = 8  # calls in a row not worth compiling before full() gives a 
 # times: compiling takes 5-50 ms, which a small function's calls win back
 # only if there are thousands of them (functions with loops are compiled
 # at their first call: without on-stack replacement, a long-running first
-# call would otherwise stay interpreted).
+# call would otherwise stay interpreted; unless that call's loops are known
+# to run briefly: `_awaiting_brief_payback`, `_runs_briefly`).
 LOOP_FREE_CALLS = 10_000
 # ... and only once its calls so far, times its native operations beyond
 # what entering costs (LOOP_FREE_ENTRY_NATIVE), reach this
@@ -1010,7 +1011,8 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         work = call_tree_work(result.fn)
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result, work, entry.code, called_once, resolver.saw_self_call)
-            waiting = awaiting_payback(work, entry.code, resolver.saw_self_call, calls)
+            waiting = awaiting_payback(work, entry.code, resolver.saw_self_call, calls) or _awaiting_brief_payback(
+                result, entry.code, resolver.saw_self_call, calls)
             if waiting is not None:
                 raise waiting
             entry.awaiting.pop(entry_kinds, None)  # it pays now (past the budget, it waits for that)
@@ -1120,7 +1122,7 @@ def _check_worth_compiling(result: Result, work: tuple[int, int], code: types.Co
     if reason is not None:
         raise NotWorthCompiling(reason)
     interpreted = _interpreted_seconds(code, result) if called_once else None
-    compiling = sum(len(block.ops) for block in result.fn.blocks) * QUICK_COMPILE_SECONDS_PER_OP
+    compiling = _compile_seconds(result)
     if interpreted is not None and interpreted < compiling:
         raise NotWorthCompiling(f"called once, its loops would run in about {interpreted * 1000:.1f} ms interpreted,"
                                 f" sooner than they would be compiled (about {compiling * 1000:.0f} ms)")
@@ -1145,6 +1147,28 @@ def awaiting_payback(work: tuple[int, int], code: types.CodeType, recursive: boo
         return None
     return NotYetWorthCompiling(f"called {calls} times, no loops: its native work ({work[0]}) wins back"
                                 f" compiling after about {needed} calls", needed)
+
+
+def _awaiting_brief_payback(result: Result, code: types.CodeType, recursive: bool,
+                            calls: int) -> NotYetWorthCompiling | None:
+    """Why a function with loops, called `calls` times by the interpreter,
+    is not worth compiling yet: the trips of its loops are known for this
+    call (`Result.loop_trips`: from its arguments' samples, say) and so
+    brief that calls like it, interpreted until then, take less than
+    BRIEF_PAYBACK_SHARE of its compile time (`_interpreted_seconds`,
+    `_compile_seconds`).  None if it is, or if a loop may run long (a
+    `while`, a `for` over what it has no sample of) or it recurses: then
+    its first call is compiled, which may run long."""
+    if recursive or not has_loops(code):
+        return None
+    seconds = _interpreted_seconds(code, result)
+    if seconds is None:
+        return None
+    needed = math.ceil(BRIEF_PAYBACK_SHARE * _compile_seconds(result) / max(seconds, 1e-9))
+    if calls >= needed:
+        return None
+    return NotYetWorthCompiling(f"called {calls} times, its loops run briefly (about {seconds * 1e6:.0f} us a call):"
+                                f" compiling pays after about {needed} calls", needed)
 
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool,
@@ -1311,6 +1335,11 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 INTERPRETED_INSTRUCTION_SECONDS = 20e-9
 INTERPRETED_CALL_SECONDS = 100e-9
 QUICK_COMPILE_SECONDS_PER_OP = 0.25e-3
+# A function whose loops run briefly in the call that would compile it
+# (`_awaiting_brief_payback`) waits until its calls would have taken this
+# share of its compile time: a program that calls it rarely never pays for
+# it, one that calls it often loses at most this share of it.
+BRIEF_PAYBACK_SHARE = 0.25
 # A function called once whose loops run at most this many iterations in
 # all gets quick codegen: optimized codegen costs
 # 20-60 ms more, and saves a few nanoseconds per iteration of a numeric
@@ -1368,6 +1397,11 @@ def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, i
         return False
     total = sum(math.prod(max(trips[around], 1) for around in decoded.loops_around(head)) for head in trips)
     return total <= iterations
+
+
+def _compile_seconds(result: Result) -> float:
+    """About how long compiling the specialized function takes (quick codegen)."""
+    return sum(len(block.ops) for block in result.fn.blocks) * QUICK_COMPILE_SECONDS_PER_OP
 
 
 def _interpreted_seconds(code: types.CodeType, result: Result) -> float | None:
