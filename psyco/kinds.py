@@ -158,7 +158,8 @@ class RangeIter(Kind):
 
 RANGE_ITER = RangeIter()
 # Iterators whose length_hint() is their items left, computed by no code of the program.
-COUNTED_ITERATORS = frozenset(type(iter(empty)) for empty in ([], (), "", b"", {}, set(), {}.values(), {}.items()))
+COUNTED_ITERATORS = frozenset(type(iter(empty)) for empty in ([], (), "", b"", {}, set(), {}.values(), {}.items(),
+                                                             range(0), range(2**64)))
 
 
 @record(frozen=True)

@@ -131,7 +131,7 @@ ONCE_SCRIPT = textwrap.dedent("""
 
     def large():  # known, too many iterations: compiled, quick codegen (optimized would not pay)
         total = 0
-        for i in range(50_000):
+        for i in range(200_000):
             total += i % 5
         return total
 
@@ -215,15 +215,15 @@ SIZED_SCRIPT = textwrap.dedent("""
 
     import psyco
 
-    def small_body():  # 30 000 iterations of a short body: compiled
+    def small_body():  # 100 000 iterations of a short body: compiled
         total = 0
-        for i in range(30_000):
+        for i in range(100_000):
             total += i * 3 % 7
         return total
 
     def large_body():  # as many iterations, and much code run once: sooner interpreted
         total = 0
-        for i in range(30_000):
+        for i in range(100_000):
             total += i * 3 % 7
     {straight}
         return total
@@ -245,7 +245,7 @@ SIZED_SCRIPT = textwrap.dedent("""
 def test_a_function_called_once_is_compiled_only_if_its_loops_outrun_its_compile(tmp_path):
     """Judging a function module code calls once: its loops' known
     iterations (a for over a constant range or a constant tuple) against
-    its size.  30 000 iterations of a short loop pay for compiling it; not
+    its size.  100 000 iterations of a short loop pay for compiling it; not
     with 300 more lines to compile, which run once."""
     path = tmp_path / "sized.py"
     path.write_text(SIZED_SCRIPT)

@@ -1330,10 +1330,11 @@ OPTIMIZE_NATIVE_WEIGHT = 20  # native work (ir.work_profile) from which optimize
 # instruction takes the interpreter 8 ns (`total += i % 5`) to 50 ns
 # (making objects), a call of a small function about 80 ns with its body;
 # quick codegen takes 0.3-0.4 ms per IR op of a large function (a main()
-# of 3000 ops, its callees inlined: 0.9 s; of 300: 0.12 s).  The estimates
-# lean towards compiling.
+# of 3000 ops, its callees inlined: 0.9 s; of 300: 0.12 s), and 5-15 ms
+# for one of 6-14 ops.  The estimates lean towards compiling.
 INTERPRETED_INSTRUCTION_SECONDS = 20e-9
 INTERPRETED_CALL_SECONDS = 100e-9
+COMPILE_SECONDS = 5e-3
 QUICK_COMPILE_SECONDS_PER_OP = 0.25e-3
 # A function whose loops run briefly in the call that would compile it
 # (`_awaiting_brief_payback`) waits until its calls would have taken this
@@ -1401,7 +1402,7 @@ def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, i
 
 def _compile_seconds(result: Result) -> float:
     """About how long compiling the specialized function takes (quick codegen)."""
-    return sum(len(block.ops) for block in result.fn.blocks) * QUICK_COMPILE_SECONDS_PER_OP
+    return COMPILE_SECONDS + sum(len(block.ops) for block in result.fn.blocks) * QUICK_COMPILE_SECONDS_PER_OP
 
 
 def _interpreted_seconds(code: types.CodeType, result: Result) -> float | None:
