@@ -1406,11 +1406,11 @@ def _compile_seconds(result: Result) -> float:
 
 
 def _interpreted_seconds(code: types.CodeType, result: Result) -> float | None:
-    """About how long a call of `code` made once runs interpreted: each
-    instruction as many times as the constant trip counts of the loops
-    around it multiply (`Result.loop_trips`), calls weighing more (their
-    callees are compiled when called, if worth it); None if a loop's trip
-    count is unknown."""
+    """About how long the call `result` was specialized for runs
+    interpreted: each instruction as many times as the trip counts of the
+    loops around it multiply (`Result.loop_trips`), calls weighing more
+    (their callees are compiled when called, if worth it); None if a
+    loop's trip count is unknown."""
     decoded = decode(code)
     trips = {head: result.loop_trips.get(head) for head in decoded.loop_heads}
     if None in trips.values():
