@@ -285,6 +285,7 @@ def test_a_signal_during_a_compile_raises_at_the_call(monkeypatch, signum, raisi
         signal.signal(signum, previous)
     own = os.path.dirname(psyco.__file__)
     assert [f.name for f in traceback.extract_tb(raised.tb) if f.filename.startswith(own)] == []
+    assert [f.lineno for f in traceback.extract_tb(raised.tb) if f.name == "loop"] == [1]  # its `def` line
     assert all(f is not None and not f.f_code.co_filename.startswith(own) for f in frames)
     assert len(frames) == (raising is not None)
     monkeypatch.undo()

@@ -582,20 +582,25 @@ def make_trampoline(code: types.CodeType, consts: dict[str, object]) -> types.Co
     prologue and jumps past the original prologue and `RESUME`, and the
     original bytecode runs unchanged.  All 3.11 jumps are relative, so the
     shifted original keeps its meaning; the exception table is shifted and
-    the stub has no source position except its RESUME's (the `def` line),
+    the stub has no source position except its RESUME's and its call of
+    `ask` (the `def` line),
     so the trampoline's frame is a faithful frame of `code`.  The skip gate
     lets calls that run interpreted cost a few instructions and no call,
     and needs no machine code, hence no LLVM, until a version is compiled.
     """
     values = dict(consts, recursion_error=RecursionError, gettrace=sys.gettrace, getprofile=sys.getprofile, none=None)
     appended = tuple(values[name] for name in TRAMPOLINE_CONSTS)
-    stub, resume_at, stub_handlers = _stub(code, len(code.co_consts))
+    stub, resume_at, (ask_at, asked_at), stub_handlers = _stub(code, len(code.co_consts))
     shift = len(stub)
     handlers = list(stub_handlers) + [
         Handler(h.start + shift, h.end + shift, h.target + shift, h.depth, h.lasti)
         for h in parse_exception_table(code.co_exceptiontable)
     ]
-    linetable = _no_location_entries(resume_at) + _STUB_RESUME_LOCATION + _no_location_entries(shift - resume_at - 1)
+    # The RESUME and the call of `ask` are at the `def` line (where a signal
+    # handler's exception deferred while psyco answered is raised); the rest
+    # has no location, and a tracer sees no line of the stub.
+    linetable = (_no_location_entries(resume_at) + _def_line_entries(1) + _no_location_entries(ask_at - resume_at - 1)
+                 + _def_line_entries(asked_at - ask_at) + _no_location_entries(shift - asked_at))
     return code.replace(
         co_code=b"".join(u.to_bytes(2, "little") for u in stub) + code.co_code,
         co_consts=code.co_consts + appended,
@@ -623,15 +628,16 @@ def _trampoline_const_index(trampoline: types.CodeType, name: str) -> int:
     return len(trampoline.co_consts) - len(TRAMPOLINE_CONSTS) + TRAMPOLINE_CONSTS.index(name)
 
 
-def _stub(code: types.CodeType, first_const: int) -> tuple[tuple[int, ...], int, tuple[Handler, ...]]:
-    """The trampoline's stub as code units, the index of its RESUME and its
-    exception-table entries."""
+def _stub(code: types.CodeType,
+          first_const: int) -> tuple[tuple[int, ...], int, tuple[int, int], tuple[Handler, ...]]:
+    """The trampoline's stub as code units, the index of its RESUME, the
+    units of its call of `ask` and its exception-table entries."""
     return _assemble_stub(tuple(_prologue(code)), argument_count(code), first_const)
 
 
 @functools.lru_cache(maxsize=256)
 def _assemble_stub(prologue: tuple[tuple[str, int], ...], nargs: int,
-                   first_const: int) -> tuple[tuple[int, ...], int, tuple[Handler, ...]]:
+                   first_const: int) -> tuple[tuple[int, ...], int, tuple[int, int], tuple[Handler, ...]]:
     """The stub for a code object with this prologue, argument count and
     number of constants (many functions share one; the compiler asks for
     it at every frame sync).  Assembled from labelled instructions; jump
@@ -654,7 +660,7 @@ def _assemble_stub(prologue: tuple[tuple[str, int], ...], nargs: int,
         ("LOAD_CONST", const["skip_gate"]), ("FOR_ITER", "trace_check"), ("POP_TOP", 0), ("POP_TOP", 0),
         ("JUMP_FORWARD", "interpret"),
         ("label", "trace_check"), *tracer_set("gettrace"), *tracer_set("getprofile"),
-        *call("ask", nargs), ("label", "asked"),
+        ("label", "ask"), *call("ask", nargs), ("label", "asked"),
         ("LOAD_CONST", const["retry"]), ("IS_OP", 0), ("POP_JUMP_FORWARD_IF_FALSE", "interpret"),
         ("label", "dispatch"), *call("dispatcher", nargs),
         ("COPY", 1), ("LOAD_CONST", const["sentinel"]), ("IS_OP", 0), ("POP_JUMP_FORWARD_IF_TRUE", "fallback"),
@@ -689,7 +695,7 @@ def _assemble_stub(prologue: tuple[tuple[str, int], ...], nargs: int,
         Handler(labels["handler"], labels["handled"], labels["cleanup"], 1, True),
         Handler(labels["reraise"], labels["cleanup"], labels["cleanup"], 1, True),
     )
-    return tuple(units), labels["resume"], handlers
+    return tuple(units), labels["resume"], (labels["ask"], labels["asked"]), handlers
 
 
 def _prologue(code: types.CodeType) -> list[tuple[str, int]]:
@@ -717,15 +723,23 @@ def nlocalsplus(code: types.CodeType) -> int:
 
 # Location-table entry kind 13 ("line, no column"), 1 unit, line delta 0:
 # the stub's RESUME is on the `def` line, like the original's.
-_STUB_RESUME_LOCATION = bytes([0x80 | (13 << 3), 0])
+def _def_line_entries(n_units: int) -> bytes:
+    # Location-table entries kind 13 ("no column"), a line delta of 0 (the
+    # first line, co_firstlineno), at most 8 units each.
+    return _location_entries(n_units, 13, b"\x00")
 
 
 def _no_location_entries(n_units: int) -> bytes:
     # Location-table entry kind 15 ("no location"), at most 8 units each.
+    return _location_entries(n_units, 15, b"")
+
+
+def _location_entries(n_units: int, kind: int, payload: bytes) -> bytes:
     out = bytearray()
     while n_units > 0:
         chunk = min(8, n_units)
-        out.append(0x80 | (15 << 3) | (chunk - 1))
+        out.append(0x80 | (kind << 3) | (chunk - 1))
+        out += payload
         n_units -= chunk
     return bytes(out)
 
