@@ -1697,10 +1697,6 @@ def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
 
 
 # --- iteration ------------------------------------------------------------------------------
-# Containers whose len() is the trips of a `for` over them, run by no code of the program.
-SIZED_TYPES = (list, tuple, str, bytes, dict, set, frozenset)
-
-
 def _record_trips(s: Specializer, loop: int, trips: int | None) -> None:
     """How many times the `for` at `loop` runs this call (`Result.loop_trips`):
     the most any path says, None if one does not know."""
@@ -1720,7 +1716,7 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
     iterated = value.kind.value if isinstance(value.kind, Const) else value.sample
-    _record_trips(s, loop, len(iterated) if type(iterated) in SIZED_TYPES else None)  # type: ignore[arg-type]
+    _record_trips(s, loop, len(iterated) if type(iterated) in kinds.SIZED_TYPES else None)  # type: ignore[arg-type]
     if value.kind == kinds.SPLIT_ITER:  # iter() of an iterator is itself
         s.push(value)
         return

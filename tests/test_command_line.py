@@ -302,20 +302,25 @@ BRIEF_LOOPS_SCRIPT = textwrap.dedent("""
 
     items = [1, 2, 3, 4]
     print(sum(total(items) for _ in range(int(sys.argv[1]))))
+    many = list(range(20_000))
+    print(sum(total(many) for _ in range(int(sys.argv[2]))))
     print(any(r["function"] == "total" and r["versions"] for r in psyco.report()), file=sys.stderr)
 """)
 
 
-@pytest.mark.parametrize(("calls", "compiled"), [(50, False), (50_000, True)])
-def test_a_function_whose_loops_run_briefly_is_compiled_once_its_calls_pay(tmp_path, calls, compiled):
+@pytest.mark.parametrize(("calls", "then", "compiled"),
+                         [(50, 0, False), (50_000, 0, True), (1, 1, True), (50, 70, True)])
+def test_a_function_whose_loops_run_briefly_is_compiled_once_its_calls_pay(tmp_path, calls, then, compiled):
     """A function with loops is compiled at its first call (it may run
     long), unless that call's loops are known to run briefly (a for over
     the four items of its argument): then once its calls, interpreted,
-    would have taken a share of its compile time."""
+    would have taken a share of its compile time; or as soon as a call
+    passing many more items asks (the next call, or one of the next
+    calls past as many as were made)."""
     path = tmp_path / "brief_loops.py"
     path.write_text(BRIEF_LOOPS_SCRIPT)
-    plain = run([str(path), str(calls)], tmp_path)
-    run_ = run(["-m", "psyco", str(path), str(calls)], tmp_path)
+    plain = run([str(path), str(calls), str(then)], tmp_path)
+    run_ = run(["-m", "psyco", str(path), str(calls), str(then)], tmp_path)
     assert run_.returncode == plain.returncode == 0, run_.stderr
     assert run_.stdout == plain.stdout
     assert run_.stderr.strip() == str(compiled)

@@ -308,6 +308,11 @@ class CodeEntry:
         self.misses = 0  # calls that found no version, skipped ones included
         self.compile_threshold = 1
         self.miss_backoff = 1
+        # Waiting to be compiled because its loops ran briefly: how many
+        # items the containers passed to that call held (`_items_passed`).
+        # A call passing more is judged at once (its loops may run long),
+        # and the calls skipped without asking are few (`_skip_waiting`).
+        self.brief_items: int | None = None
         # Taken over by full()/profile() rather than asked for with bind():
         # psyco may then decide interpreted callers are better off without it.
         self.whole_program = False
@@ -420,11 +425,15 @@ class CodeEntry:
             return RETRY
         self.misses += 1
         threshold = self.compile_threshold
-        loops = has_loops(self.code) and not _runs_briefly(self.code, args)
+        loops = has_loops(self.code)
+        if loops and self.brief_items is not None and _items_passed(args) > self.brief_items:
+            threshold, self.brief_items = self.misses, None  # more items than the brief call: judged now
+        elif loops and _runs_briefly(self.code, args):
+            self.brief_items, loops = max(self.brief_items or 0, _items_passed(args)), False
         if self.whole_program and not loops:
             threshold = max(threshold, LOOP_FREE_CALLS)
         if self.misses < threshold:
-            self._skip(threshold - self.misses - 1)
+            self._skip_waiting(threshold - self.misses - 1)
             return SENTINEL
         # Past full()'s budget a function waits to be compiled.  A hot one
         # without loops is specialized anyway (LLVM, most of a compile,
@@ -453,7 +462,7 @@ class CodeEntry:
                                       called_once=_called_once(self.code, frame.f_back), judge_only=over_budget,
                                       calls=self.misses)
         if version is None and entry_kinds in self.awaiting and self.compile_threshold > self.misses:
-            self._skip(self.compile_threshold - self.misses)
+            self._skip_waiting(self.compile_threshold - self.misses)
             return SENTINEL
         if version is None and over_budget and entry_kinds not in self.not_compiled:
             self._skip(self.misses)  # worth compiling, once within the budget
@@ -505,6 +514,19 @@ class CodeEntry:
         """Calls with these kinds run interpreted until compiling pays."""
         self.awaiting[entry_kinds] = str(waiting)
         self.compile_threshold = max(self.compile_threshold, waiting.calls)
+        if waiting.brief_items is not None:
+            self.brief_items = max(self.brief_items or 0, waiting.brief_items)
+
+    def _skip_waiting(self, calls: int) -> None:
+        """Skip the calls until one is due for compiling; while its loops
+        ran briefly, fewer: none after the first call, then one less than
+        doubling up to MAX_MISS_BACKOFF (at most as many as were made), so
+        that one passing more items is soon judged again."""
+        if self.brief_items is None:
+            self._skip(calls)
+            return
+        self._skip(min(calls, self.miss_backoff - 1))
+        self.miss_backoff = min(2 * self.miss_backoff, MAX_MISS_BACKOFF)
 
     def _skip(self, calls: int) -> None:
         """Let the trampoline (the dispatcher, once there is one) run the
@@ -1012,7 +1034,7 @@ def compile_version(entry: CodeEntry, entry_kinds: tuple[Kind, ...], globals_: d
         if entry.whole_program and not direct:  # bind() and proxy() compile what they are asked to
             _check_worth_compiling(result, work, entry.code, called_once, resolver.saw_self_call)
             waiting = awaiting_payback(work, entry.code, resolver.saw_self_call, calls) or _awaiting_brief_payback(
-                result, entry.code, resolver.saw_self_call, calls)
+                result, entry.code, resolver.saw_self_call, calls, samples)
             if waiting is not None:
                 raise waiting
             entry.awaiting.pop(entry_kinds, None)  # it pays now (past the budget, it waits for that)
@@ -1059,11 +1081,13 @@ class NotWorthCompiling(CannotSpecialize):
 
 
 class NotYetWorthCompiling(CannotSpecialize):
-    """Compiling pays once the function has been called `calls` times."""
+    """Compiling pays once the function has been called `calls` times
+    (`brief_items`: because its loops ran briefly over that many items)."""
 
-    def __init__(self, message: str, calls: int) -> None:
+    def __init__(self, message: str, calls: int, brief_items: int | None = None) -> None:
         super().__init__(message)
         self.calls = calls
+        self.brief_items = brief_items
 
 
 def call_tree_work(fn: ir.Function) -> tuple[int, int]:
@@ -1149,8 +1173,8 @@ def awaiting_payback(work: tuple[int, int], code: types.CodeType, recursive: boo
                                 f" compiling after about {needed} calls", needed)
 
 
-def _awaiting_brief_payback(result: Result, code: types.CodeType, recursive: bool,
-                            calls: int) -> NotYetWorthCompiling | None:
+def _awaiting_brief_payback(result: Result, code: types.CodeType, recursive: bool, calls: int,
+                            samples: tuple | None) -> NotYetWorthCompiling | None:
     """Why a function with loops, called `calls` times by the interpreter,
     is not worth compiling yet: the trips of its loops are known for this
     call (`Result.loop_trips`: from its arguments' samples, say) and so
@@ -1168,7 +1192,7 @@ def _awaiting_brief_payback(result: Result, code: types.CodeType, recursive: boo
     if calls >= needed:
         return None
     return NotYetWorthCompiling(f"called {calls} times, its loops run briefly (about {seconds * 1e6:.0f} us a call):"
-                                f" compiling pays after about {needed} calls", needed)
+                                f" compiling pays after about {needed} calls", needed, _items_passed(samples or ()))
 
 
 def _generate(entry: CodeEntry, request: Request, result: Result, resolver: Resolver, defer: bool,
@@ -1372,6 +1396,12 @@ def _called_once(code: types.CodeType, caller: types.FrameType | None) -> bool:
     if caller is None or caller.f_code.co_name != "<module>":
         return False
     return not decode(caller.f_code).frame_in_loop(caller.f_lasti)
+
+
+def _items_passed(args: tuple) -> int:
+    """How many items the containers and counted iterators among `args` hold."""
+    return sum(len(a) if type(a) in kinds.SIZED_TYPES else operator.length_hint(a)
+               for a in args if type(a) in kinds.SIZED_TYPES or type(a) in kinds.COUNTED_ITERATORS)
 
 
 def _runs_briefly(code: types.CodeType, args: tuple) -> bool:
