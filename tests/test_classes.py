@@ -794,3 +794,33 @@ def test_a_slot_descriptor_of_another_class_raises(f, args):
         same_compiled(f, o, *args)
     gc.collect()
     assert o.own == "own"
+
+
+class Tally:
+    def __init__(self):
+        self.count = 0
+
+
+def bump_all(tallies):
+    for t in tallies:
+        t.count += 1
+    return len(tallies)
+
+
+def test_a_class_changed_after_compiling_gets_a_version_that_finds_attributes_at_run_time():
+    """Attributes are read and written where the class's instances kept
+    them when compiling, behind a guard on the class's version; a class
+    changed since (pickle caches `__slotnames__` on it) fails that guard
+    at every call: the next version finds them at run time, rather than
+    the function going back to the interpreter for good."""
+    tallies = [Tally() for _ in range(3)]
+    compiled = psyco.proxy(bump_all)
+    compiled(tallies)
+    Tally.note = "changed"  # a new version of the class
+    for _ in range(100):
+        assert compiled(tallies) == 3
+    assert [t.count for t in tallies] == [101] * 3
+    rows = [r for r in psyco.report() if r["function"] == "bump_all"]
+    assert not any(r["not_compiled"] for r in rows), rows
+    versions = [v for r in rows for v in r["versions"]]
+    assert versions[-1]["active"] and not versions[-1]["deopts"], versions
