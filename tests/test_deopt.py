@@ -272,6 +272,27 @@ def test_comparing_huge_ints_with_floats_settles_on_a_general_version():
     assert any(v["active"] and not v["deopts"] for v in versions), versions
 
 
+def power_sum(x, p, n):
+    total = 0.0
+    for _ in range(n):
+        total += x ** p  # a negative base: left for the interpreter by the float path
+    return total
+
+
+def test_a_float_power_guard_that_keeps_failing_settles_on_a_general_version():
+    """`x ** p` on floats is computed natively behind a guard (a positive
+    base, a finite real result); a guard that keeps failing gets a version
+    with the generic power, not the function sent back to the interpreter."""
+    g = psyco.proxy(power_sum)
+    assert g(1.5, 0.5, 10) == power_sum(1.5, 0.5, 10)
+    for _ in range(100):
+        assert g(-1.5, 2.0, 10) == power_sum(-1.5, 2.0, 10)
+    rows = [r for r in psyco.report() if r["function"] == "power_sum"]
+    assert not any(r["not_compiled"] for r in rows), rows
+    versions = [v for r in rows for v in r["versions"]]
+    assert versions[-1]["active"] and not versions[-1]["deopts"], versions
+
+
 def lucas(n, m):
     a, b = 2, 1
     for _ in range(n):

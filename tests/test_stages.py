@@ -4,6 +4,8 @@ the back end's instruction selection."""
 import ctypes
 import dis
 import json
+import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +13,7 @@ import types
 
 import pytest
 
-from psyco import ir, kinds, refcount, resume
+from psyco import inlining, ir, kinds, refcount, resume, rules, specializer
 from psyco.abi import py311 as abi
 from psyco.frontend import py311 as frontend
 from psyco.specializer import Request, Specializer
@@ -322,3 +324,17 @@ def test_resume_recipes_rebuild_virtual_values():
     assert got[:5] == (slice(2, None), slice(None, -3), slice(-3, 7), (2, True), range(2, 7))
     assert got[5] is resume.NO_VALUE
     assert got[6] == (-3,) and got[6] is got[7]  # one virtual tuple (vid 9) in two slots: one object
+
+
+def test_every_guard_the_specializer_can_compile_without_is_generalizable():
+    """A guard site the rules compile differently once it is generalized
+    (`Specializer.generalized(reason)`) must have its reason in
+    jit.GENERALIZABLE: otherwise its exit getting hot sends the whole
+    function back to the interpreter ("attribute lookup" and "float power"
+    were missing)."""
+    from psyco.runtime import jit
+
+    source = "".join(pathlib.Path(m.__file__).read_text() for m in (rules, specializer, inlining))
+    asked = set(re.findall(r'generalized\("([^"]+)"\)', source)) | set(rules.NUMBER_GUESSES)
+    assert "attribute lookup" in asked and "float power" in asked
+    assert asked <= jit.GENERALIZABLE, asked - jit.GENERALIZABLE

@@ -174,7 +174,7 @@ GENERALIZABLE = {
     "overflow", "global rebound", "undefined global", "result kind", "callee result kind",
     "int too large for exact true division", "int too large to compare exactly", "operand kind",
     "method lookup", "result type", "class changed", "container kind", "attribute type", "item type",
-    "attribute lookup",
+    "attribute lookup", "float power",
 }
 
 
