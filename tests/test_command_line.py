@@ -326,6 +326,53 @@ def test_a_function_whose_loops_run_briefly_is_compiled_once_its_calls_pay(tmp_p
     assert run_.stderr.strip() == str(compiled)
 
 
+GROWING_SCRIPT = textwrap.dedent("""
+    import sys
+
+    import psyco
+    from psyco.runtime import jit
+
+    judged = []
+    compile_version = jit.compile_version
+
+    def counting(entry, *args, **kwargs):
+        judged.append(entry.code.co_name)
+        return compile_version(entry, *args, **kwargs)
+
+    jit.compile_version = counting
+    psyco.full()
+
+    def process(items):
+        t = 0
+        for x in items:
+            t += x * 3 % 7
+        return t
+
+    items = []
+    total = 0
+    for i in range(3000):
+        items.append(i)
+        total += process(items)
+    print(total)
+    print(judged.count("process"), any(r["function"] == "process" and r["versions"] for r in psyco.report()),
+          file=sys.stderr)
+""")
+
+
+def test_a_function_over_a_growing_list_is_judged_a_few_times(tmp_path):
+    """A function whose loops ran briefly waits; a call passing over twice
+    the items is judged again at once: a list growing by one item between
+    calls is judged at each doubling (about a dozen times here, not at
+    every call), until the function is compiled."""
+    path = tmp_path / "growing.py"
+    path.write_text(GROWING_SCRIPT)
+    run_ = run([str(path)], tmp_path)
+    assert run_.returncode == 0, run_.stderr
+    assert int(run_.stdout) == sum(x * 3 % 7 * (3000 - x) for x in range(3000))
+    judged, compiled = run_.stderr.split()
+    assert int(judged) <= 12 and compiled == "True", run_.stderr
+
+
 LLVM_SCRIPT = textwrap.dedent("""
     import sys
 

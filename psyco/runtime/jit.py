@@ -311,8 +311,9 @@ class CodeEntry:
         self.miss_backoff = 1
         # Waiting to be compiled because its loops ran briefly: how many
         # items the containers passed to that call held (`_items_passed`).
-        # A call passing more is judged at once (its loops may run long),
-        # and the calls skipped without asking are few (`_skip_waiting`).
+        # A call passing over twice as many is judged at once (its loops
+        # may run long), and the calls skipped without asking are few
+        # (`_skip_waiting`).
         self.brief_items: int | None = None
         # Taken over by full()/profile() rather than asked for with bind():
         # psyco may then decide interpreted callers are better off without it.
@@ -427,8 +428,10 @@ class CodeEntry:
         self.misses += 1
         threshold = self.compile_threshold
         loops = has_loops(self.code)
-        if loops and self.brief_items is not None and _items_passed(args) > self.brief_items:
-            threshold, self.brief_items = self.misses, None  # more items than the brief call: judged now
+        if loops and self.brief_items is not None and _items_passed(args) > 2 * self.brief_items:
+            # Over twice the items of the brief call: judged now (a list
+            # growing between calls is judged at most at each doubling).
+            threshold, self.brief_items = self.misses, None
         elif loops and _runs_briefly(self.code, args):
             self.brief_items, loops = max(self.brief_items or 0, _items_passed(args)), False
         if self.whole_program and not loops:
