@@ -336,5 +336,6 @@ def test_every_guard_the_specializer_can_compile_without_is_generalizable():
 
     source = "".join(pathlib.Path(m.__file__).read_text() for m in (rules, specializer, inlining))
     asked = set(re.findall(r'generalized\("([^"]+)"\)', source)) | set(rules.NUMBER_GUESSES)
+    asked |= set(re.findall(r'(?:typed_by_sample|unboxed_guess)\(.*"([a-z ]+)"', source))  # they ask for their reason
     assert "attribute lookup" in asked and "float power" in asked
     assert asked <= jit.GENERALIZABLE, asked - jit.GENERALIZABLE
