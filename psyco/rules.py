@@ -933,14 +933,14 @@ def load_attr(s: Specializer, ins: Instruction) -> None:
 def _guessed_attribute(s: Specializer, owner: AV, name: str, value: ir.Value) -> AV:
     """`owner.name`, just loaded as `value`, of the type its sample has or
     the number kind compiled code stores there (guarded); of any type if
-    that guess kept failing for the owner's class, here or in another
-    version (`Request.unpredictable_attributes`)."""
-    cls = _object_class(owner) or (type(owner.sample) if owner.sample is not None else None)
+    that guess kept failing for the owner's known class, here or in
+    another version (`Request.unpredictable_attributes`)."""
+    cls = _object_class(owner)
+    sample = abi.peek_attribute(owner.sample, name) if owner.sample is not None else None
     if cls is not None:
         if name in s.request.unpredictable_attributes.get(cls, ()):
-            return AV(OBJECT, (value,))
+            return AV(OBJECT, (value,), sample)
         s.attribute_guesses[s.ins.index] = (cls, name)  # type: ignore[union-attr]
-    sample = abi.peek_attribute(owner.sample, name) if owner.sample is not None else None
     hint = _attribute_hint(s, owner, name) if sample is None else None
     if hint is not None:
         return unboxed_guess(s, value, hint, "attribute type")
@@ -1697,11 +1697,26 @@ def pop_jump_if_none(s: Specializer, ins: Instruction) -> None:
 
 
 # --- iteration ------------------------------------------------------------------------------
+# Containers whose length no code can change.
+IMMUTABLE_SIZED_TYPES = (tuple, str, bytes, frozenset)
+
+
 def _record_trips(s: Specializer, loop: int, trips: int | None) -> None:
     """How many times the `for` at `loop` runs this call (`Result.loop_trips`):
     the most any path says, None if one does not know."""
+    head = s.decoded.by_index.get(loop)
+    if head is None or head.opname != "FOR_ITER":  # an iterator made for a call (a comprehension's)
+        return
     known = s.loop_trips.get(loop, 0)
     s.loop_trips[loop] = None if trips is None or known is None else max(known, trips)
+
+
+def _fixed_length(value: AV) -> int | None:
+    """The length of `value` when it is an immutable constant: no call can
+    change it.  Not a sample's: an item's or an attribute's says nothing
+    of the others, and a list, dict or set may grow in the loop."""
+    fixed = value.kind.value if isinstance(value.kind, Const) else None
+    return len(fixed) if type(fixed) in IMMUTABLE_SIZED_TYPES else None  # type: ignore[arg-type]
 
 
 @rule("GET_ITER")
@@ -1715,8 +1730,7 @@ def get_iter(s: Specializer, ins: Instruction) -> None:
         _record_trips(s, loop, len(range(*bounds)) if None not in bounds and bounds[2] != 0 else None)  # type: ignore[arg-type]
         s.push(AV(kinds.RANGE_ITER, value.leaves))
         return
-    iterated = value.kind.value if isinstance(value.kind, Const) else value.sample
-    _record_trips(s, loop, len(iterated) if type(iterated) in kinds.SIZED_TYPES else None)  # type: ignore[arg-type]
+    _record_trips(s, loop, _fixed_length(value))
     if value.kind == kinds.SPLIT_ITER:  # iter() of an iterator is itself
         s.push(value)
         return

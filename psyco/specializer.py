@@ -146,9 +146,8 @@ class Result:
     attribute_stores: dict[tuple[type, str], Kind | None] = field(default_factory=dict)
     # loop head (FOR_ITER's unit index) -> how many times a `for` runs in
     # the call compiled for: over a range of constant bounds, a constant
-    # tuple or string, or a container whose sample is all there is to go
-    # by (an argument's, of an exact builtin type: this call's length;
-    # a comprehension's iterator too); None: not known when compiling
+    # tuple or string, a comprehension's iterator of a builtin container
+    # or range (its sample's length_hint); None: not known when compiling
     loop_trips: dict[int, int | None] = field(default_factory=dict)
     inlined: list[str] = field(default_factory=list)  # the callees specialized into it, by name
     # LOAD_ATTR unit index -> (class, attribute) whose type it guessed

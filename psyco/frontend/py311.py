@@ -86,9 +86,14 @@ class DecodedCode:
         return {head for head, last in self.loop_spans() if head <= index <= last}
 
     def loop_spans(self) -> list[tuple[int, int]]:
-        """Each loop as (its head, the jump back to it): the units between."""
-        jumps = (b.instructions[-1] for b in self.blocks.values())
-        return [(j.target, j.index) for j in jumps if j.target is not None and j.target <= j.index]
+        """Each loop as (its head, its last jump back to it): the units
+        between (a `continue` jumps back too: one span per head)."""
+        last: dict[int, int] = {}
+        for block in self.blocks.values():
+            jump = block.instructions[-1]
+            if jump.target is not None and jump.target <= jump.index:
+                last[jump.target] = max(last.get(jump.target, jump.index), jump.index)
+        return list(last.items())
 
     def frame_in_loop(self, frame_lasti: int) -> bool:
         """Whether the instruction a frame of this code is at (`f_lasti`, a

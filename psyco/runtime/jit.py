@@ -432,7 +432,7 @@ class CodeEntry:
             # Over twice the items of the brief call: judged now (a list
             # growing between calls is judged at most at each doubling).
             threshold, self.brief_items = self.misses, None
-        elif loops and _runs_briefly(self.code, args):
+        elif loops and self.whole_program and _runs_briefly(self.code, args):
             self.brief_items, loops = max(self.brief_items or 0, _items_passed(args)), False
         if self.whole_program and not loops:
             threshold = max(threshold, LOOP_FREE_CALLS)
@@ -523,9 +523,9 @@ class CodeEntry:
 
     def _skip_waiting(self, calls: int) -> None:
         """Skip the calls until one is due for compiling; while its loops
-        ran briefly, fewer: none after the first call, then one less than
-        doubling up to MAX_MISS_BACKOFF (at most as many as were made), so
-        that one passing more items is soon judged again."""
+        ran briefly, fewer: one less than `miss_backoff`, which doubles up
+        to MAX_MISS_BACKOFF (none after the first such call, as it starts
+        at 1), so that one passing more items is soon judged again."""
         if self.brief_items is None:
             self._skip(calls)
             return
