@@ -235,9 +235,17 @@ SIZED_SCRIPT = textwrap.dedent("""
                 total += i * k % 7
         return total
 
-    print(small_body(), large_body(), over_constants())
+    def with_continue():  # 300 trips, not 300 * 300 (a continue jumps back to the loop too)
+        total = 0
+        for i in range(300):
+            if i % 3 == 0:
+                continue
+            total += i * 3 % 7
+        return total
+
+    print(small_body(), large_body(), over_constants(), with_continue())
     compiled = {{r["function"]: bool(r["versions"]) for r in psyco.report()}}
-    names = ("small_body", "large_body", "over_constants")
+    names = ("small_body", "large_body", "over_constants", "with_continue")
     print(sorted((name, compiled.get(name)) for name in names), file=sys.stderr)
 """).format(straight="\n".join(f"    total = (total * {k} + {k}) % 1000003 - {k} // 3" for k in range(300)))
 
@@ -253,7 +261,7 @@ def test_a_function_called_once_is_compiled_only_if_its_loops_outrun_its_compile
     compiled = run(["-m", "psyco", str(path)], tmp_path)
     assert compiled.returncode == plain.returncode == 0, compiled.stderr
     assert compiled.stdout == plain.stdout
-    expected = [("large_body", False), ("over_constants", False), ("small_body", True)]
+    expected = [("large_body", False), ("over_constants", False), ("small_body", True), ("with_continue", False)]
     assert compiled.stderr.strip() == repr(expected)
 
 
