@@ -157,7 +157,7 @@ class RangeIter(Kind):
 
 
 RANGE_ITER = RangeIter()
-# Containers whose len() is the trips of a `for` over them, run by no code of the program.
+# Builtin containers whose len() runs no code of the program.
 SIZED_TYPES = (list, tuple, str, bytes, dict, set, frozenset)
 # Iterators whose length_hint() is their items left, computed by no code of the program.
 COUNTED_ITERATORS = frozenset(type(iter(empty)) for empty in ([], (), "", b"", {}, set(), {}.values(), {}.items(),

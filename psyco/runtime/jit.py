@@ -1181,11 +1181,12 @@ def _awaiting_brief_payback(result: Result, code: types.CodeType, recursive: boo
                             samples: tuple | None) -> NotYetWorthCompiling | None:
     """Why a function with loops, called `calls` times by the interpreter,
     is not worth compiling yet: the trips of its loops are known for this
-    call (`Result.loop_trips`: from its arguments' samples, say) and so
+    call (`Result.loop_trips`: constant bounds, a comprehension's
+    iterator) and so
     brief that calls like it, interpreted until then, take less than
     BRIEF_PAYBACK_SHARE of its compile time (`_interpreted_seconds`,
     `_compile_seconds`).  None if it is, or if a loop may run long (a
-    `while`, a `for` over what it has no sample of) or it recurses: then
+    `while`, a `for` over a list it may grow) or it recurses: then
     its first call is compiled, which may run long."""
     if recursive or not has_loops(code):
         return None
