@@ -38,6 +38,19 @@ def run(args, cwd, env=None):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 
 
+def run_both(tmp_path, name, text, args=(), options=()):
+    """Write `text` to `name` and run it plainly and under `-m psyco`
+    (with `options`), both with `args`: both exit 0 with the same output.
+    The psyco run."""
+    path = tmp_path / name
+    path.write_text(text)
+    plain = run([str(path), *map(str, args)], tmp_path)
+    compiled = run(["-m", "psyco", *options, str(path), *map(str, args)], tmp_path)
+    assert compiled.returncode == plain.returncode == 0, compiled.stderr
+    assert compiled.stdout == plain.stdout
+    return compiled
+
+
 @pytest.fixture
 def script(tmp_path):
     path = tmp_path / "prog.py"
@@ -168,12 +181,7 @@ def test_a_function_module_code_calls_once_with_few_iterations_is_left_to_the_in
     be compiled, quick codegen up to ONCE_OPTIMIZE_ITERATIONS, then
     optimized.  The same for a comprehension over a list (its length is its
     loop's trip count)."""
-    path = tmp_path / "once.py"
-    path.write_text(ONCE_SCRIPT)
-    plain = run([str(path)], tmp_path)
-    compiled = run(["-m", "psyco", str(path)], tmp_path)
-    assert compiled.returncode == plain.returncode == 0, compiled.stderr
-    assert compiled.stdout == plain.stdout
+    compiled = run_both(tmp_path, "once.py", ONCE_SCRIPT)
     expected = [("few", []), ("huge", [True]), ("large", [False]), ("per_item", [True]), ("small", [True]),
                 ("unknown", [True])]
     lines = ONCE_SCRIPT.splitlines()
@@ -201,11 +209,7 @@ def test_loops_one_after_another_add_up_their_iterations(tmp_path):
     """Judging a function called once, the iterations of loops one after
     another are summed (they were multiplied: such a main() was compiled,
     and a long one spent seconds in LLVM to save milliseconds)."""
-    path = tmp_path / "in_turn.py"
-    path.write_text(IN_TURN_SCRIPT)
-    plain = run([str(path)], tmp_path)
-    compiled = run(["-m", "psyco", "--report", str(path)], tmp_path)
-    assert compiled.returncode == plain.returncode == 0 and compiled.stdout == plain.stdout
+    compiled = run_both(tmp_path, "in_turn.py", IN_TURN_SCRIPT, options=["--report"])
     assert "main  (" in compiled.stderr.split("not compiled:")[1]
     assert "called once, its loops would run in about" in compiled.stderr
 
@@ -255,12 +259,7 @@ def test_a_function_called_once_is_compiled_only_if_its_loops_outrun_its_compile
     iterations (a for over a constant range or a constant tuple) against
     its size.  100 000 iterations of a short loop pay for compiling it; not
     with 300 more lines to compile, which run once."""
-    path = tmp_path / "sized.py"
-    path.write_text(SIZED_SCRIPT)
-    plain = run([str(path)], tmp_path)
-    compiled = run(["-m", "psyco", str(path)], tmp_path)
-    assert compiled.returncode == plain.returncode == 0, compiled.stderr
-    assert compiled.stdout == plain.stdout
+    compiled = run_both(tmp_path, "sized.py", SIZED_SCRIPT)
     expected = [("large_body", False), ("over_constants", False), ("small_body", True), ("with_continue", False)]
     assert compiled.stderr.strip() == repr(expected)
 
@@ -292,13 +291,7 @@ def test_a_comprehension_over_a_few_items_waits_to_be_compiled(tmp_path, size, t
     and so it is when calls over many more items follow the brief ones
     (judged again as soon as one asks: the next call, then after doubling
     counts)."""
-    path = tmp_path / "brief.py"
-    path.write_text(BRIEF_SCRIPT)
-    plain = run([str(path), str(size), str(then)], tmp_path)
-    run_ = run(["-m", "psyco", str(path), str(size), str(then)], tmp_path)
-    assert run_.returncode == plain.returncode == 0, run_.stderr
-    assert run_.stdout == plain.stdout
-    assert run_.stderr.strip() == str(compiled)
+    assert run_both(tmp_path, "brief.py", BRIEF_SCRIPT, [size, then]).stderr.strip() == str(compiled)
 
 
 BRIEF_LOOPS_SCRIPT = textwrap.dedent("""
@@ -323,13 +316,7 @@ def test_a_function_whose_loops_run_briefly_is_compiled_once_its_calls_pay(tmp_p
     long), unless its loops are known to run briefly (a for over a
     constant tuple of four items): then once its calls, interpreted, would
     have taken a share of its compile time."""
-    path = tmp_path / "brief_loops.py"
-    path.write_text(BRIEF_LOOPS_SCRIPT)
-    plain = run([str(path), str(calls)], tmp_path)
-    run_ = run(["-m", "psyco", str(path), str(calls)], tmp_path)
-    assert run_.returncode == plain.returncode == 0, run_.stderr
-    assert run_.stdout == plain.stdout
-    assert run_.stderr.strip() == str(compiled)
+    assert run_both(tmp_path, "brief_loops.py", BRIEF_LOOPS_SCRIPT, [calls]).stderr.strip() == str(compiled)
 
 
 GROWING_SCRIPT = textwrap.dedent("""
@@ -414,17 +401,13 @@ UNFIXED_SCRIPT = textwrap.dedent("""
 
 def test_loops_whose_length_the_call_may_change_are_compiled_at_the_first_call(tmp_path):
     """Loop trips come only from what the call cannot change (constant
-    bounds, a tuple or string argument): a list argument the loop grows,
+    bounds, an immutable constant, a comprehension's iterator): a list
+    argument the loop grows,
     an item's or an attribute's sample say nothing of how long the call
     runs, and the function is compiled at its first call, which may run
     long (each of these was judged brief and left interpreted)."""
-    path = tmp_path / "unfixed.py"
-    path.write_text(UNFIXED_SCRIPT)
-    plain = run([str(path)], tmp_path)
-    run_ = run(["-m", "psyco", str(path)], tmp_path)
-    assert run_.returncode == plain.returncode == 0, run_.stderr
-    assert run_.stdout == plain.stdout
-    assert run_.stderr.strip() == repr([("drain", True), ("jagged", True), ("over_data", True)])
+    compiled = run_both(tmp_path, "unfixed.py", UNFIXED_SCRIPT)
+    assert compiled.stderr.strip() == repr([("drain", True), ("jagged", True), ("over_data", True)])
 
 
 LLVM_SCRIPT = textwrap.dedent("""

@@ -1422,17 +1422,14 @@ def _runs_briefly(code: types.CodeType, args: tuple) -> bool:
 
 def _runs_once_within(code: types.CodeType, result: Result, called_once: bool, iterations: int) -> bool:
     """Whether this call, which module code makes once, runs at most
-    `iterations` iterations of the function's loops: each loop's constant
-    trip count times those of the loops around it, summed (a while loop, a
-    for over anything but a constant range, has none)."""
-    if not called_once:
+    `iterations` iterations of the function's loops: each loop's trip
+    count times those of the loops around it, summed (none if a loop's
+    trip count is unknown: `Result.loop_trips`)."""
+    trips = _known_trips(code, result) if called_once else None
+    if trips is None:
         return False
-    decoded = decode(code)
-    trips = {head: result.loop_trips.get(head) for head in decoded.loop_heads}
-    if None in trips.values():
-        return False
-    total = sum(math.prod(max(trips[around], 1) for around in decoded.loops_around(head)) for head in trips)
-    return total <= iterations
+    spans = decode(code).loop_spans()
+    return sum(_times_run(head, spans, trips) for head in trips) <= iterations
 
 
 def _compile_seconds(result: Result) -> float:
@@ -1446,16 +1443,26 @@ def _interpreted_seconds(code: types.CodeType, result: Result) -> float | None:
     loops around it multiply (`Result.loop_trips`), calls weighing more
     (their callees are compiled when called, if worth it); None if a
     loop's trip count is unknown."""
-    decoded = decode(code)
-    trips = {head: result.loop_trips.get(head) for head in decoded.loop_heads}
-    if None in trips.values():
+    trips = _known_trips(code, result)
+    if trips is None:
         return None
+    decoded = decode(code)
     spans = decoded.loop_spans()
-    seconds = 0.0
-    for ins in decoded.instructions:
-        runs = math.prod(max(trips[head], 1) for head, last in spans if head <= ins.index <= last)  # type: ignore[type-var]
-        seconds += runs * (INTERPRETED_CALL_SECONDS if ins.opname == "CALL" else INTERPRETED_INSTRUCTION_SECONDS)
-    return seconds
+    return sum(_times_run(ins.index, spans, trips)
+               * (INTERPRETED_CALL_SECONDS if ins.opname == "CALL" else INTERPRETED_INSTRUCTION_SECONDS)
+               for ins in decoded.instructions)
+
+
+def _known_trips(code: types.CodeType, result: Result) -> dict[int, int] | None:
+    """Each loop head's trip count in the call specialized for; None if one is unknown."""
+    trips = {head: result.loop_trips.get(head) for head in decode(code).loop_heads}
+    return None if None in trips.values() else trips  # type: ignore[return-value]
+
+
+def _times_run(index: int, spans: list[tuple[int, int]], trips: dict[int, int]) -> int:
+    """How many times unit `index` runs: the trips of the loops around it
+    (`DecodedCode.loop_spans`) multiplied."""
+    return math.prod(max(trips[head], 1) for head, last in spans if head <= index <= last)
 
 
 def _worth_optimizing(fn: ir.Function, resolver: Resolver) -> bool:
